@@ -1,0 +1,1 @@
+"""The only code that knows WeChat and WeCom: verify, decrypt, parse, reply, deliver."""

@@ -1,0 +1,49 @@
+"""Where notifications go. Until the WeCom group channel lands, every delivery is recorded to a JSONL file."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outbox_id: int
+    kind: str  # group_push | supervisor_notice | resident_notice
+    event: str
+    recipient: str
+    text: str
+
+
+class DeliveryError(Exception):
+    def __init__(self, message: str, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Channel(Protocol):
+    def send(self, delivery: Delivery) -> None: ...
+
+
+class RecordingChannel:
+    """Appends each delivery as one JSON line; O_APPEND keeps lines whole across worker processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def send(self, delivery: Delivery) -> None:
+        line = (json.dumps(asdict(delivery), ensure_ascii=False) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+    def read(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]

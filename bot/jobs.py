@@ -1,0 +1,68 @@
+"""rq jobs: deliver one outbox row; sweep rows that never got (or lost) their job. Jobs take ids only."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+
+from bot import runtime
+from bot.channels import Delivery, DeliveryError
+from handlers import notices
+from storage import outbox
+from storage.db import transaction
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+LEASE_SECONDS = 60
+# Transient failures wait 10 s, 20 s, 40 s … up to 10 minutes before the sweep offers the row again.
+MAX_BACKOFF_SECONDS = 600
+
+
+def deliver(outbox_id: int) -> str:
+    """Send one notification unless it is sent already or another worker holds it."""
+    rt = runtime.current()
+    now = utcnow()
+    with transaction(rt.engine) as session:
+        row = outbox.lease(session, outbox_id, now, LEASE_SECONDS)
+        if row is None:
+            return "skipped"
+        delivery = Delivery(row.id or 0, row.kind, row.event, row.recipient, notices.render(session, row))
+        attempts = row.attempts
+    try:
+        rt.channel.send(delivery)
+    except DeliveryError as failure:
+        with transaction(rt.engine) as session:
+            row = session.get(outbox.Outbox, outbox_id)
+            assert row is not None
+            backoff = min(MAX_BACKOFF_SECONDS, 10 * 2 ** (attempts - 1))
+            outbox.mark_failed(session, row, str(failure), failure.permanent, utcnow(), backoff)
+        log.warning(
+            "outbox %s not delivered (%s): %s", outbox_id, "permanent" if failure.permanent else "retry", failure
+        )
+        return "failed"
+    with transaction(rt.engine) as session:
+        row = session.get(outbox.Outbox, outbox_id)
+        assert row is not None
+        outbox.mark_sent(session, row, utcnow())
+    return "sent"
+
+
+def enqueue(outbox_ids: Iterable[int]) -> None:
+    """Hand rows to the workers after their transaction committed; if Redis is away the sweep catches up."""
+    rt = runtime.current()
+    for outbox_id in outbox_ids:
+        try:
+            rt.queue.enqueue(deliver, outbox_id, job_id=f"outbox-{outbox_id}", result_ttl=3600, failure_ttl=86400)
+        except Exception:  # any Redis failure: the row is safe in the database
+            log.warning("could not enqueue outbox %s; the sweep will", outbox_id, exc_info=True)
+
+
+def sweep_outbox() -> int:
+    """Re-enqueue pending rows older than the grace period that no worker holds (lost jobs, flushed Redis)."""
+    rt = runtime.current()
+    now = utcnow()
+    with transaction(rt.engine) as session:
+        ids = outbox.stale(session, now - timedelta(seconds=rt.settings.outbox_grace_seconds), now)
+    enqueue(ids)
+    return len(ids)

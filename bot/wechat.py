@@ -1,0 +1,203 @@
+"""The Official Account callback `/wechat`: verify, decrypt, parse, hand to handlers, answer within 5 seconds."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import time
+import unicodedata
+from datetime import UTC, datetime
+
+from defusedxml import ElementTree
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy.exc import OperationalError
+from wechatpy.crypto import PrpCrypto
+from wechatpy.replies import TextReply
+
+from bot import jobs
+from bot.runtime import Runtime
+from handlers.conversation import process
+from handlers.types import Message
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("wechat", __name__)
+# What WeChat shows a user comfortably in one passive reply (DOMAIN.md §3).
+MAX_REPLY_BYTES = 2000
+_FORBIDDEN = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+class BadRequest(Exception):
+    """Input we refuse: the status and a short reason for the log."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def sign(*parts: str) -> str:
+    """WeChat's signature: sha1 over the sorted parts joined."""
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
+
+
+def check_signature(expected_parts: tuple[str, ...], given: str) -> None:
+    if not given or not hmac.compare_digest(sign(*expected_parts), given.lower()):
+        raise BadRequest(403, "bad signature")
+
+
+def check_timestamp(timestamp: str, max_skew: int) -> None:
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > max_skew:
+        raise BadRequest(403, "timestamp outside the allowed window")
+
+
+def parse_xml(raw: bytes) -> dict[str, str]:
+    """A flat <xml> document as a dict; DTDs and entities are refused, never expanded."""
+    if _FORBIDDEN.search(raw):
+        raise BadRequest(400, "DOCTYPE/ENTITY refused")
+    try:
+        root = ElementTree.fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except Exception as exc:  # defusedxml raises ParseError or its own DefusedXmlException subclasses
+        raise BadRequest(400, f"malformed XML: {type(exc).__name__}") from None
+    if root.tag != "xml":
+        raise BadRequest(400, "root element is not <xml>")
+    return {child.tag: (child.text or "").strip() for child in root}
+
+
+def to_message(fields: dict[str, str]) -> Message:
+    sender, kind = fields.get("FromUserName", ""), fields.get("MsgType", "").lower()
+    if not sender or not kind or len(sender) > 64:
+        raise BadRequest(400, "FromUserName or MsgType missing")
+    created = fields.get("CreateTime", "")
+    created_at = datetime.fromtimestamp(int(created), UTC) if created.isdigit() and len(created) < 12 else None
+    event = fields.get("Event", "")
+    dedupe = fields.get("MsgId") or f"{sender}:{created}:{event.lower()}"
+    text = fields.get("Content", "") if kind == "text" else fields.get("Recognition", "") if kind == "voice" else ""
+    lat = lng = None
+    if kind == "location":
+        try:
+            lat, lng = float(fields["Location_X"]), float(fields["Location_Y"])
+        except (KeyError, ValueError):
+            raise BadRequest(400, "location without coordinates") from None
+    return Message(
+        channel="wechat",
+        dedupe_key=dedupe[:160],
+        sender=sender,
+        kind=kind if kind in ("text", "voice", "image", "location", "event") else "other",
+        text=unicodedata.normalize("NFKC", text)[:2000],
+        media_id=fields.get("MediaId", "")[:256],
+        pic_url=fields.get("PicUrl", "")[:512],
+        lat=lat,
+        lng=lng,
+        label=fields.get("Label", "")[:250],
+        event=event,
+        event_key=fields.get("EventKey", "")[:128],
+        created_at=created_at,
+    )
+
+
+def cdata_safe(text: str) -> str:
+    """wechatpy puts reply text in CDATA unescaped; a "]]>" in it would end the section early."""
+    return text.replace("]]>", "]]]]><![CDATA[>")
+
+
+def clip(text: str, limit: int = MAX_REPLY_BYTES) -> str:
+    if len(text.encode()) <= limit:
+        return text
+    cut = text.encode()[: limit - 3].decode(errors="ignore")
+    return cut + "…"
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["wanggetong"]
+    return rt
+
+
+@blueprint.get("/wechat")
+def verify() -> Response:
+    """URL verification from the Official Account console: echo echostr when the signature is ours."""
+    rt = runtime()
+    args = request.args
+    try:
+        check_signature(
+            (rt.settings.wechat_token, args.get("timestamp", ""), args.get("nonce", "")), args.get("signature", "")
+        )
+    except BadRequest as refused:
+        return Response("forbidden", status=refused.status)
+    return Response(args.get("echostr", ""), mimetype="text/plain")
+
+
+@blueprint.post("/wechat")
+def receive() -> Response:
+    rt = runtime()
+    try:
+        return handle(rt)
+    except BadRequest as refused:
+        log.info("wechat callback refused (%s): %s", refused.status, refused)
+        return Response("", status=refused.status)
+    except OperationalError:
+        # The database is away: no answer lets WeChat retry the delivery (up to 3 tries).
+        log.exception("database unavailable during intake")
+        return Response("", status=503)
+
+
+def handle(rt: Runtime) -> Response:
+    settings = rt.settings
+    args = request.args
+    if (request.content_length or 0) > settings.max_body_bytes:
+        raise BadRequest(413, "body too large")
+    raw = request.get_data(cache=False)
+    if len(raw) > settings.max_body_bytes:
+        raise BadRequest(413, "body too large")
+    timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
+    safe_mode = args.get("encrypt_type", "raw").lower() == "aes"
+    check_timestamp(timestamp, settings.max_clock_skew_seconds)
+    if not safe_mode:
+        check_signature((settings.wechat_token, timestamp, nonce), args.get("signature", ""))
+    fields = parse_xml(raw)
+    if safe_mode:
+        encrypted = fields.get("Encrypt", "")
+        check_signature((settings.wechat_token, timestamp, nonce, encrypted), args.get("msg_signature", ""))
+        fields = parse_xml(decrypt(rt, encrypted).encode())
+
+    msg = to_message(fields)
+    if msg.kind == "event" and msg.event.upper() == "LOCATION":
+        return Response("success", mimetype="text/plain")  # periodic position reports need no answer
+    outcome = process(rt.engine, msg)
+    jobs.enqueue(outcome.outbox_ids)
+    if not outcome.reply.text:
+        return Response("success", mimetype="text/plain")
+    reply = TextReply(
+        source=fields.get("ToUserName", ""),
+        target=msg.sender,
+        content=cdata_safe(clip(outcome.reply.text)),
+        time=int(time.time()),
+    ).render()
+    if safe_mode:
+        reply = encrypt(rt, reply, nonce)
+    return Response(reply, mimetype="application/xml")
+
+
+def decrypt(rt: Runtime, encrypted: str) -> str:
+    try:
+        return str(PrpCrypto(aes_key(rt)).decrypt(encrypted, rt.settings.wechat_appid))
+    except Exception:  # wrong key, wrong appid, bad padding, bad base64: all the sender's fault
+        raise BadRequest(400, "cannot decrypt") from None
+
+
+def encrypt(rt: Runtime, reply_xml: str, nonce: str) -> str:
+    settings = rt.settings
+    timestamp = str(int(time.time()))
+    nonce = nonce or secrets.token_hex(8)
+    encrypted = PrpCrypto(aes_key(rt)).encrypt(reply_xml, settings.wechat_appid).decode()
+    signature = sign(settings.wechat_token, timestamp, nonce, encrypted)
+    return (
+        f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt><MsgSignature><![CDATA[{signature}]]></MsgSignature>"
+        f"<TimeStamp>{timestamp}</TimeStamp><Nonce><![CDATA[{nonce}]]></Nonce></xml>"
+    )
+
+
+def aes_key(rt: Runtime) -> bytes:
+    return base64.b64decode(rt.settings.wechat_aes_key + "=")

@@ -1,0 +1,88 @@
+"""Settings: the only code that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+# Development values, shared with the simulator so `make run` needs no setup. Production refuses them.
+DEV_WECHAT_TOKEN = "wanggetong-dev-token"
+DEV_WECHAT_APPID = "wx0000000000dev000"
+DEV_WECHAT_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+DEV_SECRET = "dev-secret"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the process must not start."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = ""
+    redis_url: str = ""
+    var_dir: Path = ROOT / "var"
+    wechat_token: str = DEV_WECHAT_TOKEN
+    wechat_appid: str = DEV_WECHAT_APPID
+    wechat_secret: str = DEV_SECRET
+    wechat_aes_key: str = DEV_WECHAT_AES_KEY
+    production: bool = False
+    # WeChat signs every callback with a timestamp; older ones are replays.
+    max_clock_skew_seconds: int = 300
+    max_body_bytes: int = 64 * 1024
+    queue_name: str = "wanggetong"
+    # Outbox rows still pending this long after creation are re-enqueued by the sweep.
+    outbox_grace_seconds: int = 30
+    outbox_sweep_seconds: int = 60
+    recording_path: Path | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Read settings from the environment; production (WGT_ENV=production) requires every secret."""
+        env = dict(os.environ if env is None else env)
+        production = env.get("WGT_ENV", "development") == "production"
+        var_dir = Path(env.get("WGT_VAR_DIR", str(ROOT / "var")))
+        settings = cls(
+            database_url=env.get("DATABASE_URL", ""),
+            redis_url=env.get("REDIS_URL", ""),
+            var_dir=var_dir,
+            wechat_token=env.get("WECHAT_TOKEN", DEV_WECHAT_TOKEN),
+            wechat_appid=env.get("WECHAT_APPID", DEV_WECHAT_APPID),
+            wechat_secret=env.get("WECHAT_SECRET", DEV_SECRET),
+            wechat_aes_key=env.get("WECHAT_AES_KEY", DEV_WECHAT_AES_KEY),
+            production=production,
+            recording_path=Path(env["WGT_RECORDING_PATH"]) if env.get("WGT_RECORDING_PATH") else None,
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if len(self.wechat_aes_key) != 43:
+            raise ConfigError("WECHAT_AES_KEY 必须是 43 个字符（公众号后台的 EncodingAESKey）")
+        if not self.production:
+            return
+        missing = [
+            name
+            for name, value, dev in (
+                ("DATABASE_URL", self.database_url, ""),
+                ("REDIS_URL", self.redis_url, ""),
+                ("WECHAT_TOKEN", self.wechat_token, DEV_WECHAT_TOKEN),
+                ("WECHAT_APPID", self.wechat_appid, DEV_WECHAT_APPID),
+                ("WECHAT_SECRET", self.wechat_secret, DEV_SECRET),
+                ("WECHAT_AES_KEY", self.wechat_aes_key, DEV_WECHAT_AES_KEY),
+            )
+            if value == dev
+        ]
+        if missing:
+            raise ConfigError("production needs these settings: " + ", ".join(missing))
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'wanggetong.db'}"
+
+    @property
+    def effective_recording_path(self) -> Path:
+        return self.recording_path or self.var_dir / "deliveries.jsonl"

@@ -1,0 +1,130 @@
+"""Importing the roster: grids and people from the CSV files a street office keeps in Excel."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+from sqlmodel import Session
+
+from storage import grids, people
+from storage.models import Grid, Person, Role
+
+GRID_COLUMNS = ("code", "name", "community", "aliases", "chat_id", "lat", "lng")
+PEOPLE_COLUMNS = ("role", "id", "name", "grid", "phone", "address")
+_RANGE = re.compile(r"^(?P<head>.*?)(?P<start>\d+)-(?P<end>\d+)(?P<tail>栋|号楼|幢|座)$")
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def decode(raw: bytes) -> str:
+    """Excel on Chinese Windows saves GBK; everything else UTF-8 (with or without BOM)."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("gb18030")
+
+
+def rows(raw: bytes, required: tuple[str, ...]) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
+    reader = csv.DictReader(io.StringIO(decode(raw)))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in required if c not in header]
+    if missing:
+        return [], [f"第1行：缺少列 {', '.join(missing)}（需要 {','.join(required)}）"]
+    reader.fieldnames = header
+    out = []
+    for record in reader:
+        values = {k: (v or "").strip() for k, v in record.items() if k}
+        if any(values.values()):
+            out.append((reader.line_num, values))
+    return out, []
+
+
+def expand_aliases(text: str) -> list[str]:
+    """ "幸福小区1-3栋" stands for 幸福小区1栋, 2栋 and 3栋."""
+    result: list[str] = []
+    for alias in (a.strip() for a in text.split("|")):
+        match = _RANGE.match(alias)
+        if match and int(match["start"]) <= int(match["end"]) <= int(match["start"]) + 200:
+            result += [f"{match['head']}{n}{match['tail']}" for n in range(int(match["start"]), int(match["end"]) + 1)]
+        elif alias:
+            result.append(alias)
+    return result
+
+
+def _float(value: str, line: int, column: str, errors: list[str]) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        errors.append(f"第{line}行：{column} 不是数字：{value}")
+        return None
+
+
+def import_grids(session: Session, raw: bytes) -> ImportResult:
+    """Create or update grids by code. Any bad row: nothing is imported (the caller rolls back)."""
+    result = ImportResult()
+    records, result.errors = rows(raw, GRID_COLUMNS)
+    seen: set[str] = set()
+    for line, r in records:
+        if not r["code"] or not r["name"]:
+            result.errors.append(f"第{line}行：code 和 name 不能为空")
+            continue
+        if r["code"] in seen:
+            result.errors.append(f"第{line}行：网格编号 {r['code']} 重复")
+            continue
+        seen.add(r["code"])
+        lat, lng = _float(r["lat"], line, "lat", result.errors), _float(r["lng"], line, "lng", result.errors)
+        grid = grids.by_code(session, r["code"])
+        if grid is None:
+            grid = Grid(code=r["code"], name=r["name"])
+            result.created += 1
+        else:
+            result.updated += 1
+        grid.name, grid.community, grid.chat_id = r["name"], r["community"], r["chat_id"]
+        grid.aliases = "|".join(expand_aliases(r["aliases"]))
+        grid.lat, grid.lng = lat, lng
+        session.add(grid)
+    session.flush()
+    return result
+
+
+def import_people(session: Session, raw: bytes) -> ImportResult:
+    """Create or update people. `id` is the WeCom userid for grid workers, the WeChat openid otherwise."""
+    result = ImportResult()
+    records, result.errors = rows(raw, PEOPLE_COLUMNS)
+    roles = {r.value for r in Role}
+    for line, r in records:
+        if r["role"] not in roles:
+            result.errors.append(f"第{line}行：role 应为 resident、grid_worker 或 supervisor，而不是“{r['role']}”")
+            continue
+        if not r["id"]:
+            result.errors.append(f"第{line}行：id 不能为空")
+            continue
+        grid = grids.by_code(session, r["grid"]) if r["grid"] else None
+        if r["grid"] and grid is None:
+            result.errors.append(f"第{line}行：网格 {r['grid']} 不存在，请先导入网格")
+            continue
+        if r["role"] == Role.GRID_WORKER and grid is None:
+            result.errors.append(f"第{line}行：网格员必须填写所属网格")
+            continue
+        on_wecom = r["role"] == Role.GRID_WORKER
+        person = people.by_wecom_userid(session, r["id"]) if on_wecom else people.by_openid(session, r["id"])
+        if person is None:
+            person = Person(wecom_userid=r["id"]) if on_wecom else Person(openid=r["id"])
+            result.created += 1
+        else:
+            result.updated += 1
+        person.role, person.name, person.phone, person.address = r["role"], r["name"], r["phone"], r["address"]
+        person.grid_id = grid.id if grid else None
+        session.add(person)
+        session.flush()
+    return result

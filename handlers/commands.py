@@ -1,0 +1,107 @@
+"""The command registry: one place that knows command words and who may run them."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session
+
+from handlers.types import Message, Reply
+from storage import outbox
+from storage.models import Person, Role
+
+
+@dataclass
+class Context:
+    session: Session
+    person: Person
+    now: datetime
+    # The text after the command word, for commands whose argument is free text (绑定 幸福小区 3栋).
+    rest: str = ""
+    outbox_ids: list[int] = field(default_factory=list)
+
+    def notify(self, kind: str, event: str, recipient: str, ticket_id: int | None, **payload: object) -> None:
+        """Queue a notification in this message's transaction."""
+        row = outbox.add(self.session, kind, event, recipient, ticket_id, dict(payload))
+        assert row.id is not None
+        self.outbox_ids.append(row.id)
+
+
+Handler = Callable[[Message, list[str], Context], Reply]
+
+ROLE_NAMES = {Role.RESIDENT: "居民", Role.GRID_WORKER: "网格员", Role.SUPERVISOR: "指挥中心"}
+
+
+@dataclass(frozen=True)
+class Command:
+    words: tuple[str, ...]
+    roles: frozenset[Role]
+    func: Handler
+    # Supervisors type "统计本周" with no space; residents' complaints must never be eaten that way.
+    glued_args: bool = False
+
+    @property
+    def help(self) -> str:
+        return (self.func.__doc__ or "").strip().splitlines()[0]
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._commands: list[Command] = []
+
+    def command(self, *words: str, roles: Iterable[Role], glued_args: bool = False) -> Callable[[Handler], Handler]:
+        """Register a command under one or more words; the docstring's first line is its help."""
+
+        def decorate(func: Handler) -> Handler:
+            self._commands.append(Command(words, frozenset(roles), func, glued_args))
+            return func
+
+        return decorate
+
+    @classmethod
+    def merge(cls, *registries: Registry) -> Registry:
+        merged = cls()
+        for registry in registries:
+            merged._commands.extend(registry._commands)
+        # Longest word first, so "我的工单" wins over a shorter word it starts with.
+        merged._commands.sort(key=lambda c: -max(len(w) for w in c.words))
+        return merged
+
+    def commands_for(self, role: Role) -> list[Command]:
+        return [c for c in self._commands if role in c.roles]
+
+    def match(self, text: str, role: Role) -> tuple[Command, str] | None:
+        """Find the command the text invokes and the text after its word; None when it is not a command."""
+        text = normalize(text).lstrip("/").strip()
+        for command in self._commands:
+            for word in command.words:
+                if not text.startswith(word):
+                    continue
+                rest = text[len(word) :]
+                glued = command.glued_args and role in command.roles
+                if rest and not (rest[0].isspace() or rest[0].isdigit() or glued):
+                    continue
+                return command, rest.strip()
+        return None
+
+
+def normalize(text: str) -> str:
+    """Full-width to half-width (NFKC) and tidy spaces, so a phone keyboard's full-width command still works."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
+
+
+def split_args(rest: str) -> list[str]:
+    parts = rest.split()
+    # "评价1024满意" carries no space: a leading number is its own argument.
+    if parts and (glued := re.match(r"^(\d+)(\D.*)$", parts[0])):
+        parts[0:1] = [glued.group(1), glued.group(2)]
+    return parts
+
+
+def parse_ticket_number(arg: str) -> int | None:
+    arg = arg.lstrip("#号").strip()
+    return int(arg) if arg.isdigit() and len(arg) < 12 else None

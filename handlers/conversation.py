@@ -1,0 +1,123 @@
+"""One message in, one reply out: commands first, then what the message kind means for the sender's role."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from handlers import complaints, resident, supervisor
+from handlers.commands import Command, Context, Registry, normalize, split_args
+from handlers.types import Message, Outcome, Reply
+from storage import grids, inbound, people
+from storage.db import transaction
+from storage.models import Role, utcnow
+
+EVERYONE = {Role.RESIDENT, Role.GRID_WORKER, Role.SUPERVISOR}
+help_commands = Registry()
+WELCOME = (
+    "欢迎关注社区网格服务！遇到楼道灯坏、噪音扰民、乱停车等问题，直接发文字告诉我们，如：3号楼楼道灯坏了。"
+    "回复“帮助”查看更多。"
+)
+VOICE_UNCLEAR = "语音没有识别出文字，请改用文字描述问题，如：3号楼楼道灯坏了。"
+UNSUPPORTED = "暂时只能处理文字、语音、图片和位置。请用文字描述问题，如：3号楼楼道灯坏了。"
+MENU = {"REPORT": "我要反映", "MY_TICKETS": "我的工单", "HELP": "帮助"}
+
+
+@help_commands.command("帮助", "help", "菜单", roles=EVERYONE)
+def show_help(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """帮助：查看可用命令"""
+    role = Role(ctx.person.role)
+    lines = [c.help for c in REGISTRY.commands_for(role) if c.func is not show_help]
+    head = "直接发送文字描述问题即可立案，如：3号楼楼道灯坏了。\n" if role == Role.RESIDENT else ""
+    return Reply(head + "可用命令：\n" + "\n".join(lines))
+
+
+REGISTRY = Registry.merge(help_commands, resident.commands, supervisor.commands)
+
+
+def refuse(command: Command, role: Role) -> Reply:
+    return Reply(f"“{command.words[0]}”不对{ROLE_WORDS[role]}开放。回复“帮助”查看您可以使用的命令。")
+
+
+ROLE_WORDS = {Role.RESIDENT: "居民", Role.GRID_WORKER: "网格员", Role.SUPERVISOR: "指挥中心"}
+
+
+def respond(msg: Message, ctx: Context) -> Reply:
+    """Decide what the message means and act on it inside the caller's transaction."""
+    role = Role(ctx.person.role)
+    if msg.kind == "event":
+        return on_event(msg, ctx)
+    if msg.kind == "image":
+        return complaints.attach_image(msg, ctx) if role == Role.RESIDENT else Reply()
+    if msg.kind == "location":
+        return complaints.locate_by_coordinates(msg, ctx) if role == Role.RESIDENT else Reply()
+    if msg.kind not in ("text", "voice"):
+        return Reply(UNSUPPORTED)
+    text = normalize(msg.text)
+    if not text:
+        return Reply(VOICE_UNCLEAR if msg.kind == "voice" else complaints.GREETING)
+    return run_text(msg, text, ctx)
+
+
+def run_text(msg: Message, text: str, ctx: Context) -> Reply:
+    role = Role(ctx.person.role)
+    found = REGISTRY.match(text, role)
+    if found is not None:
+        command, rest = found
+        if role not in command.roles:
+            return refuse(command, role)
+        ctx.rest = rest
+        return command.func(msg, split_args(rest), ctx)
+    if role == Role.RESIDENT:
+        return complaints.take_complaint(msg, text, ctx)
+    return Reply("没有这个命令。回复“帮助”查看可用命令。")
+
+
+def on_event(msg: Message, ctx: Context) -> Reply:
+    event = msg.event.lower()
+    if event in ("subscribe", "scan"):
+        ctx.person.subscribed = True
+        ctx.session.add(ctx.person)
+        bound = bind_scene(msg.event_key, ctx) if msg.event_key else ""
+        return Reply((WELCOME if event == "subscribe" else "") + bound or "您已关注。直接发文字描述问题即可。")
+    if event == "unsubscribe":
+        ctx.person.subscribed = False
+        ctx.session.add(ctx.person)
+        return Reply()
+    if event == "click":
+        word = MENU.get(msg.event_key)
+        if word == "我要反映":
+            return Reply("请直接发送文字（或语音）描述问题和位置，如：幸福小区3栋楼道灯坏了。可以再发照片。")
+        if word:
+            return run_text(msg, word, ctx)
+    return Reply()
+
+
+def bind_scene(key: str, ctx: Context) -> str:
+    """A building's QR code carries "qrscene_<grid code>[:<address>]": scanning it binds the resident."""
+    code, _, address = key.removeprefix("qrscene_").partition(":")
+    grid = grids.by_code(ctx.session, code)
+    if grid is None or ctx.person.role != Role.RESIDENT:
+        return ""
+    ctx.person.grid_id = grid.id
+    if address:
+        ctx.person.address = address[:120]
+    ctx.session.add(ctx.person)
+    return f"已为您登记到{grid.name}{('（' + address + '）') if address else ''}。"
+
+
+def process(engine: Engine, msg: Message, now: datetime | None = None) -> Outcome:
+    """Handle one delivery exactly once: a repeated delivery gets the first one's reply and changes nothing."""
+    now = now or utcnow()
+    with transaction(engine) as session:
+        claimed = inbound.claim(session, msg.channel, msg.dedupe_key, msg.sender, msg.kind)
+        if claimed is None:
+            first = inbound.find(session, msg.channel, msg.dedupe_key)
+            return Outcome(Reply(first.reply if first else ""), [], duplicate=True)
+        person = people.resident_for_openid(session, msg.sender)
+        ctx = Context(session=session, person=person, now=now)
+        reply = respond(msg, ctx)
+        claimed.reply = reply.text
+        session.add(claimed)
+    return Outcome(reply, ctx.outbox_ids)

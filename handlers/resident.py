@@ -1,0 +1,158 @@
+"""What a resident can ask for besides reporting a problem."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from handlers import complaints
+from handlers.clock import fmt
+from handlers.commands import Context, Registry, parse_ticket_number
+from handlers.routing import GridIndex
+from handlers.types import Message, Reply
+from storage import grids, tickets
+from storage.models import Grid, Person, Role, Status, Ticket
+from storage.tickets import STATUS_NAMES, IllegalMove
+
+commands = Registry()
+RESIDENT = {Role.RESIDENT}
+
+RATINGS = {"满意": 5, "非常满意": 5, "基本满意": 3, "一般": 3, "不满意": 1, "很不满意": 1}
+# A rating this low means the problem is not solved: the ticket is handled again (重办).
+REOPEN_AT_OR_BELOW = 2
+URGE_INTERVAL = timedelta(hours=2)
+
+
+def own_ticket(ctx: Context, arg: str | None) -> Ticket | None:
+    """The resident's ticket by number, or their latest one; never someone else's."""
+    if arg is None:
+        latest = tickets.of_resident(ctx.session, ctx.person.id or 0, limit=1)
+        return latest[0] if latest else None
+    number = parse_ticket_number(arg)
+    ticket = tickets.get(ctx.session, number) if number is not None else None
+    if ticket is None or ticket.resident_id != ctx.person.id:
+        return None
+    return ticket
+
+
+def not_found(arg: str | None) -> Reply:
+    if arg is None:
+        return Reply("您还没有提交过问题。直接发送文字描述即可，如：3号楼楼道灯坏了。")
+    return Reply(f"没有找到您的工单 {arg}。回复“我的工单”查看您提交的工单。")
+
+
+def describe(ctx: Context, ticket: Ticket) -> str:
+    status = Status(ticket.status)
+    line = f"工单 {ticket.id}（{complaints.label(ticket)}）：{STATUS_NAMES[status]}"
+    grid = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
+    if grid and status in (Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED):
+        worker = ctx.session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
+        who = f" {worker.name[:1]}网格员" if worker and worker.name else ""
+        line += f"，{grid.name}{who}负责"
+        if ticket.resolve_due_at:
+            line += f"，预计 {fmt(ticket.resolve_due_at)} 前办结"
+    if ticket.awaiting == "location":
+        line += f"。{complaints.ASK_LOCATION}"
+    elif status == Status.RESOLVED:
+        line += f"。请回复“评价 {ticket.id} 满意”或“评价 {ticket.id} 不满意”"
+    return line + "。"
+
+
+@commands.command("进度", "查询", roles=RESIDENT)
+def progress(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """进度 [工单号]：查看工单处理进度"""
+    arg = args[0] if args else None
+    ticket = own_ticket(ctx, arg)
+    return Reply(describe(ctx, ticket)) if ticket else not_found(arg)
+
+
+@commands.command("我的工单", roles=RESIDENT)
+def my_tickets(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """我的工单：列出最近提交的 5 张工单"""
+    mine = tickets.of_resident(ctx.session, ctx.person.id or 0, limit=5)
+    if not mine:
+        return not_found(None)
+    lines = [f"{t.id} {complaints.label(t)} {STATUS_NAMES[Status(t.status)]}" for t in mine]
+    return Reply("您最近的工单：\n" + "\n".join(lines) + "\n回复“进度 工单号”查看详情。")
+
+
+@commands.command("评价", roles=RESIDENT)
+def rate(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """评价 <工单号> <1-5|满意|基本满意|不满意> [意见]：为办结的工单打分"""
+    usage = Reply("请这样评价：评价 工单号 满意（或 基本满意、不满意、1-5 分），如：评价 1024 满意")
+    if len(args) < 2:
+        return usage
+    ticket = own_ticket(ctx, args[0])
+    if ticket is None:
+        return not_found(args[0])
+    score = RATINGS.get(args[1]) or (int(args[1]) if args[1] in {"1", "2", "3", "4", "5"} else None)
+    if score is None:
+        return usage
+    if ticket.status != Status.RESOLVED:
+        return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，办结后才能评价。")
+    note = " ".join(args[2:])[:250]
+    ticket.rating, ticket.rating_note = score, note
+    if score <= REOPEN_AT_OR_BELOW:
+        tickets.transition(ctx.session, ticket, "reopen", ctx.person.id, f"评价{score}分 {note}".strip(), ctx.now)
+        grid = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
+        ctx.notify("group_push", "reopened", grid.chat_id if grid else "", ticket.id, score=score)
+        ctx.notify("supervisor_notice", "reopened", "supervisors", ticket.id, score=score)
+        return Reply(f"抱歉没能让您满意。工单 {ticket.id} 已重新交给网格员处理，社区指挥中心会跟进。")
+    tickets.transition(ctx.session, ticket, "close", ctx.person.id, f"评价{score}分 {note}".strip(), ctx.now)
+    return Reply(f"感谢您的评价（{score}分）。工单 {ticket.id} 已结束，有新问题随时告诉我们。")
+
+
+@commands.command("催办", roles=RESIDENT)
+def urge(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """催办 <工单号>：提醒网格员尽快处理"""
+    if not args:
+        return Reply("请告诉我要催办的工单号，如：催办 1024。回复“我的工单”查看工单号。")
+    ticket = own_ticket(ctx, args[0])
+    if ticket is None:
+        return not_found(args[0])
+    if ticket.status not in (Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED, Status.NEW, Status.RETURNED):
+        return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，无需催办。")
+    last = [e for e in tickets.events(ctx.session, ticket.id or 0) if e.action == "urge"]
+    if last and ctx.now - last[-1].created_at < URGE_INTERVAL:
+        return Reply(f"工单 {ticket.id} 刚催办过，网格员已收到提醒，请耐心等待。")
+    tickets.record(ctx.session, ticket, ctx.person.id, "urge")
+    grid = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
+    if grid is not None and ticket.status != Status.NEW:
+        ctx.notify("group_push", "urged", grid.chat_id, ticket.id)
+    else:
+        ctx.notify("supervisor_notice", "urged", "supervisors", ticket.id)
+    return Reply(f"已催办工单 {ticket.id}，我们会尽快处理。")
+
+
+@commands.command("撤销", "取消", roles=RESIDENT)
+def cancel(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """撤销 <工单号>：问题已解决或报错了，撤回工单"""
+    if not args:
+        return Reply("请告诉我要撤销的工单号，如：撤销 1024。")
+    ticket = own_ticket(ctx, args[0])
+    if ticket is None:
+        return not_found(args[0])
+    was_assigned = ticket.status == Status.ASSIGNED
+    try:
+        tickets.transition(ctx.session, ticket, "cancel", ctx.person.id, "居民撤销", ctx.now)
+    except IllegalMove as refused:
+        return Reply(f"{refused}。如需帮助请回复“帮助”。")
+    ticket.awaiting = None
+    if was_assigned and ticket.grid_id:
+        grid = ctx.session.get(Grid, ticket.grid_id)
+        ctx.notify("group_push", "cancelled", grid.chat_id if grid else "", ticket.id)
+    return Reply(f"工单 {ticket.id} 已撤销。有新问题随时告诉我们。")
+
+
+@commands.command("绑定", roles=RESIDENT)
+def bind(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """绑定 <小区 楼栋>：登记住址，以后反映问题不用再说位置"""
+    address = ctx.rest.replace(" ", "")
+    if not address:
+        return Reply("请告诉我您的住址，如：绑定 幸福小区 3栋")
+    routing = GridIndex(grids.all_grids(ctx.session)).route_text(address)
+    if routing.grid is None:
+        return Reply(f"没有找到“{address}”所在的网格，请检查小区名称和楼栋，如：绑定 幸福小区 3栋")
+    ctx.person.address = address[:120]
+    ctx.person.grid_id = routing.grid.id
+    ctx.session.add(ctx.person)
+    return Reply(f"已绑定：{address}（{routing.grid.name}）。以后直接描述问题即可，如：楼道灯坏了。")

@@ -1,0 +1,1 @@
+"""Tables and queries. Functions take a Session and never commit."""

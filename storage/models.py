@@ -1,0 +1,160 @@
+"""Tables. Every time is an aware UTC datetime (sqlmodel's UTCDateTime refuses naive ones)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Aware UTC now: what every time column holds."""
+    return datetime.now(UTC)
+
+
+class Role(StrEnum):
+    RESIDENT = "resident"
+    GRID_WORKER = "grid_worker"
+    SUPERVISOR = "supervisor"
+
+
+class Status(StrEnum):
+    NEW = "new"  # in the dispatch centre's queue: no grid yet, or waiting for the resident's location
+    ASSIGNED = "assigned"
+    ACCEPTED = "accepted"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    RETURNED = "returned"
+    REOPENED = "reopened"
+    CANCELLED = "cancelled"
+
+
+OPEN_STATUSES = frozenset({Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.RETURNED, Status.REOPENED})
+
+
+class Grid(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=32)
+    name: str = Field(max_length=64)
+    community: str = Field(default="", max_length=64)
+    # Place names residents use for this grid, "|"-separated, ranges already expanded ("幸福小区1栋|幸福小区2栋").
+    aliases: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    chat_id: str = Field(default="", max_length=128)
+    lat: float | None = None
+    lng: float | None = None
+    polygon: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+    def alias_list(self) -> list[str]:
+        return [a for a in self.aliases.split("|") if a]
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    openid: str | None = Field(default=None, unique=True, max_length=64)
+    wecom_userid: str | None = Field(default=None, unique=True, max_length=64)
+    role: str = Field(default=Role.RESIDENT, max_length=16, index=True)
+    name: str = Field(default="", max_length=64)
+    # Workers: the grid they serve. Residents: the grid of their bound address.
+    grid_id: int | None = Field(default=None, foreign_key="grid.id", index=True)
+    # Kept whole for the centre's call-backs (回访); shown masked everywhere else.
+    phone: str = Field(default="", max_length=32)
+    address: str = Field(default="", max_length=128)
+    subscribed: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Ticket(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_ticket_status_grid", "status", "grid_id"),
+        Index("ix_ticket_resident_created", "resident_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    category: str = Field(max_length=32, index=True)
+    urgent: bool = False
+    status: str = Field(default=Status.NEW, max_length=16)
+    grid_id: int | None = Field(default=None, foreign_key="grid.id")
+    resident_id: int | None = Field(default=None, foreign_key="person.id")
+    assignee_id: int | None = Field(default=None, foreign_key="person.id")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    location_text: str = Field(default="", max_length=256)
+    lat: float | None = None
+    lng: float | None = None
+    channel: str = Field(default="wechat", max_length=16)
+    source_msg_id: str = Field(default="", max_length=128)
+    # What routed it, so a supervisor can see why (查).
+    keywords: str = Field(default="", max_length=256)
+    confidence: float = 0.0
+    runner_up: str | None = Field(default=None, max_length=32)
+    # "location" while the bot waits for the resident to say where.
+    awaiting: str | None = Field(default=None, max_length=16)
+    images: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    rating: int | None = None
+    rating_note: str = Field(default="", max_length=256)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+    assigned_at: datetime | None = None
+    accepted_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    accept_due_at: datetime | None = None
+    resolve_due_at: datetime | None = Field(default=None, index=True)
+
+
+class TicketEvent(SQLModel, table=True):
+    """Append-only: every status change and every note about a ticket."""
+
+    __tablename__ = "ticket_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    action: str = Field(max_length=32)
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str | None = Field(default=None, max_length=16)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class InboundMessage(SQLModel, table=True):
+    """One row per platform delivery key: the dedupe record and the reply we gave."""
+
+    __tablename__ = "inbound_message"
+    __table_args__ = (UniqueConstraint("channel", "dedupe_key", name="uq_inbound_channel_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    dedupe_key: str = Field(max_length=160)
+    sender: str = Field(default="", max_length=64)
+    kind: str = Field(default="", max_length=32)
+    reply: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Outbox(SQLModel, table=True):
+    """A notification to deliver, written in the same transaction as the change it announces."""
+
+    __table_args__ = (Index("ix_outbox_status_created", "status", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    kind: str = Field(max_length=32)  # group_push | resident_notice
+    event: str = Field(max_length=32)  # assigned | accepted | resolved | ...
+    recipient: str = Field(default="", max_length=128)  # chat id or openid
+    payload: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16)
+    attempts: int = 0
+    # A worker holding the row sets this; another may take it over once it has passed (a killed worker).
+    locked_until: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    last_error: str = Field(default="", max_length=512)

@@ -1,0 +1,87 @@
+"""The outbox: notifications written with the change they announce, delivered after commit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlmodel import Session, col, select
+
+from storage.models import Outbox, OutboxStatus
+
+
+def add(
+    session: Session,
+    kind: str,
+    event: str,
+    recipient: str,
+    ticket_id: int | None,
+    payload: dict[str, Any] | None = None,
+) -> Outbox:
+    row = Outbox(
+        kind=kind,
+        event=event,
+        recipient=recipient,
+        ticket_id=ticket_id,
+        payload=json.dumps(payload or {}, ensure_ascii=False),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def lease(session: Session, outbox_id: int, now: datetime, seconds: int = 60) -> Outbox | None:
+    """Take the row for delivery if it is pending and nobody holds it; None otherwise.
+
+    A conditional UPDATE, so two workers given the same id cannot both take it; a killed worker's lease runs
+    out and the sweep hands the row to another.
+    """
+    result = session.execute(
+        update(Outbox)
+        .where(
+            col(Outbox.id) == outbox_id,
+            col(Outbox.status) == OutboxStatus.PENDING,
+            or_(col(Outbox.locked_until).is_(None), col(Outbox.locked_until) < now),
+        )
+        .values(locked_until=now + timedelta(seconds=seconds), attempts=col(Outbox.attempts) + 1)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    row = session.get(Outbox, outbox_id, populate_existing=True)
+    return row
+
+
+def mark_sent(session: Session, row: Outbox, now: datetime) -> None:
+    row.status = OutboxStatus.SENT
+    row.sent_at = now
+    row.locked_until = None
+    row.last_error = ""
+    session.add(row)
+
+
+def mark_failed(session: Session, row: Outbox, error: str, permanent: bool, now: datetime, retry_in: int) -> None:
+    row.last_error = error[:500]
+    if permanent:
+        row.status = OutboxStatus.FAILED
+        row.locked_until = None
+    else:
+        row.locked_until = now + timedelta(seconds=retry_in)
+    session.add(row)
+
+
+def stale(session: Session, older_than: datetime, now: datetime, limit: int = 500) -> Sequence[int]:
+    """Pending rows that should have gone out by now and nobody holds: the sweep re-enqueues these."""
+    query = (
+        select(Outbox.id)
+        .where(
+            Outbox.status == OutboxStatus.PENDING,
+            Outbox.created_at < older_than,
+            or_(col(Outbox.locked_until).is_(None), col(Outbox.locked_until) < now),
+        )
+        .order_by(col(Outbox.id))
+        .limit(limit)
+    )
+    return [i for i in session.exec(query).all() if i is not None]
