@@ -66,7 +66,9 @@ def take_complaint(msg: Message, text: str, ctx: Context) -> Reply:
         ticket.location_text = ctx.person.address
     if routing.grid is not None:
         return Reply(warn(ticket) + assign(ticket, routing.grid, ctx))
-    if not routing.place_text:
+    place = nlp.extract_place(text)
+    if place is None or not (place.community or place.road):
+        # "3号楼" alone does not say which compound: ask, once.
         ticket.awaiting = "location"
         ctx.session.add(ticket)
         return Reply(warn(ticket) + f"已收到，工单号 {ticket.id}（{label(ticket)}）。{ASK_LOCATION}")
@@ -78,8 +80,13 @@ def complete_location(ticket: Ticket, text: str, ctx: Context) -> Reply:
     ticket.awaiting = None
     ticket.text = f"{ticket.text}\n【位置】{text}"
     tickets.record(ctx.session, ticket, ctx.person.id, "locate", text)
-    routing = index(ctx).route_text(text, home_community(ctx.person.address))
-    ticket.location_text = routing.place_text or text[:250]
+    grid_index = index(ctx)
+    routing = grid_index.route_text(text, home_community(ctx.person.address))
+    answer = nlp.extract_place(text)
+    if routing.grid is None and ticket.location_text and answer and answer.community and not answer.building:
+        # First "3号楼楼道灯坏了", then "幸福小区": together they name the building.
+        routing = grid_index.route_text(answer.community + ticket.location_text)
+    ticket.location_text = (routing.place_text or text)[:250]
     if routing.grid is not None:
         return Reply(assign(ticket, routing.grid, ctx))
     return Reply(queue_for_dispatch(ticket, ctx))

@@ -29,31 +29,36 @@ class GridIndex:
     def __init__(self, grids: Sequence[Grid]) -> None:
         self.by_key: dict[tuple[str, str], Grid] = {}
         self.by_alias: list[tuple[str, Grid]] = []
+        # A community split into several grids names none of them on its own.
+        self.by_community: dict[str, set[int]] = {}
         self.grids = list(grids)
+        by_id = {g.id: g for g in grids}
         for grid in grids:
-            names = [*grid.alias_list(), grid.community] if grid.community else grid.alias_list()
-            for alias in names:
+            for alias in grid.alias_list():
                 self.by_alias.append((alias, grid))
                 place = nlp.extract_place(alias)
                 if place and place.community:
                     self.by_key.setdefault(_key(place.community, place.building), grid)
+                    self.by_community.setdefault(place.community, set()).add(grid.id or 0)
+            if grid.community:
+                self.by_community.setdefault(grid.community, set()).add(grid.id or 0)
         self.by_alias.sort(key=lambda pair: -len(pair[0]))
+        self.only_grid = {c: by_id[next(iter(ids))] for c, ids in self.by_community.items() if len(ids) == 1}
 
     def route_text(self, text: str, home_community: str | None = None) -> Routing:
+        """Building first (幸福小区3栋, or 3号楼 in the resident's own community), then a landmark or alias
+        named in the text (阳光花园菜市场), then a community that is a single grid."""
         place = nlp.extract_place(text)
-        if place is not None:
+        if place is not None and place.building:
             community = place.community or home_community
-            if community and place.building:
-                grid = self.by_key.get(_key(community, place.building))
-                if grid:
-                    return Routing(grid, place.text)
-            if place.community:
-                grid = self.by_key.get(_key(place.community, None))
-                if grid:
-                    return Routing(grid, place.text)
+            grid = self.by_key.get(_key(community, place.building)) if community else None
+            if grid:
+                return Routing(grid, place.text if place.community else f"{community}{place.text}")
         for alias, grid in self.by_alias:
             if len(alias) >= 2 and alias in text:
                 return Routing(grid, alias)
+        if place is not None and place.community and place.community in self.only_grid:
+            return Routing(self.only_grid[place.community], place.text)
         return Routing(None, place.text if place else "")
 
     def nearest(self, lat: float, lng: float) -> Grid | None:

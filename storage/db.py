@@ -39,15 +39,26 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front; readers stay in autocommit, so each statement sees the newest
+        # committed data (like PostgreSQL's READ COMMITTED) and a reader never blocks a writer.
+        if conn.get_execution_options().get(WRITE_OPTION):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+WRITE_OPTION = "wgt_write"
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine and pool, marked so SQLite transactions on it begin with the write lock."""
+    return engine.execution_options(**{WRITE_OPTION: True})
 
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commits on success, rolls back on any exception."""
-    with Session(engine, expire_on_commit=False) as session:
+    with Session(writer(engine), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
@@ -63,6 +74,6 @@ def migrate(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -1,0 +1,59 @@
+"""Text -> Intent for resident complaints: category, urgency, keywords and place. Imports nothing of the project."""
+
+from __future__ import annotations
+
+import threading
+
+from nlp.classifier import Classifier, Intent
+from nlp.place import Place, extract_place
+from nlp.taxonomy import DEFAULT_TAXONOMY_PATH, Category, Taxonomy
+
+__all__ = [
+    "Category",
+    "Classifier",
+    "Intent",
+    "Place",
+    "Taxonomy",
+    "categories",
+    "category_name",
+    "classify",
+    "default_classifier",
+    "extract_place",
+    "sla_hours",
+]
+
+_lock = threading.Lock()
+_default: Classifier | None = None
+
+
+def default_classifier() -> Classifier:
+    """The classifier for the bundled taxonomy, built once per process on first use."""
+    global _default
+    if _default is None:
+        with _lock:
+            if _default is None:
+                _default = Classifier.from_file(DEFAULT_TAXONOMY_PATH)
+    return _default
+
+
+def classify(text: str) -> Intent:
+    """Classify a resident's message with the default taxonomy."""
+    return default_classifier().classify(text)
+
+
+def category_name(code: str) -> str:
+    """Display name of a category code ("facility" -> "市政设施"); KeyError when unknown."""
+    return default_classifier().taxonomy.get(code).name
+
+
+def sla_hours(code: str, urgent: bool) -> int:
+    """Hours allowed to resolve a ticket of this category; urgent tickets get the taxonomy's urgent limit."""
+    taxonomy = default_classifier().taxonomy
+    if urgent:
+        return taxonomy.urgency.hours
+    return taxonomy.get(code).sla_hours
+
+
+def categories() -> list[tuple[str, str]]:
+    """(code, name) of every category in taxonomy order."""
+    return [(c.code, c.name) for c in default_classifier().taxonomy.categories]

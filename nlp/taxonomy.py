@@ -1,0 +1,124 @@
+"""Complaint taxonomy: categories, keyword weights, SLA hours and urgency vocabulary, loaded from YAML."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_TAXONOMY_PATH = Path(__file__).with_name("taxonomy.yaml")
+DEFAULT_URGENT_HOURS = 2
+FALLBACK_CODE = "other"
+
+
+def normalize(text: str) -> str:
+    """Fold full-width forms and latin case so keywords and messages compare equal."""
+    return unicodedata.normalize("NFKC", text).strip().lower()
+
+
+@dataclass(frozen=True)
+class Category:
+    """One complaint category as configured in the taxonomy file."""
+
+    code: str
+    name: str
+    sla_hours: int
+    keywords: dict[str, float] = field(default_factory=dict)
+    hint: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UrgencyRules:
+    """Vocabulary deciding whether a message reports danger happening now."""
+
+    hours: int = DEFAULT_URGENT_HOURS
+    boost: float = 3.0
+    # keyword -> category code the danger belongs to (None: urgency without a category preference)
+    keywords: dict[str, str | None] = field(default_factory=dict)
+    negations: tuple[str, ...] = ()
+    past_markers: tuple[str, ...] = ()
+    trailing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """Ordered categories plus urgency rules; order breaks score ties."""
+
+    categories: tuple[Category, ...]
+    urgency: UrgencyRules
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Taxonomy:
+        """Load and validate a taxonomy YAML file."""
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<dict>") -> Taxonomy:
+        """Build a taxonomy from already-parsed data (the YAML structure)."""
+        if not isinstance(data, dict) or not isinstance(data.get("categories"), list):
+            raise ValueError(f"{source}: expected a mapping with a 'categories' list")
+        categories: list[Category] = []
+        seen: set[str] = set()
+        for raw in data["categories"]:
+            code = str(raw["code"])
+            if code in seen:
+                raise ValueError(f"{source}: duplicate category code {code!r}")
+            seen.add(code)
+            categories.append(
+                Category(
+                    code=code,
+                    name=str(raw["name"]),
+                    sla_hours=int(raw["sla_hours"]),
+                    keywords=_weights(raw.get("keywords") or {}, source, code),
+                    hint=tuple(str(h) for h in raw.get("hint") or ()),
+                )
+            )
+        if FALLBACK_CODE not in seen:
+            raise ValueError(f"{source}: a category with code {FALLBACK_CODE!r} is required for unmatched text")
+        urgency = _urgency(data.get("urgent") or {}, seen, source)
+        return cls(categories=tuple(categories), urgency=urgency)
+
+    def get(self, code: str) -> Category:
+        """The category with this code; KeyError when unknown."""
+        for category in self.categories:
+            if category.code == code:
+                return category
+        raise KeyError(code)
+
+
+def _weights(raw: Any, source: str, code: str) -> dict[str, float]:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{source}: keywords of {code!r} must be a mapping keyword -> weight")
+    weights: dict[str, float] = {}
+    for key, weight in raw.items():
+        # YAML turns bare keys like 110 into ints: keywords are always text
+        word = normalize(str(key))
+        value = float(weight)
+        if not word or value <= 0:
+            raise ValueError(f"{source}: bad keyword {key!r}: {weight!r} in {code!r}")
+        weights[word] = value
+    return weights
+
+
+def _urgency(raw: dict[str, Any], codes: set[str], source: str) -> UrgencyRules:
+    keywords: dict[str, str | None] = {}
+    raw_keywords = raw.get("keywords") or {}
+    if isinstance(raw_keywords, list):
+        raw_keywords = dict.fromkeys(raw_keywords)
+    for key, code in raw_keywords.items():
+        if code is not None and code not in codes:
+            raise ValueError(f"{source}: urgent keyword {key!r} points to unknown category {code!r}")
+        keywords[normalize(str(key))] = code
+    return UrgencyRules(
+        hours=int(raw.get("hours", DEFAULT_URGENT_HOURS)),
+        boost=float(raw.get("boost", 3.0)),
+        keywords=keywords,
+        negations=tuple(normalize(str(w)) for w in raw.get("negations") or ()),
+        past_markers=tuple(normalize(str(w)) for w in raw.get("past_markers") or ()),
+        trailing=tuple(normalize(str(w)) for w in raw.get("trailing") or ()),
+    )

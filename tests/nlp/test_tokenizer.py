@@ -1,0 +1,113 @@
+"""The nlp package keeps to its own jieba tokenizer and loads quietly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import nlp
+from nlp import Classifier
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-W", "error", "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_classify_leaves_the_global_jieba_tokenizer_unloaded() -> None:
+    # a fresh process: this test session may already hold a loaded tokenizer
+    result = _run(
+        """
+        import jieba
+        import nlp
+        assert nlp.classify("楼道灯坏了好几天").category == "property"
+        assert nlp.extract_place("3号楼") is not None
+        print(jieba.dt.initialized, len(jieba.dt.FREQ))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "0"]
+
+
+def test_import_and_first_classify_emit_no_warnings_or_log_noise() -> None:
+    result = _run(
+        """
+        import nlp
+        nlp.classify("路灯坏了")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_user_dictionary_words_are_single_tokens() -> None:
+    tokens = nlp.default_classifier().tokenize("有人在楼道里飞线充电还堵了消防通道")
+    assert "飞线充电" in tokens
+    assert "消防通道" in tokens
+
+
+def test_custom_taxonomy_file(tmp_path: Path) -> None:
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            categories:
+              - {code: pets, name: 宠物, sla_hours: 12, keywords: {狗叫: 2, 猫: 1}}
+              - {code: other, name: 其他, sla_hours: 168}
+            urgent:
+              hours: 1
+              keywords: {咬人: pets}
+              negations: [没]
+            """
+        ),
+        encoding="utf-8",
+    )
+    classifier = Classifier.from_file(path)
+    intent = classifier.classify("楼下的狗叫个不停")
+    assert (intent.category, intent.keywords, intent.urgent) == ("pets", ("狗叫",), False)
+    assert classifier.classify("狗咬人了").urgent
+    assert not classifier.classify("狗没咬人").urgent
+    assert classifier.classify("路灯坏了").category == "other"
+
+
+def test_taxonomy_without_fallback_category_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text("categories:\n  - {code: pets, name: 宠物, sla_hours: 12}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="other"):
+        Classifier.from_file(path)
+
+
+def test_first_use_from_many_threads_builds_one_tokenizer_and_agrees() -> None:
+    result = _run(
+        """
+        import threading
+        import nlp
+
+        results = []
+
+        def work():
+            category = nlp.classify("小区门口天天有人乱停车").category
+            results.append((category, id(nlp.default_classifier()), id(nlp.default_classifier().tokenizer)))
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print(len(results), len(set(results)), results[0][0])
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["8", "1", "parking"]
