@@ -15,7 +15,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    rt = runtime.install(runtime.Runtime(settings))
+    rt = runtime.Runtime(settings)
+    runtime.install(rt)
     app.extensions["wanggetong"] = rt
     app.register_blueprint(wechat.blueprint)
     cli.register(app)

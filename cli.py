@@ -12,7 +12,7 @@ from bot import jobs
 from bot.runtime import Runtime
 from handlers import admin
 from storage.db import migrate, transaction
-from storage.models import Grid, Ticket
+from storage.models import Grid, Status, Ticket
 from storage.tickets import STATUS_NAMES
 
 DEMO = Path(__file__).resolve().parent / "demo"
@@ -75,7 +75,7 @@ def register(app: Flask) -> None:
             rows = session.exec(select(Ticket).order_by(col(Ticket.id).desc()).limit(limit)).all()
         for t in rows:
             click.echo(
-                f"{t.id}\t{STATUS_NAMES.get(t.status, t.status)}\t{t.category}\t{grids.get(t.grid_id, '-')}\t"
+                f"{t.id}\t{STATUS_NAMES.get(Status(t.status), t.status)}\t{t.category}\t{grids.get(t.grid_id, '-')}\t"
                 f"{'紧急' if t.urgent else ''}\t{t.text[:40]}"
             )
 

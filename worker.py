@@ -17,7 +17,8 @@ from config import Settings
 
 def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    rt = runtime.install(runtime.Runtime(Settings.from_env()))
+    rt = runtime.Runtime(Settings.from_env())
+    runtime.install(rt)
     if argv[1:2] == ["cron"]:
         cron = CronScheduler(connection=rt.redis)
         cron.register(jobs.sweep_outbox, rt.settings.queue_name, interval=rt.settings.outbox_sweep_seconds)

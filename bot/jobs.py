@@ -11,7 +11,7 @@ from bot.channels import Delivery, DeliveryError
 from handlers import notices
 from storage import outbox
 from storage.db import transaction
-from storage.models import utcnow
+from storage.models import Outbox, utcnow
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 60
@@ -33,7 +33,7 @@ def deliver(outbox_id: int) -> str:
         rt.channel.send(delivery)
     except DeliveryError as failure:
         with transaction(rt.engine) as session:
-            row = session.get(outbox.Outbox, outbox_id)
+            row = session.get(Outbox, outbox_id)
             assert row is not None
             backoff = min(MAX_BACKOFF_SECONDS, 10 * 2 ** (attempts - 1))
             outbox.mark_failed(session, row, str(failure), failure.permanent, utcnow(), backoff)
@@ -42,15 +42,14 @@ def deliver(outbox_id: int) -> str:
         )
         return "failed"
     with transaction(rt.engine) as session:
-        row = session.get(outbox.Outbox, outbox_id)
+        row = session.get(Outbox, outbox_id)
         assert row is not None
         outbox.mark_sent(session, row, utcnow())
     return "sent"
 
 
-def enqueue(outbox_ids: Iterable[int]) -> None:
+def enqueue(rt: runtime.Runtime, outbox_ids: Iterable[int]) -> None:
     """Hand rows to the workers after their transaction committed; if Redis is away the sweep catches up."""
-    rt = runtime.current()
     for outbox_id in outbox_ids:
         try:
             rt.queue.enqueue(deliver, outbox_id, job_id=f"outbox-{outbox_id}", result_ttl=3600, failure_ttl=86400)
@@ -64,5 +63,5 @@ def sweep_outbox() -> int:
     now = utcnow()
     with transaction(rt.engine) as session:
         ids = outbox.stale(session, now - timedelta(seconds=rt.settings.outbox_grace_seconds), now)
-    enqueue(ids)
+    enqueue(rt, ids)
     return len(ids)

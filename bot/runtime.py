@@ -57,12 +57,11 @@ _current: Runtime | None = None
 _lock = threading.Lock()
 
 
-def install(runtime: Runtime | None) -> Runtime | None:
+def install(runtime: Runtime | None) -> None:
     """Make this the process's runtime (the web app and the worker each install one at start-up)."""
     global _current
     with _lock:
         _current = runtime
-    return runtime
 
 
 def current() -> Runtime:

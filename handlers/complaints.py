@@ -138,7 +138,7 @@ def assign(ticket: Ticket, grid: Grid, ctx: Context) -> str:
     ticket.grid_id = grid.id
     ticket.assignee_id = worker.id if worker else None
     ticket.awaiting = None
-    hours = nlp.sla_hours(ticket.category, ticket.urgent)
+    hours = nlp.sla_hours(ticket.category, ticket.urgent, ticket.keywords.split(","))
     ticket.accept_due_at = ctx.now + timedelta(minutes=ACCEPT_MINUTES_URGENT if ticket.urgent else ACCEPT_MINUTES)
     ticket.resolve_due_at = ctx.now + timedelta(hours=hours)
     tickets.transition(ctx.session, ticket, "assign", ctx.person.id, grid.code, now=ctx.now)
@@ -154,7 +154,8 @@ def queue_for_dispatch(ticket: Ticket, ctx: Context) -> str:
     """No grid found: the ticket waits in the centre's queue (status new) and the supervisors hear of it."""
     assert ticket.id is not None
     ticket.status = Status.NEW
-    ticket.resolve_due_at = ctx.now + timedelta(hours=nlp.sla_hours(ticket.category, ticket.urgent))
+    hours = nlp.sla_hours(ticket.category, ticket.urgent, ticket.keywords.split(","))
+    ticket.resolve_due_at = ctx.now + timedelta(hours=hours)
     ctx.session.add(ticket)
     ctx.notify("supervisor_notice", "unrouted", "supervisors", ticket.id)
     return f"已受理，工单号 {ticket.id}（{label(ticket)}）。社区指挥中心将尽快派给所属网格。回复“进度”查看。"

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 # 18-digit ID (last may be X), before phones so an ID is not half-masked as a phone.
 _ID = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)[ -]?\d{4}[ -]?(\d{4})(?!\d)")
 _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3}-?)\d{4}(\d{3,4})(?!\d)")
 # "我叫王小明" / "我是李四" / "联系人张三": the two or three characters after the cue are a name.
 _SELF_NAME = re.compile(r"(我叫|我是|本人|联系人[:：]?|姓名[:：]?)([\u4e00-\u9fa5])([\u4e00-\u9fa5]{1,2})")

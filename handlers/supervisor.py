@@ -6,7 +6,7 @@ import nlp
 from handlers import complaints
 from handlers.clock import fmt, period
 from handlers.commands import Context, Registry, parse_ticket_number
-from handlers.privacy import mask_phone
+from handlers.privacy import mask, mask_phone
 from handlers.types import Message, Reply
 from storage import grids, people, tickets
 from storage.models import Grid, Person, Role, Status
@@ -100,7 +100,7 @@ def inspect(msg: Message, args: list[str], ctx: Context) -> Reply:
     lines = [
         f"工单 {ticket.id}：{complaints.label(ticket)}{'（紧急）' if ticket.urgent else ''}，"
         f"{STATUS_NAMES[Status(ticket.status)]}",
-        f"内容：{ticket.text[:200]}",
+        f"内容：{mask(ticket.text)[:200]}",
         f"位置：{ticket.location_text or '未知'}；网格：{grid.name if grid else '待派单'}",
         f"分类依据：{ticket.keywords or '无关键词'}（置信度 {ticket.confidence:.2f}{runner_up}）",
         f"提交：{fmt(ticket.created_at)}" + (f"；时限：{fmt(ticket.resolve_due_at)}" if ticket.resolve_due_at else ""),

@@ -46,12 +46,12 @@ def category_name(code: str) -> str:
     return default_classifier().taxonomy.get(code).name
 
 
-def sla_hours(code: str, urgent: bool) -> int:
-    """Hours allowed to resolve a ticket of this category; urgent tickets get the taxonomy's urgent limit."""
+def sla_hours(code: str, urgent: bool, keywords: tuple[str, ...] | list[str] = ()) -> int:
+    """Hours allowed to resolve a ticket: the taxonomy's urgent limit, a matched fault keyword's, or the category's."""
     taxonomy = default_classifier().taxonomy
     if urgent:
         return taxonomy.urgency.hours
-    return taxonomy.get(code).sla_hours
+    return taxonomy.get(code).hours_for(keywords)
 
 
 def categories() -> list[tuple[str, str]]:

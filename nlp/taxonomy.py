@@ -28,6 +28,12 @@ class Category:
     sla_hours: int
     keywords: dict[str, float] = field(default_factory=dict)
     hint: tuple[str, ...] = ()
+    # keyword -> hours, for faults with a shorter limit than their category (a dark street lamp: 24 h, not 72 h)
+    sla_overrides: dict[str, int] = field(default_factory=dict)
+
+    def hours_for(self, keywords: tuple[str, ...] | list[str] = ()) -> int:
+        """The resolve limit for a ticket of this category that matched these keywords: the shortest that applies."""
+        return min([self.sla_hours, *(self.sla_overrides[k] for k in keywords if k in self.sla_overrides)])
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,7 @@ class Taxonomy:
                     sla_hours=int(raw["sla_hours"]),
                     keywords=_weights(raw.get("keywords") or {}, source, code),
                     hint=tuple(str(h) for h in raw.get("hint") or ()),
+                    sla_overrides={normalize(str(k)): int(v) for k, v in (raw.get("sla_overrides") or {}).items()},
                 )
             )
         if FALLBACK_CODE not in seen:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from storage.models import Person, Role
 
@@ -28,9 +28,9 @@ def resident_for_openid(session: Session, openid: str) -> Person:
 
 
 def workers_of_grid(session: Session, grid_id: int) -> Sequence[Person]:
-    query = select(Person).where(Person.grid_id == grid_id, Person.role == Role.GRID_WORKER).order_by(Person.id)
+    query = select(Person).where(Person.grid_id == grid_id, Person.role == Role.GRID_WORKER).order_by(col(Person.id))
     return session.exec(query).all()
 
 
 def supervisors(session: Session) -> Sequence[Person]:
-    return session.exec(select(Person).where(Person.role == Role.SUPERVISOR).order_by(Person.id)).all()
+    return session.exec(select(Person).where(Person.role == Role.SUPERVISOR).order_by(col(Person.id))).all()

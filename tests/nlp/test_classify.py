@@ -226,3 +226,10 @@ def test_sla_hours_per_category(code: str, hours: int) -> None:
 def test_urgent_sla_is_two_hours_for_any_category() -> None:
     assert nlp.sla_hours("dispute", urgent=True) == 2
     assert nlp.sla_hours("safety", urgent=True) == 2
+
+
+def test_fault_keywords_shorten_the_category_limit():
+    lamp, pothole = nlp.classify("路灯坏了好几天"), nlp.classify("路面坑洼很多")
+    assert lamp.category == pothole.category == "facility"
+    assert nlp.sla_hours(lamp.category, lamp.urgent, lamp.keywords) == 24
+    assert nlp.sla_hours(pothole.category, pothole.urgent, pothole.keywords) == 72
