@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -84,12 +85,23 @@ def settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
-    flask_app = create_app(settings)
-    yield flask_app
-    rt = flask_app.extensions["wanggetong"]
-    rt.engine.dispose()
+def make_app(settings: Settings) -> Iterator[Callable[..., Flask]]:
+    """Build apps with some settings changed; their connection pools are closed after the test."""
+    made: list[Flask] = []
+
+    def make(**changes: object) -> Flask:
+        made.append(create_app(replace(settings, **changes)))  # type: ignore[arg-type]
+        return made[-1]
+
+    yield make
+    for flask_app in made:
+        flask_app.extensions["wanggetong"].engine.dispose()
     runtime.install(None)
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
 
 
 @pytest.fixture

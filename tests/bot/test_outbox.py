@@ -7,7 +7,6 @@ from dataclasses import replace
 import pytest
 from sqlmodel import select
 
-from app import create_app
 from bot import jobs
 from storage.models import Outbox
 
@@ -42,9 +41,9 @@ def test_the_same_row_enqueued_twice_is_delivered_once(resident, rt, session, ru
     assert session.get(Outbox, row.id).status == "sent"
 
 
-def test_intake_still_answers_when_redis_is_down(settings, oa, demo, session):
+def test_intake_still_answers_when_redis_is_down(make_app, oa, demo, session):
     # Nothing listens on port 1: the queue is unreachable, the database is not.
-    down = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
+    down = make_app(redis_url="redis://127.0.0.1:1/0")
     query, body = oa.signed(oa.text("o-demo-resident-1", "3号楼楼道灯坏了"))
     reply = oa.open_reply(down.test_client().post(f"/wechat?{query}", data=body).get_data(as_text=True))
     assert "工单号" in reply["Content"]

@@ -6,13 +6,11 @@ import http.client
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 
 import pytest
 from sqlmodel import func, select
 from werkzeug.serving import make_server
 
-from app import create_app
 from bot.wechat import sign
 from simulator.officialaccount import parse_reply, signature
 from storage.models import InboundMessage, Outbox, Person, Ticket
@@ -28,8 +26,8 @@ def test_signature_matches_the_documented_vector():
     assert sign("AAAAA", "1714036504", "1514711492") == "f464b24fc39322e44b38aa78f5edd27bd1441696"
 
 
-def test_url_verification_echoes_echostr_only_for_our_signature(settings):
-    client = create_app(replace(settings, wechat_token="AAAAA")).test_client()
+def test_url_verification_echoes_echostr_only_for_our_signature(make_app):
+    client = make_app(wechat_token="AAAAA").test_client()
     query = "timestamp=1714036504&nonce=1514711492&echostr=hello123"
     good = client.get(f"/wechat?signature=f464b24fc39322e44b38aa78f5edd27bd1441696&{query}")
     forged = client.get(f"/wechat?signature=0000b24fc39322e44b38aa78f5edd27bd1441696&{query}")
