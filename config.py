@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -37,7 +37,17 @@ class Settings:
     outbox_grace_seconds: int = 30
     outbox_sweep_seconds: int = 60
     recording_path: Path | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    # WeCom AI bot (智能机器人) long connection: empty bot id means no gateway; group pushes are recorded instead.
+    wecom_bot_id: str = ""
+    wecom_bot_secret: str = ""
+    wecom_ws_url: str = "wss://openws.work.weixin.qq.com"
+    # The supervisors' group chat (指挥中心群), where escalations and centre notices go.
+    supervisor_chat_id: str = ""
+    # Tencent API bases: production leaves them; the simulator and tests point them at the local stand-in.
+    wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
+    wecom_api_base: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+    # Connect and read timeouts for every outbound Tencent call (wechatpy's default is none at all).
+    http_timeout: tuple[float, float] = (3.0, 10.0)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -55,6 +65,12 @@ class Settings:
             wechat_aes_key=env.get("WECHAT_AES_KEY", DEV_WECHAT_AES_KEY),
             production=production,
             recording_path=Path(env["WGT_RECORDING_PATH"]) if env.get("WGT_RECORDING_PATH") else None,
+            wecom_bot_id=env.get("WECOM_BOT_ID", ""),
+            wecom_bot_secret=env.get("WECOM_BOT_SECRET", ""),
+            wecom_ws_url=env.get("WECOM_WS_URL", cls.wecom_ws_url),
+            supervisor_chat_id=env.get("WECOM_SUPERVISOR_CHAT_ID", ""),
+            wechat_api_base=env.get("WECHAT_API_BASE", cls.wechat_api_base),
+            wecom_api_base=env.get("WECOM_API_BASE", cls.wecom_api_base),
         )
         settings.validate()
         return settings

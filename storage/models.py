@@ -157,4 +157,6 @@ class Outbox(SQLModel, table=True):
     locked_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+    # How it went out: "custom" / "template" (Official Account), "aibot" / "webhook" / "recording" (groups).
+    via: str = Field(default="", max_length=16)
     last_error: str = Field(default="", max_length=512)

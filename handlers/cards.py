@@ -1,0 +1,72 @@
+"""A ticket as a group card, channel-neutral: bot/ turns it into WeCom's button_interaction template card."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlmodel import Session
+
+from handlers import complaints
+from handlers.clock import fmt
+from handlers.privacy import mask
+from storage import tickets
+from storage.models import Grid, Person, Status, Ticket
+from storage.tickets import STATUS_NAMES
+
+# The buttons a card offers in each status: (action key prefix, label).
+BUTTONS: dict[Status, list[tuple[str, str]]] = {
+    Status.ASSIGNED: [("accept", "接单"), ("return", "退回")],
+    Status.REOPENED: [("accept", "接单"), ("return", "退回")],
+    Status.ACCEPTED: [("resolve", "办结"), ("return", "退回")],
+}
+ACTION_WORDS = {"accept": "接单", "resolve": "办结", "return": "退回"}
+
+
+@dataclass(frozen=True)
+class Card:
+    task_id: str  # one per ticket: WeCom updates the card carrying this id in place
+    title: str
+    description: str
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    buttons: list[tuple[str, str]] = field(default_factory=list)  # (event key "accept:12", label)
+    note: str = ""  # the latest act, "张伟 已接单 11月23日 10:42"
+
+
+def card_for(session: Session, ticket: Ticket) -> Card:
+    """The card as it should look now; residents' details are masked, as everywhere in group chats."""
+    assert ticket.id is not None
+    status = Status(ticket.status)
+    resident = session.get(Person, ticket.resident_id) if ticket.resident_id else None
+    grid = session.get(Grid, ticket.grid_id) if ticket.grid_id else None
+    names = [resident.name] if resident and resident.name else []
+    urgency = "｜紧急" if ticket.urgent else ""
+    due = f"，{fmt(ticket.resolve_due_at)} 前办结" if ticket.resolve_due_at and status in BUTTONS else ""
+    fields = [
+        ("地点", mask(ticket.location_text, names) or "未知"),
+        ("网格", grid.name if grid else "待派单"),
+        ("内容", mask(ticket.text, names)[:200]),
+    ]
+    return Card(
+        task_id=f"ticket-{ticket.id}",
+        title=f"工单 {ticket.id}｜{complaints.label(ticket)}{urgency}",
+        description=f"{STATUS_NAMES[status]}{due}",
+        fields=fields,
+        buttons=[(f"{key}:{ticket.id}", label) for key, label in BUTTONS.get(status, [])],
+        note=last_act(session, ticket),
+    )
+
+
+def last_act(session: Session, ticket: Ticket) -> str:
+    for event in reversed(tickets.events(session, ticket.id or 0)):
+        if event.action in ("accept", "resolve", "return", "progress", "reopen"):
+            actor = session.get(Person, event.actor_id) if event.actor_id else None
+            who = actor.name if actor and actor.name else "居民" if event.action == "reopen" else "系统"
+            verb = {
+                "accept": "已接单",
+                "resolve": "已办结",
+                "return": "已退回",
+                "progress": "更新进展",
+                "reopen": "不满意，要求重办",
+            }[event.action]
+            return f"{who} {verb} {fmt(event.created_at)}"
+    return ""
