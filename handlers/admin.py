@@ -98,7 +98,8 @@ def import_grids(session: Session, raw: bytes) -> ImportResult:
 
 
 def import_people(session: Session, raw: bytes) -> ImportResult:
-    """Create or update people. `id` is the WeCom userid for grid workers, the WeChat openid otherwise."""
+    """Create or update people. `id` is the WeCom userid for grid workers, the WeChat openid otherwise;
+    "wecom:<userid>" or "wechat:<openid>" says which explicitly (a supervisor who works in WeCom)."""
     result = ImportResult()
     records, result.errors = rows(raw, PEOPLE_COLUMNS)
     roles = {r.value for r in Role}
@@ -116,10 +117,14 @@ def import_people(session: Session, raw: bytes) -> ImportResult:
         if r["role"] == Role.GRID_WORKER and grid is None:
             result.errors.append(f"第{line}行：网格员必须填写所属网格")
             continue
-        on_wecom = r["role"] == Role.GRID_WORKER
-        person = people.by_wecom_userid(session, r["id"]) if on_wecom else people.by_openid(session, r["id"])
+        platform, _, bare = r["id"].partition(":")
+        if platform in ("wecom", "wechat") and bare:
+            on_wecom, pid = platform == "wecom", bare
+        else:
+            on_wecom, pid = r["role"] == Role.GRID_WORKER, r["id"]
+        person = people.by_wecom_userid(session, pid) if on_wecom else people.by_openid(session, pid)
         if person is None:
-            person = Person(wecom_userid=r["id"]) if on_wecom else Person(openid=r["id"])
+            person = Person(wecom_userid=pid) if on_wecom else Person(openid=pid)
             result.created += 1
         else:
             result.updated += 1

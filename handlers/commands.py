@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from handlers.types import Message, Reply
 from storage import outbox
-from storage.models import Person, Role
+from storage.models import Person, Role, Ticket
 
 
 @dataclass
@@ -22,6 +22,8 @@ class Context:
     now: datetime
     # The text after the command word, for commands whose argument is free text (绑定 幸福小区 3栋).
     rest: str = ""
+    # Set by the dispatcher for commands that act on a ticket, after the access check.
+    ticket: Ticket | None = None
     outbox_ids: list[int] = field(default_factory=list)
 
     def notify(self, kind: str, event: str, recipient: str, ticket_id: int | None, **payload: object) -> None:
@@ -43,6 +45,8 @@ class Command:
     func: Handler
     # Supervisors type "统计本周" with no space; residents' complaints must never be eaten that way.
     glued_args: bool = False
+    # The first argument is a ticket the sender must be allowed to act on (a grid worker: their own grid's).
+    acts_on_ticket: bool = False
 
     @property
     def help(self) -> str:
@@ -53,11 +57,13 @@ class Registry:
     def __init__(self) -> None:
         self._commands: list[Command] = []
 
-    def command(self, *words: str, roles: Iterable[Role], glued_args: bool = False) -> Callable[[Handler], Handler]:
+    def command(
+        self, *words: str, roles: Iterable[Role], glued_args: bool = False, acts_on_ticket: bool = False
+    ) -> Callable[[Handler], Handler]:
         """Register a command under one or more words; the docstring's first line is its help."""
 
         def decorate(func: Handler) -> Handler:
-            self._commands.append(Command(words, frozenset(roles), func, glued_args))
+            self._commands.append(Command(words, frozenset(roles), func, glued_args, acts_on_ticket))
             return func
 
         return decorate
@@ -75,18 +81,25 @@ class Registry:
         return [c for c in self._commands if role in c.roles]
 
     def match(self, text: str, role: Role) -> tuple[Command, str] | None:
-        """Find the command the text invokes and the text after its word; None when it is not a command."""
+        """Find the command the text invokes and the text after its word; None when it is not a command.
+
+        A word the sender's role may use wins over the same word of another role (a resident's 进度 and a
+        worker's 进度 are different commands); a word only other roles have is found so it can be refused.
+        """
         text = normalize(text).lstrip("/").strip()
+        refused: tuple[Command, str] | None = None
         for command in self._commands:
             for word in command.words:
                 if not text.startswith(word):
                     continue
                 rest = text[len(word) :]
-                glued = command.glued_args and role in command.roles
-                if rest and not (rest[0].isspace() or rest[0].isdigit() or glued):
+                allowed = role in command.roles
+                if rest and not (rest[0].isspace() or rest[0].isdigit() or (command.glued_args and allowed)):
                     continue
-                return command, rest.strip()
-        return None
+                if allowed:
+                    return command, rest.strip()
+                refused = refused or (command, rest.strip())
+        return refused
 
 
 def normalize(text: str) -> str:

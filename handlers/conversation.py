@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
-from handlers import complaints, resident, supervisor
-from handlers.commands import Command, Context, Registry, normalize, split_args
+from handlers import complaints, resident, supervisor, worker
+from handlers.cards import ACTION_WORDS
+from handlers.commands import Command, Context, Registry, normalize, parse_ticket_number, split_args
 from handlers.types import Message, Outcome, Reply
-from storage import grids, inbound, people
+from storage import grids, inbound, people, tickets
 from storage.db import transaction
-from storage.models import Role, utcnow
+from storage.models import Grid, Person, Role, Ticket, utcnow
 
 EVERYONE = {Role.RESIDENT, Role.GRID_WORKER, Role.SUPERVISOR}
 help_commands = Registry()
@@ -33,7 +35,7 @@ def show_help(msg: Message, args: list[str], ctx: Context) -> Reply:
     return Reply(head + "可用命令：\n" + "\n".join(lines))
 
 
-REGISTRY = Registry.merge(help_commands, resident.commands, supervisor.commands)
+REGISTRY = Registry.merge(help_commands, resident.commands, worker.commands, supervisor.commands)
 
 
 def refuse(command: Command, role: Role) -> Reply:
@@ -41,14 +43,45 @@ def refuse(command: Command, role: Role) -> Reply:
 
 
 ROLE_WORDS = {Role.RESIDENT: "居民", Role.GRID_WORKER: "网格员", Role.SUPERVISOR: "指挥中心"}
+NOT_ON_ROSTER = "您还不在网格员名册中，暂时不能处理工单。请联系社区指挥中心登记。"
+# One tap in the group: the resident still hears what was done.
+BUTTON_RESOLVE_NOTE = "网格员已现场处理"
+
+
+def may_act_on(person: Person, ticket: Ticket) -> bool:
+    """A grid worker acts only on their own grid's tickets; the centre on any."""
+    if person.role == Role.SUPERVISOR:
+        return True
+    return person.role == Role.GRID_WORKER and ticket.grid_id is not None and ticket.grid_id == person.grid_id
+
+
+def resolve_ticket_arg(command: Command, args: list[str], ctx: Context) -> Reply | None:
+    """Load the ticket a command acts on into ctx.ticket, or say why not."""
+    word = command.words[0]
+    number = parse_ticket_number(args[0]) if args else None
+    if number is None:
+        return Reply(f"请带上工单号，如：{word} 1024。回复“待办”查看本网格的工单。")
+    ticket = tickets.get(ctx.session, number)
+    if ticket is None:
+        return Reply(f"没有工单 {number}。回复“待办”查看本网格的工单。")
+    if not may_act_on(ctx.person, ticket):
+        grid = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
+        owner = f"属于{grid.name}" if grid else "还没有派到网格"
+        return Reply(f"工单 {number} {owner}，您不能{word}。回复“待办”查看本网格的工单。")
+    ctx.ticket = ticket
+    return None
 
 
 def respond(msg: Message, ctx: Context) -> Reply:
     """Decide what the message means and act on it inside the caller's transaction."""
     role = Role(ctx.person.role)
+    if msg.kind == "event" and msg.event == "template_card_event":
+        return on_card_click(msg, ctx)
     if msg.kind == "event":
         return on_event(msg, ctx)
     if msg.kind == "image":
+        if role == Role.GRID_WORKER:
+            return worker.attach_after_photo(msg, ctx)
         return complaints.attach_image(msg, ctx) if role == Role.RESIDENT else Reply()
     if msg.kind == "location":
         return complaints.locate_by_coordinates(msg, ctx) if role == Role.RESIDENT else Reply()
@@ -68,10 +101,25 @@ def run_text(msg: Message, text: str, ctx: Context) -> Reply:
         if role not in command.roles:
             return refuse(command, role)
         ctx.rest = rest
-        return command.func(msg, split_args(rest), ctx)
+        args = split_args(rest)
+        if command.acts_on_ticket and (refused := resolve_ticket_arg(command, args, ctx)):
+            return refused
+        return command.func(msg, args, ctx)
     if role == Role.RESIDENT:
         return complaints.take_complaint(msg, text, ctx)
     return Reply("没有这个命令。回复“帮助”查看可用命令。")
+
+
+def on_card_click(msg: Message, ctx: Context) -> Reply:
+    """A button on a ticket card is the same command typed out, so the same checks apply."""
+    action, _, number = msg.event_key.partition(":")
+    word = ACTION_WORDS.get(action)
+    if word is None or not number.isdigit():
+        return Reply()
+    if action == "return":
+        return Reply(f"请在群里回复“退回 {number} 原因”，说明为什么退回。")
+    note = f" {BUTTON_RESOLVE_NOTE}" if action == "resolve" else ""
+    return run_text(msg, f"{word} {number}{note}", ctx)
 
 
 def on_event(msg: Message, ctx: Context) -> Reply:
@@ -115,9 +163,21 @@ def process(engine: Engine, msg: Message, now: datetime | None = None) -> Outcom
         if claimed is None:
             first = inbound.find(session, msg.channel, msg.dedupe_key)
             return Outcome(Reply(first.reply if first else ""), [], duplicate=True)
-        person = people.resident_for_openid(session, msg.sender)
-        ctx = Context(session=session, person=person, now=now)
-        reply = respond(msg, ctx)
+        person = sender(session, msg)
+        outbox_ids: list[int] = []
+        if person is None:
+            reply = Reply(NOT_ON_ROSTER)
+        else:
+            ctx = Context(session=session, person=person, now=now)
+            reply = respond(msg, ctx)
+            outbox_ids = ctx.outbox_ids
         claimed.reply = reply.text
         session.add(claimed)
-    return Outcome(reply, ctx.outbox_ids)
+    return Outcome(reply, outbox_ids)
+
+
+def sender(session: Session, msg: Message) -> Person | None:
+    """WeCom senders must be on the roster; anyone writing to the Official Account is a resident at least."""
+    if msg.channel == "wecom":
+        return people.by_wecom_userid(session, msg.sender)
+    return people.resident_for_openid(session, msg.sender)

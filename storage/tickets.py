@@ -137,6 +137,15 @@ def events(session: Session, ticket_id: int) -> Sequence[TicketEvent]:
     ).all()
 
 
+def events_by_actor(session: Session, actor_id: int, since: datetime) -> Sequence[TicketEvent]:
+    query = (
+        select(TicketEvent)
+        .where(TicketEvent.actor_id == actor_id, TicketEvent.created_at >= since)
+        .order_by(col(TicketEvent.id))
+    )
+    return session.exec(query).all()
+
+
 def of_resident(session: Session, resident_id: int, limit: int = 5) -> Sequence[Ticket]:
     query = (
         select(Ticket)

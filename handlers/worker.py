@@ -1,0 +1,138 @@
+"""What a grid worker does in the group: accept, report progress, resolve, return, list open work.
+
+The dispatcher has already checked the role and that the ticket is in the worker's own grid (ctx.ticket).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from handlers import complaints
+from handlers.commands import Context, Registry
+from handlers.types import Message, Reply
+from storage import grids, tickets
+from storage.models import Grid, Person, Role, Status, Ticket
+from storage.tickets import STATUS_NAMES, IllegalMove
+
+commands = Registry()
+WORKERS = {Role.GRID_WORKER, Role.SUPERVISOR}
+# A photo a worker sends this soon after 办结 is the after-photo of that ticket.
+AFTER_PHOTO_WINDOW = timedelta(minutes=30)
+
+
+def ticket_of(ctx: Context) -> Ticket:
+    assert ctx.ticket is not None and ctx.ticket.id is not None
+    return ctx.ticket
+
+
+def tell_resident(ctx: Context, ticket: Ticket, event: str, **payload: object) -> None:
+    resident = ctx.session.get(Person, ticket.resident_id) if ticket.resident_id else None
+    if resident is not None and resident.openid:
+        ctx.notify("resident_notice", event, resident.openid, ticket.id, **payload)
+
+
+def move(ctx: Context, action: str, note: str = "") -> Reply | None:
+    """Apply the move, or return the refusal to show."""
+    try:
+        tickets.transition(ctx.session, ticket_of(ctx), action, ctx.person.id, note, ctx.now)
+    except IllegalMove as refused:
+        return Reply(f"{refused}。回复“待办”查看本网格的工单。")
+    return None
+
+
+@commands.command("接单", "签收", roles=WORKERS, acts_on_ticket=True)
+def accept(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """接单 <工单号>：认领本网格的工单"""
+    ticket = ticket_of(ctx)
+    if refused := move(ctx, "accept"):
+        return refused
+    if ctx.person.role == Role.GRID_WORKER:
+        ticket.assignee_id = ctx.person.id
+    tell_resident(ctx, ticket, "accepted", worker=ctx.person.name)
+    label = complaints.label(ticket)
+    return Reply(f"{ctx.person.name}已接单：工单 {ticket.id}（{label}）。处理完回复“办结 {ticket.id} 处理说明”。")
+
+
+@commands.command("进展", "进度", roles=WORKERS, acts_on_ticket=True)
+def progress(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """进展 <工单号> <说明>：告诉居民处理到哪一步了"""
+    ticket = ticket_of(ctx)
+    note = " ".join(args[1:])[:200]
+    if not note:
+        return Reply(f"请写上进展说明，如：进展 {ticket.id} 已联系物业，明天上午换灯")
+    if ticket.status not in (Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED):
+        return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，不能更新进展。")
+    tickets.record(ctx.session, ticket, ctx.person.id, "progress", note)
+    tell_resident(ctx, ticket, "progress", note=note)
+    return Reply(f"已记录工单 {ticket.id} 的进展，并告知居民。")
+
+
+@commands.command("办结", "完成", roles=WORKERS, acts_on_ticket=True)
+def resolve(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """办结 <工单号> <处理说明>：处理完毕，请居民评价（可接着发一张处理后的照片）"""
+    ticket = ticket_of(ctx)
+    note = " ".join(args[1:])[:200]
+    if not note:
+        return Reply(f"请写上处理说明，如：办结 {ticket.id} 已更换灯泡")
+    if refused := move(ctx, "resolve", note):
+        return refused
+    tell_resident(ctx, ticket, "resolved", note=note)
+    return Reply(f"工单 {ticket.id} 已办结，已请居民评价。可以再发一张处理后的照片。")
+
+
+@commands.command("退回", roles=WORKERS, acts_on_ticket=True)
+def give_back(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """退回 <工单号> <原因>：不属于本网格或无法处理，交回指挥中心重新派单"""
+    ticket = ticket_of(ctx)
+    reason = " ".join(args[1:])[:200]
+    if not reason:
+        return Reply(f"请写上退回原因，如：退回 {ticket.id} 不属于本网格，是隔壁小区的")
+    if refused := move(ctx, "return", reason):
+        return refused
+    ctx.notify("supervisor_notice", "returned", "supervisors", ticket.id, reason=reason, worker=ctx.person.name)
+    tell_resident(ctx, ticket, "returned")
+    return Reply(f"工单 {ticket.id} 已退回指挥中心重新派单。")
+
+
+@commands.command("待办", roles=WORKERS, glued_args=True)
+def todo(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """待办 [网格编号]：本网格未办结的工单"""
+    grid = None
+    if args and ctx.person.role == Role.SUPERVISOR:
+        grid = grids.by_code(ctx.session, args[0])
+    elif ctx.person.grid_id is not None:
+        grid = ctx.session.get(Grid, ctx.person.grid_id)
+    if grid is None or grid.id is None:
+        return Reply(
+            "请带上网格编号，如：待办 G01"
+            if ctx.person.role == Role.SUPERVISOR
+            else "您还没有分配网格，请联系指挥中心。"
+        )
+    open_tickets = tickets.open_in_grid(ctx.session, grid.id)
+    if not open_tickets:
+        return Reply(f"{grid.name}目前没有待办工单。")
+    lines = [
+        f"{t.id} {complaints.label(t)} {STATUS_NAMES[Status(t.status)]}{' 紧急' if t.urgent else ''}"
+        for t in open_tickets
+    ]
+    return Reply(f"{grid.name}待办 {len(open_tickets)} 件：\n" + "\n".join(lines) + "\n回复“接单 工单号”认领。")
+
+
+def attach_after_photo(msg: Message, ctx: Context) -> Reply:
+    """A photo from a worker right after 办结 shows the result to the resident and the centre."""
+    recent = [
+        e
+        for e in tickets.events_by_actor(ctx.session, ctx.person.id or 0, ctx.now - AFTER_PHOTO_WINDOW)
+        if e.action == "resolve"
+    ]
+    if not recent:
+        return Reply("收到照片。办结工单后再发照片，会作为处理后的照片存档。")
+    ticket = ctx.session.get(Ticket, recent[-1].ticket_id)
+    assert ticket is not None
+    images = json.loads(ticket.images or "[]")
+    images.append({"media_id": msg.media_id, "url": msg.pic_url, "after": True})
+    ticket.images = json.dumps(images, ensure_ascii=False)
+    ctx.session.add(ticket)
+    tickets.record(ctx.session, ticket, ctx.person.id, "after_photo", msg.media_id or msg.pic_url)
+    return Reply(f"已将照片存入工单 {ticket.id}（处理后）。")
