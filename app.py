@@ -9,12 +9,14 @@ from flask import Flask
 import cli
 from bot import runtime, wechat
 from config import Settings
+from handlers import complaints
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    complaints.warm_up()
     rt = runtime.Runtime(settings)
     runtime.install(rt)
     app.extensions["wanggetong"] = rt

@@ -48,6 +48,10 @@ class Settings:
     wecom_api_base: str = "https://qyapi.weixin.qq.com/cgi-bin/"
     # Connect and read timeouts for every outbound Tencent call (wechatpy's default is none at all).
     http_timeout: tuple[float, float] = (3.0, 10.0)
+    # The Official Account template for notices once the 48-hour customer-service window has closed.
+    wechat_notice_template_id: str = ""
+    # "live": notices go to Tencent (or the simulator standing in for it); "recording": to a JSONL file only.
+    delivery: str = "recording"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -71,11 +75,15 @@ class Settings:
             supervisor_chat_id=env.get("WECOM_SUPERVISOR_CHAT_ID", ""),
             wechat_api_base=env.get("WECHAT_API_BASE", cls.wechat_api_base),
             wecom_api_base=env.get("WECOM_API_BASE", cls.wecom_api_base),
+            wechat_notice_template_id=env.get("WECHAT_NOTICE_TEMPLATE_ID", ""),
+            delivery=env.get("WGT_DELIVERY", "live" if production else "recording"),
         )
         settings.validate()
         return settings
 
     def validate(self) -> None:
+        if self.delivery not in ("live", "recording"):
+            raise ConfigError("WGT_DELIVERY 只能是 live 或 recording")
         if len(self.wechat_aes_key) != 43:
             raise ConfigError("WECHAT_AES_KEY 必须是 43 个字符（公众号后台的 EncodingAESKey）")
         if not self.production:

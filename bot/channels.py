@@ -8,6 +8,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+# The AI-bot gateway holds the only connection to the groups, so it sends these kinds itself; rq workers leave
+# them alone whenever a bot is configured, and wake the gateway through this Redis channel after enqueueing.
+GATEWAY_KINDS = ("group_push", "supervisor_notice")
+GATEWAY_WAKE_CHANNEL = "wanggetong:gateway:wake"
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -25,7 +30,9 @@ class DeliveryError(Exception):
 
 
 class Channel(Protocol):
-    def send(self, delivery: Delivery) -> None: ...
+    def send(self, delivery: Delivery) -> str:
+        """Deliver, or raise DeliveryError; returns how it went out (stored as Outbox.via)."""
+        ...
 
 
 class RecordingChannel:
@@ -35,15 +42,26 @@ class RecordingChannel:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    def send(self, delivery: Delivery) -> None:
+    def send(self, delivery: Delivery) -> str:
         line = (json.dumps(asdict(delivery), ensure_ascii=False) + "\n").encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         try:
             os.write(fd, line)
         finally:
             os.close(fd)
+        return "recording"
 
     def read(self) -> list[dict]:
         if not self.path.exists():
             return []
         return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+
+class KindRouter:
+    """One channel per kind of notification, a default for the rest."""
+
+    def __init__(self, routes: dict[str, Channel], default: Channel) -> None:
+        self.routes, self.default = routes, default
+
+    def send(self, delivery: Delivery) -> str:
+        return self.routes.get(delivery.kind, self.default).send(delivery)

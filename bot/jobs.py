@@ -6,8 +6,10 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
+from sqlmodel import select
+
 from bot import runtime
-from bot.channels import Delivery, DeliveryError
+from bot.channels import GATEWAY_KINDS, GATEWAY_WAKE_CHANNEL, Delivery, DeliveryError
 from handlers import notices
 from storage import outbox
 from storage.db import transaction
@@ -20,17 +22,20 @@ MAX_BACKOFF_SECONDS = 600
 
 
 def deliver(outbox_id: int) -> str:
-    """Send one notification unless it is sent already or another worker holds it."""
+    """Send one notification unless it is sent already, another worker holds it, or the gateway sends it."""
     rt = runtime.current()
     now = utcnow()
     with transaction(rt.engine) as session:
+        kind = session.exec(select(Outbox.kind).where(Outbox.id == outbox_id)).first()
+        if kind is None or (kind in GATEWAY_KINDS and rt.settings.wecom_bot_id):
+            return "skipped"
         row = outbox.lease(session, outbox_id, now, LEASE_SECONDS)
         if row is None:
             return "skipped"
         delivery = Delivery(row.id or 0, row.kind, row.event, row.recipient, notices.render(session, row))
         attempts = row.attempts
     try:
-        rt.channel.send(delivery)
+        via = rt.channel.send(delivery)
     except DeliveryError as failure:
         with transaction(rt.engine) as session:
             row = session.get(Outbox, outbox_id)
@@ -44,17 +49,20 @@ def deliver(outbox_id: int) -> str:
     with transaction(rt.engine) as session:
         row = session.get(Outbox, outbox_id)
         assert row is not None
-        outbox.mark_sent(session, row, utcnow())
+        outbox.mark_sent(session, row, utcnow(), via)
     return "sent"
 
 
 def enqueue(rt: runtime.Runtime, outbox_ids: Iterable[int]) -> None:
     """Hand rows to the workers after their transaction committed; if Redis is away the sweep catches up."""
-    for outbox_id in outbox_ids:
-        try:
+    outbox_ids = list(outbox_ids)
+    try:
+        for outbox_id in outbox_ids:
             rt.queue.enqueue(deliver, outbox_id, job_id=f"outbox-{outbox_id}", result_ttl=3600, failure_ttl=86400)
-        except Exception:  # any Redis failure: the row is safe in the database
-            log.warning("could not enqueue outbox %s; the sweep will", outbox_id, exc_info=True)
+        if outbox_ids and rt.settings.wecom_bot_id:
+            rt.redis.publish(GATEWAY_WAKE_CHANNEL, "")
+    except Exception:  # any Redis failure: the rows are safe in the database
+        log.warning("could not enqueue outbox %s; the sweep (and the gateway's poll) will", outbox_ids, exc_info=True)
 
 
 def sweep_outbox() -> int:

@@ -12,7 +12,7 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy.engine import Engine
 
-from bot.channels import Channel, RecordingChannel
+from bot.channels import Channel, KindRouter, RecordingChannel
 from config import Settings
 from storage.db import make_engine
 
@@ -50,7 +50,14 @@ class Runtime:
 
     @cached_property
     def channel(self) -> Channel:
-        return RecordingChannel(self.settings.effective_recording_path)
+        """Live: resident notices through the Official Account API; everything else is recorded until the
+        group channel delivers it (the AI-bot gateway takes group pushes itself)."""
+        recording = RecordingChannel(self.settings.effective_recording_path)
+        if self.settings.delivery != "live":
+            return recording
+        from bot.officialaccount import ResidentNoticeChannel
+
+        return KindRouter({"resident_notice": ResidentNoticeChannel(self.settings, self.redis, self.engine)}, recording)
 
 
 _current: Runtime | None = None

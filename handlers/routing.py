@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -83,3 +84,20 @@ def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
 def home_community(address: str) -> str | None:
     place = nlp.extract_place(address) if address else None
     return place.community if place else None
+
+
+_cache: tuple[tuple, GridIndex] | None = None
+_cache_lock = threading.Lock()
+
+
+def index_for(grids: Sequence[Grid]) -> GridIndex:
+    """The index for these grid rows, rebuilt only when a row changed (place parsing of every alias is the cost).
+
+    Keyed on the rows themselves, read from the database each time, so every process sees an import at once.
+    """
+    global _cache
+    key = tuple((g.id, g.code, g.community, g.aliases, g.lat, g.lng) for g in grids)
+    with _cache_lock:
+        if _cache is None or _cache[0] != key:
+            _cache = (key, GridIndex(grids))
+        return _cache[1]

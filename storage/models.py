@@ -122,7 +122,11 @@ class InboundMessage(SQLModel, table=True):
     """One row per platform delivery key: the dedupe record and the reply we gave."""
 
     __tablename__ = "inbound_message"
-    __table_args__ = (UniqueConstraint("channel", "dedupe_key", name="uq_inbound_channel_key"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "dedupe_key", name="uq_inbound_channel_key"),
+        # The 48-hour customer-service window: a resident's newest message.
+        Index("ix_inbound_channel_sender_received", "channel", "sender", "received_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
@@ -143,7 +147,11 @@ class OutboxStatus(StrEnum):
 class Outbox(SQLModel, table=True):
     """A notification to deliver, written in the same transaction as the change it announces."""
 
-    __table_args__ = (Index("ix_outbox_status_created", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_created", "status", "created_at"),
+        # How many customer-service messages a resident got since their last message.
+        Index("ix_outbox_recipient_kind_sent", "recipient", "kind", "sent_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id")

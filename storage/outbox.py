@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import and_, case, or_, update
 from sqlmodel import Session, col, select
 
 from storage.models import Outbox, OutboxStatus
@@ -54,8 +54,9 @@ def lease(session: Session, outbox_id: int, now: datetime, seconds: int = 60) ->
     return row
 
 
-def mark_sent(session: Session, row: Outbox, now: datetime) -> None:
+def mark_sent(session: Session, row: Outbox, now: datetime, via: str = "") -> None:
     row.status = OutboxStatus.SENT
+    row.via = via
     row.sent_at = now
     row.locked_until = None
     row.last_error = ""
@@ -85,3 +86,28 @@ def stale(session: Session, older_than: datetime, now: datetime, limit: int = 50
         .limit(limit)
     )
     return [i for i in session.exec(query).all() if i is not None]
+
+
+def pending(
+    session: Session, kinds: Sequence[str], now: datetime, limit: int = 500
+) -> list[tuple[int, str, str, bool]]:
+    """Pending rows of these kinds in id order as (id, kind, recipient, held), held ones included.
+
+    A sender that keeps each recipient's order must see a held head row (in backoff, or being sent) so that it
+    holds back the rows behind it.
+    """
+    held = and_(col(Outbox.locked_until).is_not(None), col(Outbox.locked_until) >= now)
+    query = (
+        select(Outbox.id, Outbox.kind, Outbox.recipient, case((held, True), else_=False))
+        .where(Outbox.status == OutboxStatus.PENDING, col(Outbox.kind).in_(list(kinds)))
+        .order_by(col(Outbox.id))
+        .limit(limit)
+    )
+    return [(i, kind, recipient, bool(h)) for i, kind, recipient, h in session.exec(query).all() if i is not None]
+
+
+def postpone(session: Session, row: Outbox, error: str, until: datetime) -> None:
+    """A transient failure: keep the row pending but let nobody take it before `until`."""
+    row.last_error = error[:500]
+    row.locked_until = until
+    session.add(row)

@@ -1,0 +1,316 @@
+"""Residents' notices over the Official Account: our wechatpy client and the channel that chooses the message kind.
+
+A notice goes out as a customer-service message (客服消息) while WeChat allows one: at most 5 within 48 hours of
+the resident's last message. Otherwise, or when WeChat says the window is closed, it goes out as a template
+message. The access token is shared by every worker through Redis and refreshed by one of them at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+
+from bot.channels import Delivery, DeliveryError
+from config import Settings
+from handlers.clock import local
+from storage import notices
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+# The token was refused: invalid, not the latest, expired. Refresh once and retry.
+TOKEN_REFUSED = frozenset({40001, 40014, 42001})
+# Worth another try later: system busy, API quotas, and credentials or IP allow-list an operator can fix (the
+# notice waits in the outbox instead of being lost). A token still refused after one refresh is here too.
+RETRYABLE = frozenset({-1, 45009, 45011, 40013, 40125, 40164, *TOKEN_REFUSED})
+# Customer-service messages are closed for this resident: outside 48 h, or 5 already sent.
+WINDOW_CLOSED = frozenset({45015, 45047})
+
+CUSTOM_WINDOW = timedelta(hours=48)
+# Our clock reads the resident's message a little after Tencent's does; stop short of the edge.
+CUSTOM_WINDOW_MARGIN = timedelta(minutes=5)
+CUSTOM_PER_WINDOW = 5
+
+# One claim per outbox row, kept a few days: long enough for any retry of a row, short enough to stay small.
+CLAIM_SECONDS = 3 * 24 * 3600
+# A claim younger than this may belong to an attempt still under way (the outbox lease is 60 s).
+CLAIM_IN_FLIGHT_SECONDS = 120
+SENDING = "sending"
+
+# The notice template (公众号后台 → 模板消息, a category template such as “工单进度提醒”): keyword -> (type, source).
+# The keywords must be the ones the chosen template has. Each type has Tencent's length limit (FIELD_LIMITS).
+NOTICE_TEMPLATE_FIELDS = {
+    "character_string1": "ticket",
+    "phrase2": "status",
+    "thing3": "text",
+    "time4": "time",
+}
+FIELD_LIMITS = {"thing": 20, "phrase": 5, "character_string": 32}
+STATUS_PHRASES = {
+    "accepted": "已接单",
+    "progress": "处理中",
+    "resolved": "已办结",
+    "returned": "重新派单",
+    "reopened": "重新办理",
+    "cancelled": "已撤销",
+}
+
+
+class TokenUnavailable(Exception):
+    """Another worker held the refresh lock for too long and left no token behind."""
+
+
+# Timeouts, refused connections, a body that is not JSON (requests' JSONDecodeError), Redis away, a stuck lock.
+TRANSIENT_FAILURES: tuple[type[Exception], ...] = (requests.RequestException, RedisError, TokenUnavailable)
+
+
+class OfficialAccountClient(WeChatClient):
+    """wechatpy's client pointed at settings.wechat_api_base, with timeouts and a token shared through Redis.
+
+    wechatpy's own token handling is replaced: its fetch uses the invalidating `/token` with no timeout, and its
+    auto-retry on a refused token recurses without limit.
+    """
+
+    def __init__(self, settings: Settings, redis: Redis) -> None:
+        super().__init__(settings.wechat_appid, settings.wechat_secret, timeout=settings.http_timeout, auto_retry=False)
+        # wechatpy reads API_BASE_URL from the instance; setting it here leaves the class and other clients alone.
+        self.API_BASE_URL = settings.wechat_api_base
+        self.redis = redis
+        self.token_key = f"wgt:oa:{self.appid}:access_token"
+        self.lock_key = f"wgt:oa:{self.appid}:access_token:lock"
+        connect, read = settings.http_timeout
+        # Long enough for two token requests (plain, then forced) to time out.
+        self.lock_seconds = 2 * (connect + read) + 1
+
+    @property
+    def access_token(self) -> str:
+        return self._cached_token() or self.refresh_token()
+
+    def fetch_access_token(self) -> dict[str, Any]:
+        """wechatpy's hook: a token from the shared cache or, under the lock, from `stable_token`."""
+        return {"access_token": self.refresh_token()}
+
+    def refresh_token(self, refused: str | None = None) -> str:
+        """A token other than `refused`: the cached one if it differs, else fetched by whoever holds the lock.
+
+        Workers that find the lock taken wait for the holder's token instead of fetching their own.
+        """
+        deadline = time.monotonic() + self.lock_seconds
+        while True:
+            cached = self._cached_token()
+            if cached and cached != refused:
+                return cached
+            owner = uuid.uuid4().hex
+            if self.redis.set(self.lock_key, owner, nx=True, px=int(self.lock_seconds * 1000)):
+                try:
+                    cached = self._cached_token()
+                    if cached and cached != refused:
+                        return cached
+                    return self._fetch_and_cache(refused)
+                finally:
+                    self._unlock(owner)
+            if time.monotonic() > deadline:
+                raise TokenUnavailable("access token refresh lock held too long")
+            time.sleep(0.05)
+
+    def send_text(self, openid: str, content: str) -> dict[str, Any]:
+        return self.call("message/custom/send", {"touser": openid, "msgtype": "text", "text": {"content": content}})
+
+    def send_template(self, openid: str, template_id: str, data: dict[str, dict[str, str]]) -> dict[str, Any]:
+        return self.call("message/template/send", {"touser": openid, "template_id": template_id, "data": data})
+
+    def call(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST through wechatpy; once the token is refused, refresh it and try exactly once more."""
+        token = self.access_token
+        try:
+            return self._post_json(endpoint, token, body)
+        except WeChatClientException as refused:
+            if refused.errcode not in TOKEN_REFUSED:
+                raise
+            log.info("access token refused (%s); refreshing once", refused.errcode)
+        return self._post_json(endpoint, self.refresh_token(refused=token), body)
+
+    def _post_json(self, endpoint: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        result = self.post(endpoint, params={"access_token": token}, data=body)
+        if not isinstance(result, dict):
+            # wechatpy hands back the raw response when the body is not JSON (a proxy's page): not a success.
+            raise WeChatClientException(None, "response is not JSON", client=self)
+        return result
+
+    def _fetch_and_cache(self, refused: str | None) -> str:
+        token, expires_in = self._stable_token(force=False)
+        if refused is not None and token == refused:
+            # Tencent still hands out the token it just refused: force a new one (20 a day; this is rare).
+            token, expires_in = self._stable_token(force=True)
+        # Expire our copy before Tencent does, so nobody sends with a token about to lapse.
+        ttl = max(60, expires_in - 300)
+        self.redis.set(self.token_key, token, ex=ttl)
+        return token
+
+    def _stable_token(self, force: bool) -> tuple[str, int]:
+        body = {
+            "grant_type": "client_credential",
+            "appid": self.appid,
+            "secret": self.secret,
+            "force_refresh": force,
+        }
+        res = self._http.post(self.API_BASE_URL + "stable_token", json=body, timeout=self.timeout)
+        try:
+            res.raise_for_status()
+        except requests.RequestException as failure:
+            raise WeChatClientException(
+                None, None, client=self, request=failure.request, response=failure.response
+            ) from failure
+        result = res.json()
+        if result.get("errcode") or not result.get("access_token"):
+            errcode = int(result["errcode"]) if result.get("errcode") else None
+            raise WeChatClientException(errcode, result.get("errmsg"), client=self, request=res.request, response=res)
+        return str(result["access_token"]), int(result.get("expires_in") or 7200)
+
+    def _cached_token(self) -> str | None:
+        value = self.redis.get(self.token_key)
+        return value.decode() if isinstance(value, bytes) else value
+
+    def _unlock(self, owner: str) -> None:
+        # Delete the lock only if it is still ours (it may have expired and been taken by another worker).
+        self.redis.eval(
+            "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
+            1,
+            self.lock_key,
+            owner,
+        )
+
+
+class ResidentNoticeChannel:
+    """Delivers `resident_notice` rows to residents; `send` returns how: "custom" or "template"."""
+
+    def __init__(self, settings: Settings, redis: Redis, engine: Engine, template_id: str | None = None) -> None:
+        self.redis = redis
+        self.engine = engine
+        self.client = OfficialAccountClient(settings, redis)
+        # WECHAT_NOTICE_TEMPLATE_ID (proposed Settings.wechat_notice_template_id); empty: custom messages only.
+        self.template_id = template_id if template_id is not None else settings.wechat_notice_template_id
+        self.claim_prefix = f"wgt:oa:{settings.wechat_appid}:notice:"
+
+    def send(self, delivery: Delivery) -> str:
+        """Send once per outbox row, ever: a second call for a row already sent returns its via and sends nothing.
+
+        The row is claimed in Redis before anything goes to WeChat. A worker killed between the claim and the
+        send therefore loses that one notice (the row fails as "outcome unknown") instead of sending it twice:
+        a resident who gets “已办结” twice, or two rating prompts, loses trust in the account, while a missing
+        progress notice is covered by “进度”. Answers that prove nothing was delivered (an errcode, no connection)
+        drop the claim, so the row's retry can send. A read timeout proves nothing either way; it is retried.
+        """
+        if delivery.kind != notices.RESIDENT_NOTICE:
+            raise DeliveryError(f"{delivery.kind} is not a resident notice", permanent=True)
+        if not delivery.recipient or not delivery.text:
+            raise DeliveryError("resident notice without recipient or text", permanent=True)
+        key = f"{self.claim_prefix}{delivery.outbox_id}"
+        try:
+            claimed = self.redis.set(key, f"{SENDING}:{time.time():.0f}", nx=True, ex=CLAIM_SECONDS)
+            previous = None if claimed else self.redis.get(key)
+        except RedisError as failure:
+            raise DeliveryError(f"redis: {failure}", permanent=False) from failure
+        if not claimed:
+            return self._already_claimed(previous)
+        try:
+            via = self._deliver(delivery)
+        except DeliveryError:
+            self._drop_claim(key)
+            raise
+        try:
+            self.redis.set(key, via, ex=CLAIM_SECONDS)
+        except RedisError:
+            # Sent, but the claim still says "sending": a repeat of this row fails as unknown, never doubles.
+            log.warning("outbox %s sent via %s but its claim was not updated", delivery.outbox_id, via)
+        return via
+
+    def _already_claimed(self, previous: Any) -> str:
+        value = previous.decode() if isinstance(previous, bytes) else str(previous or "")
+        if value in ("custom", "template"):
+            return value
+        if value.startswith(SENDING + ":"):
+            started = float(value.split(":", 1)[1] or 0)
+            if time.time() - started < CLAIM_IN_FLIGHT_SECONDS:
+                raise DeliveryError("another attempt for this notice is under way", permanent=False)
+        raise DeliveryError("an earlier attempt stopped mid-send; not resent to avoid a duplicate", permanent=True)
+
+    def _drop_claim(self, key: str) -> None:
+        try:
+            self.redis.delete(key)
+        except RedisError:
+            log.warning("could not drop the claim %s; the row's retry will fail as unknown", key)
+
+    def _deliver(self, delivery: Delivery) -> str:
+        now = utcnow()
+        try:
+            with Session(self.engine) as session:
+                last = notices.last_message_at(session, delivery.recipient)
+                used = notices.custom_notices_since(session, delivery.recipient, last) if last else 0
+                ticket_id = notices.ticket_of(session, delivery.outbox_id)
+        except SQLAlchemyError as failure:
+            raise DeliveryError(f"database: {failure}", permanent=False) from failure
+        window_open = last is not None and now - last < CUSTOM_WINDOW - CUSTOM_WINDOW_MARGIN
+        if window_open and used < CUSTOM_PER_WINDOW:
+            try:
+                self.client.send_text(delivery.recipient, delivery.text)
+                return "custom"
+            except WeChatClientException as failure:
+                if failure.errcode not in WINDOW_CLOSED:
+                    raise as_delivery_error(failure) from failure
+                log.info(
+                    "outbox %s: custom message refused (%s); template instead", delivery.outbox_id, failure.errcode
+                )
+            except TRANSIENT_FAILURES as failure:
+                raise as_delivery_error(failure) from failure
+        if not self.template_id:
+            raise DeliveryError("customer-service window closed and no notice template configured", permanent=True)
+        data = template_data(delivery.event, delivery.text, ticket_id, now)
+        try:
+            self.client.send_template(delivery.recipient, self.template_id, data)
+        except (WeChatClientException, *TRANSIENT_FAILURES) as failure:
+            raise as_delivery_error(failure) from failure
+        return "template"
+
+
+def template_data(event: str, text: str, ticket_id: int | None, now: datetime) -> dict[str, dict[str, str]]:
+    """The template's fields for one notice, each cut to its type's limit."""
+    at = local(now)
+    sources = {
+        "ticket": str(ticket_id) if ticket_id else "-",
+        "status": STATUS_PHRASES.get(event, "有更新"),
+        "text": text,
+        "time": f"{at.year}年{at.month}月{at.day}日 {at:%H:%M}",
+    }
+    return {key: {"value": fit(key, sources[source])} for key, source in NOTICE_TEMPLATE_FIELDS.items()}
+
+
+def fit(key: str, value: str) -> str:
+    limit = FIELD_LIMITS.get(key.rstrip("0123456789"))
+    value = " ".join(value.split())
+    if limit is None or len(value) <= limit:
+        return value
+    return value[: limit - 1] + "…"
+
+
+def as_delivery_error(failure: Exception) -> DeliveryError:
+    """How the outbox should treat a failed call: retry later, or give the notice up."""
+    if isinstance(failure, WeChatClientException):
+        errcode = failure.errcode
+        # None: an HTTP error status rather than an errcode (a proxy, an outage page).
+        permanent = errcode is not None and errcode not in RETRYABLE
+        return DeliveryError(f"wechat {errcode}: {failure.errmsg}", permanent=permanent)
+    # TRANSIENT_FAILURES: nothing says the notice itself is wrong.
+    return DeliveryError(f"{type(failure).__name__}: {failure}", permanent=False)

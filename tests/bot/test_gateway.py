@@ -1,0 +1,284 @@
+"""The AI-bot gateway against Tencent's stand-in (simulator.aibot): pushes, clicks, failures, reconnects, the lock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from sqlmodel import select
+from websockets.sync.client import connect
+
+from bot.gateway import Gateway, is_retryable, message_from_text, use_transport_for
+from bot.runtime import Runtime
+from config import ConfigError
+from simulator.aibot import AIBotServer
+from storage import outbox
+from storage.db import transaction
+from storage.models import Outbox, Ticket
+
+G01, G04 = "wrk-chat-g01", "wrk-chat-g04"
+CENTRE = "centre-chat"
+
+
+class Running:
+    """A gateway's run() on its own event loop in a thread, until stop()."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.loop = asyncio.new_event_loop()
+        self.stop_event = asyncio.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.loop.run_until_complete(self.gateway.run(self.stop_event))
+        except BaseException as error:
+            self.error = error
+        finally:
+            self.loop.close()
+
+    @property
+    def finished(self) -> bool:
+        return not self.thread.is_alive()
+
+    def stop(self) -> None:
+        if not self.finished:
+            self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.thread.join(10)
+        assert self.finished, "gateway did not stop within 10 s"
+        if self.error:
+            raise self.error
+
+
+@pytest.fixture
+def aibot() -> Iterator[AIBotServer]:
+    with AIBotServer(f"bot-{uuid.uuid4().hex[:8]}", "bot-secret") as server:
+        yield server
+
+
+@pytest.fixture
+def start_gateway(settings, aibot):  # type: ignore[no-untyped-def]
+    """Start gateways for the stand-in's bot, with short timings; all are stopped after the test."""
+    started: list[Running] = []
+
+    def start(**changes: object) -> Running:
+        gateway_settings = replace(
+            settings,
+            wecom_bot_id=aibot.bot_id,
+            wecom_bot_secret=aibot.secret,
+            wecom_ws_url=aibot.url,
+            supervisor_chat_id=CENTRE,
+        )
+        gateway_settings = replace(gateway_settings, **changes)  # type: ignore[arg-type]
+        gateway = Gateway(
+            Runtime(gateway_settings), poll_seconds=0.1, retry_base_seconds=0.1, reconnect_ms=100, lock_ttl_ms=3000
+        )
+        started.append(Running(gateway))
+        return started[-1]
+
+    yield start
+    for running in reversed(started):
+        running.stop()
+        running.gateway.rt.engine.dispose()
+
+
+def sends(aibot: AIBotServer, chat: str) -> list[dict]:
+    return [m["body"] for m in aibot.messages(chat) if m["kind"] == "send"]
+
+
+def task_ids(aibot: AIBotServer, chat: str) -> list[str]:
+    return [b["template_card"]["task_id"] for b in sends(aibot, chat) if b["msgtype"] == "template_card"]
+
+
+def rows(session) -> list[Outbox]:  # type: ignore[no-untyped-def]
+    session.expire_all()
+    return list(session.exec(select(Outbox).order_by(Outbox.id)).all())
+
+
+def tickets(session) -> list[int]:  # type: ignore[no-untyped-def]
+    session.expire_all()
+    return [t.id for t in session.exec(select(Ticket).order_by(Ticket.id)).all()]
+
+
+def test_a_new_ticket_is_pushed_to_its_grid_chat_as_a_button_card_with_masked_text(
+    start_gateway, aibot, resident, session
+):
+    start_gateway()
+    aibot.wait_for(lambda: aibot.connected)
+    resident.say("3号楼楼道灯坏了好几天了，有事打我电话13912345678")
+    (number,) = tickets(session)
+
+    card = aibot.wait_for(lambda: aibot.cards(G01).get(f"ticket-{number}"))
+    assert card["card_type"] == "button_interaction"
+    assert f"工单 {number}" in card["main_title"]["title"]
+    assert [(b["text"], b["key"]) for b in card["button_list"]] == [
+        ("接单", f"accept:{number}"),
+        ("退回", f"return:{number}"),
+    ]
+    shown = json.dumps(card, ensure_ascii=False)
+    assert "139****5678" in shown and "13912345678" not in shown
+    row = aibot.wait_for(lambda: [r for r in rows(session) if r.status == "sent"])[0]
+    assert (row.kind, row.via, row.recipient) == ("group_push", "aibot", G01)
+
+
+def test_a_workers_click_is_answered_and_updates_the_card_in_place(start_gateway, aibot, resident, session):
+    start_gateway()
+    aibot.wait_for(lambda: aibot.connected)
+    resident.say("3号楼楼道灯坏了")
+    (number,) = tickets(session)
+    aibot.wait_for(lambda: aibot.cards(G01).get(f"ticket-{number}"))
+
+    click = aibot.click(G01, "zhangwei", f"accept:{number}", f"ticket-{number}")
+    answers = aibot.wait_for(lambda: len(aibot.replies_to(click)) >= 2 and aibot.replies_to(click))
+    kinds = [a["kind"] for a in answers]
+    assert kinds == ["update", "reply"]
+    assert answers[1]["body"]["stream"]["content"] and answers[1]["body"]["stream"]["finish"] is True
+    updated = aibot.cards(G01)[f"ticket-{number}"]
+    assert updated["task_id"] == f"ticket-{number}" and updated != sends(aibot, G01)[0]["template_card"]
+
+    # Tencent delivering the same click again is answered alike and changes nothing.
+    again = aibot.resend(click)
+    repeated = aibot.wait_for(lambda: len(aibot.replies_to(again)) >= 2 and aibot.replies_to(again))
+    assert repeated[1]["body"]["stream"]["content"] == answers[1]["body"]["stream"]["content"]
+    assert aibot.cards(G01)[f"ticket-{number}"] == updated
+
+
+def test_a_workers_text_gets_a_reply_without_the_mention(start_gateway, aibot, demo):
+    start_gateway()
+    aibot.wait_for(lambda: aibot.connected)
+    said = aibot.say(G01, "zhangwei", "帮助")
+    (reply,) = aibot.wait_for(lambda: aibot.replies_to(said))
+    assert reply["body"]["msgtype"] == "stream" and reply["body"]["stream"]["content"]
+
+
+def test_rate_limited_pushes_all_arrive_once_and_in_order_per_chat(start_gateway, aibot, wechat_user, demo, session):
+    for text in ("3号楼楼道灯坏了", "3号楼门口垃圾三天没人清运", "3号楼电梯坏了"):
+        wechat_user("o-demo-resident-1").say(text)
+    for text in ("2栋楼下广场舞太吵了", "2栋门口乱停车堵住了路"):
+        wechat_user("o-demo-resident-2").say(text)
+    aibot.fail_sends(45009, count=3)
+    start_gateway()
+
+    aibot.wait_for(lambda: all(r.status == "sent" for r in rows(session)))
+    by_chat = {G01: [], G04: []}
+    for row in rows(session):
+        by_chat[row.recipient].append(f"ticket-{row.ticket_id}")
+    assert len(by_chat[G01]) == 3 and len(by_chat[G04]) == 2
+    assert task_ids(aibot, G01) == by_chat[G01]
+    assert task_ids(aibot, G04) == by_chat[G04]
+    assert max(r.attempts for r in rows(session)) > 1  # the limit was hit and waited out
+
+
+def test_a_dropped_connection_loses_and_doubles_nothing(start_gateway, aibot, resident, session):
+    running = start_gateway()
+    aibot.wait_for(lambda: aibot.connected)
+    resident.say("3号楼楼道灯坏了")
+    aibot.wait_for(lambda: len(task_ids(aibot, G01)) == 1)
+
+    aibot.drop()
+    resident.say("3号楼门口垃圾三天没人清运")
+    resident.say("3号楼电梯坏了")
+    aibot.wait_for(lambda: aibot.authentications == 2)
+    aibot.wait_for(lambda: all(r.status == "sent" for r in rows(session)))
+    aibot.slow(0.2)
+    aibot.drop()  # and once more while idle
+    aibot.wait_for(lambda: aibot.authentications == 3)
+
+    numbers = tickets(session)
+    assert task_ids(aibot, G01) == [f"ticket-{n}" for n in numbers]
+    aibot.wait_for(lambda: running.gateway.state == "online")  # the slowed ack arrives, the gateway is back
+
+
+def test_a_second_gateway_waits_while_the_first_holds_the_lock(start_gateway, aibot, demo):
+    first = start_gateway()
+    aibot.wait_for(lambda: aibot.connected)
+    second = start_gateway()
+    aibot.wait_for(lambda: second.gateway.state == "waiting")
+    time.sleep(1.2)  # longer than the second one's lock retry interval (1 s)
+    assert aibot.authentications == 1 and first.gateway.state == "online"
+
+    first.stop()
+    aibot.wait_for(lambda: second.gateway.state == "online")
+    assert aibot.authentications == 2
+
+
+def test_supervisor_notices_go_to_the_centre_chat_as_markdown(start_gateway, aibot, resident, session, rt):
+    resident.say("3号楼楼道灯坏了")
+    (number,) = tickets(session)
+    with transaction(rt.engine) as s:
+        outbox.add(s, "supervisor_notice", "urged", "supervisors", number)
+    start_gateway()
+    (body,) = aibot.wait_for(lambda: sends(aibot, CENTRE))
+    assert body["msgtype"] == "markdown" and "【催办】" in body["markdown"]["content"]
+
+
+def test_without_a_centre_chat_supervisor_notices_fail_with_the_reason(start_gateway, aibot, resident, session, rt):
+    resident.say("3号楼楼道灯坏了")
+    (number,) = tickets(session)
+    with transaction(rt.engine) as s:
+        outbox.add(s, "supervisor_notice", "urged", "supervisors", number)
+    start_gateway(supervisor_chat_id="")
+    failed = aibot.wait_for(lambda: [r for r in rows(session) if r.status == "failed"])
+    assert failed[0].kind == "supervisor_notice" and "WECOM_SUPERVISOR_CHAT_ID" in failed[0].last_error
+    aibot.wait_for(lambda: task_ids(aibot, G01) == [f"ticket-{number}"])  # the group push still went out
+
+
+def test_a_displaced_gateway_stops_instead_of_fighting_back(start_gateway, aibot, demo):
+    running = start_gateway()
+    aibot.wait_for(lambda: aibot.connected)
+    with connect(aibot.url, open_timeout=5) as other:
+        subscribe = {"bot_id": aibot.bot_id, "secret": aibot.secret}
+        other.send(json.dumps({"cmd": "aibot_subscribe", "headers": {"req_id": "other"}, "body": subscribe}))
+        aibot.wait_for(lambda: running.finished)
+        assert "displaced" in running.gateway.fatal
+        assert aibot.authentications == 2  # it did not reconnect
+
+
+def test_refused_credentials_stop_the_gateway(start_gateway, aibot, demo):
+    running = start_gateway(wecom_bot_secret="wrong")
+    aibot.wait_for(lambda: running.finished)
+    assert "refused" in running.gateway.fatal and aibot.refused >= 1
+
+
+def test_the_mention_is_stripped_in_groups_only():
+    group = {
+        "msgid": "m1",
+        "chatid": "c1",
+        "chattype": "group",
+        "from": {"userid": "u"},
+        "text": {"content": "@网格通 接单 12"},
+    }
+    single = group | {"chattype": "single", "text": {"content": "@网格通 接单 12"}}
+    assert message_from_text(group).text == "接单 12"
+    assert message_from_text(single).text == "@网格通 接单 12"
+
+
+@pytest.mark.parametrize(
+    ("failure", "retry"),
+    [
+        (RuntimeError("Reply ack error: errcode=45009, errmsg=api freq out of limit"), True),
+        (RuntimeError("Reply ack error: errcode=-1, errmsg=system busy"), True),
+        (RuntimeError("Reply ack error: errcode=40058, errmsg=invalid chatid"), False),
+        (TimeoutError("Reply ack timeout (5.0s)"), True),
+        (RuntimeError("WebSocket not connected, unable to send data"), True),
+    ],
+)
+def test_which_failures_are_retried(failure, retry):
+    assert is_retryable(failure) is retry
+
+
+@pytest.mark.parametrize(
+    ("url", "production"),
+    [("ws://10.0.0.8:8080", False), ("ws://127.0.0.1:8080", True), ("https://openws.work.weixin.qq.com", False)],
+)
+def test_plain_ws_is_only_for_a_local_stand_in(url, production):
+    with pytest.raises(ConfigError):
+        use_transport_for(url, production)
