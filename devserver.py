@@ -1,7 +1,8 @@
 """`make run`: the whole service on one machine with embedded defaults, in the foreground; Ctrl-C stops it.
 
 Starts the embedded Redis (when REDIS_URL is unset), applies migrations, loads the demo community on first run,
-then runs the same processes production runs: gunicorn (web), an rq worker, and the outbox sweep cron.
+then runs the same processes production runs — gunicorn (web), an rq worker, the outbox sweep cron and the
+WeCom AI-bot gateway — against the simulator, the local stand-in for Tencent that a person plays in a browser.
 """
 
 from __future__ import annotations
@@ -29,35 +30,41 @@ def main() -> int:
         embedded = EmbeddedRedis(str(settings.var_dir / "redis.db"))
         env["REDIS_URL"] = f"unix://{embedded.socket_file}"
     port = env.get("PORT", "5000")
+    sim_port, ws_port = env.get("SIM_PORT", "5001"), env.get("SIM_WS_PORT", "5002")
+    # The app talks to the simulator exactly as it would to Tencent: only these addresses differ.
+    env.setdefault("WGT_DELIVERY", "live")
+    env.setdefault("WECHAT_API_BASE", f"http://127.0.0.1:{sim_port}/cgi-bin/")
+    env.setdefault("WECHAT_NOTICE_TEMPLATE_ID", "sim-notice-template")
+    env.setdefault("WECOM_BOT_ID", "sim-bot")
+    env.setdefault("WECOM_BOT_SECRET", "sim-bot-secret")
+    env.setdefault("WECOM_WS_URL", f"ws://127.0.0.1:{ws_port}")
+    env.setdefault("WECOM_SUPERVISOR_CHAT_ID", "wrk-chat-centre")
     python = sys.executable
     flask = [python, "-m", "flask", "--app", "app"]
     subprocess.run([*flask, "seed-demo"], env=env, cwd=ROOT, check=True)
 
+    simulator = [python, "-m", "simulator", "serve", "--app-url", f"http://127.0.0.1:{port}"]
+    workers = str(os.cpu_count() or 2)
     procs = {
-        "web": [
-            python,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(os.cpu_count() or 2),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--access-logfile",
-            "-",
-            "app:create_app()",
-        ],
+        "simulator": [*simulator, "--port", sim_port, "--ws-port", ws_port],
+        "web": [python, "-m", "gunicorn", "--workers", workers, "--bind", f"127.0.0.1:{port}", "app:create_app()"],
         "worker": [python, "worker.py"],
         "cron": [python, "worker.py", "cron"],
+        "gateway": [python, "-m", "bot.gateway"],
     }
-    running = {name: subprocess.Popen(cmd, env=env, cwd=ROOT) for name, cmd in procs.items()}
+    running: dict[str, subprocess.Popen[bytes]] = {}
+    for name, cmd in procs.items():
+        running[name] = subprocess.Popen(cmd, env=env, cwd=ROOT)
+        if name == "simulator":
+            time.sleep(1.5)  # let the stand-in listen before the gateway's first connect
     db = settings.database_url or f"SQLite {settings.var_dir / 'wanggetong.db'}"
     print(
-        f"\n网格通 is running.\n"
+        f"\n网格通 is running. Open the simulator: http://127.0.0.1:{sim_port}/\n"
         f"  WeChat callback:  http://127.0.0.1:{port}/wechat  (token {settings.wechat_token})\n"
         f"  Health:           http://127.0.0.1:{port}/healthz\n"
         f"  Database:         {db}\n"
         f"  Redis:            {env.get('REDIS_URL')}\n"
-        f"  Group deliveries: {settings.effective_recording_path}\n"
+        f"  Tencent stand-in: http://127.0.0.1:{sim_port}/cgi-bin/ and ws://127.0.0.1:{ws_port}\n"
         f"  Tickets:          .venv/bin/flask --app app tickets\n"
         f"Ctrl-C stops everything.\n",
         flush=True,

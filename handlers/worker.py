@@ -116,7 +116,9 @@ def todo(msg: Message, args: list[str], ctx: Context) -> Reply:
         f"{t.id} {complaints.label(t)} {STATUS_NAMES[Status(t.status)]}{' 紧急' if t.urgent else ''}"
         for t in open_tickets
     ]
-    return Reply(f"{grid.name}待办 {len(open_tickets)} 件：\n" + "\n".join(lines) + "\n回复“接单 工单号”认领。")
+    waiting = any(t.status in (Status.ASSIGNED, Status.REOPENED) for t in open_tickets)
+    hint = "\n回复“接单 工单号”认领。" if waiting else "\n处理完回复“办结 工单号 处理说明”。"
+    return Reply(f"{grid.name}待办 {len(open_tickets)} 件：\n" + "\n".join(lines) + hint)
 
 
 def attach_after_photo(msg: Message, ctx: Context) -> Reply:

@@ -1,0 +1,607 @@
+"""The browser simulator: one process that is Tencent for a local 网格通, and a page to play it in.
+
+`python -m simulator serve --app-url http://127.0.0.1:5000 --port 5001 --ws-port 5002` starts:
+
+- the WeChat API stand-in (simulator.wechat_api) under `/cgi-bin/`, where the app's workers send residents'
+  notices when `WECHAT_API_BASE=http://127.0.0.1:5001/cgi-bin/`;
+- the WeCom AI-bot WebSocket stand-in (simulator.aibot) on `--ws-port`, which `python -m bot.gateway` joins when
+  `WECOM_WS_URL`, `WECOM_BOT_ID`, `WECOM_BOT_SECRET` point at it;
+- the page at `/`: 居民 (an Official Account chat), 网格群 (the grid groups' WeCom chats, with working card
+  buttons) and 指挥中心 (the supervisor's Official Account chat).
+
+Residents and the supervisor reach the app only through the signed (optionally encrypted) `/wechat` callback,
+built the way WeChat builds it (simulator.officialaccount); group members only through the AI-bot protocol.
+
+The page polls these JSON endpoints (all loopback, all small):
+
+    GET  /sim/directory                 who can be played: residents, the supervisor, grid chats and members
+    GET  /sim/status                    {"app": bool, "gateway": bool, "app_url"}: is the app up, is a gateway on
+    POST /sim/oa/say {openid, text, safe}
+                                        sign (and with safe, encrypt) a text message, POST it to APP_URL/wechat;
+                                        -> {"reply", "ms", "error"}; the exchange lands in that user's timeline
+    GET  /sim/oa?openid=X               {"entries": [...]} the user's chat: what they sent, the passive replies and
+                                        the notices the WeChat API stand-in delivered to them, in arrival order
+    GET  /sim/chats                     {"chats": [{"chat_id", "name", "count"}]} the grid chats (demo/grids.csv)
+                                        and the 指挥中心群 (--supervisor-chat); count = entries seen so far
+    GET  /sim/chat?chat_id=X            {"entries": [...]} the group: texts, and cards (updated in place)
+    POST /sim/chat/say {chat_id, userid, text}
+                                        a member @s the bot in the group
+    POST /sim/chat/click {chat_id, userid, event_key, task_id}
+                                        a member taps a card button
+    POST /sim/inject {"target": "wechat_api" | "aibot", "action": NAME, ...}
+                                        error injection, passed to the stand-in's method of that name (the list is
+                                        INJECTIONS); -> {"ok": true} or 400 with the reason. Examples:
+                                        {"target": "wechat_api", "action": "fail_sends", "errcode": 45015}
+                                        {"target": "wechat_api", "action": "reset"}
+                                        {"target": "aibot", "action": "drop"}   (the gateway reconnects)
+                                        {"target": "aibot", "action": "fail_sends", "errcode": 45009, "count": 2}
+                                        {"target": "aibot", "action": "slow", "seconds": 3}
+    /cgi-bin/...                        the WeChat API stand-in itself (token, stable_token, message/*/send)
+
+A timeline entry is {"seq", "who": "me" | "bot" | "notice" | "system", "text", "time", "sender"}; a group entry
+may instead carry {"card": {"task_id", "source", "title", "desc", "fields": [{"key", "value"}], "note",
+"buttons": [{"text", "key", "style"}], "done"}}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import signal
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, abort, jsonify, request, send_from_directory
+from werkzeug.serving import make_server
+
+from config import ROOT, Settings
+from simulator.aibot import AIBotServer
+from simulator.officialaccount import OfficialAccount
+from simulator.wechat_api import WeChatApi, create_wechat_api
+
+STATIC = Path(__file__).resolve().parent / "static"
+DEFAULT_BOT_ID = "sim-bot"
+DEFAULT_BOT_SECRET = "sim-bot-secret"
+SUPERVISOR_CHAT_ID = "wrk-chat-centre"
+# What the page keeps per chat; a demo never needs more and a forgotten tab never grows without bound.
+MAX_ENTRIES = 300
+# Which stand-in methods /sim/inject may call: everything else is refused.
+INJECTIONS = {
+    "wechat_api": {"inject", "fail_sends", "fail_token", "expire_token", "slow", "reset", "unsubscribe", "subscribe"},
+    "aibot": {"fail_sends", "slow", "drop"},
+}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Who can be played: demo/people.csv and demo/grids.csv, read as files (the simulator imports none of our code).
+
+
+@dataclass(frozen=True)
+class Player:
+    id: str  # openid (residents, supervisor) or WeCom userid (members)
+    name: str
+    grid: str = ""
+    address: str = ""
+
+
+@dataclass(frozen=True)
+class GridChat:
+    code: str
+    name: str
+    chat_id: str
+    worker: str = ""  # the default member who plays in this chat
+
+
+@dataclass
+class Directory:
+    residents: list[Player] = field(default_factory=list)
+    supervisor: Player = field(default_factory=lambda: Player("o-demo-supervisor", "社区指挥中心"))
+    members: list[Player] = field(default_factory=list)
+    chats: list[GridChat] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, demo_dir: Path, supervisor_chat_id: str = SUPERVISOR_CHAT_ID) -> Directory:
+        directory = cls()
+        workers: dict[str, str] = {}
+        for row in _rows(demo_dir / "people.csv"):
+            role, ident, name = row.get("role", ""), row.get("id", ""), row.get("name", "")
+            channel, _, bare = ident.rpartition(":")
+            if role == "resident":
+                directory.residents.append(Player(bare, name, row.get("grid", ""), row.get("address", "")))
+            elif role == "supervisor" and channel != "wecom":
+                directory.supervisor = Player(bare, name or "指挥中心")
+            elif role in ("grid_worker", "supervisor") and (role == "grid_worker" or channel == "wecom"):
+                directory.members.append(Player(bare, name, row.get("grid", "")))
+                if role == "grid_worker":
+                    workers.setdefault(row.get("grid", ""), bare)
+        for row in _rows(demo_dir / "grids.csv"):
+            if row.get("chat_id"):
+                code = row.get("code", "")
+                directory.chats.append(GridChat(code, row.get("name", code), row["chat_id"], workers.get(code, "")))
+        if supervisor_chat_id:
+            centre = next((m.id for m in directory.members if not m.grid), "")
+            directory.chats.append(GridChat("", "指挥中心群", supervisor_chat_id, centre))
+        # Someone not on the roster, to show what the bot tells a stranger in the group.
+        directory.members.append(Player("visitor", "未登记成员"))
+        return directory
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "residents": [asdict(p) for p in self.residents],
+            "supervisor": asdict(self.supervisor),
+            "members": [asdict(p) for p in self.members],
+            "chats": [asdict(c) for c in self.chats],
+        }
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return [{k: (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(f)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Chats as the page shows them.
+
+
+@dataclass
+class Entry:
+    seq: int
+    who: str  # me | bot | notice | system
+    text: str = ""
+    sender: str = ""
+    time: str = ""
+    card: dict[str, Any] | None = None
+    ms: int | None = None
+    key: str = ""  # a card's task_id or a stream's id: a later record with the same key updates this entry
+
+
+class Log:
+    """Per-chat entries in arrival order; an entry with a key keeps its first place and updates there (WeCom's
+    card updates and streamed replies)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._chats: dict[str, list[Entry]] = {}
+
+    def add(self, chat: str, who: str, text: str = "", at: float | None = None, **extra: Any) -> None:
+        with self._lock:
+            self._add(chat, who, text, at, **extra)
+
+    def put(self, chat: str, key: str, who: str, text: str = "", at: float | None = None, **extra: Any) -> None:
+        with self._lock:
+            for entry in self._chats.get(chat, []):
+                if entry.key == key:
+                    entry.text = text
+                    entry.card = extra.get("card", entry.card)
+                    return
+            self._add(chat, who, text, at, key=key, **extra)
+
+    def _add(self, chat: str, who: str, text: str, at: float | None, **extra: Any) -> None:
+        self._seq += 1
+        clock = time.strftime("%H:%M:%S", time.localtime(at))
+        entries = self._chats.setdefault(chat, [])
+        entries.append(Entry(self._seq, who, text, time=clock, **extra))
+        del entries[:-MAX_ENTRIES]
+
+    def entries(self, chat: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                {k: v for k, v in asdict(e).items() if v not in (None, "") and k != "key"}
+                for e in self._chats.get(chat, [])
+            ]
+
+    def chats(self) -> dict[str, int]:
+        with self._lock:
+            return {chat: len(entries) for chat, entries in self._chats.items()}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The stand-ins' records, as people read them.
+
+
+def notice_text(body: dict[str, Any]) -> str:
+    """A delivered customer-service or template message as the resident reads it."""
+    text = body.get("text")
+    if isinstance(text, dict):
+        return str(text.get("content", ""))
+    data = body.get("data")
+    if isinstance(data, dict):
+        values = [str(v.get("value", "")) for v in data.values() if isinstance(v, dict)]
+        return "\n".join(v for v in values if v)
+    return json.dumps(body, ensure_ascii=False)
+
+
+def card_view(card: dict[str, Any]) -> dict[str, Any]:
+    """A WeCom button_interaction template card as the page draws it."""
+    main = card.get("main_title") or {}
+    quote = card.get("quote_area") or {}
+    notes = [card.get("sub_title_text", ""), quote.get("quote_text", "")]
+    return {
+        "task_id": str(card.get("task_id", "")),
+        "source": (card.get("source") or {}).get("desc", ""),
+        "title": main.get("title", ""),
+        "desc": main.get("desc", ""),
+        "emphasis": (card.get("emphasis_content") or {}).get("title", ""),
+        "fields": [
+            {"key": item.get("keyname", ""), "value": item.get("value", "")}
+            for item in card.get("horizontal_content_list") or []
+        ],
+        "note": "\n".join(n for n in notes if n),
+        "buttons": [
+            {"text": b.get("text", ""), "key": b.get("key", ""), "style": b.get("style", 1)}
+            for b in card.get("button_list") or []
+        ],
+        "done": card.get("replace_text", ""),
+    }
+
+
+def bot_text(body: dict[str, Any]) -> tuple[str, str]:
+    """(key, text) of what the bot said: markdown, text, or a streamed reply (key = stream id, updated in place)."""
+    stream = body.get("stream")
+    if isinstance(stream, dict):
+        return f"stream:{stream.get('id', '')}", str(stream.get("content", ""))
+    for kind in ("markdown", "text"):
+        part = body.get(kind)
+        if isinstance(part, dict):
+            return "", str(part.get("content", ""))
+    return "", json.dumps(body, ensure_ascii=False)
+
+
+ACTION_WORDS = {"accept": "接单", "resolve": "办结", "return": "退回", "status": "查看"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class Simulator:
+    """The state behind the page: the Official Account, the two stand-ins, and each chat's log."""
+
+    def __init__(
+        self,
+        app_url: str,
+        account: OfficialAccount,
+        directory: Directory,
+        wechat_api: WeChatApi,
+        aibot: AIBotServer,
+        timeout: float = 5.0,
+    ) -> None:
+        self.app_url = app_url.rstrip("/")
+        self.account = account
+        self.directory = directory
+        self.wechat_api = wechat_api
+        self.aibot = aibot
+        self.timeout = timeout
+        self.oa = Log()
+        self.groups = Log()
+        self._sync_lock = threading.Lock()
+        self._notices_seen: dict[str, int] = {}
+        self._group_seen: dict[str, int] = {}
+
+    def names(self) -> dict[str, str]:
+        return {p.id: p.name for p in self.directory.members}
+
+    # -- Official Account ---------------------------------------------------------------------------------------
+
+    def say(self, openid: str, text: str, safe: bool = False) -> dict[str, Any]:
+        """Send a text message as WeChat's servers would and record the exchange in the user's chat."""
+        self.sync_notices(openid)
+        self.oa.add(openid, "me", text)
+        # WeChat opens the 48-hour customer-service window when the user writes, whatever our app answers.
+        self.wechat_api.user_messaged(openid)
+        query, body = self.account.signed(self.account.text(openid, text), safe=safe)
+        req = urllib.request.Request(f"{self.app_url}/wechat?{query}", data=body, headers={"Content-Type": "text/xml"})
+        started = time.monotonic()
+        reply, error = "", ""
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as response:
+                reply = self.account.open_reply(response.read().decode(), safe=safe).get("Content", "")
+        except urllib.error.HTTPError as failure:
+            error = f"网格通拒绝了这条消息：HTTP {failure.code}"
+        except (urllib.error.URLError, OSError) as failure:
+            reason = getattr(failure, "reason", failure)
+            error = f"连不上网格通 {self.app_url}（{reason}）。先在另一个终端运行 make run。"
+        except ValueError as failure:
+            error = f"回复没有通过微信的校验：{failure}"
+        ms = int((time.monotonic() - started) * 1000)
+        if error:
+            self.oa.add(openid, "system", error)
+        elif reply:
+            self.oa.add(openid, "bot", reply, ms=ms)
+        else:
+            self.oa.add(openid, "system", "（服务器回复 success：微信不给用户显示任何内容）", ms=ms)
+        return {"reply": reply, "ms": ms, "error": error}
+
+    def sync_notices(self, openid: str) -> None:
+        """Move what the WeChat API stand-in delivered to this user since the last look into their chat."""
+        with self._sync_lock:
+            sent = self.wechat_api.sent(openid)
+            for record in sent[self._notices_seen.get(openid, 0) :]:
+                via = "客服消息" if record["kind"] == "custom" else "模板消息"
+                self.oa.add(openid, "notice", notice_text(record["body"]), at=record.get("at"), sender=via)
+            self._notices_seen[openid] = len(sent)
+
+    def oa_entries(self, openid: str) -> list[dict[str, Any]]:
+        self.sync_notices(openid)
+        return self.oa.entries(openid)
+
+    # -- WeCom groups -------------------------------------------------------------------------------------------
+
+    def chat_ids(self) -> list[str]:
+        chats = [c.chat_id for c in self.directory.chats]
+        for chat in self.groups.chats():
+            if chat not in chats:
+                chats.append(chat)
+        return chats
+
+    def sync_group(self, chat_id: str) -> None:
+        """Bring what happened in a chat since the last look (the AI-bot stand-in's transcript) into its log."""
+        names = self.names()
+        with self._sync_lock:
+            transcript = self.aibot.messages(chat_id)
+            for record in transcript[self._group_seen.get(chat_id, 0) :]:
+                kind, body, at = record["kind"], record["body"], record.get("time")
+                userid = (body.get("from") or {}).get("userid", "")
+                if kind == "user_text":
+                    text = (body.get("text") or {}).get("content", "")
+                    self.groups.add(chat_id, "me", text, at=at, sender=userid)
+                elif kind == "user_click":
+                    event = (body.get("event") or {}).get("template_card_event") or {}
+                    action, _, number = str(event.get("event_key", "")).partition(":")
+                    word = ACTION_WORDS.get(action, action)
+                    who = names.get(userid, userid)
+                    self.groups.add(chat_id, "system", f"{who} 点了工单 {number} 的“{word}”", at=at, sender=userid)
+                elif isinstance(body.get("template_card"), dict):
+                    card = card_view(body["template_card"])
+                    self.groups.put(chat_id, "card:" + card["task_id"], "bot", at=at, card=card)
+                else:
+                    key, text = bot_text(body)
+                    if key:
+                        self.groups.put(chat_id, key, "bot", text, at=at)
+                    else:
+                        self.groups.add(chat_id, "bot", text, at=at)
+            self._group_seen[chat_id] = len(transcript)
+
+    def group_entries(self, chat_id: str) -> list[dict[str, Any]]:
+        self.sync_group(chat_id)
+        return self.groups.entries(chat_id)
+
+    def group_say(self, chat_id: str, userid: str, text: str) -> None:
+        """A member @s the bot (the stand-in adds the "@网格通 " WeCom puts before the text)."""
+        text = text.strip().removeprefix(f"@{self.aibot.name}").strip()
+        self._drive(chat_id, lambda: self.aibot.say(chat_id, userid, text), f"@{self.aibot.name} {text}", userid)
+
+    def group_click(self, chat_id: str, userid: str, event_key: str, task_id: str) -> None:
+        self._drive(chat_id, lambda: self.aibot.click(chat_id, userid, event_key, task_id), "", userid)
+
+    def _drive(self, chat_id: str, act: Callable[[], Any], text: str, userid: str) -> None:
+        try:
+            act()
+        except RuntimeError as refused:  # no gateway connected: the member's message reaches nobody
+            self.sync_group(chat_id)
+            if text:
+                self.groups.add(chat_id, "me", text, sender=userid)
+            self.groups.add(chat_id, "system", f"没有送达（{refused}）：网关没有连上，先运行 python -m bot.gateway。")
+        self.sync_group(chat_id)
+
+    # -- status and injection -----------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        try:
+            with urllib.request.urlopen(f"{self.app_url}/healthz", timeout=1) as response:
+                app_up = response.status == 200
+        except (urllib.error.URLError, OSError):
+            app_up = False
+        return {"app": app_up, "gateway": self.aibot.connected, "app_url": self.app_url}
+
+    def inject(self, spec: dict[str, Any]) -> None:
+        """Call one of the stand-in's injection methods (INJECTIONS) with the rest of spec as arguments."""
+        target, action = spec.get("target", ""), spec.get("action", "")
+        if action not in INJECTIONS.get(target, set()):
+            raise ValueError(f"unknown target/action: {target}/{action}")
+        stand_in = self.wechat_api if target == "wechat_api" else self.aibot
+        getattr(stand_in, action)(**{k: v for k, v in spec.items() if k not in ("target", "action")})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def create_simulator_app(sim: Simulator, wechat_api_app: Flask | None = None) -> Flask:
+    """The page and its JSON endpoints; the WeChat API stand-in, when given, answers under /cgi-bin/."""
+    app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["simulator"] = sim
+
+    @app.get("/")
+    def page() -> Response:
+        response = send_from_directory(STATIC, "index.html")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.get("/sim/directory")
+    def directory() -> Response:
+        return jsonify(sim.directory.as_json())
+
+    @app.get("/sim/status")
+    def status() -> Response:
+        return jsonify(sim.status())
+
+    @app.post("/sim/oa/say")
+    def oa_say() -> Response:
+        data = _json_body("openid", "text")
+        return jsonify(sim.say(data["openid"], data["text"], bool(data.get("safe"))))
+
+    @app.get("/sim/oa")
+    def oa_entries() -> Response:
+        return jsonify({"entries": sim.oa_entries(_arg("openid"))})
+
+    @app.get("/sim/chats")
+    def chats() -> Response:
+        names = {c.chat_id: c.name for c in sim.directory.chats}
+        counts = sim.groups.chats()
+        listed = [{"chat_id": c, "name": names.get(c, c), "count": counts.get(c, 0)} for c in sim.chat_ids()]
+        return jsonify({"chats": listed})
+
+    @app.get("/sim/chat")
+    def chat_entries() -> Response:
+        return jsonify({"entries": sim.group_entries(_arg("chat_id"))})
+
+    @app.post("/sim/chat/say")
+    def chat_say() -> Response:
+        data = _json_body("chat_id", "userid", "text")
+        sim.group_say(data["chat_id"], data["userid"], data["text"])
+        return jsonify({"ok": True})
+
+    @app.post("/sim/chat/click")
+    def chat_click() -> Response:
+        data = _json_body("chat_id", "userid", "event_key", "task_id")
+        sim.group_click(data["chat_id"], data["userid"], data["event_key"], data["task_id"])
+        return jsonify({"ok": True})
+
+    @app.post("/sim/inject")
+    def inject() -> Response | tuple[Response, int]:
+        try:
+            sim.inject(request.get_json(silent=True) or {})
+        except (ValueError, TypeError) as refused:
+            return jsonify({"ok": False, "error": str(refused)}), 400
+        return jsonify({"ok": True})
+
+    if wechat_api_app is not None:
+        app.wsgi_app = CgiBinMount(app.wsgi_app, wechat_api_app)  # type: ignore[method-assign]
+    return app
+
+
+def _arg(name: str) -> str:
+    value = request.args.get(name, "").strip()
+    if not value:
+        abort(400, f"{name} is required")
+    return value[:128]
+
+
+def _json_body(*required: str) -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or any(not str(data.get(k, "")).strip() for k in required):
+        abort(400, "JSON body needs: " + ", ".join(required))
+    return {k: (str(v)[:2000] if k in required else v) for k, v in data.items()}
+
+
+class CgiBinMount:
+    """/cgi-bin/... goes to the WeChat API stand-in (its routes carry the prefix, as Tencent's); the rest: the page."""
+
+    def __init__(self, page: Callable[..., Any], wechat_api_app: Flask) -> None:
+        self.page, self.api = page, wechat_api_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        target = self.api if environ.get("PATH_INFO", "").startswith("/cgi-bin/") else self.page
+        return target(environ, start_response)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Running:
+    """A started simulator: its web server thread, the AI-bot stand-in, and how to reach them."""
+
+    url: str
+    ws_url: str
+    sim: Simulator
+    stop: Callable[[], None]
+
+
+def start(
+    app_url: str,
+    port: int = 0,
+    ws_port: int = 0,
+    settings: Settings | None = None,
+    bot_id: str = DEFAULT_BOT_ID,
+    bot_secret: str = DEFAULT_BOT_SECRET,
+    demo_dir: Path = ROOT / "demo",
+    supervisor_chat_id: str = SUPERVISOR_CHAT_ID,
+) -> Running:
+    """Start both stand-ins and the page on 127.0.0.1 in background threads (port 0: any free port)."""
+    settings = settings or Settings.from_env()
+    account = OfficialAccount(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
+    wechat_api_app = create_wechat_api(settings.wechat_appid, settings.wechat_secret)
+    aibot = AIBotServer(bot_id, bot_secret, port=ws_port).start()
+    directory = Directory.load(demo_dir, supervisor_chat_id)
+    sim = Simulator(app_url, account, directory, wechat_api_app.extensions["wechat_api"], aibot)
+    try:
+        url, stop_web = serve_in_thread(create_simulator_app(sim, wechat_api_app), port)
+    except BaseException:
+        aibot.stop()
+        raise
+
+    def stop() -> None:
+        stop_web()
+        aibot.stop()
+
+    return Running(url, aibot.url, sim, stop)
+
+
+def serve_in_thread(wsgi_app: Any, port: int = 0, name: str = "simulator-web") -> tuple[str, Callable[[], None]]:
+    """Serve a WSGI app on 127.0.0.1 from a daemon thread (threaded werkzeug); returns its URL and a stop."""
+    server = make_server("127.0.0.1", port, wsgi_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return f"http://127.0.0.1:{server.server_port}", stop
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--app-url", default="http://127.0.0.1:5000", help="where 网格通 runs (make run)")
+    parser.add_argument("--port", type=int, default=5001, help="the page and the WeChat API stand-in")
+    parser.add_argument("--ws-port", type=int, default=5002, help="the WeCom AI-bot WebSocket stand-in")
+    parser.add_argument("--bot-id", default=DEFAULT_BOT_ID)
+    parser.add_argument("--bot-secret", default=DEFAULT_BOT_SECRET)
+    parser.add_argument("--supervisor-chat", default=SUPERVISOR_CHAT_ID, help="the 指挥中心群 chat id")
+
+
+def serve(args: argparse.Namespace) -> int:
+    """`python -m simulator serve`: run until Ctrl-C and print how to point 网格通 at the stand-ins."""
+    running = start(
+        args.app_url,
+        args.port,
+        args.ws_port,
+        bot_id=args.bot_id,
+        bot_secret=args.bot_secret,
+        supervisor_chat_id=args.supervisor_chat,
+    )
+    print(
+        f"\n模拟器已启动：打开 {running.url}\n"
+        f"  居民、指挥中心 → {args.app_url}/wechat（签名，可选安全模式）\n"
+        f"  微信接口替身     {running.url}/cgi-bin/\n"
+        f"  企业微信机器人替身 {running.ws_url}\n\n"
+        f"让网格通连到这里（在运行 make run 和网关的终端里先设置）：\n"
+        f"  export WECHAT_API_BASE={running.url}/cgi-bin/\n"
+        f"  export WECOM_WS_URL={running.ws_url}\n"
+        f"  export WECOM_BOT_ID={args.bot_id} WECOM_BOT_SECRET={args.bot_secret}\n"
+        f"  export WECOM_SUPERVISOR_CHAT_ID={args.supervisor_chat}\n"
+        f"  make run                      # 网页、rq worker、定时补发\n"
+        f"  .venv/bin/python -m bot.gateway   # 企业微信长连接网关\n"
+        f"Ctrl-C 停止。\n",
+        flush=True,
+    )
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    try:
+        while not stopping.wait(1):
+            pass
+    finally:
+        running.stop()
+    return 0
