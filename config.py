@@ -76,6 +76,7 @@ class Settings:
             wechat_api_base=env.get("WECHAT_API_BASE", cls.wechat_api_base),
             wecom_api_base=env.get("WECOM_API_BASE", cls.wecom_api_base),
             wechat_notice_template_id=env.get("WECHAT_NOTICE_TEMPLATE_ID", ""),
+            queue_name=env.get("WGT_QUEUE", cls.queue_name),
             delivery=env.get("WGT_DELIVERY", "live" if production else "recording"),
         )
         settings.validate()
