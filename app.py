@@ -7,7 +7,7 @@ import logging
 from flask import Flask
 
 import cli
-from bot import runtime, wechat
+from bot import runtime, wechat, wecom
 from config import Settings
 from handlers import complaints
 
@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     runtime.install(rt)
     app.extensions["wanggetong"] = rt
     app.register_blueprint(wechat.blueprint)
+    app.register_blueprint(wecom.blueprint)
     cli.register(app)
 
     @app.get("/healthz")

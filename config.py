@@ -13,6 +13,10 @@ DEV_WECHAT_TOKEN = "wanggetong-dev-token"
 DEV_WECHAT_APPID = "wx0000000000dev000"
 DEV_WECHAT_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 DEV_SECRET = "dev-secret"
+DEV_WECOM_CORP_ID = "ww0000000000dev00"
+DEV_WECOM_APP_TOKEN = "wanggetong-dev-wecom-token"
+DEV_WECOM_APP_AES_KEY = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
+DEV_WECOM_AGENT_ID = "1000002"
 
 
 class ConfigError(RuntimeError):
@@ -43,6 +47,13 @@ class Settings:
     wecom_ws_url: str = "wss://openws.work.weixin.qq.com"
     # The supervisors' group chat (指挥中心群), where escalations and centre notices go.
     supervisor_chat_id: str = ""
+    # WeCom self-built app (自建应用) single-chat callback at /wecom, for tenants without the AI bot.
+    wecom_corp_id: str = DEV_WECOM_CORP_ID
+    wecom_app_token: str = DEV_WECOM_APP_TOKEN
+    wecom_app_aes_key: str = DEV_WECOM_APP_AES_KEY
+    wecom_agent_id: str = DEV_WECOM_AGENT_ID  # empty: AgentID not checked
+    # The group robot (群机器人) in the command centre's group, for tenants without the AI bot.
+    wecom_supervisor_webhook_key: str = ""
     # Tencent API bases: production leaves them; the simulator and tests point them at the local stand-in.
     wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
     wecom_api_base: str = "https://qyapi.weixin.qq.com/cgi-bin/"
@@ -73,6 +84,11 @@ class Settings:
             wecom_bot_secret=env.get("WECOM_BOT_SECRET", ""),
             wecom_ws_url=env.get("WECOM_WS_URL", cls.wecom_ws_url),
             supervisor_chat_id=env.get("WECOM_SUPERVISOR_CHAT_ID", ""),
+            wecom_supervisor_webhook_key=env.get("WECOM_SUPERVISOR_WEBHOOK_KEY", ""),
+            wecom_corp_id=env.get("WECOM_CORP_ID", DEV_WECOM_CORP_ID),
+            wecom_app_token=env.get("WECOM_APP_TOKEN", DEV_WECOM_APP_TOKEN),
+            wecom_app_aes_key=env.get("WECOM_APP_AES_KEY", DEV_WECOM_APP_AES_KEY),
+            wecom_agent_id=env.get("WECOM_AGENT_ID", DEV_WECOM_AGENT_ID),
             wechat_api_base=env.get("WECHAT_API_BASE", cls.wechat_api_base),
             wecom_api_base=env.get("WECOM_API_BASE", cls.wecom_api_base),
             wechat_notice_template_id=env.get("WECHAT_NOTICE_TEMPLATE_ID", ""),
@@ -87,6 +103,8 @@ class Settings:
             raise ConfigError("WGT_DELIVERY 只能是 live 或 recording")
         if len(self.wechat_aes_key) != 43:
             raise ConfigError("WECHAT_AES_KEY 必须是 43 个字符（公众号后台的 EncodingAESKey）")
+        if len(self.wecom_app_aes_key) != 43:
+            raise ConfigError("WECOM_APP_AES_KEY 必须是 43 个字符（企业微信应用的 EncodingAESKey）")
         if not self.production:
             return
         missing = [

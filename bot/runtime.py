@@ -57,7 +57,14 @@ class Runtime:
             return recording
         from bot.officialaccount import ResidentNoticeChannel
 
-        return KindRouter({"resident_notice": ResidentNoticeChannel(self.settings, self.redis, self.engine)}, recording)
+        routes: dict[str, Channel] = {"resident_notice": ResidentNoticeChannel(self.settings, self.redis, self.engine)}
+        if not self.settings.wecom_bot_id:
+            # No AI bot: group pushes go through each grid's group robot (webhook) instead.
+            from bot.webhook import WebhookChannel
+
+            webhook = WebhookChannel(self.settings, self.redis, self.engine)
+            routes.update(dict.fromkeys(WebhookChannel.KINDS, webhook))
+        return KindRouter(routes, recording)
 
 
 _current: Runtime | None = None

@@ -13,6 +13,10 @@ from storage import grids, people
 from storage.models import Grid, Person, Role
 
 GRID_COLUMNS = ("code", "name", "community", "aliases", "chat_id", "lat", "lng")
+# Optional: the grid group's robot key (群机器人), for tenants without the AI bot. A file without the column
+# leaves the keys already stored alone.
+GRID_WEBHOOK_COLUMN = "webhook_key"
+WEBHOOK_KEY_MAX = 64
 PEOPLE_COLUMNS = ("role", "id", "name", "grid", "phone", "address")
 _RANGE = re.compile(r"^(?P<head>.*?)(?P<start>\d+)-(?P<end>\d+)(?P<tail>栋|号楼|幢|座)$")
 
@@ -83,6 +87,9 @@ def import_grids(session: Session, raw: bytes) -> ImportResult:
             continue
         seen.add(r["code"])
         lat, lng = _float(r["lat"], line, "lat", result.errors), _float(r["lng"], line, "lng", result.errors)
+        webhook_key = webhook_key_of(r.get(GRID_WEBHOOK_COLUMN, ""))
+        if len(webhook_key) > WEBHOOK_KEY_MAX:
+            result.errors.append(f"第{line}行：webhook_key 超过 {WEBHOOK_KEY_MAX} 个字符，只填 key= 后面的部分")
         grid = grids.by_code(session, r["code"])
         if grid is None:
             grid = Grid(code=r["code"], name=r["name"])
@@ -92,9 +99,19 @@ def import_grids(session: Session, raw: bytes) -> ImportResult:
         grid.name, grid.community, grid.chat_id = r["name"], r["community"], r["chat_id"]
         grid.aliases = "|".join(expand_aliases(r["aliases"]))
         grid.lat, grid.lng = lat, lng
+        if GRID_WEBHOOK_COLUMN in r:
+            grid.webhook_key = webhook_key[:WEBHOOK_KEY_MAX]
         session.add(grid)
     session.flush()
     return result
+
+
+def webhook_key_of(value: str) -> str:
+    """The key itself; people often paste the robot's whole address (…/webhook/send?key=…) from WeCom."""
+    value = value.strip()
+    if "key=" in value:
+        value = value.split("key=", 1)[1].split("&", 1)[0]
+    return value
 
 
 def import_people(session: Session, raw: bytes) -> ImportResult:

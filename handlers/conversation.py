@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import fields, replace
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
@@ -155,9 +157,22 @@ def bind_scene(key: str, ctx: Context) -> str:
     return f"已为您登记到{grid.name}{('（' + address + '）') if address else ''}。"
 
 
+# C0 controls but tab and newline: JSON (the AI bot's frames) can carry "\u0000", which PostgreSQL text refuses.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean(msg: Message) -> Message:
+    """The message with control characters removed from every text field."""
+    changes = {f.name: _CONTROLS.sub("", v) for f in fields(msg) if isinstance(v := getattr(msg, f.name), str)}
+    return replace(msg, **changes)
+
+
 def process(engine: Engine, msg: Message, now: datetime | None = None) -> Outcome:
     """Handle one delivery exactly once: a repeated delivery gets the first one's reply and changes nothing."""
     now = now or utcnow()
+    msg = clean(msg)
+    if not msg.sender or not msg.dedupe_key:
+        return Outcome(Reply(), [])
     with transaction(engine) as session:
         claimed = inbound.claim(session, msg.channel, msg.dedupe_key, msg.sender, msg.kind)
         if claimed is None:

@@ -42,6 +42,8 @@ class Grid(SQLModel, table=True):
     # Place names residents use for this grid, "|"-separated, ranges already expanded ("幸福小区1栋|幸福小区2栋").
     aliases: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     chat_id: str = Field(default="", max_length=128)
+    # The group robot (群机器人) key for tenants without the AI bot: whoever holds it can post to the group.
+    webhook_key: str = Field(default="", max_length=64)
     lat: float | None = None
     lng: float | None = None
     polygon: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
