@@ -15,9 +15,11 @@ import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
+from rq import SimpleWorker
 from sqlmodel import Session, select
 from werkzeug.serving import make_server
 
+from bot import runtime
 from bot.channels import Delivery, DeliveryError
 from bot.runtime import Runtime
 from bot.webhook import MARKDOWN_LIMIT, WebhookChannel, markdown, split_message
@@ -357,3 +359,22 @@ def test_the_grids_file_may_carry_robot_keys_and_a_file_without_them_keeps_them(
     older = "\n".join(line.rsplit(",", 1)[0] for line in GRIDS.splitlines()) + "\n"  # the template before keys
     assert "更新 3" in import_grids(app, tmp_path / "old.csv", older)
     assert keys(session)["A01"] == "a1b2c3d4-0000-4000-8000-000000000001"
+
+
+def test_a_live_worker_without_an_ai_bot_sends_group_pushes_through_the_grids_robot(
+    rt: Runtime, robots: Robots, resident, run_worker
+):
+    """The production routing: rq's deliver → the runtime's channel for group_push → the webhook."""
+
+    key = robots.key("幸福小区第1网格")
+    set_key(rt, "G01", key)
+    resident.say(f"3号楼楼道灯坏了 电话{PHONE}")
+    live = Runtime(replace(rt.settings, delivery="live", wecom_bot_id="", wecom_api_base=f"{robots.url}/cgi-bin/"))
+    runtime.install(live)
+    try:
+        SimpleWorker([live.queue], connection=live.redis).work(burst=True)
+    finally:
+        runtime.install(rt)
+        live.engine.dispose()
+    contents = robots.contents(key)
+    assert len(contents) == 1 and "楼道灯" in contents[0] and PHONE not in contents[0]
