@@ -93,6 +93,8 @@ class Settings:
             wecom_api_base=env.get("WECOM_API_BASE", cls.wecom_api_base),
             wechat_notice_template_id=env.get("WECHAT_NOTICE_TEMPLATE_ID", ""),
             queue_name=env.get("WGT_QUEUE", cls.queue_name),
+            outbox_grace_seconds=int(env.get("WGT_OUTBOX_GRACE_SECONDS", cls.outbox_grace_seconds)),
+            outbox_sweep_seconds=int(env.get("WGT_OUTBOX_SWEEP_SECONDS", cls.outbox_sweep_seconds)),
             delivery=env.get("WGT_DELIVERY", "live" if production else "recording"),
         )
         settings.validate()

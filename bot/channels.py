@@ -21,6 +21,13 @@ class Delivery:
     event: str
     recipient: str
     text: str
+    # Names this row for "sent already?" records kept outside the database: ids alone restart when a database is
+    # restored or reset, and a stale record would then swallow a new notice.
+    idempotency_key: str = ""
+
+    @property
+    def once_key(self) -> str:
+        return self.idempotency_key or str(self.outbox_id)
 
 
 class DeliveryError(Exception):

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
 from bot import runtime
 from bot.channels import GATEWAY_KINDS, GATEWAY_WAKE_CHANNEL, Delivery, DeliveryError
@@ -32,7 +32,14 @@ def deliver(outbox_id: int) -> str:
         row = outbox.lease(session, outbox_id, now, LEASE_SECONDS)
         if row is None:
             return "skipped"
-        delivery = Delivery(row.id or 0, row.kind, row.event, row.recipient, notices.render(session, row))
+        delivery = Delivery(
+            row.id or 0,
+            row.kind,
+            row.event,
+            row.recipient,
+            notices.render(session, row),
+            idempotency_key=f"{row.id}-{int(row.created_at.timestamp() * 1000)}",
+        )
         attempts = row.attempts
     try:
         via = rt.channel.send(delivery)
@@ -56,10 +63,18 @@ def deliver(outbox_id: int) -> str:
 def enqueue(rt: runtime.Runtime, outbox_ids: Iterable[int]) -> None:
     """Hand rows to the workers after their transaction committed; if Redis is away the sweep catches up."""
     outbox_ids = list(outbox_ids)
+    if outbox_ids and rt.settings.wecom_bot_id:
+        # The gateway sends its kinds itself: an rq job for them would only start a process to skip them.
+        with Session(rt.engine) as session:
+            kinds = dict(session.exec(select(Outbox.id, Outbox.kind).where(col(Outbox.id).in_(outbox_ids))).all())
+        outbox_ids = [i for i in outbox_ids if kinds.get(i) not in GATEWAY_KINDS]
+        wake = len(outbox_ids) < len(kinds)
+    else:
+        wake = False
     try:
         for outbox_id in outbox_ids:
             rt.queue.enqueue(deliver, outbox_id, job_id=f"outbox-{outbox_id}", result_ttl=3600, failure_ttl=86400)
-        if outbox_ids and rt.settings.wecom_bot_id:
+        if wake:
             rt.redis.publish(GATEWAY_WAKE_CHANNEL, "")
     except Exception:  # any Redis failure: the rows are safe in the database
         log.warning("could not enqueue outbox %s; the sweep (and the gateway's poll) will", outbox_ids, exc_info=True)

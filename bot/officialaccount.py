@@ -217,7 +217,7 @@ class ResidentNoticeChannel:
             raise DeliveryError(f"{delivery.kind} is not a resident notice", permanent=True)
         if not delivery.recipient or not delivery.text:
             raise DeliveryError("resident notice without recipient or text", permanent=True)
-        key = f"{self.claim_prefix}{delivery.outbox_id}"
+        key = f"{self.claim_prefix}{delivery.once_key}"
         try:
             claimed = self.redis.set(key, f"{SENDING}:{time.time():.0f}", nx=True, ex=CLAIM_SECONDS)
             previous = None if claimed else self.redis.get(key)

@@ -142,7 +142,7 @@ class WebhookChannel:
         if not delivery.text.strip():
             raise DeliveryError(f"nothing to say for outbox {delivery.outbox_id}", permanent=True)
         parts = split_message(markdown(delivery.text), MARKDOWN_LIMIT)
-        progress = f"{self.progress_prefix}{delivery.outbox_id}"
+        progress = f"{self.progress_prefix}{delivery.once_key}"
         start = self._claim(progress, len(parts))
         if start is None:
             return VIA

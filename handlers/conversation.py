@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import fields, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -163,7 +164,9 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 def clean(msg: Message) -> Message:
     """The message with control characters removed from every text field."""
-    changes = {f.name: _CONTROLS.sub("", v) for f in fields(msg) if isinstance(v := getattr(msg, f.name), str)}
+    changes: dict[str, Any] = {
+        f.name: _CONTROLS.sub("", v) for f in fields(msg) if isinstance(v := getattr(msg, f.name), str)
+    }
     return replace(msg, **changes)
 
 
