@@ -111,6 +111,21 @@ def message_from_text(body: dict[str, Any]) -> Message | None:
     )
 
 
+def message_from_image(body: dict[str, Any]) -> Message | None:
+    """An aibot_msg_callback image body: a worker's after-photo (its url is encrypted with image.aeskey)."""
+    sender = (body.get("from") or {}).get("userid", "")
+    if not body.get("msgid") or not sender:
+        return None
+    return Message(
+        channel="wecom",
+        dedupe_key=str(body["msgid"]),
+        sender=sender,
+        kind="image",
+        pic_url=str((body.get("image") or {}).get("url", ""))[:512],
+        chat_id=body.get("chatid") or sender,
+    )
+
+
 def message_from_click(body: dict[str, Any]) -> Message | None:
     """An aibot_event_callback template_card_event body."""
     sender = (body.get("from") or {}).get("userid", "")
@@ -310,6 +325,7 @@ class Gateway:
         client.on("disconnected", self._on_disconnected)
         client.on("error", self._on_error)
         client.on("message.text", self._on_text)
+        client.on("message.image", self._on_image)
         client.on("event.template_card_event", self._on_click)
         client.on("event.disconnected_event", self._on_displaced)
         return client
@@ -345,6 +361,13 @@ class Gateway:
         outcome = await asyncio.to_thread(conversation.process, self.rt.engine, msg)
         await self._reply(frame, outcome)
         await self._hand_over(outcome)
+
+    async def _on_image(self, frame: dict[str, Any]) -> None:
+        msg = message_from_image(frame.get("body") or {})
+        if msg is None:
+            return
+        outcome = await asyncio.to_thread(conversation.process, self.rt.engine, msg)
+        await self._reply(frame, outcome)
 
     async def _on_click(self, frame: dict[str, Any]) -> None:
         msg = message_from_click(frame.get("body") or {})

@@ -158,6 +158,11 @@ class AIBotServer:
         }
         return self._push("aibot_msg_callback", body, "user_text")
 
+    def photo(self, chatid: str, userid: str, url: str) -> dict[str, Any]:
+        """A member sends a picture in the chat (Tencent encrypts the file; the url and aeskey say where)."""
+        body = self._base(chatid, userid) | {"msgtype": "image", "image": {"url": url, "aeskey": "sim"}}
+        return self._push("aibot_msg_callback", body, "user_text")
+
     def click(self, chatid: str, userid: str, event_key: str, task_id: str) -> dict[str, Any]:
         """A member taps a button on a template card; returns the aibot_event_callback frame sent."""
         body = self._base(chatid, userid) | {

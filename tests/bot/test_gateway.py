@@ -159,6 +159,21 @@ def test_a_workers_text_gets_a_reply_without_the_mention(start_gateway, aibot, d
     assert reply["body"]["msgtype"] == "stream" and reply["body"]["stream"]["content"]
 
 
+def test_a_photo_right_after_resolving_is_kept_as_the_after_photo(start_gateway, aibot, resident, session):
+    start_gateway()
+    aibot.wait_for(lambda: aibot.connected)
+    resident.say("3号楼楼道灯坏了")
+    number = session.exec(select(Ticket)).one().id
+    for text in (f"接单 {number}", f"办结 {number} 已更换灯泡"):
+        said = aibot.say(G01, "zhangwei", text)
+        aibot.wait_for(lambda said=said: aibot.replies_to(said))
+    sent = aibot.photo(G01, "zhangwei", "https://example.invalid/after.jpg")
+    (reply,) = aibot.wait_for(lambda: aibot.replies_to(sent))
+    assert f"工单 {number}" in reply["body"]["stream"]["content"]
+    session.expire_all()
+    assert "after.jpg" in session.get(Ticket, number).images
+
+
 def test_rate_limited_pushes_all_arrive_once_and_in_order_per_chat(start_gateway, aibot, wechat_user, demo, session):
     for text in ("3号楼楼道灯坏了", "3号楼门口垃圾三天没人清运", "3号楼电梯坏了"):
         wechat_user("o-demo-resident-1").say(text)
