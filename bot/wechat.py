@@ -143,14 +143,20 @@ def receive() -> Response:
         return Response("", status=503)
 
 
+def read_body(max_bytes: int) -> bytes:
+    """The request body, refused before reading when it says it is too large, and after when it lied."""
+    if (request.content_length or 0) > max_bytes:
+        raise BadRequest(413, "body too large")
+    raw = request.get_data(cache=False)
+    if len(raw) > max_bytes:
+        raise BadRequest(413, "body too large")
+    return raw
+
+
 def handle(rt: Runtime) -> Response:
     settings = rt.settings
     args = request.args
-    if (request.content_length or 0) > settings.max_body_bytes:
-        raise BadRequest(413, "body too large")
-    raw = request.get_data(cache=False)
-    if len(raw) > settings.max_body_bytes:
-        raise BadRequest(413, "body too large")
+    raw = read_body(settings.max_body_bytes)
     timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
     safe_mode = args.get("encrypt_type", "raw").lower() == "aes"
     check_timestamp(timestamp, settings.max_clock_skew_seconds)

@@ -19,7 +19,17 @@ from wechatpy.replies import TextReply
 
 from bot import jobs
 from bot.runtime import Runtime
-from bot.wechat import BadRequest, cdata_safe, check_signature, check_timestamp, clip, parse_xml, runtime, to_message
+from bot.wechat import (
+    BadRequest,
+    cdata_safe,
+    check_signature,
+    check_timestamp,
+    clip,
+    parse_xml,
+    read_body,
+    runtime,
+    to_message,
+)
 from config import DEV_WECOM_APP_AES_KEY, DEV_WECOM_APP_TOKEN, Settings
 from handlers.conversation import process
 from handlers.types import Message
@@ -131,11 +141,7 @@ def receive() -> Response:
 def handle(rt: Runtime, keys: AppKeys) -> Response:
     settings = rt.settings
     args = request.args
-    if (request.content_length or 0) > settings.max_body_bytes:
-        raise BadRequest(413, "body too large")
-    raw = request.get_data(cache=False)
-    if len(raw) > settings.max_body_bytes:
-        raise BadRequest(413, "body too large")
+    raw = read_body(settings.max_body_bytes)
     timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
     check_timestamp(timestamp, settings.max_clock_skew_seconds)
     encrypted = parse_xml(raw).get("Encrypt", "")
