@@ -52,6 +52,9 @@ def main() -> int:
         "cron": [python, "worker.py", "cron"],
         "gateway": [python, "-m", "bot.gateway"],
     }
+    if not env["WECOM_BOT_ID"]:
+        # WECOM_BOT_ID= make run: no AI bot, group pushes go to each grid's robot (the simulator's webhook stand-in).
+        del procs["gateway"]
     running: dict[str, subprocess.Popen[bytes]] = {}
     for name, cmd in procs.items():
         running[name] = subprocess.Popen(cmd, env=env, cwd=ROOT)

@@ -62,6 +62,7 @@ from flask import Flask, Response, abort, jsonify, request, send_from_directory
 from werkzeug.serving import make_server
 
 from config import ROOT, Settings
+from simulator import wecom_webhook
 from simulator.aibot import AIBotServer
 from simulator.officialaccount import OfficialAccount
 from simulator.wechat_api import WeChatApi, create_wechat_api
@@ -532,6 +533,12 @@ def start(
     settings = settings or Settings.from_env()
     account = OfficialAccount(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
     wechat_api_app = create_wechat_api(settings.wechat_appid, settings.wechat_secret)
+    # Group robots (for tenants without the AI bot) answer under the same /cgi-bin/, one per demo grid.
+    robots = wecom_webhook.install(wechat_api_app)
+    with (demo_dir / "grids.csv").open(encoding="utf-8") as grids_file:
+        for grid in csv.DictReader(grids_file):
+            if grid.get("webhook_key"):
+                robots.register_key(grid["webhook_key"], grid["name"])
     aibot = AIBotServer(bot_id, bot_secret, port=ws_port).start()
     directory = Directory.load(demo_dir, supervisor_chat_id)
     sim = Simulator(app_url, account, directory, wechat_api_app.extensions["wechat_api"], aibot)
