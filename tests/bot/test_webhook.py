@@ -241,6 +241,7 @@ def test_an_unknown_key_is_permanent_and_the_key_stays_out_of_the_error(rt, demo
 
 
 def test_a_grid_without_a_key_is_permanent_and_the_error_names_the_grid(rt, demo, robots, channel):
+    set_key(rt, "G01", "")  # the demo grids come with the simulator's robot keys
     with pytest.raises(DeliveryError) as failure:
         channel().send(push(rt, "【新工单】\n工单 7｜路灯"))
 
