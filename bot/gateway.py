@@ -93,54 +93,32 @@ class BotLock:
 MENTION = re.compile(r"^\s*@\S+\s*")
 
 
-def message_from_text(body: dict[str, Any]) -> Message | None:
-    """An aibot_msg_callback text body; in a group the text starts with "@botname ", which is no part of it."""
+def from_frame(body: dict[str, Any], kind: str, **fields: Any) -> Message | None:
+    """The Message for a callback body: who, which chat, which delivery (msgid); None without a sender or msgid."""
     sender = (body.get("from") or {}).get("userid", "")
     if not body.get("msgid") or not sender:
         return None
+    chat_id = body.get("chatid") or sender
+    return Message(channel="wecom", dedupe_key=str(body["msgid"]), sender=sender, kind=kind, chat_id=chat_id, **fields)
+
+
+def message_from_text(body: dict[str, Any]) -> Message | None:
+    """An aibot_msg_callback text body; in a group the text starts with "@botname ", which is no part of it."""
     text = str((body.get("text") or {}).get("content", ""))
     if body.get("chattype") == "group":
         text = MENTION.sub("", text, count=1)
-    return Message(
-        channel="wecom",
-        dedupe_key=str(body["msgid"]),
-        sender=sender,
-        kind="text",
-        text=text,
-        chat_id=body.get("chatid") or sender,
-    )
+    return from_frame(body, "text", text=text)
 
 
 def message_from_image(body: dict[str, Any]) -> Message | None:
     """An aibot_msg_callback image body: a worker's after-photo (its url is encrypted with image.aeskey)."""
-    sender = (body.get("from") or {}).get("userid", "")
-    if not body.get("msgid") or not sender:
-        return None
-    return Message(
-        channel="wecom",
-        dedupe_key=str(body["msgid"]),
-        sender=sender,
-        kind="image",
-        pic_url=str((body.get("image") or {}).get("url", ""))[:512],
-        chat_id=body.get("chatid") or sender,
-    )
+    return from_frame(body, "image", pic_url=str((body.get("image") or {}).get("url", ""))[:512])
 
 
 def message_from_click(body: dict[str, Any]) -> Message | None:
     """An aibot_event_callback template_card_event body."""
-    sender = (body.get("from") or {}).get("userid", "")
     event = (body.get("event") or {}).get("template_card_event") or {}
-    if not body.get("msgid") or not sender:
-        return None
-    return Message(
-        channel="wecom",
-        dedupe_key=str(body["msgid"]),
-        sender=sender,
-        kind="event",
-        event="template_card_event",
-        event_key=str(event.get("event_key", "")),
-        chat_id=body.get("chatid") or sender,
-    )
+    return from_frame(body, "event", event="template_card_event", event_key=str(event.get("event_key", "")))
 
 
 def ticket_number(event_key: str) -> int | None:
