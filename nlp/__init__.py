@@ -5,20 +5,24 @@ from __future__ import annotations
 import threading
 
 from nlp.classifier import Classifier, Intent
+from nlp.duplicates import SAME_PROBLEM, similarity
 from nlp.place import Place, extract_place
 from nlp.taxonomy import DEFAULT_TAXONOMY_PATH, Category, Taxonomy
 
 __all__ = [
+    "SAME_PROBLEM",
     "Category",
     "Classifier",
     "Intent",
     "Place",
     "Taxonomy",
+    "accept_minutes",
     "categories",
     "category_name",
     "classify",
     "default_classifier",
     "extract_place",
+    "similarity",
     "sla_hours",
 ]
 
@@ -52,6 +56,12 @@ def sla_hours(code: str, urgent: bool, keywords: tuple[str, ...] | list[str] = (
     if urgent:
         return taxonomy.urgency.hours
     return taxonomy.get(code).hours_for(keywords)
+
+
+def accept_minutes(urgent: bool) -> int:
+    """Minutes a grid worker has to accept a ticket (working minutes unless urgent)."""
+    taxonomy = default_classifier().taxonomy
+    return taxonomy.urgency.accept_minutes if urgent else taxonomy.accept_minutes
 
 
 def categories() -> list[tuple[str, str]]:
