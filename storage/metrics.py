@@ -1,0 +1,128 @@
+"""The numbers supervisors are judged on (docs/metrics.md): one definition, counted by the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, extract, func
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
+
+from storage.models import OPEN_STATUSES, Status, Ticket
+
+DONE_STATUSES = (Status.RESOLVED, Status.CLOSED)
+SATISFIED_AT_OR_ABOVE = 3  # 满意 5, 基本满意 3 count as satisfied; 不满意 1 (and a 2) do not
+
+
+@dataclass(frozen=True)
+class Rate:
+    """part / whole, kept whole so a reader can see how many tickets a percentage stands on."""
+
+    part: int
+    whole: int
+
+    @property
+    def value(self) -> float | None:
+        return self.part / self.whole if self.whole else None
+
+    def __str__(self) -> str:
+        value = self.value
+        return "—" if value is None else f"{value:.1%}"
+
+
+@dataclass(frozen=True)
+class Metrics:
+    total: int
+    open: int
+    overdue: int
+    by_status: dict[str, int]
+    response: Rate  # 响应率
+    on_time: Rate  # 按期办结率
+    closure: Rate  # 办结率
+    satisfaction: Rate  # 满意率
+    reopen: Rate  # 重办率
+    avg_rating: float | None
+    mean_accept_minutes: float | None  # 平均响应时长, calendar time
+    mean_resolve_hours: float | None  # 平均办结时长, calendar time
+
+
+def compute(session: Session, since: datetime, until: datetime, now: datetime, grid_id: int | None = None) -> Metrics:
+    """The numbers of the tickets created in [since, until), of one grid or all; cancelled tickets never count."""
+    cohort = [
+        col(Ticket.created_at) >= since,
+        col(Ticket.created_at) < until,
+        col(Ticket.status) != Status.CANCELLED,
+    ]
+    if grid_id is not None:
+        cohort.append(col(Ticket.grid_id) == grid_id)
+
+    is_open = col(Ticket.status).in_(list(OPEN_STATUSES))
+    resolved_once = col(Ticket.first_resolved_at).is_not(None)
+    dialect = session.get_bind().dialect.name
+    columns: dict[str, ColumnElement[Any]] = {
+        "total": func.count(),
+        "open": _count_if(is_open),
+        # As in the 超时 list (tickets.overdue): a suspended ticket's clock is stopped, so it is not getting late.
+        "overdue": _count_if(
+            and_(
+                is_open,
+                col(Ticket.paused_at).is_(None),
+                col(Ticket.resolve_due_at).is_not(None),
+                col(Ticket.resolve_due_at) < now,
+            )
+        ),
+        "accepted_in_time": _count_if(col(Ticket.accept_on_time).is_(True)),
+        "accept_decided": func.count(col(Ticket.accept_on_time)),
+        "resolved_in_time": _count_if(col(Ticket.resolve_on_time).is_(True)),
+        "resolve_decided": func.count(col(Ticket.resolve_on_time)),
+        "done": _count_if(and_(resolved_once, col(Ticket.status).in_(list(DONE_STATUSES)))),
+        "satisfied": _count_if(col(Ticket.rating) >= SATISFIED_AT_OR_ABOVE),
+        "rated": func.count(col(Ticket.rating)),
+        "reopened": _count_if(and_(resolved_once, col(Ticket.reopen_count) >= 1)),
+        "resolved": func.count(col(Ticket.first_resolved_at)),
+        "avg_rating": func.avg(col(Ticket.rating)),
+        "accept_seconds": func.avg(_seconds(dialect, col(Ticket.first_accepted_at), col(Ticket.created_at))),
+        "resolve_seconds": func.avg(_seconds(dialect, col(Ticket.first_resolved_at), col(Ticket.created_at))),
+    }
+    # Select itself: select()'s typed overloads stop at four columns.
+    row: tuple[Any, ...] = session.exec(Select(*columns.values()).where(*cohort)).one()
+    n = dict(zip(columns, row, strict=True))
+    by_status = session.exec(select(Ticket.status, func.count()).where(*cohort).group_by(Ticket.status)).all()
+    return Metrics(
+        total=_int(n["total"]),
+        open=_int(n["open"]),
+        overdue=_int(n["overdue"]),
+        by_status={str(status): int(count) for status, count in by_status},
+        response=Rate(_int(n["accepted_in_time"]), _int(n["accept_decided"])),
+        on_time=Rate(_int(n["resolved_in_time"]), _int(n["resolve_decided"])),
+        closure=Rate(_int(n["done"]), _int(n["total"])),
+        satisfaction=Rate(_int(n["satisfied"]), _int(n["rated"])),
+        reopen=Rate(_int(n["reopened"]), _int(n["resolved"])),
+        avg_rating=_float(n["avg_rating"]),
+        mean_accept_minutes=_float(n["accept_seconds"], 60),
+        mean_resolve_hours=_float(n["resolve_seconds"], 3600),
+    )
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.sum(case((condition, 1), else_=0))
+
+
+def _seconds(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any]:
+    """later - earlier in seconds, NULL when either is NULL. SQLite keeps times as text, PostgreSQL as timestamptz."""
+    if dialect == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return extract("epoch", later) - extract("epoch", earlier)
+
+
+def _int(value: Any) -> int:
+    """SUM over no rows is NULL."""
+    return int(value or 0)
+
+
+def _float(value: Any, per: float = 1.0) -> float | None:
+    """AVG is NULL over no rows, and a Decimal on PostgreSQL."""
+    return None if value is None else float(value) / per
