@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -63,6 +65,12 @@ class Settings:
     wechat_notice_template_id: str = ""
     # "live": notices go to Tencent (or the simulator standing in for it); "recording": to a JSONL file only.
     delivery: str = "recording"
+    # The working-time calendar (hours, holidays, make-up days); None: handlers/calendar.yaml.
+    calendar_file: Path | None = None
+    # Local time (China) of the daily report to the centre's group, "HH:MM"; empty: no daily report.
+    daily_report_at: str = "18:00"
+    # How often the cron looks for reminders, escalations and tickets to auto-close.
+    ticket_sweep_seconds: int = 60
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -96,6 +104,9 @@ class Settings:
             outbox_grace_seconds=int(env.get("WGT_OUTBOX_GRACE_SECONDS", cls.outbox_grace_seconds)),
             outbox_sweep_seconds=int(env.get("WGT_OUTBOX_SWEEP_SECONDS", cls.outbox_sweep_seconds)),
             delivery=env.get("WGT_DELIVERY", "live" if production else "recording"),
+            calendar_file=Path(env["WGT_CALENDAR"]) if env.get("WGT_CALENDAR") else None,
+            daily_report_at=env.get("WGT_DAILY_REPORT_AT", cls.daily_report_at),
+            ticket_sweep_seconds=int(env.get("WGT_TICKET_SWEEP_SECONDS", cls.ticket_sweep_seconds)),
         )
         settings.validate()
         return settings
@@ -107,6 +118,10 @@ class Settings:
             raise ConfigError("WECHAT_AES_KEY 必须是 43 个字符（公众号后台的 EncodingAESKey）")
         if len(self.wecom_app_aes_key) != 43:
             raise ConfigError("WECOM_APP_AES_KEY 必须是 43 个字符（企业微信应用的 EncodingAESKey）")
+        if self.daily_report_at and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.daily_report_at):
+            raise ConfigError("WGT_DAILY_REPORT_AT 应为 HH:MM（如 18:00），留空表示不推送日报")
+        if self.calendar_file is not None and not self.calendar_file.is_file():
+            raise ConfigError(f"WGT_CALENDAR 指向的文件不存在：{self.calendar_file}")
         if not self.production:
             return
         missing = [
@@ -131,3 +146,11 @@ class Settings:
     @property
     def effective_recording_path(self) -> Path:
         return self.recording_path or self.var_dir / "deliveries.jsonl"
+
+    @property
+    def report_time(self) -> time | None:
+        """The daily report's local time, or None when it is switched off."""
+        if not self.daily_report_at:
+            return None
+        hour, minute = self.daily_report_at.split(":")
+        return time(int(hour), int(minute))

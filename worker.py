@@ -22,6 +22,7 @@ def main(argv: list[str]) -> None:
     if argv[1:2] == ["cron"]:
         cron = CronScheduler(connection=rt.redis)
         cron.register(jobs.sweep_outbox, rt.settings.queue_name, interval=rt.settings.outbox_sweep_seconds)
+        cron.register(jobs.sweep_tickets, rt.settings.queue_name, interval=rt.settings.ticket_sweep_seconds)
         cron.start()
         return
     Worker([rt.queue], connection=rt.redis).work(with_scheduler=False)

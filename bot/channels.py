@@ -24,6 +24,9 @@ class Delivery:
     # Names this row for "sent already?" records kept outside the database: ids alone restart when a database is
     # restored or reset, and a stale record would then swallow a new notice.
     idempotency_key: str = ""
+    # A group push that @-mentions a worker: their name as written in the text, and their WeCom userid.
+    mention_name: str = ""
+    mention_userid: str = ""
 
     @property
     def once_key(self) -> str:

@@ -18,6 +18,7 @@ both receives workers' @-messages and card clicks and delivers the group pushes 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import signal
@@ -33,7 +34,7 @@ from redis import Redis
 from sqlmodel import Session
 
 from bot import jobs, runtime
-from bot.cards import card_message, markdown_message, template_card
+from bot.cards import card_message, markdown_message, template_card, with_mention
 from bot.channels import GATEWAY_KINDS, GATEWAY_WAKE_CHANNEL
 from config import ConfigError, Settings
 from handlers import conversation, notices
@@ -475,14 +476,17 @@ class Gateway:
             if row.kind == "supervisor_notice":
                 return None, "WECOM_SUPERVISOR_CHAT_ID is not set: no chat for supervisor notices"
             return None, "the grid has no WeCom chat_id"
-        if row.kind == "group_push":
+        if row.kind == "group_push" and row.event in notices.CARD_EVENTS:
             ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
             if ticket is None:
                 return None, f"ticket {row.ticket_id} not found"
             headline = notices.GROUP_HEADLINES.get(row.event, "")
             return card_message(card_for(session, ticket), headline), ""
         text = notices.render(session, row)
-        return (markdown_message(text), "") if text else (None, f"nothing to say for ticket {row.ticket_id}")
+        if not text:
+            return None, f"nothing to say for ticket {row.ticket_id}"
+        payload = json.loads(row.payload or "{}")
+        return markdown_message(with_mention(text, payload.get("worker", ""), payload.get("mention", ""))), ""
 
     def _sent(self, outbox_id: int) -> None:
         with transaction(self.rt.engine) as session:

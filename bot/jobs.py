@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
@@ -10,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from bot import runtime
 from bot.channels import GATEWAY_KINDS, GATEWAY_WAKE_CHANNEL, Delivery, DeliveryError
-from handlers import notices
+from handlers import lifecycle, notices
 from storage import outbox
 from storage.db import transaction
 from storage.models import Outbox, utcnow
@@ -32,6 +33,7 @@ def deliver(outbox_id: int) -> str:
         row = outbox.lease(session, outbox_id, now, LEASE_SECONDS)
         if row is None:
             return "skipped"
+        payload = json.loads(row.payload or "{}")
         delivery = Delivery(
             row.id or 0,
             row.kind,
@@ -39,6 +41,8 @@ def deliver(outbox_id: int) -> str:
             row.recipient,
             notices.render(session, row),
             idempotency_key=f"{row.id}-{int(row.created_at.timestamp() * 1000)}",
+            mention_name=str(payload.get("worker", "")) if row.kind == "group_push" else "",
+            mention_userid=str(payload.get("mention", "")) if row.kind == "group_push" else "",
         )
         attempts = row.attempts
     try:
@@ -86,5 +90,14 @@ def sweep_outbox() -> int:
     now = utcnow()
     with transaction(rt.engine) as session:
         ids = outbox.stale(session, now - timedelta(seconds=rt.settings.outbox_grace_seconds), now)
+    enqueue(rt, ids)
+    return len(ids)
+
+
+def sweep_tickets() -> int:
+    """Reminders, escalations, rating reminders and auto-close that have come due, and the day's 日报."""
+    rt = runtime.current()
+    with transaction(rt.engine) as session:
+        ids = lifecycle.sweep(session, utcnow(), rt.settings.report_time)
     enqueue(rt, ids)
     return len(ids)

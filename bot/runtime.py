@@ -14,6 +14,8 @@ from sqlalchemy.engine import Engine
 
 from bot.channels import Channel, KindRouter, RecordingChannel
 from config import Settings
+from handlers import sla
+from handlers.workcal import WorkCalendar
 from storage.db import make_engine
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,8 @@ def install(runtime: Runtime | None) -> None:
     global _current
     with _lock:
         _current = runtime
+    calendar_file = runtime.settings.calendar_file if runtime else None
+    sla.use_calendar(WorkCalendar.from_file(calendar_file) if calendar_file else None)
 
 
 def current() -> Runtime:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from bot.cards import with_mention
 from bot.channels import Delivery, DeliveryError
 from config import Settings
 from storage import grids
@@ -141,7 +142,8 @@ class WebhookChannel:
             raise DeliveryError(f"{delivery.kind} is not a group notification", permanent=True)
         if not delivery.text.strip():
             raise DeliveryError(f"nothing to say for outbox {delivery.outbox_id}", permanent=True)
-        parts = split_message(markdown(delivery.text), MARKDOWN_LIMIT)
+        text = with_mention(markdown(delivery.text), delivery.mention_name, delivery.mention_userid)
+        parts = split_message(text, MARKDOWN_LIMIT)
         progress = f"{self.progress_prefix}{delivery.once_key}"
         start = self._claim(progress, len(parts))
         if start is None:

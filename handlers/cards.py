@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlmodel import Session
 
-from handlers import complaints
+from handlers import complaints, sla
 from handlers.clock import fmt
 from handlers.privacy import mask
 from storage import tickets
-from storage.models import Grid, Person, Status, Ticket
+from storage.models import Grid, Person, Status, Ticket, utcnow
 from storage.tickets import STATUS_NAMES
 
 # The buttons a card offers in each status: (action key prefix, label).
@@ -18,6 +19,7 @@ BUTTONS: dict[Status, list[tuple[str, str]]] = {
     Status.ASSIGNED: [("accept", "接单"), ("return", "退回")],
     Status.REOPENED: [("accept", "接单"), ("return", "退回")],
     Status.ACCEPTED: [("resolve", "办结"), ("return", "退回")],
+    Status.SUSPENDED: [("resolve", "办结"), ("return", "退回")],
 }
 ACTION_WORDS = {"accept": "接单", "resolve": "办结", "return": "退回"}
 
@@ -32,24 +34,32 @@ class Card:
     note: str = ""  # the latest act, "张伟 已接单 11月23日 10:42"
 
 
-def card_for(session: Session, ticket: Ticket) -> Card:
+def card_for(session: Session, ticket: Ticket, now: datetime | None = None) -> Card:
     """The card as it should look now; residents' details are masked, as everywhere in group chats."""
     assert ticket.id is not None
+    now = now or utcnow()
     status = Status(ticket.status)
     resident = session.get(Person, ticket.resident_id) if ticket.resident_id else None
     grid = session.get(Grid, ticket.grid_id) if ticket.grid_id else None
     names = [resident.name] if resident and resident.name else []
     urgency = "｜紧急" if ticket.urgent else ""
     due = f"，{fmt(ticket.resolve_due_at)} 前办结" if ticket.resolve_due_at and status in BUTTONS else ""
+    if status == Status.SUSPENDED:
+        due = "，等待居民补充（暂停计时）"
+    colour = sla.colour(ticket, now)
+    state = f"{sla.COLOUR_MARKS[colour]} " if status in BUTTONS else ""
+    late = {sla.RED: "，已超时", sla.BADLY: "，严重超时"}.get(colour, "") if status in BUTTONS else ""
     fields = [
         ("地点", mask(ticket.location_text, names) or "未知"),
         ("网格", grid.name if grid else "待派单"),
         ("内容", mask(ticket.text, names)[:200]),
     ]
+    if ticket.reporter_count > 1:
+        fields.append(("反映", f"{ticket.reporter_count}位居民反映"))
     return Card(
         task_id=f"ticket-{ticket.id}",
         title=f"工单 {ticket.id}｜{complaints.label(ticket)}{urgency}",
-        description=f"{STATUS_NAMES[status]}{due}",
+        description=f"{state}{STATUS_NAMES[status]}{due}{late}",
         fields=fields,
         buttons=[(f"{key}:{ticket.id}", label) for key, label in BUTTONS.get(status, [])],
         note=last_act(session, ticket),

@@ -6,19 +6,20 @@ import json
 from datetime import timedelta
 
 import nlp
+from handlers import lifecycle, sla
+from handlers.clock import fmt
 from handlers.commands import Context
 from handlers.routing import GridIndex, Routing, home_community, index_for
 from handlers.types import Message, Reply
 from storage import grids, people, tickets
-from storage.models import Grid, Status, Ticket
+from storage.models import Grid, Person, Status, Ticket, TicketReporter
 
 ASK_LOCATION = "请告诉我具体位置，如：幸福小区3栋"
 URGENT_WARNING = "【紧急】如有危险请立即拨打119（火警）、110（报警）或120（急救）。"
 GREETING = "您好，这里是社区网格服务。请直接描述您遇到的问题和位置，如：3号楼楼道灯坏了。回复“帮助”查看更多。"
 GREETINGS = {"你好", "您好", "在吗", "在不在", "hello", "hi", "谢谢", "好的", "嗯", "哦", "收到", "ok"}
-# Accept limits from the rules street offices publish (DOMAIN.md §1); the working-time calendar is a later issue.
-ACCEPT_MINUTES = 30
-ACCEPT_MINUTES_URGENT = 10
+# A complaint like an open ticket of the same grid and category opened this recently is linked to it.
+DUPLICATE_WINDOW = timedelta(hours=72)
 # Photos and shared locations this soon after a complaint belong to it.
 ATTACH_WINDOW = timedelta(minutes=30)
 
@@ -43,10 +44,20 @@ def take_complaint(msg: Message, text: str, ctx: Context) -> Reply:
     pending = tickets.awaiting_location(ctx.session, ctx.person.id or 0)
     if pending is not None:
         return complete_location(pending, text, ctx)
+    asked = tickets.awaiting_resident(ctx.session, ctx.person.id or 0)
+    if asked is not None:
+        return supplement(asked, text, ctx)
 
     intent = nlp.classify(text)
     if is_chatter(text, intent):
         return Reply(GREETING)
+    grid_index = index(ctx)
+    routing = grid_index.route_text(text, home_community(ctx.person.address))
+    if routing.grid is None and not routing.place_text and ctx.person.grid_id is not None:
+        bound = ctx.session.get(Grid, ctx.person.grid_id)
+        routing = Routing(bound, ctx.person.address)
+    if routing.grid is not None and not intent.urgent and (same := duplicate_of(text, intent, routing.grid, ctx)):
+        return link(same[0], same[1], text, routing.place_text, msg, ctx)
     ticket = Ticket(
         category=intent.category,
         urgent=intent.urgent,
@@ -61,20 +72,15 @@ def take_complaint(msg: Message, text: str, ctx: Context) -> Reply:
         updated_at=ctx.now,
     )
     tickets.open_ticket(ctx.session, ticket, ctx.person.id)
-
-    grid_index = index(ctx)
-    routing = grid_index.route_text(text, home_community(ctx.person.address))
-    ticket.location_text = routing.place_text
-    if routing.grid is None and not routing.place_text and ctx.person.grid_id is not None:
-        bound = ctx.session.get(Grid, ctx.person.grid_id)
-        routing = Routing(bound, ctx.person.address)
-        ticket.location_text = ctx.person.address
+    sla.start(ticket, ctx.now)
+    ticket.location_text = routing.place_text[:250]
     if routing.grid is not None:
         return Reply(warn(ticket) + assign(ticket, routing.grid, ctx))
     place = nlp.extract_place(text)
     if place is None or not (place.community or place.road):
         # "3号楼" alone does not say which compound: ask, once.
         ticket.awaiting = "location"
+        sla.pause(ticket, ctx.now)  # waiting for the resident: the clock does not run
         ctx.session.add(ticket)
         return Reply(warn(ticket) + f"已收到，工单号 {ticket.id}（{label(ticket)}）。{ASK_LOCATION}")
     return Reply(warn(ticket) + queue_for_dispatch(ticket, ctx))
@@ -83,6 +89,7 @@ def take_complaint(msg: Message, text: str, ctx: Context) -> Reply:
 def complete_location(ticket: Ticket, text: str, ctx: Context) -> Reply:
     """The resident's answer to "where?": route the waiting ticket; asked once, so unknown goes to the centre."""
     ticket.awaiting = None
+    sla.resume(ticket, ctx.now)
     ticket.text = f"{ticket.text}\n【位置】{text}"
     tickets.record(ctx.session, ticket, ctx.person.id, "locate", text)
     grid_index = index(ctx)
@@ -111,6 +118,7 @@ def locate_by_coordinates(msg: Message, ctx: Context) -> Reply:
         tickets.record(ctx.session, recent, ctx.person.id, "locate", msg.label or f"{msg.lat},{msg.lng}")
         return Reply(f"已将位置补充到工单 {recent.id}。")
     ticket.awaiting = None
+    sla.resume(ticket, ctx.now)
     ticket.lat, ticket.lng = msg.lat, msg.lng
     ticket.location_text = (msg.label or f"{msg.lat:.5f},{msg.lng:.5f}")[:250]
     tickets.record(ctx.session, ticket, ctx.person.id, "locate", ticket.location_text)
@@ -135,23 +143,24 @@ def attach_image(msg: Message, ctx: Context) -> Reply:
     return Reply(f"已收到照片，已补充到工单 {ticket.id}。")
 
 
-def assign(ticket: Ticket, grid: Grid, ctx: Context) -> str:
-    """Give the ticket to the grid, start its clocks, queue the group push; returns the resident's reply."""
+def assign(ticket: Ticket, grid: Grid, ctx: Context, action: str = "assign") -> str:
+    """Give the ticket to the grid (派单, or 转派 from another), start its accept clock, queue the group push;
+    returns the resident's reply. Raises IllegalMove when the ticket cannot move."""
     assert grid.id is not None and ticket.id is not None
+    tickets.check(ticket, action)
     workers = people.workers_of_grid(ctx.session, grid.id)
     worker = workers[0] if workers else None
     ticket.grid_id = grid.id
     ticket.assignee_id = worker.id if worker else None
     ticket.awaiting = None
-    hours = nlp.sla_hours(ticket.category, ticket.urgent, ticket.keywords.split(","))
-    ticket.accept_due_at = ctx.now + timedelta(minutes=ACCEPT_MINUTES_URGENT if ticket.urgent else ACCEPT_MINUTES)
-    ticket.resolve_due_at = ctx.now + timedelta(hours=hours)
-    tickets.transition(ctx.session, ticket, "assign", ctx.person.id, grid.code, now=ctx.now)
+    if ticket.paused_at is not None and ticket.status == Status.NEW:
+        sla.resume(ticket, ctx.now)
+    lifecycle.apply(ctx.session, ticket, action, ctx.person.id, grid.code, ctx.now)
     ctx.notify("group_push", "assigned", grid.chat_id, ticket.id, grid=grid.code)
     who = f" {worker.name[:1]}网格员" if worker and worker.name else ""
     return (
         f"已受理，工单号 {ticket.id}（{label(ticket)}）。已派给 {grid.name}{who}，"
-        f"预计{hours}小时内处理。回复“进度”查看。"
+        f"预计 {fmt(ticket.resolve_due_at)} 前办结。回复“进度”查看。"
     )
 
 
@@ -159,11 +168,86 @@ def queue_for_dispatch(ticket: Ticket, ctx: Context) -> str:
     """No grid found: the ticket waits in the centre's queue (status new) and the supervisors hear of it."""
     assert ticket.id is not None
     ticket.status = Status.NEW
-    hours = nlp.sla_hours(ticket.category, ticket.urgent, ticket.keywords.split(","))
-    ticket.resolve_due_at = ctx.now + timedelta(hours=hours)
     ctx.session.add(ticket)
     ctx.notify("supervisor_notice", "unrouted", "supervisors", ticket.id)
     return f"已受理，工单号 {ticket.id}（{label(ticket)}）。社区指挥中心将尽快派给所属网格。回复“进度”查看。"
+
+
+def duplicate_of(text: str, intent: nlp.Intent, grid: Grid, ctx: Context) -> tuple[Ticket, float] | None:
+    """The open ticket this complaint repeats: same grid and category within 72 h, and similar words."""
+    assert grid.id is not None
+    best: tuple[Ticket, float] | None = None
+    for candidate in tickets.duplicate_candidates(ctx.session, grid.id, intent.category, ctx.now - DUPLICATE_WINDOW):
+        if candidate.status == Status.NEW and candidate.awaiting:
+            continue
+        original = candidate.text.split("\n【位置】")[0]
+        score = nlp.similarity(text, original)
+        if score >= nlp.SAME_PROBLEM and (best is None or score > best[1]):
+            best = (candidate, score)
+    return best
+
+
+def link(ticket: Ticket, score: float, text: str, place: str, msg: Message, ctx: Context) -> Reply:
+    """Add the resident to an open ticket's reporters instead of opening a second ticket for one problem."""
+    assert ticket.id is not None and ctx.person.id is not None
+    if tickets.is_reporter(ctx.session, ticket, ctx.person.id):
+        return Reply(f"您已反映过此问题（工单 {ticket.id}），正在处理中。回复“进度 {ticket.id}”查看。")
+    ctx.session.add(
+        TicketReporter(
+            ticket_id=ticket.id,
+            person_id=ctx.person.id,
+            text=text,
+            location_text=place[:250],
+            source_msg_id=msg.dedupe_key,
+            similarity=round(score, 3),
+            created_at=ctx.now,
+        )
+    )
+    ticket.reporter_count += 1
+    ticket.updated_at = ctx.now
+    ctx.session.add(ticket)
+    tickets.record(ctx.session, ticket, ctx.person.id, "link", text[:200], ctx.now)
+    ctx.outbox_ids.extend(lifecycle.tell_group(ctx.session, ticket, "linked", count=ticket.reporter_count))
+    return Reply(f"已有居民反映此问题（工单 {ticket.id}），已为您关联，处理进展会同步告诉您。")
+
+
+def open_split(text: str, source_msg_id: str, resident: Person, ctx: Context) -> int:
+    """A wrongly linked report becomes its own ticket, routed as a fresh complaint; the resident is told."""
+    intent = nlp.classify(text)
+    ticket = Ticket(
+        category=intent.category,
+        urgent=intent.urgent,
+        text=text,
+        resident_id=resident.id,
+        source_msg_id=source_msg_id,
+        keywords=",".join(intent.keywords)[:250],
+        confidence=intent.confidence,
+        runner_up=intent.runner_up,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    tickets.open_ticket(ctx.session, ticket, ctx.person.id, "拆分自关联工单")
+    sla.start(ticket, ctx.now)
+    routing = index(ctx).route_text(text, home_community(resident.address))
+    if routing.grid is None and resident.grid_id is not None:
+        routing = Routing(ctx.session.get(Grid, resident.grid_id), resident.address)
+    ticket.location_text = routing.place_text[:250]
+    if routing.grid is not None:
+        assign(ticket, routing.grid, ctx)
+    else:
+        queue_for_dispatch(ticket, ctx)
+    ctx.outbox_ids.extend(lifecycle.tell_residents(ctx.session, ticket, "split"))
+    assert ticket.id is not None
+    return ticket.id
+
+
+def supplement(ticket: Ticket, text: str, ctx: Context) -> Reply:
+    """The resident answers the worker's question on a suspended ticket: pass it on and restart the clock."""
+    assert ticket.id is not None
+    tickets.record(ctx.session, ticket, ctx.person.id, "supplement", text[:500], ctx.now)
+    lifecycle.apply(ctx.session, ticket, "resume", ctx.person.id, "居民已补充", ctx.now)
+    ctx.outbox_ids.extend(lifecycle.tell_group(ctx.session, ticket, "supplemented", note=text[:200]))
+    return Reply(f"已把您的补充转给网格员，工单 {ticket.id} 继续处理。回复“进度 {ticket.id}”查看。")
 
 
 def label(ticket: Ticket) -> str:

@@ -109,7 +109,7 @@ def run_text(msg: Message, text: str, ctx: Context) -> Reply:
             return refused
         return command.func(msg, args, ctx)
     if role == Role.RESIDENT:
-        return complaints.take_complaint(msg, text, ctx)
+        return resident.bare_rating(text, ctx) or complaints.take_complaint(msg, text, ctx)
     return Reply("没有这个命令。回复“帮助”查看可用命令。")
 
 

@@ -17,11 +17,35 @@ GROUP_HEADLINES = {
     "urged": "【催办】居民催促处理",
     "cancelled": "【已撤销】居民撤回了工单，无需处理",
 }
+# Group pushes shown as the ticket's card (with buttons); every other group push is a short text line.
+CARD_EVENTS = frozenset(GROUP_HEADLINES)
+# Short group texts: {n} ticket, {label} 市政设施·路灯, {who} "@张伟 " when a worker is assigned, payload fields.
+GROUP_TEXTS = {
+    "remind": "【接单提醒】{who}工单 {n}（{label}）请在 {accept_due} 前回复“接单 {n}”。",
+    "escalated": "【超时未接单】{who}工单 {n}（{label}）已超过接单时限，已报指挥中心。请尽快回复“接单 {n}”。",
+    "warn": "【临期】{who}工单 {n}（{label}）{due} 到期。办完回复“办结 {n} 处理说明”，来不及请“延期 {n} 天数 原因”。",
+    "overdue": "【已超时】{who}工单 {n}（{label}）已超时{late}，指挥中心已督办。办完回复“办结 {n} 处理说明”。",
+    "badly_late": "【严重超时】{who}工单 {n}（{label}）已超时{late}，超过时限3倍。请今天办结或回复“退回 {n} 原因”。",
+    "supervised": "【督办】{who}指挥中心督办工单 {n}（{label}）：{reason}。回复“进展 {n} 说明”汇报。",
+    "linked": "【又有居民反映】工单 {n}（{label}）：共{count}位居民反映，办结时会一并告知。",
+    "supplemented": "【居民已补充】{who}工单 {n}：{note}。已恢复计时。",
+    "extended": "【延期已批准】{who}工单 {n} 办结时限改为 {due}。",
+    "extension_refused": "【延期未批准】{who}工单 {n}：{reason}。时限仍为 {due}。",
+    "transferred": "【已转派】工单 {n}（{label}）已转派给{to}，本网格无需处理。",
+}
 SUPERVISOR_HEADLINES = {
     "unrouted": "【待派单】未能确定网格，请派单",
     "reopened": "【重办】居民评价不满意",
     "urged": "【催办】待派单工单被催办",
     "returned": "【退回】网格员退回了工单，请重新派单",
+}
+SUPERVISOR_TEXTS = {
+    "escalated": "【超时未接单】{grid}工单 {n}（{label}）超过接单时限仍未接单。回复“督办 {n}”或“转派 {n} 网格编号”。",
+    "overdue": "【超时】{grid}工单 {n}（{label}）已超时{late}，已自动督办。回复“查 {n}”看详情。",
+    "badly_late": "【严重超时】{grid}工单 {n}（{label}）已超时{late}，超过时限3倍。回复“查 {n}”看详情。",
+    "extension_requested": (
+        "【延期申请】{worker}申请工单 {n}（{label}）延期{days}天：{reason}。回复“同意延期 {n}”或“驳回延期 {n} 原因”。"
+    ),
 }
 # What the resident reads on their phone; {n} is the ticket number, {note} the worker's words.
 RESIDENT_NOTICES = {
@@ -29,19 +53,51 @@ RESIDENT_NOTICES = {
     "progress": "工单 {n} 有新进展：{note}。回复“进度 {n}”查看。",
     "resolved": "工单 {n} 已办结：{note}。请回复“评价 {n} 满意”或“评价 {n} 不满意”，也可以打1-5分。",
     "returned": "工单 {n} 需要重新派单，社区指挥中心会尽快安排。回复“进度 {n}”查看。",
+    "dispatched": "工单 {n} 已派给{grid}处理。回复“进度 {n}”查看。",
+    "suspended": "网格员需要您补充：{note}。请直接回复补充内容，工单 {n} 会继续处理。",
+    "extended": "工单 {n} 的办结时间调整为 {due}（{note}）。回复“进度 {n}”查看。",
+    "rate_remind": "工单 {n} 还没收到您的评价。请回复“评价 {n} 满意”或“评价 {n} 不满意”，办结7天内未评价将自动结案。",
+    "split": "您反映的问题已单独立案，工单号 {n}。回复“进度 {n}”查看。",
 }
+
+
+class _Blank(dict):
+    """Format fields a payload lacks read as empty rather than failing a delivery."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
 
 
 def render(session: Session, row: Outbox) -> str:
     """The text of one outbox row, from the ticket as it is now."""
+    payload = json.loads(row.payload or "{}")
+    if row.ticket_id is None and payload.get("text"):
+        return str(payload["text"])  # the 日报: computed when it was due
     ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
     if ticket is None:
         return ""
-    payload = json.loads(row.payload or "{}")
+    grid = session.get(Grid, ticket.grid_id) if ticket.grid_id else None
+    fields = _Blank(payload)
+    fields.update(
+        n=ticket.id,
+        label=complaints.label(ticket),
+        due=fmt(ticket.resolve_due_at),
+        accept_due=fmt(ticket.accept_due_at),
+        grid=payload.get("grid")
+        if row.kind == "resident_notice" and payload.get("grid")
+        else grid.name
+        if grid
+        else "",
+        who=f"@{payload['worker']} " if payload.get("worker") else "",
+    )
     if row.kind == "resident_notice":
         template = RESIDENT_NOTICES.get(row.event, "工单 {n} 有更新。回复“进度 {n}”查看。")
         worker = payload.get("worker") or "网格员"
-        return template.format(n=ticket.id, note=payload.get("note", ""), worker=f"{worker[:1]}网格员")
+        fields["worker"] = f"{worker[:1]}网格员"
+        return template.format_map(fields)
+    texts = GROUP_TEXTS if row.kind == "group_push" else SUPERVISOR_TEXTS
+    if row.event in texts:
+        return texts[row.event].format_map(fields)
     headlines = GROUP_HEADLINES if row.kind == "group_push" else SUPERVISOR_HEADLINES
     headline = headlines.get(row.event, f"【{row.event}】")
     extra = f"\n原因：{payload['reason']}" if payload.get("reason") else ""
@@ -57,6 +113,8 @@ def card_text(session: Session, ticket: Ticket) -> str:
         f"地点：{mask(ticket.location_text, names) or '未知'}" + (f"（{grid.name}）" if grid else ""),
         f"内容：{mask(ticket.text, names)[:300]}",
     ]
+    if ticket.reporter_count > 1:
+        lines.append(f"反映：{ticket.reporter_count}位居民反映")
     if ticket.resolve_due_at:
         lines.append(f"时限：{fmt(ticket.resolve_due_at)} 前办结")
     lines.append(f"回复“接单 {ticket.id}”认领。" if grid else "请指挥中心确定网格后派单。")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from handlers import complaints
+from handlers import complaints, lifecycle
 from handlers.clock import fmt
 from handlers.commands import Context, Registry, parse_ticket_number
 from handlers.routing import index_for
@@ -29,7 +29,7 @@ def own_ticket(ctx: Context, arg: str | None) -> Ticket | None:
         return latest[0] if latest else None
     number = parse_ticket_number(arg)
     ticket = tickets.get(ctx.session, number) if number is not None else None
-    if ticket is None or ticket.resident_id != ctx.person.id:
+    if ticket is None or not tickets.is_reporter(ctx.session, ticket, ctx.person.id or 0):
         return None
     return ticket
 
@@ -45,6 +45,8 @@ def describe(ctx: Context, ticket: Ticket) -> str:
     line = f"工单 {ticket.id}（{complaints.label(ticket)}）：{STATUS_NAMES[status]}"
     grid = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
     if grid and status in (Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED):
+        if ticket.reporter_count > 1:
+            line += f"（{ticket.reporter_count}位居民反映）"
         worker = ctx.session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
         who = f" {worker.name[:1]}网格员" if worker and worker.name else ""
         line += f"，{grid.name}{who}负责"
@@ -52,6 +54,8 @@ def describe(ctx: Context, ticket: Ticket) -> str:
             line += f"，预计 {fmt(ticket.resolve_due_at)} 前办结"
     if ticket.awaiting == "location":
         line += f"。{complaints.ASK_LOCATION}"
+    elif status == Status.SUSPENDED:
+        line += "，等待您补充情况，请直接回复补充内容"
     elif status == Status.RESOLVED:
         line += f"。请回复“评价 {ticket.id} 满意”或“评价 {ticket.id} 不满意”"
     return line + "。"
@@ -87,18 +91,40 @@ def rate(msg: Message, args: list[str], ctx: Context) -> Reply:
     score = RATINGS.get(args[1]) or (int(args[1]) if args[1] in {"1", "2", "3", "4", "5"} else None)
     if score is None:
         return usage
+    return give_rating(ticket, score, " ".join(args[2:])[:250], ctx)
+
+
+def give_rating(ticket: Ticket, score: int, note: str, ctx: Context) -> Reply:
+    """满意 closes the ticket; 不满意 (≤2) sends it back to the same grid and tells the centre."""
+    if ticket.status == Status.CLOSED:
+        return Reply(f"工单 {ticket.id} 已结案，不能再评价。如果问题还在，请直接描述，我们重新立案。")
     if ticket.status != Status.RESOLVED:
         return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，办结后才能评价。")
-    note = " ".join(args[2:])[:250]
     ticket.rating, ticket.rating_note = score, note
+    said = f"评价{score}分 {note}".strip()
     if score <= REOPEN_AT_OR_BELOW:
-        tickets.transition(ctx.session, ticket, "reopen", ctx.person.id, f"评价{score}分 {note}".strip(), ctx.now)
+        lifecycle.apply(ctx.session, ticket, "reopen", ctx.person.id, said, ctx.now)
         grid = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
         ctx.notify("group_push", "reopened", grid.chat_id if grid else "", ticket.id, score=score)
         ctx.notify("supervisor_notice", "reopened", "supervisors", ticket.id, score=score)
         return Reply(f"抱歉没能让您满意。工单 {ticket.id} 已重新交给网格员处理，社区指挥中心会跟进。")
-    tickets.transition(ctx.session, ticket, "close", ctx.person.id, f"评价{score}分 {note}".strip(), ctx.now)
+    lifecycle.apply(ctx.session, ticket, "close", ctx.person.id, said, ctx.now)
     return Reply(f"感谢您的评价（{score}分）。工单 {ticket.id} 已结束，有新问题随时告诉我们。")
+
+
+def bare_rating(text: str, ctx: Context) -> Reply | None:
+    """ "满意" / "不满意" / "5" with no ticket number rates the resident's ticket waiting for a rating, if any."""
+    bare = text.strip(" 。！!，,.～~")
+    score = RATINGS.get(bare) or (int(bare) if bare in {"1", "2", "3", "4", "5"} else None)
+    if score is None:
+        return None
+    waiting = [t for t in tickets.of_resident(ctx.session, ctx.person.id or 0, limit=5) if t.status == Status.RESOLVED]
+    if not waiting:
+        return None
+    if len(waiting) > 1:
+        numbers = "、".join(str(t.id) for t in waiting)
+        return Reply(f"您有 {len(waiting)} 张工单待评价（{numbers}），请带上工单号，如：评价 {waiting[0].id} {bare}")
+    return give_rating(waiting[0], score, "", ctx)
 
 
 @commands.command("催办", roles=RESIDENT)
@@ -131,9 +157,11 @@ def cancel(msg: Message, args: list[str], ctx: Context) -> Reply:
     ticket = own_ticket(ctx, args[0])
     if ticket is None:
         return not_found(args[0])
+    if ticket.resident_id != ctx.person.id:
+        return Reply(f"工单 {ticket.id} 由其他居民先反映，不能撤销。如问题已解决请回复“评价 {ticket.id} 满意”。")
     was_assigned = ticket.status == Status.ASSIGNED
     try:
-        tickets.transition(ctx.session, ticket, "cancel", ctx.person.id, "居民撤销", ctx.now)
+        lifecycle.apply(ctx.session, ticket, "cancel", ctx.person.id, "居民撤销", ctx.now)
     except IllegalMove as refused:
         return Reply(f"{refused}。如需帮助请回复“帮助”。")
     ticket.awaiting = None

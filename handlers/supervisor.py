@@ -2,69 +2,94 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
 import nlp
-from handlers import complaints
-from handlers.clock import fmt, period
+from handlers import complaints, lifecycle, sla, worker
+from handlers.clock import fmt, local, period
 from handlers.commands import Context, Registry, parse_ticket_number
-from handlers.privacy import mask, mask_phone
+from handlers.privacy import mask, mask_name, mask_phone
 from handlers.types import Message, Reply
-from storage import grids, people, tickets
-from storage.models import Grid, Person, Role, Status
-from storage.tickets import STATUS_NAMES
+from storage import grids, metrics, people, tickets
+from storage.models import Grid, Person, Role, Status, Ticket
+from storage.tickets import STATUS_NAMES, IllegalMove
 
 commands = Registry()
 SUPERVISOR = {Role.SUPERVISOR}
 PERIODS = ("今日", "今天", "本周", "本月", "上月")
 
 
-def rate(part: int, whole: int) -> str:
-    return f"{part * 100 / whole:.1f}%" if whole else "—"
+CALLBACK_DAYS = 7
 
 
 @commands.command("统计", roles=SUPERVISOR, glued_args=True)
 def stats(msg: Message, args: list[str], ctx: Context) -> Reply:
-    """统计 [今日|本周|本月|上月] [网格编号]：工单数、办结率、平均评分"""
+    """统计 [今日|本周|本月|上月] [网格编号]：响应率、按期办结率、办结率、满意率、重办率"""
     period_word = next((a for a in args if a in PERIODS), "今日")
     grid_code = next((a for a in args if a not in PERIODS), None)
     grid = grids.by_code(ctx.session, grid_code) if grid_code else None
     if grid_code and grid is None:
         return Reply(f"没有编号为 {grid_code} 的网格。回复“统计”看全部，或“网格 编号”看单个网格。")
     since, until, shown = period("今日" if period_word == "今天" else period_word, ctx.now)
-    numbers = tickets.stats(ctx.session, since, until, ctx.now, grid.id if grid else None)
-    by = numbers["by_status"]
-    total = sum(v for k, v in by.items() if k != Status.CANCELLED)
-    done = by.get(Status.RESOLVED, 0) + by.get(Status.CLOSED, 0)
-    avg = (
-        f"{numbers['avg_rating']:.1f}分（{numbers['rated']}条评价）"
-        if numbers["avg_rating"] is not None
-        else "暂无评价"
-    )
     scope = f"{grid.name} " if grid else ""
+    text = summary(ctx.session, since, until, ctx.now, grid.id if grid else None, f"{scope}{shown}")
+    return Reply(text)
+
+
+def summary(session: Session, since: datetime, until: datetime, now: datetime, grid_id: int | None, title: str) -> str:
+    """The numbers of docs/metrics.md in five short lines."""
+    m = metrics.compute(session, since, until, now, grid_id)
+    rated = f"{m.satisfaction.whole}条评价，平均{m.avg_rating:.1f}分" if m.avg_rating is not None else "暂无评价"
+    accept = f"{m.mean_accept_minutes:.0f}分钟" if m.mean_accept_minutes is not None else "—"
+    resolve = f"{m.mean_resolve_hours:.1f}小时" if m.mean_resolve_hours is not None else "—"
+    by = m.by_status
+    waiting = by.get(Status.NEW, 0) + by.get(Status.RETURNED, 0)
+    working = by.get(Status.ACCEPTED, 0) + by.get(Status.REOPENED, 0) + by.get(Status.SUSPENDED, 0)
+    done = by.get(Status.RESOLVED, 0) + by.get(Status.CLOSED, 0)
     lines = [
-        f"{scope}{shown}工单 {total} 件：",
-        f"待派单 {by.get(Status.NEW, 0) + by.get(Status.RETURNED, 0)}，已派单 {by.get(Status.ASSIGNED, 0)}，"
-        f"处理中 {by.get(Status.ACCEPTED, 0) + by.get(Status.REOPENED, 0)}，已办结 {done}，超时 {numbers['overdue']}",
-        f"办结率 {rate(done, total)}，平均评分 {avg}",
+        f"{title}工单 {m.total} 件：待派单 {waiting}，已派单 {by.get(Status.ASSIGNED, 0)}，处理中 {working}，"
+        f"已办结 {done}，超时 {m.overdue}",
+        f"响应率 {m.response}，按期办结率 {m.on_time}，办结率 {m.closure}",
+        f"满意率 {m.satisfaction}（{rated}），重办率 {m.reopen}",
+        f"平均响应 {accept}，平均办结 {resolve}",
     ]
-    if numbers["overdue"]:
+    if m.overdue:
         lines.append("回复“超时”查看超时工单。")
-    return Reply("\n".join(lines))
+    return "\n".join(lines)
+
+
+def daily_report(session: Session, now: datetime) -> str:
+    """The 18:00 push to the centre's group: today's numbers and what is late."""
+    since, until, _ = period("今日", now)
+    late = tickets.overdue(session, now, limit=5)
+    text = "【日报】" + summary(session, since, until, now, None, f"{local(now):%m月%d日} ")
+    if late:
+        text += "\n超时最久：" + "；".join(f"{t.id}（超时{sla.late_by(t, now)}）" for t in late[:3])
+    return text
+
+
+@commands.command("日报", roles=SUPERVISOR)
+def report_now(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """日报：今天的汇总（每个工作日 18:00 也会自动推送到指挥中心群）"""
+    return Reply(daily_report(ctx.session, ctx.now))
 
 
 @commands.command("超时", roles=SUPERVISOR, glued_args=True)
 def overdue(msg: Message, args: list[str], ctx: Context) -> Reply:
-    """超时：列出已超过办结时限的工单"""
+    """超时：列出已超过办结时限的工单，最晚的在前"""
     late = tickets.overdue(ctx.session, ctx.now, limit=20)
     if not late:
         return Reply("目前没有超时工单。")
     names = {g.id: g.name for g in grids.all_grids(ctx.session)}
-    lines = []
-    for t in late:
-        assert t.resolve_due_at is not None
-        hours = (ctx.now - t.resolve_due_at).total_seconds() / 3600
-        late_by = f"{hours:.0f}小时" if hours >= 1 else f"{hours * 60:.0f}分钟"
-        lines.append(f"{t.id} {names.get(t.grid_id, '待派单')} {complaints.label(t)} 超时{late_by}")
-    return Reply(f"超时工单 {len(late)} 件：\n" + "\n".join(lines) + "\n回复“查 工单号”看详情。")
+    lines = [
+        f"{sla.mark_for(t, ctx.now)} {t.id} {names.get(t.grid_id, '待派单')} {complaints.label(t)} "
+        f"超时{sla.late_by(t, ctx.now)}{'（严重超时）' if sla.colour(t, ctx.now) == sla.BADLY else ''}"
+        for t in late
+    ]
+    return Reply(f"超时工单 {len(late)} 件：\n" + "\n".join(lines) + "\n回复“督办 工单号”督促，“查 工单号”看详情。")
 
 
 @commands.command("网格", roles=SUPERVISOR, glued_args=True)
@@ -80,10 +105,7 @@ def grid_summary(msg: Message, args: list[str], ctx: Context) -> Reply:
     staff = "、".join(f"{w.name}（{mask_phone(w.phone)}）" if w.phone else w.name for w in workers) or "未配置网格员"
     open_tickets = tickets.open_in_grid(ctx.session, grid.id)
     lines = [f"{grid.name}（{grid.code}）网格员：{staff}", f"在办工单 {len(open_tickets)} 件"]
-    lines += [
-        f"{t.id} {complaints.label(t)} {STATUS_NAMES[Status(t.status)]}{' 紧急' if t.urgent else ''}"
-        for t in open_tickets[:10]
-    ]
+    lines += [worker.line(t, ctx) for t in open_tickets[:10]]
     return Reply("\n".join(lines))
 
 
@@ -105,8 +127,168 @@ def inspect(msg: Message, args: list[str], ctx: Context) -> Reply:
         f"分类依据：{ticket.keywords or '无关键词'}（置信度 {ticket.confidence:.2f}{runner_up}）",
         f"提交：{fmt(ticket.created_at)}" + (f"；时限：{fmt(ticket.resolve_due_at)}" if ticket.resolve_due_at else ""),
     ]
+    if ticket.reporter_count > 1:
+        lines.append(f"{ticket.reporter_count}位居民反映。回复“拆分 {ticket.id}”查看或拆开错误关联。")
+    if ticket.extension_request:
+        request = json.loads(ticket.extension_request)
+        lines.append(
+            f"延期申请：{request['days']}天，{request['reason']}。"
+            f"回复“同意延期 {ticket.id}”或“驳回延期 {ticket.id} 原因”。"
+        )
     if resident and resident.phone:
         lines.append(f"居民电话：{mask_phone(resident.phone)}")
     if ticket.rating is not None:
         lines.append(f"评价：{ticket.rating}分 {ticket.rating_note}".rstrip())
     return Reply("\n".join(lines))
+
+
+def ticket_and_grid(args: list[str], ctx: Context, word: str) -> tuple[Ticket, Grid] | Reply:
+    usage = Reply(f"请这样写：{word} 工单号 网格编号，如：{word} 1024 G02")
+    if len(args) < 2 or (number := parse_ticket_number(args[0])) is None:
+        return usage
+    ticket = tickets.get(ctx.session, number)
+    if ticket is None:
+        return Reply(f"没有工单 {number}。回复“超时”或“统计”查看工单。")
+    grid = grids.by_code(ctx.session, args[1].upper())
+    if grid is None or grid.id is None:
+        return Reply(f"没有编号为 {args[1]} 的网格。回复“网格”查看全部编号。")
+    return ticket, grid
+
+
+@commands.command("派", "派单", roles=SUPERVISOR)
+def dispatch(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """派 <工单号> <网格编号>：把待派单或退回的工单派给网格"""
+    found = ticket_and_grid(args, ctx, "派")
+    if isinstance(found, Reply):
+        return found
+    ticket, grid = found
+    if ticket.grid_id is not None and Status(ticket.status) not in (Status.NEW, Status.RETURNED):
+        return transfer(msg, args, ctx)
+    return move_to(ticket, grid, ctx, "assign")
+
+
+@commands.command("转派", roles=SUPERVISOR)
+def transfer(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """转派 <工单号> <网格编号>：把在办工单改派给另一个网格"""
+    found = ticket_and_grid(args, ctx, "转派")
+    if isinstance(found, Reply):
+        return found
+    ticket, grid = found
+    if ticket.grid_id == grid.id and Status(ticket.status) not in (Status.NEW, Status.RETURNED):
+        return Reply(f"工单 {ticket.id} 已在{grid.name}。")
+    if Status(ticket.status) in (Status.NEW, Status.RETURNED):
+        return move_to(ticket, grid, ctx, "assign")
+    old = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
+    reply = move_to(ticket, grid, ctx, "transfer")
+    if old is not None and old.chat_id and old.id != grid.id:
+        ctx.notify("group_push", "transferred", old.chat_id, ticket.id, to=grid.name)
+    return reply
+
+
+def move_to(ticket: Ticket, grid: Grid, ctx: Context, action: str) -> Reply:
+    try:
+        complaints.assign(ticket, grid, ctx, action)
+    except IllegalMove as refused:
+        return Reply(f"{refused}。回复“查 {ticket.id}”看详情。")
+    ctx.outbox_ids.extend(lifecycle.tell_residents(ctx.session, ticket, "dispatched", grid=grid.name))
+    word = "转派" if action == "transfer" else "派"
+    return Reply(f"工单 {ticket.id} 已{word}给{grid.name}，接单时限 {fmt(ticket.accept_due_at)}。")
+
+
+@commands.command("同意延期", "批准延期", roles=SUPERVISOR, acts_on_ticket=True)
+def approve_extension(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """同意延期 <工单号>：批准网格员的延期申请"""
+    ticket = worker.ticket_of(ctx)
+    if not ticket.extension_request:
+        return Reply(f"工单 {ticket.id} 没有待审批的延期申请。")
+    request = json.loads(ticket.extension_request)
+    return worker.grant(ctx, ticket, int(request["days"]), str(request["reason"]))
+
+
+@commands.command("驳回延期", "不同意延期", roles=SUPERVISOR, acts_on_ticket=True)
+def refuse_extension(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """驳回延期 <工单号> <原因>：不批准延期，时限不变"""
+    ticket = worker.ticket_of(ctx)
+    if not ticket.extension_request:
+        return Reply(f"工单 {ticket.id} 没有待审批的延期申请。")
+    reason = " ".join(args[1:])[:200] or "请按原时限办结"
+    ticket.extension_request = ""
+    ctx.session.add(ticket)
+    tickets.record(ctx.session, ticket, ctx.person.id, "extend_refuse", reason, ctx.now)
+    ctx.outbox_ids.extend(lifecycle.tell_group(ctx.session, ticket, "extension_refused", reason=reason))
+    return Reply(f"已驳回工单 {ticket.id} 的延期申请，时限仍为 {fmt(ticket.resolve_due_at)}。")
+
+
+@commands.command("督办", roles=SUPERVISOR, acts_on_ticket=True)
+def supervise(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """督办 <工单号> [要求]：督促网格员尽快办理，群里会提醒"""
+    ticket = worker.ticket_of(ctx)
+    if Status(ticket.status) not in sla.RUNNING | {Status.SUSPENDED}:
+        return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，无需督办。")
+    note = " ".join(args[1:])[:200] or "请尽快办理"
+    tickets.record(ctx.session, ticket, ctx.person.id, "supervise", note, ctx.now)
+    pushed = lifecycle.tell_group(ctx.session, ticket, "supervised", reason=note)
+    ctx.outbox_ids.extend(pushed)
+    where = "已在网格群提醒网格员" if pushed else "该工单还没有网格群，请先派单"
+    return Reply(f"已督办工单 {ticket.id}，{where}。")
+
+
+@commands.command("回访", roles=SUPERVISOR)
+def callback(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """回访 [工单号 回访结果]：列出需要回访的工单（不满意、重办、紧急），或记下回访结果"""
+    if args and (number := parse_ticket_number(args[0])) is not None:
+        ticket = tickets.get(ctx.session, number)
+        if ticket is None:
+            return Reply(f"没有工单 {number}。回复“回访”查看需要回访的工单。")
+        note = " ".join(args[1:])[:200]
+        if not note:
+            return Reply(f"请写上回访结果，如：回访 {number} 已电话联系，居民表示灯已修好")
+        ticket.callback_at = ctx.now
+        ctx.session.add(ticket)
+        tickets.record(ctx.session, ticket, ctx.person.id, "callback", note, ctx.now)
+        return Reply(f"已记录工单 {number} 的回访结果。")
+    due = tickets.callbacks_due(ctx.session, ctx.now - timedelta(days=CALLBACK_DAYS))
+    if not due:
+        return Reply(f"近 {CALLBACK_DAYS} 天没有需要回访的工单。")
+    # In a group the whole number would be read by everyone; in a private chat the centre needs it to call.
+    private = not msg.chat_id
+    lines = []
+    for t in due:
+        resident = ctx.session.get(Person, t.resident_id) if t.resident_id else None
+        phone = (resident.phone if private else mask_phone(resident.phone)) if resident and resident.phone else "无电话"
+        name = mask_name(resident.name) if resident and resident.name else "居民"
+        why = f"评价{t.rating}分" if t.rating is not None and t.rating <= 2 else "重办" if t.reopen_count else "紧急"
+        lines.append(f"{t.id} {complaints.label(t)} {why} {name} {phone}")
+    hint = "" if private else "（群里电话已隐藏，私聊我可看完整号码）"
+    return Reply(f"需要回访 {len(due)} 件{hint}：\n" + "\n".join(lines) + "\n回访后回复“回访 工单号 结果”。")
+
+
+@commands.command("拆分", roles=SUPERVISOR)
+def split(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """拆分 <工单号> [序号]：查看关联到工单的居民反映，把关联错的拆成新工单"""
+    number = parse_ticket_number(args[0]) if args else None
+    ticket = tickets.get(ctx.session, number) if number is not None else None
+    if ticket is None or ticket.id is None:
+        return Reply("请带上工单号，如：拆分 1024。")
+    linked = tickets.reporters(ctx.session, ticket.id)
+    if not linked:
+        return Reply(f"工单 {ticket.id} 没有关联的其他居民反映。")
+    if len(args) < 2:
+        lines = [f"{i}. {mask(r.text)[:60]}" for i, r in enumerate(linked, 1)]
+        return Reply(
+            f"工单 {ticket.id} 关联了 {len(linked)} 条反映：\n"
+            + "\n".join(lines)
+            + f"\n回复“拆分 {ticket.id} 序号”拆成新工单。"
+        )
+    if not args[1].isdigit() or not 1 <= int(args[1]) <= len(linked):
+        return Reply(f"序号应在 1 到 {len(linked)} 之间。回复“拆分 {ticket.id}”查看。")
+    row = linked[int(args[1]) - 1]
+    resident = ctx.session.get(Person, row.person_id)
+    assert resident is not None
+    ctx.session.delete(row)
+    ticket.reporter_count = max(1, ticket.reporter_count - 1)
+    ctx.session.add(ticket)
+    tickets.record(ctx.session, ticket, ctx.person.id, "split", row.text[:200], ctx.now)
+    ctx.session.flush()
+    new_id = complaints.open_split(row.text, row.source_msg_id, resident, ctx)
+    return Reply(f"已拆分：这条反映单独立案为工单 {new_id}，并通知了该居民。")

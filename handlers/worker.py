@@ -8,17 +8,21 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from handlers import complaints
+from handlers import complaints, lifecycle, sla
+from handlers.clock import fmt
 from handlers.commands import Context, Registry
 from handlers.types import Message, Reply
 from storage import grids, tickets
-from storage.models import Grid, Person, Role, Status, Ticket
+from storage.models import Grid, Role, Status, Ticket
 from storage.tickets import STATUS_NAMES, IllegalMove
 
 commands = Registry()
 WORKERS = {Role.GRID_WORKER, Role.SUPERVISOR}
 # A photo a worker sends this soon after 办结 is the after-photo of that ticket.
 AFTER_PHOTO_WINDOW = timedelta(minutes=30)
+# Extensions a worker may ask for per ticket (the rules allow one); the centre can always extend directly.
+MAX_EXTENSIONS = 1
+MAX_EXTENSION_DAYS = 30
 
 
 def ticket_of(ctx: Context) -> Ticket:
@@ -27,15 +31,14 @@ def ticket_of(ctx: Context) -> Ticket:
 
 
 def tell_resident(ctx: Context, ticket: Ticket, event: str, **payload: object) -> None:
-    resident = ctx.session.get(Person, ticket.resident_id) if ticket.resident_id else None
-    if resident is not None and resident.openid:
-        ctx.notify("resident_notice", event, resident.openid, ticket.id, **payload)
+    """Every resident who reported the problem hears of the step."""
+    ctx.outbox_ids.extend(lifecycle.tell_residents(ctx.session, ticket, event, **payload))
 
 
 def move(ctx: Context, action: str, note: str = "") -> Reply | None:
     """Apply the move, or return the refusal to show."""
     try:
-        tickets.transition(ctx.session, ticket_of(ctx), action, ctx.person.id, note, ctx.now)
+        lifecycle.apply(ctx.session, ticket_of(ctx), action, ctx.person.id, note, ctx.now)
     except IllegalMove as refused:
         return Reply(f"{refused}。回复“待办”查看本网格的工单。")
     return None
@@ -61,7 +64,7 @@ def progress(msg: Message, args: list[str], ctx: Context) -> Reply:
     note = " ".join(args[1:])[:200]
     if not note:
         return Reply(f"请写上进展说明，如：进展 {ticket.id} 已联系物业，明天上午换灯")
-    if ticket.status not in (Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED):
+    if ticket.status not in (Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED, Status.SUSPENDED):
         return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，不能更新进展。")
     tickets.record(ctx.session, ticket, ctx.person.id, "progress", note)
     tell_resident(ctx, ticket, "progress", note=note)
@@ -112,13 +115,86 @@ def todo(msg: Message, args: list[str], ctx: Context) -> Reply:
     open_tickets = tickets.open_in_grid(ctx.session, grid.id)
     if not open_tickets:
         return Reply(f"{grid.name}目前没有待办工单。")
-    lines = [
-        f"{t.id} {complaints.label(t)} {STATUS_NAMES[Status(t.status)]}{' 紧急' if t.urgent else ''}"
-        for t in open_tickets
-    ]
+    lines = [line(t, ctx) for t in open_tickets]
     waiting = any(t.status in (Status.ASSIGNED, Status.REOPENED) for t in open_tickets)
     hint = "\n回复“接单 工单号”认领。" if waiting else "\n处理完回复“办结 工单号 处理说明”。"
     return Reply(f"{grid.name}待办 {len(open_tickets)} 件：\n" + "\n".join(lines) + hint)
+
+
+def line(ticket: Ticket, ctx: Context) -> str:
+    """ "🟡 12 市政设施·路灯 处理中 紧急": one ticket in a list, coloured by its clock."""
+    urgent = " 紧急" if ticket.urgent else ""
+    status = STATUS_NAMES[Status(ticket.status)]
+    return f"{sla.mark_for(ticket, ctx.now)} {ticket.id} {complaints.label(ticket)} {status}{urgent}"
+
+
+@commands.command("挂起", roles=WORKERS, acts_on_ticket=True)
+def suspend(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """挂起 <工单号> <需要居民补充什么>：等居民补充，暂停计时"""
+    ticket = ticket_of(ctx)
+    reason = " ".join(args[1:])[:200]
+    if not reason:
+        return Reply(f"请写上需要居民补充什么，如：挂起 {ticket.id} 请告知具体单元号")
+    if refused := move(ctx, "suspend", reason):
+        return refused
+    ticket.awaiting = "resident"
+    tell_resident(ctx, ticket, "suspended", note=reason)
+    return Reply(
+        f"工单 {ticket.id} 已挂起，时限暂停计时，已请居民补充。居民回复后自动恢复，也可回复“恢复 {ticket.id}”。"
+    )
+
+
+@commands.command("恢复", "解挂", roles=WORKERS, acts_on_ticket=True)
+def resume(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """恢复 <工单号>：挂起的工单继续处理，恢复计时"""
+    ticket = ticket_of(ctx)
+    if refused := move(ctx, "resume", " ".join(args[1:])[:200]):
+        return refused
+    return Reply(f"工单 {ticket.id} 已恢复处理，办结时限 {fmt(ticket.resolve_due_at)}。")
+
+
+@commands.command("延期", roles=WORKERS, acts_on_ticket=True)
+def extend(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """延期 <工单号> <天数> <原因>：申请延长办结时限，由指挥中心审批"""
+    ticket = ticket_of(ctx)
+    usage = Reply(f"请这样申请：延期 {ticket.id} 天数 原因，如：延期 {ticket.id} 3 等待配件")
+    days_text = args[1].removesuffix("天") if len(args) > 1 else ""
+    reason = " ".join(args[2:])[:200]
+    if not days_text.isdigit() or not reason:
+        return usage
+    days = int(days_text)
+    if not 1 <= days <= MAX_EXTENSION_DAYS:
+        return Reply(f"延期天数应在 1 到 {MAX_EXTENSION_DAYS} 天之间。")
+    if Status(ticket.status) not in (Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED, Status.SUSPENDED):
+        return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，不能延期。")
+    if ctx.person.role == Role.SUPERVISOR:
+        return grant(ctx, ticket, days, reason)
+    if ticket.extension_request:
+        return Reply(f"工单 {ticket.id} 的延期申请正在等待指挥中心审批。")
+    if ticket.extensions >= MAX_EXTENSIONS:
+        return Reply(f"工单 {ticket.id} 已延期过 {ticket.extensions} 次，不能再申请。确有困难请联系指挥中心。")
+    ticket.extension_request = json.dumps({"days": days, "reason": reason, "by": ctx.person.id}, ensure_ascii=False)
+    ctx.session.add(ticket)
+    tickets.record(ctx.session, ticket, ctx.person.id, "extend_request", f"{days}天 {reason}", ctx.now)
+    ctx.outbox_ids.extend(
+        lifecycle.tell_supervisors(
+            ctx.session, ticket, "extension_requested", days=days, reason=reason, worker=ctx.person.name
+        )
+    )
+    return Reply(f"已提交工单 {ticket.id} 延期 {days} 天的申请，等待指挥中心审批。")
+
+
+def grant(ctx: Context, ticket: Ticket, days: int, reason: str) -> Reply:
+    """Move the resolve deadline by `days` (working days on a working clock) and tell everyone concerned."""
+    before = ticket.resolve_due_at
+    ticket.extension_request = ""
+    sla.extend(ticket, days, ctx.now)
+    ctx.session.add(ticket)
+    tickets.record(ctx.session, ticket, ctx.person.id, "extend", f"{days}天 {reason}", ctx.now)
+    due = fmt(ticket.resolve_due_at)
+    ctx.outbox_ids.extend(lifecycle.tell_group(ctx.session, ticket, "extended", days=days, due=due))
+    tell_resident(ctx, ticket, "extended", note=reason, due=due)
+    return Reply(f"工单 {ticket.id} 已延期 {days} 天：办结时限由 {fmt(before)} 改为 {due}。")
 
 
 def attach_after_photo(msg: Message, ctx: Context) -> Reply:

@@ -41,6 +41,8 @@ class UrgencyRules:
     """Vocabulary deciding whether a message reports danger happening now."""
 
     hours: int = DEFAULT_URGENT_HOURS
+    # An urgent ticket must be accepted this soon (calendar minutes).
+    accept_minutes: int = 10
     boost: float = 3.0
     # keyword -> category code the danger belongs to (None: urgency without a category preference)
     keywords: dict[str, str | None] = field(default_factory=dict)
@@ -55,6 +57,8 @@ class Taxonomy:
 
     categories: tuple[Category, ...]
     urgency: UrgencyRules
+    # A grid worker accepts a normal ticket within this many working minutes.
+    accept_minutes: int = 30
 
     @classmethod
     def from_file(cls, path: str | Path) -> Taxonomy:
@@ -88,7 +92,10 @@ class Taxonomy:
         if FALLBACK_CODE not in seen:
             raise ValueError(f"{source}: a category with code {FALLBACK_CODE!r} is required for unmatched text")
         urgency = _urgency(data.get("urgent") or {}, seen, source)
-        return cls(categories=tuple(categories), urgency=urgency)
+        accept_minutes = int(data.get("accept_minutes", 30))
+        if accept_minutes <= 0 or urgency.accept_minutes <= 0:
+            raise ValueError(f"{source}: accept_minutes must be positive")
+        return cls(categories=tuple(categories), urgency=urgency, accept_minutes=accept_minutes)
 
     def get(self, code: str) -> Category:
         """The category with this code; KeyError when unknown."""
@@ -123,6 +130,7 @@ def _urgency(raw: dict[str, Any], codes: set[str], source: str) -> UrgencyRules:
         keywords[normalize(str(key))] = code
     return UrgencyRules(
         hours=int(raw.get("hours", DEFAULT_URGENT_HOURS)),
+        accept_minutes=int(raw.get("accept_minutes", 10)),
         boost=float(raw.get("boost", 3.0)),
         keywords=keywords,
         negations=tuple(normalize(str(w)) for w in raw.get("negations") or ()),

@@ -28,10 +28,13 @@ class Status(StrEnum):
     CLOSED = "closed"
     RETURNED = "returned"
     REOPENED = "reopened"
+    SUSPENDED = "suspended"  # 挂起: accepted, waiting for the resident (or a third party); the clock stops
     CANCELLED = "cancelled"
 
 
-OPEN_STATUSES = frozenset({Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.RETURNED, Status.REOPENED})
+OPEN_STATUSES = frozenset(
+    {Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.RETURNED, Status.REOPENED, Status.SUSPENDED}
+)
 
 
 class Grid(SQLModel, table=True):
@@ -103,6 +106,29 @@ class Ticket(SQLModel, table=True):
     closed_at: datetime | None = None
     accept_due_at: datetime | None = None
     resolve_due_at: datetime | None = Field(default=None, index=True)
+    # The clocks (handlers/sla.py). The resolve clock runs from clock_started_at (creation, or the latest reopen) for
+    # sla_seconds of clock time plus paused_seconds; clock time is working time when working_clock, else calendar time.
+    clock_started_at: datetime | None = None
+    sla_seconds: float = 0.0
+    accept_seconds: float = 0.0
+    working_clock: bool = True
+    paused_at: datetime | None = None
+    paused_seconds: float = 0.0
+    # Reminders already sent for the current clocks ("remind,escalate,warn"), and when the sweep should look again.
+    alerts: str = Field(default="", max_length=128)
+    next_alert_at: datetime | None = Field(default=None, index=True)
+    extensions: int = 0
+    # A worker's pending 延期 request as JSON ({"days": 3, "reason": "...", "by": 7}), "" when none.
+    extension_request: str = Field(default="", max_length=512)
+    # Facts the numbers are made of (docs/metrics.md), fixed when they happen.
+    first_accepted_at: datetime | None = None
+    first_resolved_at: datetime | None = None
+    accept_on_time: bool | None = None
+    resolve_on_time: bool | None = None
+    reopen_count: int = 0
+    # Residents who reported this same problem (duplicates linked to it), the first reporter included.
+    reporter_count: int = 1
+    callback_at: datetime | None = None
 
 
 class TicketEvent(SQLModel, table=True):
@@ -117,6 +143,29 @@ class TicketEvent(SQLModel, table=True):
     from_status: str | None = Field(default=None, max_length=16)
     to_status: str | None = Field(default=None, max_length=16)
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TicketReporter(SQLModel, table=True):
+    """A further resident who reported the same problem: linked to the ticket instead of opening another."""
+
+    __tablename__ = "ticket_reporter"
+    __table_args__ = (UniqueConstraint("ticket_id", "person_id", name="uq_reporter_ticket_person"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    location_text: str = Field(default="", max_length=256)
+    source_msg_id: str = Field(default="", max_length=128)
+    similarity: float = 0.0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Once(SQLModel, table=True):
+    """A job that must happen once per key (the 18:00 日报 of a day): the unique key is the guard."""
+
+    key: str = Field(primary_key=True, max_length=128)
     created_at: datetime = Field(default_factory=utcnow)
 
 

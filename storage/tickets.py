@@ -5,17 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.models import OPEN_STATUSES, Status, Ticket, TicketEvent, utcnow
+from storage.models import OPEN_STATUSES, Once, Status, Ticket, TicketEvent, TicketReporter, utcnow
 
 # action -> (statuses it may start from, status it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[Status], Status]] = {
     "assign": (frozenset({Status.NEW, Status.RETURNED}), Status.ASSIGNED),
+    "transfer": (frozenset({Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED, Status.SUSPENDED}), Status.ASSIGNED),
     "accept": (frozenset({Status.ASSIGNED, Status.REOPENED}), Status.ACCEPTED),
-    "resolve": (frozenset({Status.ACCEPTED}), Status.RESOLVED),
-    "return": (frozenset({Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED}), Status.RETURNED),
+    "suspend": (frozenset({Status.ACCEPTED}), Status.SUSPENDED),
+    "resume": (frozenset({Status.SUSPENDED}), Status.ACCEPTED),
+    "resolve": (frozenset({Status.ACCEPTED, Status.SUSPENDED}), Status.RESOLVED),
+    "return": (frozenset({Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED, Status.SUSPENDED}), Status.RETURNED),
     "close": (frozenset({Status.RESOLVED}), Status.CLOSED),
     "reopen": (frozenset({Status.RESOLVED, Status.CLOSED}), Status.REOPENED),
     "cancel": (frozenset({Status.NEW, Status.ASSIGNED, Status.RETURNED}), Status.CANCELLED),
@@ -29,6 +33,7 @@ STATUS_NAMES = {
     Status.CLOSED: "已评价",
     Status.RETURNED: "已退回",
     Status.REOPENED: "重办中",
+    Status.SUSPENDED: "已挂起",
     Status.CANCELLED: "已撤销",
 }
 
@@ -53,6 +58,16 @@ def open_ticket(session: Session, ticket: Ticket, actor_id: int | None, note: st
     return ticket
 
 
+def check(ticket: Ticket, action: str) -> None:
+    """Raise IllegalMove, with the reason to show, when the ticket's status does not allow the move."""
+    if action not in TRANSITIONS:
+        raise IllegalMove(f"未知操作：{action}")
+    current = Status(ticket.status)
+    if current not in TRANSITIONS[action][0]:
+        reason = REFUSALS.get(current, f"工单当前状态为“{STATUS_NAMES[current]}”")
+        raise IllegalMove(f"{reason}，不能{ACTION_NAMES.get(action, action)}")
+
+
 def transition(
     session: Session,
     ticket: Ticket,
@@ -62,20 +77,18 @@ def transition(
     now: datetime | None = None,
 ) -> Ticket:
     """Apply one move of the state machine, or raise IllegalMove and change nothing."""
-    if action not in TRANSITIONS:
-        raise IllegalMove(f"未知操作：{action}")
-    sources, target = TRANSITIONS[action]
-    current = Status(ticket.status)
-    if current not in sources:
-        reason = REFUSALS.get(current, f"工单当前状态为“{STATUS_NAMES[current]}”")
-        raise IllegalMove(f"{reason}，不能{ACTION_NAMES.get(action, action)}")
-    if action == "assign" and ticket.grid_id is None:
+    check(ticket, action)
+    if action in ("assign", "transfer") and ticket.grid_id is None:
         raise IllegalMove("尚未确定网格，不能派单")
+    target = TRANSITIONS[action][1]
+    current = Status(ticket.status)
     now = now or utcnow()
     ticket.status = target
     ticket.updated_at = now
     stamp = {
         "assign": "assigned_at",
+        "transfer": "assigned_at",
+        "reopen": "assigned_at",
         "accept": "accepted_at",
         "resolve": "resolved_at",
         "close": "closed_at",
@@ -89,6 +102,9 @@ def transition(
 
 ACTION_NAMES = {
     "assign": "派单",
+    "transfer": "转派",
+    "suspend": "挂起",
+    "resume": "恢复",
     "accept": "接单",
     "resolve": "办结",
     "return": "退回",
@@ -98,9 +114,11 @@ ACTION_NAMES = {
 }
 
 
-def record(session: Session, ticket: Ticket, actor_id: int | None, action: str, note: str = "") -> TicketEvent:
-    """Append an event that changes no status (催办, 补充位置, 图片, 评价内容)."""
-    return _append(session, ticket, actor_id, action, None, None, note)
+def record(
+    session: Session, ticket: Ticket, actor_id: int | None, action: str, note: str = "", now: datetime | None = None
+) -> TicketEvent:
+    """Append an event that changes no status (催办, 补充位置, 图片, 督办, 延期申请)."""
+    return _append(session, ticket, actor_id, action, None, None, note, now)
 
 
 def _append(
@@ -147,9 +165,11 @@ def events_by_actor(session: Session, actor_id: int, since: datetime) -> Sequenc
 
 
 def of_resident(session: Session, resident_id: int, limit: int = 5) -> Sequence[Ticket]:
+    """The resident's tickets, those they were linked to as a further reporter included, newest first."""
+    linked = select(TicketReporter.ticket_id).where(TicketReporter.person_id == resident_id)
     query = (
         select(Ticket)
-        .where(Ticket.resident_id == resident_id)
+        .where(or_(col(Ticket.resident_id) == resident_id, col(Ticket.id).in_(linked)))
         .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
         .limit(limit)
     )
@@ -163,6 +183,95 @@ def awaiting_location(session: Session, resident_id: int) -> Ticket | None:
         .order_by(col(Ticket.id).desc())
     )
     return session.exec(query).first()
+
+
+def awaiting_resident(session: Session, resident_id: int) -> Ticket | None:
+    """A suspended ticket whose worker asked this resident (a reporter of it) for more."""
+    linked = select(TicketReporter.ticket_id).where(TicketReporter.person_id == resident_id)
+    query = (
+        select(Ticket)
+        .where(
+            or_(col(Ticket.resident_id) == resident_id, col(Ticket.id).in_(linked)),
+            Ticket.awaiting == "resident",
+            Ticket.status == Status.SUSPENDED,
+        )
+        .order_by(col(Ticket.id).desc())
+    )
+    return session.exec(query).first()
+
+
+def is_reporter(session: Session, ticket: Ticket, person_id: int) -> bool:
+    if ticket.resident_id == person_id:
+        return True
+    query = select(TicketReporter.id).where(
+        TicketReporter.ticket_id == ticket.id, TicketReporter.person_id == person_id
+    )
+    return session.exec(query).first() is not None
+
+
+def reporters(session: Session, ticket_id: int) -> Sequence[TicketReporter]:
+    """Further residents linked to the ticket, in the order they reported."""
+    query = select(TicketReporter).where(TicketReporter.ticket_id == ticket_id).order_by(col(TicketReporter.id))
+    return session.exec(query).all()
+
+
+def duplicate_candidates(
+    session: Session, grid_id: int, category: str, since: datetime, limit: int = 50
+) -> Sequence[Ticket]:
+    """Open tickets of one grid and category opened since then: what a new complaint may repeat."""
+    query = (
+        select(Ticket)
+        .where(
+            Ticket.grid_id == grid_id,
+            Ticket.category == category,
+            col(Ticket.status).in_(list(OPEN_STATUSES)),
+            Ticket.created_at >= since,
+        )
+        .order_by(col(Ticket.id).desc())
+        .limit(limit)
+    )
+    return session.exec(query).all()
+
+
+def alerts_due(session: Session, now: datetime, limit: int = 200) -> Sequence[Ticket]:
+    """Tickets whose next reminder has come; locked (PostgreSQL) so two sweeps never take the same one."""
+    query = (
+        select(Ticket)
+        .where(col(Ticket.next_alert_at).is_not(None), col(Ticket.next_alert_at) <= now)
+        .order_by(col(Ticket.next_alert_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return session.exec(query).all()
+
+
+def claim_once(session: Session, key: str, now: datetime) -> bool:
+    """True the first time a key is claimed (then never again): for jobs that must happen once, like a day's 日报."""
+    if session.get(Once, key) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(Once(key=key, created_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def callbacks_due(session: Session, since: datetime, limit: int = 20) -> Sequence[Ticket]:
+    """Resolved since then and worth a call: a low rating, a reopen, or urgent; not called back yet."""
+    query = (
+        select(Ticket)
+        .where(
+            col(Ticket.status).in_([Status.RESOLVED, Status.CLOSED, Status.REOPENED]),
+            col(Ticket.first_resolved_at).is_not(None),
+            col(Ticket.first_resolved_at) >= since,
+            col(Ticket.callback_at).is_(None),
+            or_(col(Ticket.rating) <= 2, col(Ticket.reopen_count) > 0, col(Ticket.urgent).is_(True)),
+        )
+        .order_by(col(Ticket.first_resolved_at))
+        .limit(limit)
+    )
+    return session.exec(query).all()
 
 
 def latest_open_of_resident(session: Session, resident_id: int, since: datetime) -> Ticket | None:
@@ -179,8 +288,10 @@ def latest_open_of_resident(session: Session, resident_id: int, since: datetime)
 
 
 def overdue(session: Session, now: datetime, grid_id: int | None = None, limit: int = 20) -> Sequence[Ticket]:
+    # A paused ticket's clock is stopped: it is not getting later while it waits for the resident.
     query = select(Ticket).where(
         col(Ticket.status).in_(list(OPEN_STATUSES)),
+        col(Ticket.paused_at).is_(None),
         col(Ticket.resolve_due_at).is_not(None),
         col(Ticket.resolve_due_at) < now,
     )

@@ -15,7 +15,7 @@ def test_bound_resident_gets_ticket_number_and_category(resident, session):
     assert "物业房屋" in reply or "市政设施" in reply
     grid = session.get(Grid, ticket.grid_id)
     assert grid is not None and grid.code == "G01"
-    assert "幸福小区第1网格" in reply and "张网格员" in reply and "预计24小时内处理" in reply
+    assert "幸福小区第1网格" in reply and "张网格员" in reply and "前办结" in reply
     assert ticket.status == "assigned"
 
 
