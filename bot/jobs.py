@@ -33,17 +33,7 @@ def deliver(outbox_id: int) -> str:
         row = outbox.lease(session, outbox_id, now, LEASE_SECONDS)
         if row is None:
             return "skipped"
-        payload = json.loads(row.payload or "{}")
-        delivery = Delivery(
-            row.id or 0,
-            row.kind,
-            row.event,
-            row.recipient,
-            notices.render(session, row),
-            idempotency_key=f"{row.id}-{int(row.created_at.timestamp() * 1000)}",
-            mention_name=str(payload.get("worker", "")) if row.kind == "group_push" else "",
-            mention_userid=str(payload.get("mention", "")) if row.kind == "group_push" else "",
-        )
+        delivery = delivery_for(session, row)
         attempts = row.attempts
     try:
         via = rt.channel.send(delivery)
@@ -62,6 +52,22 @@ def deliver(outbox_id: int) -> str:
         assert row is not None
         outbox.mark_sent(session, row, utcnow(), via)
     return "sent"
+
+
+def delivery_for(session: Session, row: Outbox) -> Delivery:
+    """What a channel is handed for this row: its text as of now, and the worker a group push @-mentions."""
+    payload = json.loads(row.payload or "{}")
+    mentions = row.kind == "group_push"
+    return Delivery(
+        row.id or 0,
+        row.kind,
+        row.event,
+        row.recipient,
+        notices.render(session, row),
+        idempotency_key=f"{row.id}-{int(row.created_at.timestamp() * 1000)}",
+        mention_name=str(payload.get("worker", "")) if mentions else "",
+        mention_userid=str(payload.get("mention", "")) if mentions else "",
+    )
 
 
 def enqueue(rt: runtime.Runtime, outbox_ids: Iterable[int]) -> None:

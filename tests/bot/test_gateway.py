@@ -17,6 +17,7 @@ from websockets.sync.client import connect
 from bot.gateway import Gateway, is_retryable, message_from_text, use_transport_for
 from bot.runtime import Runtime
 from config import ConfigError
+from handlers import lifecycle
 from simulator.aibot import AIBotServer
 from storage import outbox
 from storage.db import transaction
@@ -297,3 +298,14 @@ def test_which_failures_are_retried(failure, retry):
 def test_plain_ws_is_only_for_a_local_stand_in(url, production):
     with pytest.raises(ConfigError):
         use_transport_for(url, production)
+
+
+def test_a_reminder_is_markdown_that_mentions_the_worker(start_gateway, aibot, resident, session, rt):
+    resident.say("3号楼楼道灯坏了")
+    (number,) = tickets(session)
+    with transaction(rt.engine) as s:
+        lifecycle.tell_group(s, s.get(Ticket, number), "remind")
+    start_gateway()
+    (body,) = aibot.wait_for(lambda: [b for b in sends(aibot, G01) if b["msgtype"] == "markdown"])
+    content = body["markdown"]["content"]
+    assert content.startswith("【接单提醒】<@zhangwei> ") and f"接单 {number}" in content

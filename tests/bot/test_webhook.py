@@ -19,15 +19,15 @@ from rq import SimpleWorker
 from sqlmodel import Session, select
 from werkzeug.serving import make_server
 
-from bot import runtime
+from bot import jobs, runtime
 from bot.channels import Delivery, DeliveryError
 from bot.runtime import Runtime
 from bot.webhook import MARKDOWN_LIMIT, WebhookChannel, markdown, split_message
-from handlers import notices
+from handlers import lifecycle
 from simulator.wecom_webhook import WeComWebhook, create_wecom_webhook
 from storage import grids, outbox
 from storage.db import transaction
-from storage.models import Grid, Outbox
+from storage.models import Grid, Outbox, Ticket
 
 PHONE = "13812345678"
 G01_CHAT = "wrk-chat-g01"  # demo/grids.csv: 幸福小区第1网格, where 幸福小区3栋 is
@@ -94,7 +94,7 @@ def rows(rt: Runtime, kind: str = "group_push") -> list[Outbox]:
 def rendered(rt: Runtime, row: Outbox) -> Delivery:
     """What bot.jobs.deliver hands a channel for this row."""
     with Session(rt.engine) as s:
-        return Delivery(row.id or 0, row.kind, row.event, row.recipient, notices.render(s, row))
+        return jobs.delivery_for(s, row)
 
 
 def push(rt: Runtime, text: str, chat: str = G01_CHAT, kind: str = "group_push") -> Delivery:
@@ -379,3 +379,19 @@ def test_a_live_worker_without_an_ai_bot_sends_group_pushes_through_the_grids_ro
         live.engine.dispose()
     contents = robots.contents(key)
     assert len(contents) == 1 and "楼道灯" in contents[0] and PHONE not in contents[0]
+
+
+def test_a_reminder_mentions_the_grid_worker_so_their_phone_buzzes(rt, resident, robots, channel):
+    key = robots.key("幸福小区第1网格群")
+    set_key(rt, "G01", key)
+    resident.say("3号楼楼道灯坏了")
+    (card,) = rows(rt)
+    with transaction(rt.engine) as s:
+        lifecycle.tell_group(s, s.get(Ticket, card.ticket_id), "remind")
+    reminder = rows(rt)[-1]
+
+    channel().send(rendered(rt, reminder))
+
+    content = robots.hub.sent(key)[-1]["content"]
+    assert content.startswith("**【接单提醒】<@zhangwei>") and "张伟" not in content
+    assert f"接单 {card.ticket_id}" in content
