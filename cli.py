@@ -81,5 +81,6 @@ def register(app: Flask) -> None:
 
     @app.cli.command("sweep")
     def sweep() -> None:
-        """Re-enqueue outbox rows that should have been delivered by now."""
+        """Run both cron sweeps now: due reminders and escalations, then undelivered outbox rows."""
+        click.echo(f"reminders and escalations queued: {jobs.sweep_tickets()}")
         click.echo(f"re-enqueued {jobs.sweep_outbox()}")

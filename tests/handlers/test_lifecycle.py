@@ -16,6 +16,7 @@ import time_machine
 from sqlmodel import select
 
 from bot import jobs
+from handlers.cards import card_for
 from handlers.clock import CST
 from storage.models import Outbox, Status, Ticket, TicketEvent, TicketReporter
 from tests.members import GroupMember
@@ -292,6 +293,7 @@ def test_three_residents_reporting_one_lamp_make_one_ticket_and_all_hear_it_is_f
     assert f"已有居民反映此问题（工单 {t.id}）" in second and "已为您关联" in third
     assert t.reporter_count == 3
     assert "3位居民反映" in centre.say(f"查 {t.id}")
+    assert ("反映", "3位居民反映") in card_for(session, t).fields
 
     zhang.say(f"接单 {t.id}")
     zhang.say(f"办结 {t.id} 已更换灯泡")
