@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
-from storage import grids, people
-from storage.models import Grid, Person, Role
+import nlp
+from handlers.clock import local
+from handlers.privacy import mask
+from storage import grids, people, tickets
+from storage.models import Grid, Person, Role, Ticket, TicketEvent
 
 GRID_COLUMNS = ("code", "name", "community", "aliases", "chat_id", "lat", "lng")
 # Optional: the grid group's robot key (群机器人), for tenants without the AI bot. A file without the column
@@ -150,3 +154,21 @@ def import_people(session: Session, raw: bytes) -> ImportResult:
         session.add(person)
         session.flush()
     return result
+
+
+def export_corrections(session: Session) -> str:
+    """The centre's 改类 as a labelled CSV (text,label,name,ticket,corrected_at) for `flask nlp train`.
+
+    A ticket corrected twice appears once, with its last label. Residents' phone numbers and ID numbers are masked.
+    """
+    latest: dict[int, tuple[TicketEvent, Ticket]] = {}
+    for event, ticket in tickets.corrections(session):
+        latest[ticket.id or 0] = (event, ticket)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["text", "label", "name", "ticket", "corrected_at"])
+    for event, ticket in latest.values():
+        label = json.loads(event.note)["to"]
+        text = mask(ticket.text.split("\n【位置】")[0])
+        writer.writerow([text, label, nlp.category_name(label), ticket.id, local(event.created_at).isoformat()])
+    return out.getvalue()

@@ -74,6 +74,9 @@ def take_complaint(msg: Message, text: str, ctx: Context) -> Reply:
     tickets.open_ticket(ctx.session, ticket, ctx.person.id)
     sla.start(ticket, ctx.now)
     ticket.location_text = routing.place_text[:250]
+    if routing.grid is not None and not ticket.urgent and intent.confidence < nlp.min_confidence():
+        # Not sure what it is: a person decides before a grid is asked to act on a guess (urgent never waits).
+        return Reply(queue_for_dispatch(ticket, ctx, suggested=routing.grid))
     if routing.grid is not None:
         return Reply(warn(ticket) + assign(ticket, routing.grid, ctx))
     place = nlp.extract_place(text)
@@ -164,12 +167,16 @@ def assign(ticket: Ticket, grid: Grid, ctx: Context, action: str = "assign") -> 
     )
 
 
-def queue_for_dispatch(ticket: Ticket, ctx: Context) -> str:
-    """No grid found: the ticket waits in the centre's queue (status new) and the supervisors hear of it."""
+def queue_for_dispatch(ticket: Ticket, ctx: Context, suggested: Grid | None = None) -> str:
+    """No grid found, or no sure category: the ticket waits in the centre's queue (status new) and the supervisors
+    hear of it, with the classifier's guess and the grid the place points to."""
     assert ticket.id is not None
     ticket.status = Status.NEW
     ctx.session.add(ticket)
-    ctx.notify("supervisor_notice", "unrouted", "supervisors", ticket.id)
+    if suggested is not None:
+        ctx.notify("supervisor_notice", "unsure", "supervisors", ticket.id, to=suggested.name, grid_code=suggested.code)
+    else:
+        ctx.notify("supervisor_notice", "unrouted", "supervisors", ticket.id)
     return f"已受理，工单号 {ticket.id}（{label(ticket)}）。社区指挥中心将尽快派给所属网格。回复“进度”查看。"
 
 

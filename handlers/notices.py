@@ -6,6 +6,7 @@ import json
 
 from sqlmodel import Session
 
+import nlp
 from handlers import complaints
 from handlers.clock import fmt
 from handlers.privacy import mask
@@ -40,6 +41,10 @@ SUPERVISOR_HEADLINES = {
     "returned": "【退回】网格员退回了工单，请重新派单",
 }
 SUPERVISOR_TEXTS = {
+    "unsure": (
+        "【待确认】工单 {n} 分类没把握（{guess}）：{text}\n"
+        "地点指向{to}：回复“派 {n} {grid_code}”派单；类别不对先回复“改类 {n} 类别”。"
+    ),
     "escalated": "【超时未接单】{grid}工单 {n}（{label}）超过接单时限仍未接单。回复“督办 {n}”或“转派 {n} 网格编号”。",
     "overdue": "【超时】{grid}工单 {n}（{label}）已超时{late}，已自动督办。回复“查 {n}”看详情。",
     "badly_late": "【严重超时】{grid}工单 {n}（{label}）已超时{late}，超过时限3倍。回复“查 {n}”看详情。",
@@ -89,6 +94,8 @@ def render(session: Session, row: Outbox) -> str:
         if grid
         else "",
         who=f"@{payload['worker']} " if payload.get("worker") else "",
+        text=mask(ticket.text)[:120],
+        guess=guess(ticket),
     )
     if row.kind == "resident_notice":
         template = RESIDENT_NOTICES.get(row.event, "工单 {n} 有更新。回复“进度 {n}”查看。")
@@ -102,6 +109,14 @@ def render(session: Session, row: Outbox) -> str:
     headline = headlines.get(row.event, f"【{row.event}】")
     extra = f"\n原因：{payload['reason']}" if payload.get("reason") else ""
     return f"{headline}{extra}\n{card_text(session, ticket)}"
+
+
+def guess(ticket: Ticket) -> str:
+    """ "市政设施·路灯，次选 物业房屋" or "未能判断": what the classifier thought, for a person to confirm."""
+    if not ticket.keywords:
+        return "未能判断类别"
+    runner = f"，次选 {nlp.category_name(ticket.runner_up)}" if ticket.runner_up else ""
+    return f"像是{complaints.label(ticket)}{runner}"
 
 
 def card_text(session: Session, ticket: Ticket) -> str:

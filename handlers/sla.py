@@ -113,6 +113,17 @@ def extend(ticket: Ticket, days: int, now: datetime) -> None:
     refresh(ticket, now)
 
 
+def rebudget(ticket: Ticket, now: datetime) -> None:
+    """The category changed (改类): the resolve limit becomes the new category's, counted from the same start.
+
+    An extension already granted is kept as it is: the limit is not recomputed then.
+    """
+    if ticket.extensions == 0 and ticket.clock_started_at is not None:
+        hours = nlp.sla_hours(ticket.category, ticket.urgent, ticket.keywords.split(","))
+        ticket.sla_seconds = clock_of(ticket).budget(hours)
+    refresh(ticket, now)
+
+
 def resolve_at(ticket: Ticket, fraction: float) -> datetime | None:
     """When the resolve clock reaches this fraction of its limit (paused time added, while not paused)."""
     if ticket.clock_started_at is None or ticket.sla_seconds <= 0:

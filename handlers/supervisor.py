@@ -292,3 +292,32 @@ def split(msg: Message, args: list[str], ctx: Context) -> Reply:
     ctx.session.flush()
     new_id = complaints.open_split(row.text, row.source_msg_id, resident, ctx)
     return Reply(f"已拆分：这条反映单独立案为工单 {new_id}，并通知了该居民。")
+
+
+@commands.command("改类", "改分类", roles=SUPERVISOR)
+def reclassify(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """改类 <工单号> <类别>：改正工单的类别（记为训练样本，下次训练分类用得上）"""
+    names = "、".join(name for _, name in nlp.categories())
+    number = parse_ticket_number(args[0]) if args else None
+    if number is None or len(args) < 2:
+        return Reply(f"请这样写：改类 工单号 类别，如：改类 1024 停车交通。类别有：{names}")
+    ticket = tickets.get(ctx.session, number)
+    if ticket is None:
+        return Reply(f"没有工单 {number}。回复“超时”或“统计”查看工单。")
+    code = nlp.find_category(args[1])
+    if code is None:
+        return Reply(f"没有“{args[1]}”这个类别。类别有：{names}")
+    if code == ticket.category:
+        return Reply(f"工单 {number} 已是{nlp.category_name(code)}。")
+    before = ticket.category
+    guessed = ticket.keywords
+    ticket.category, ticket.keywords, ticket.runner_up = code, "", None
+    ticket.updated_at = ctx.now
+    note = json.dumps({"from": before, "to": code, "keywords": guessed}, ensure_ascii=False)
+    tickets.record(ctx.session, ticket, ctx.person.id, "reclassify", note, ctx.now)
+    if Status(ticket.status) in sla.RUNNING:
+        sla.rebudget(ticket, ctx.now)
+    ctx.session.add(ticket)
+    after = f"已改为{nlp.category_name(code)}，办结时限 {fmt(ticket.resolve_due_at)}"
+    hint = f"回复“派 {number} 网格编号”派单。" if Status(ticket.status) in (Status.NEW, Status.RETURNED) else ""
+    return Reply(f"工单 {number} {after}。已记下这次改正。{hint}")

@@ -17,6 +17,8 @@ __all__ = [
     "Place",
     "Taxonomy",
     "accept_minutes",
+    "find_category",
+    "min_confidence",
     "categories",
     "category_name",
     "classify",
@@ -62,6 +64,22 @@ def accept_minutes(urgent: bool) -> int:
     """Minutes a grid worker has to accept a ticket (working minutes unless urgent)."""
     taxonomy = default_classifier().taxonomy
     return taxonomy.urgency.accept_minutes if urgent else taxonomy.accept_minutes
+
+
+def min_confidence() -> float:
+    """Below this confidence a guess should be checked by a person before the ticket is routed on it."""
+    return default_classifier().taxonomy.min_confidence
+
+
+def find_category(word: str) -> str | None:
+    """The category code a supervisor means by a code or a name ("parking", "停车交通", "停车"), or None."""
+    word = word.strip().lower()
+    cats = default_classifier().taxonomy.categories
+    exact = [c.code for c in cats if word in (c.code, c.name)]
+    if exact:
+        return exact[0]
+    partial = [c.code for c in cats if word and word in c.name]
+    return partial[0] if len(partial) == 1 else None
 
 
 def categories() -> list[tuple[str, str]]:

@@ -59,6 +59,8 @@ class Taxonomy:
     urgency: UrgencyRules
     # A grid worker accepts a normal ticket within this many working minutes.
     accept_minutes: int = 30
+    # Below this confidence a complaint is not routed on its guess: the command centre decides its category.
+    min_confidence: float = 0.3
 
     @classmethod
     def from_file(cls, path: str | Path) -> Taxonomy:
@@ -95,7 +97,15 @@ class Taxonomy:
         accept_minutes = int(data.get("accept_minutes", 30))
         if accept_minutes <= 0 or urgency.accept_minutes <= 0:
             raise ValueError(f"{source}: accept_minutes must be positive")
-        return cls(categories=tuple(categories), urgency=urgency, accept_minutes=accept_minutes)
+        min_confidence = float(data.get("min_confidence", 0.3))
+        if not 0 <= min_confidence < 1:
+            raise ValueError(f"{source}: min_confidence must be in [0, 1)")
+        return cls(
+            categories=tuple(categories),
+            urgency=urgency,
+            accept_minutes=accept_minutes,
+            min_confidence=min_confidence,
+        )
 
     def get(self, code: str) -> Category:
         """The category with this code; KeyError when unknown."""

@@ -335,3 +335,13 @@ def stats(session: Session, since: datetime, until: datetime, now: datetime, gri
 
 def due(start: datetime, hours: float) -> datetime:
     return start + timedelta(hours=hours)
+
+
+def corrections(session: Session) -> Sequence[tuple[TicketEvent, Ticket]]:
+    """Every 改类 with its ticket, oldest first: the labels a retraining learns from."""
+    query = (
+        select(TicketEvent, Ticket)
+        .where(TicketEvent.action == "reclassify", TicketEvent.ticket_id == Ticket.id)
+        .order_by(col(TicketEvent.id))
+    )
+    return session.exec(query).all()
