@@ -13,6 +13,7 @@ from sqlmodel import Session
 import nlp
 from handlers.clock import local
 from handlers.privacy import mask
+from handlers.routing import parse_polygon
 from storage import grids, people, tickets
 from storage.models import Grid, Person, Role, Ticket, TicketEvent
 
@@ -20,6 +21,9 @@ GRID_COLUMNS = ("code", "name", "community", "aliases", "chat_id", "lat", "lng")
 # Optional: the grid group's robot key (群机器人), for tenants without the AI bot. A file without the column
 # leaves the keys already stored alone.
 GRID_WEBHOOK_COLUMN = "webhook_key"
+# Optional: the grid's boundary, "lng,lat;lng,lat;…" (a quoted cell) or "lng lat;…", three corners or more (GCJ-02,
+# as WeChat shares locations), for shared WeChat locations.
+GRID_POLYGON_COLUMN = "polygon"
 WEBHOOK_KEY_MAX = 64
 PEOPLE_COLUMNS = ("role", "id", "name", "grid", "phone", "address")
 _RANGE = re.compile(r"^(?P<head>.*?)(?P<start>\d+)-(?P<end>\d+)(?P<tail>栋|号楼|幢|座)$")
@@ -94,6 +98,9 @@ def import_grids(session: Session, raw: bytes) -> ImportResult:
         webhook_key = webhook_key_of(r.get(GRID_WEBHOOK_COLUMN, ""))
         if len(webhook_key) > WEBHOOK_KEY_MAX:
             result.errors.append(f"第{line}行：webhook_key 超过 {WEBHOOK_KEY_MAX} 个字符，只填 key= 后面的部分")
+        polygon = r.get(GRID_POLYGON_COLUMN, "").strip()
+        if polygon and not parse_polygon(polygon):
+            result.errors.append(f"第{line}行：polygon 应为“经度,纬度;经度,纬度;…”，至少三个点")
         grid = grids.by_code(session, r["code"])
         if grid is None:
             grid = Grid(code=r["code"], name=r["name"])
@@ -105,6 +112,8 @@ def import_grids(session: Session, raw: bytes) -> ImportResult:
         grid.lat, grid.lng = lat, lng
         if GRID_WEBHOOK_COLUMN in r:
             grid.webhook_key = webhook_key[:WEBHOOK_KEY_MAX]
+        if GRID_POLYGON_COLUMN in r:
+            grid.polygon = polygon or None
         session.add(grid)
     session.flush()
     return result

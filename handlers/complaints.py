@@ -125,7 +125,7 @@ def locate_by_coordinates(msg: Message, ctx: Context) -> Reply:
     ticket.lat, ticket.lng = msg.lat, msg.lng
     ticket.location_text = (msg.label or f"{msg.lat:.5f},{msg.lng:.5f}")[:250]
     tickets.record(ctx.session, ticket, ctx.person.id, "locate", ticket.location_text)
-    grid = index(ctx).nearest(msg.lat, msg.lng)
+    grid = index(ctx).locate(msg.lat, msg.lng)
     if grid is not None:
         return Reply(assign(ticket, grid, ctx))
     return Reply(queue_for_dispatch(ticket, ctx))

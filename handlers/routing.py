@@ -44,6 +44,7 @@ class GridIndex:
             if grid.community:
                 self.by_community.setdefault(grid.community, set()).add(grid.id or 0)
         self.by_alias.sort(key=lambda pair: -len(pair[0]))
+        self.areas = [(points, grid) for grid in grids if (points := parse_polygon(grid.polygon or ""))]
         self.only_grid = {c: by_id[next(iter(ids))] for c, ids in self.by_community.items() if len(ids) == 1}
 
     def route_text(self, text: str, home_community: str | None = None) -> Routing:
@@ -62,6 +63,13 @@ class GridIndex:
             return Routing(self.only_grid[place.community], place.text)
         return Routing(None, place.text if place else "")
 
+    def locate(self, lat: float, lng: float) -> Grid | None:
+        """A shared WeChat location: the grid whose boundary holds it, else the nearest centre within the radius."""
+        for points, grid in self.areas:
+            if inside(lng, lat, points):
+                return grid
+        return self.nearest(lat, lng)
+
     def nearest(self, lat: float, lng: float) -> Grid | None:
         best: tuple[float, Grid] | None = None
         for grid in self.grids:
@@ -71,6 +79,38 @@ class GridIndex:
             if distance <= NEAREST_GRID_RADIUS_M and (best is None or distance < best[0]):
                 best = (distance, grid)
         return best[1] if best else None
+
+
+Point = tuple[float, float]  # (lng, lat)
+
+
+def parse_polygon(text: str) -> list[Point]:
+    """ "lng,lat;lng,lat;…" or "lng lat;…" (three corners or more, as map tools copy them) → points; [] when bad."""
+    points: list[Point] = []
+    for pair in text.replace("；", ";").replace("，", ",").split(";"):
+        if not pair.strip():
+            continue
+        try:
+            lng, lat = (float(v) for v in pair.replace(",", " ").split())
+        except ValueError:
+            return []
+        if not (-180 <= lng <= 180 and -90 <= lat <= 90):
+            return []
+        points.append((lng, lat))
+    return points if len(points) >= 3 else []
+
+
+def inside(x: float, y: float, polygon: Sequence[Point]) -> bool:
+    """Ray casting: is (x, y) inside the polygon? Grids are a few hundred metres across, so plane geometry is exact
+    enough."""
+    hit = False
+    j = len(polygon) - 1
+    for i, (xi, yi) in enumerate(polygon):
+        xj, yj = polygon[j]
+        if (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
+            hit = not hit
+        j = i
+    return hit
 
 
 def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
@@ -96,7 +136,7 @@ def index_for(grids: Sequence[Grid]) -> GridIndex:
     Keyed on the rows themselves, read from the database each time, so every process sees an import at once.
     """
     global _cache
-    key = tuple((g.id, g.code, g.community, g.aliases, g.lat, g.lng) for g in grids)
+    key = tuple((g.id, g.code, g.community, g.aliases, g.lat, g.lng, g.polygon) for g in grids)
     with _cache_lock:
         if _cache is None or _cache[0] != key:
             _cache = (key, GridIndex(grids))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlmodel import func, select
 
-from storage.models import Grid, Person
+from storage.models import Grid, Person, Ticket
 
 GRIDS = """code,name,community,aliases,chat_id,lat,lng
 A01,和平里第1网格,和平里小区,和平里小区1-3栋|和平里菜场,chat-a01,30.1,120.1
@@ -73,3 +73,27 @@ def test_tickets_lists_what_residents_reported(app, resident):
     resident.say("3号楼楼道灯坏了")
     output = cli(app, "tickets").output
     assert "G01" in output and "楼道灯" in output
+
+
+def test_a_grid_boundary_routes_a_shared_location_inside_it(app, demo, stranger, oa, session, tmp_path: Path):
+    # 人民路沿街网格 (G06) gets a boundary that reaches to 阳光花园's gate, nearer G05's centre than its own.
+    boundary = "120.1570,30.2690;120.1620,30.2690;120.1620,30.2722;120.1570,30.2722"
+    grids = tmp_path / "grids.csv"
+    grids.write_text(
+        "code,name,community,aliases,chat_id,lat,lng,polygon\n"
+        f'G06,人民路沿街网格,人民路,人民路|人民路菜场|文化广场,wrk-chat-g06,30.27000,120.15800,"{boundary}"\n',  # Excel quotes it
+        encoding="utf-8",
+    )
+    imported = cli(app, "import-grids", str(grids))
+    assert imported.exit_code == 0, imported.output
+    stranger.say("路灯坏了")
+    stranger.send(oa.location(stranger.openid, 30.2721, 120.1612, "阳光花园门口"))
+    ticket = session.exec(select(Grid).join(Ticket, Ticket.grid_id == Grid.id)).one()
+    assert ticket.code == "G06"
+
+
+def test_a_bad_boundary_is_refused_by_line(app, tmp_path: Path):
+    grids = tmp_path / "grids.csv"
+    grids.write_text("code,name,community,aliases,chat_id,lat,lng,polygon\nB01,测试网格,,,,,,120.1 30.2\n")
+    result = cli(app, "import-grids", str(grids))
+    assert result.exit_code != 0 and "第2行：polygon" in result.output
