@@ -81,7 +81,8 @@ def test_a_grid_boundary_routes_a_shared_location_inside_it(app, demo, stranger,
     grids = tmp_path / "grids.csv"
     grids.write_text(
         "code,name,community,aliases,chat_id,lat,lng,polygon\n"
-        f'G06,人民路沿街网格,人民路,人民路|人民路菜场|文化广场,wrk-chat-g06,30.27000,120.15800,"{boundary}"\n',  # Excel quotes it
+        # Excel quotes a cell with commas in it.
+        f'G06,人民路沿街网格,人民路,人民路|人民路菜场|文化广场,wrk-chat-g06,30.27000,120.15800,"{boundary}"\n',
         encoding="utf-8",
     )
     imported = cli(app, "import-grids", str(grids))
