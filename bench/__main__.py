@@ -14,13 +14,14 @@ import signal
 import sys
 from collections.abc import Callable
 
-from bench import intake, results
+from bench import intake, results, sweep
 from bench.harness import BenchError, Options
 from bench.results import Report
 
 # Adding a benchmark: a module with `run(options) -> Report`, and one line here.
 BENCHMARKS: dict[str, Callable[[Options], Report]] = {
     "intake": intake.run,
+    "sweep": sweep.run,
 }
 
 
