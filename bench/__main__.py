@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-from bench import intake, results, sweep
+from bench import intake, quality, results, sweep
 from bench.harness import BenchError, Options
 from bench.results import Report
 
@@ -22,6 +22,7 @@ from bench.results import Report
 BENCHMARKS: dict[str, Callable[[Options], Report]] = {
     "intake": intake.run,
     "sweep": sweep.run,
+    "quality": quality.run,
 }
 
 
