@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -11,6 +15,10 @@ from sqlmodel import Session, col, select
 from bot import jobs
 from bot.runtime import Runtime
 from handlers import admin
+from nlp import Classifier
+from nlp.evaluate import evaluate
+from nlp.learn import STATISTICS, Options, learn
+from nlp.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy
 from storage.db import migrate, transaction
 from storage.models import Grid, Status, Ticket
 from storage.tickets import STATUS_NAMES
@@ -36,7 +44,107 @@ def run_import(kind: str, path: Path) -> None:
     click.echo(f"{path.name}：新增 {result.created}，更新 {result.updated}")
 
 
+def read_labelled(path: Path, text_column: str, label_column: str) -> list[tuple[int, str, str]]:
+    """(1-based data row, text, label) of a CSV saved by Excel (GBK) or anything else (UTF-8, with or without BOM)."""
+    reader = csv.DictReader(io.StringIO(admin.decode(path.read_bytes())))
+    header = [name.strip() for name in reader.fieldnames or []]
+    wanted = {"--text-column": text_column, "--label-column": label_column}
+    columns: dict[str, str] = {}
+    for option, name in wanted.items():
+        found = [h for h in header if h == name.strip()] or [h for h in header if h.lower() == name.strip().lower()]
+        if not found:
+            raise click.UsageError(
+                f"{path.name} 没有“{name}”列（{option}）；文件中的列：{'，'.join(header) or '无'}。"
+                f" / {path.name} has no column {name!r} ({option}); its columns: {', '.join(header) or 'none'}."
+            )
+        columns[option] = found[0]
+    reader.fieldnames = header
+    return [
+        (number, (row.get(columns["--text-column"]) or "").strip(), (row.get(columns["--label-column"]) or "").strip())
+        for number, row in enumerate(reader, start=1)
+    ]
+
+
+def register_nlp(app: Flask) -> None:
+    @app.cli.group("nlp")
+    def nlp_group() -> None:
+        """Learn a taxonomy from labelled history and measure how well a taxonomy classifies."""
+
+    @nlp_group.command("train")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--text-column", required=True, help="column holding the message text")
+    @click.option("--label-column", required=True, help="column holding its category")
+    @click.option(
+        "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="taxonomy YAML to write"
+    )
+    @click.option("--statistic", type=click.Choice(STATISTICS), default="logodds", show_default=True)
+    @click.option("--keywords", default=300, show_default=True, help="keywords kept per label")
+    def train(file: Path, text_column: str, label_column: str, out: Path, statistic: str, keywords: int) -> None:
+        """Build a taxonomy (weighted keywords per label) from a labelled CSV; see docs/learning.md."""
+        examples = read_labelled(file, text_column, label_column)
+        usable = [(text, label) for _, text, label in examples if text and label]
+        if len(usable) < len(examples):
+            click.echo(f"跳过 {len(examples) - len(usable)} 行：内容或类别为空", err=True)
+        try:
+            learned = learn(
+                usable, Taxonomy.from_file(DEFAULT_TAXONOMY_PATH), Options(statistic=statistic, keywords=keywords)
+            )
+        except ValueError as problem:
+            raise click.ClickException(f"{file.name}：无法训练（{problem}）") from problem
+        out.write_text(learned.to_yaml(file.name, datetime.now(UTC)), encoding="utf-8")
+        Taxonomy.from_file(out)  # what was written must load: fail here, not when the app starts
+        learned_labels = sum(1 for label in learned.labels if label.rows)
+        click.echo(f"已从 {file.name} 的 {learned.rows} 行学到 {learned_labels} 类（另有“其他”兜底），写入 {out}")
+        for label in learned.labels:
+            top = " ".join(list(label.keywords)[:8])
+            click.echo(f"  {label.name}（{label.code}，{label.rows} 行）：{top}")
+        click.echo(f"检查效果：flask --app app nlp eval 另一份.csv --taxonomy {out} ...")
+
+    @nlp_group.command("eval")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--taxonomy", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="default: ours")
+    @click.option("--text-column", required=True, help="column holding the message text")
+    @click.option("--label-column", required=True, help="column holding the correct category (code or name)")
+    @click.option(
+        "--predictions", type=click.Path(dir_okay=False, path_type=Path), help="also write row,gold,predicted here"
+    )
+    def evaluate_command(
+        file: Path, taxonomy: Path | None, text_column: str, label_column: str, predictions: Path | None
+    ) -> None:
+        """Classify a labelled CSV and print accuracy, macro-F1, per-label scores and the confusion matrix as JSON."""
+        examples = read_labelled(file, text_column, label_column)
+        labelled = [example for example in examples if example[2]]
+        if len(labelled) < len(examples):
+            click.echo(f"跳过 {len(examples) - len(labelled)} 行：类别为空", err=True)
+        if not labelled:
+            raise click.ClickException(f"{file.name}：没有带类别的行")
+        classifier = Classifier.from_file(taxonomy or DEFAULT_TAXONOMY_PATH)
+        result, rows = evaluate(classifier, labelled)
+        known = {c.code for c in classifier.taxonomy.categories} | {c.name for c in classifier.taxonomy.categories}
+        unknown = sorted({label for _, _, label in labelled if label not in known})
+        if unknown:
+            click.echo(f"这些类别不在分类表中，总算错：{'，'.join(unknown[:20])}", err=True)
+        if predictions is not None:
+            with predictions.open("w", encoding="utf-8-sig", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(["row", "gold", "predicted"])
+                writer.writerows([r.row, r.gold, r.predicted] for r in rows)
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+
+    @nlp_group.command("export-labels")
+    @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+    def export_labels(out: Path) -> None:
+        """Write the centre's 改类 corrections as text,label,name,ticket,corrected_at, ready for `nlp train`."""
+        with Session(rt().engine) as session:
+            text = admin.export_corrections(session)
+        out.write_text(text, encoding="utf-8-sig")
+        count = len(list(csv.reader(io.StringIO(text)))) - 1
+        click.echo(f"已导出 {count} 条改正到 {out}（训练时用 --text-column text --label-column label）")
+
+
 def register(app: Flask) -> None:
+    register_nlp(app)
+
     @app.cli.command("init-db")
     def init_db() -> None:
         """Apply database migrations (safe to run again)."""

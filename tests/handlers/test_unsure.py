@@ -71,3 +71,14 @@ def test_a_resident_cannot_reclassify(resident, session) -> None:
     ticket = newest(session)
     assert "不对居民开放" in resident.say(f"改类 {ticket.id} 停车交通")
     assert newest(session).category == ticket.category
+
+
+def test_corrections_export_from_the_cli_for_training(resident, rt, demo, app, session, tmp_path) -> None:
+    resident.say(VAGUE)
+    ticket = newest(session)
+    GroupMember(rt, "zhihui", "sup-chat").say(f"改类 {ticket.id} 环境卫生")
+    out = tmp_path / "labels.csv"
+    result = app.test_cli_runner().invoke(args=["nlp", "export-labels", str(out)])
+    assert result.exit_code == 0 and "已导出 1 条" in result.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert [(r["text"], r["label"]) for r in rows] == [(VAGUE, "sanitation")]

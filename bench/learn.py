@@ -1,0 +1,237 @@
+"""Learning from history: a taxonomy trained by `nlp.learn` against TF-IDF + LinearSVC, by 5-fold cross-validation.
+
+No servers: this measures nlp alone, on a labelled CSV outside the repository (default
+../shared/data/teddy2020_titles_dev.csv, columns title,label; see that directory's README). scikit-learn is a dev
+dependency, used here for the baselines and the folds only; the app never imports it.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+from bench import harness
+from bench.harness import ROOT, Options
+from bench.results import Report
+from nlp import Classifier
+from nlp.evaluate import score
+from nlp.learn import Options as LearnOptions
+from nlp.learn import candidate_words, choose_keywords, correct_weights, learn, read_messages, readable, reader
+from nlp.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy, normalize
+from nlp.tokenizer import shared_tokenizer
+
+SECTION = "Learning from history"
+DATA = ROOT.parent / "shared" / "data" / "teddy2020_titles_dev.csv"
+TEXT_COLUMN, LABEL_COLUMN = "title", "label"
+FOLDS = 5
+SEED = 0
+
+INTRO = f"""What the issue asks: `flask --app app nlp train` learns a taxonomy people can read and edit (weighted
+jieba keywords per label, the same YAML the bundled classifier loads) from labelled history, and we measure it by
+{FOLDS}-fold stratified cross-validation (scikit-learn's `StratifiedKFold`, shuffled, seed {SEED}): train on four
+folds, classify the fifth with the normal `nlp.Classifier`, five times. Macro-F1 is the mean F1 over the labels of
+the data (`nlp.evaluate`, the same code for every row); a message no keyword matches falls to 其他 and counts as
+a miss.
+
+Baselines on the same folds, in the same run: TF-IDF (sublinear tf, l2) + `LinearSVC` (C=1) over character 1-2
+grams of the normalised text (the usual strong baseline for short Chinese text), and over our jieba tokens.
+"ours ÷" divides our mean by the character baseline's. Training time is per fold (ours: tokenising, counting,
+corrections; baselines: vectorising and fitting); classifying is per message, ours one message at a time through
+`Classifier.classify`, the baselines in one batch (`transform` + `predict`), so theirs is the cheaper way to count.
+
+The last row is a prototype, not something the app can load: single-character keywords that match anywhere in a
+message (today a one-character keyword only matches when jieba cuts it out as a whole token). It learns and scores
+in bench/learn.py, with the learner's own steps, to measure what that Classifier change would buy."""
+
+
+@dataclass
+class Method:
+    """One row of the table: scores and timings per fold."""
+
+    name: str
+    macro_f1: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    train_s: list[float] = field(default_factory=list)
+    classify_us: list[float] = field(default_factory=list)
+
+    def add(self, gold: Sequence[str], predicted: Sequence[str], train_s: float, classify_s: float) -> None:
+        result = score(gold, predicted)
+        self.macro_f1.append(result.macro_f1)
+        self.accuracy.append(result.accuracy)
+        self.train_s.append(train_s)
+        self.classify_us.append(1e6 * classify_s / len(gold))
+
+
+def load(path: Path) -> list[tuple[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return [(row[TEXT_COLUMN], row[LABEL_COLUMN]) for row in csv.DictReader(f) if row[TEXT_COLUMN].strip()]
+
+
+def run(options: Options, path: Path = DATA) -> Report:
+    title = f"{path.name}, {FOLDS}-fold cross-validation"
+    if not path.exists():
+        reason = f"skipped: {path} not found (the development data lives outside the repository: see {SECTION})"
+        return Report(SECTION, INTRO, title, reason, valid=False, errors=[reason])
+    try:
+        from sklearn.model_selection import StratifiedKFold
+    except ImportError:
+        reason = "skipped: scikit-learn is not installed (.venv/bin/python -m pip install -e '.[dev]')"
+        return Report(SECTION, INTRO, title, reason, valid=False, errors=[reason])
+
+    rows = load(path)
+    texts = [text for text, _ in rows]
+    labels = [label for _, label in rows]
+    base = Taxonomy.from_file(DEFAULT_TAXONOMY_PATH)
+    tokenizer = shared_tokenizer()
+    learn_options = LearnOptions()
+    ours = Method("ours: trained taxonomy (`nlp train` defaults)")
+    chars = Method("TF-IDF char 1-2-grams + LinearSVC")
+    words = Method("TF-IDF jieba tokens + LinearSVC")
+    anywhere = Method("prototype: ours + single characters match anywhere")
+    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED).split(texts, labels)
+    for number, (train, test) in enumerate(folds, start=1):
+        progress(f"learn: fold {number}/{FOLDS}")
+        train_rows = [rows[i] for i in train]
+        gold = [labels[i] for i in test]
+        test_texts = [texts[i] for i in test]
+
+        started = time.perf_counter()
+        learned = learn(train_rows, base, learn_options, tokenizer)
+        classifier = Classifier(learned.taxonomy(), tokenizer)
+        trained = time.perf_counter() - started
+        names = learned.code_to_label()
+        classifier.classify(test_texts[0])
+        started = time.perf_counter()
+        predicted = [names[classifier.classify(text).category] for text in test_texts]
+        ours.add(gold, predicted, trained, time.perf_counter() - started)
+
+        for method, analyzer in ((chars, "char"), (words, "jieba")):
+            predicted, fit_s, predict_s = svm_baseline(analyzer, train_rows, test_texts)
+            method.add(gold, predicted, fit_s, predict_s)
+
+        predicted, fit_s, predict_s = characters_anywhere(train_rows, test_texts, learn_options)
+        anywhere.add(gold, predicted, fit_s, predict_s)
+    return Report(SECTION, INTRO, title, render(options, path, rows, [ours, chars, words, anywhere]))
+
+
+def svm_baseline(
+    analyzer: str, train_rows: Sequence[tuple[str, str]], test_texts: Sequence[str]
+) -> tuple[list[str], float, float]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    if analyzer == "char":
+        vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True, preprocessor=normalize)
+    else:
+        vectorizer = TfidfVectorizer(analyzer=reader((), shared_tokenizer()).tokenize, sublinear_tf=True)
+    started = time.perf_counter()
+    model = LinearSVC(C=1.0).fit(
+        vectorizer.fit_transform([t for t, _ in train_rows]), [label for _, label in train_rows]
+    )
+    fitted = time.perf_counter() - started
+    started = time.perf_counter()
+    predicted = [str(label) for label in model.predict(vectorizer.transform(list(test_texts)))]
+    return predicted, fitted, time.perf_counter() - started
+
+
+def characters_anywhere(
+    train_rows: Sequence[tuple[str, str]], test_texts: Sequence[str], options: LearnOptions
+) -> tuple[list[str], float, float]:
+    """The learner's steps with one change: every Chinese character of a message is a candidate keyword too, and
+    a one-character keyword counts wherever it occurs (besides the longer keywords around it), then scored as the
+    Classifier scores (sum of matched weights, ties to the bigger label, nothing matched -> other)."""
+    tokenizer = shared_tokenizer()
+    started = time.perf_counter()
+    texts = [normalize(text) for text, _ in train_rows]
+    gold = [label for _, label in train_rows]
+    counts = Counter(gold)
+    order = sorted(counts, key=lambda label: -counts[label])
+    cutter = reader((), tokenizer)
+    seen = Counter(word for text in texts for word in candidate_words(text, cutter) if len(word) > 1)
+    words = {word for word, n in seen.items() if n >= options.min_count}
+
+    def read(batch: Sequence[str], vocabulary: set[str]) -> list[frozenset[str]]:
+        found = read_messages(batch, {w for w in vocabulary if len(w) > 1}, tokenizer)
+        return [
+            frozenset(w for w in matched if len(w) > 1) | {ch for ch in normalize(text) if readable(ch)}
+            for matched, text in zip(found, batch, strict=True)
+        ]
+
+    docs = read(texts, words)
+    chosen = choose_keywords(docs, gold, order, options)
+    docs = read(texts, set().union(*chosen.values()))
+    chosen = choose_keywords(docs, gold, order, options)
+    weights = {
+        label: {w: round(min(v, 9.99), 2) for w, v in table.items() if round(v, 2) > 0}
+        for label, table in correct_weights(docs, gold, chosen, options).items()
+    }
+    fitted = time.perf_counter() - started
+    vocabulary = set().union(*weights.values())
+    started = time.perf_counter()
+    predicted = []
+    for matched in read(list(test_texts), vocabulary):
+        scores = {label: math.fsum(weights[label].get(w, 0.0) for w in matched) for label in order}
+        best = max(order, key=lambda label: (scores[label], -order.index(label)))
+        predicted.append(best if scores[best] > 0 else "其他")
+    return predicted, fitted, time.perf_counter() - started
+
+
+def render(options: Options, path: Path, rows: Sequence[tuple[str, str]], methods: list[Method]) -> str:
+    ours, baseline = methods[0], methods[1]
+    counts: dict[str, int] = {}
+    for _, label in rows:
+        counts[label] = counts.get(label, 0) + 1
+
+    def spread(values: list[float]) -> str:
+        return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+    def ratio(mine: list[float], theirs: list[float]) -> str:
+        return f"{statistics.mean(mine) / statistics.mean(theirs):.3f}"
+
+    table = [
+        "| method | macro-F1 (mean ± sd) | accuracy (mean ± sd) | macro-F1 ours ÷ | train s / fold "
+        "| classify µs / msg |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    for m in methods:
+        table.append(
+            f"| {m.name} | {spread(m.macro_f1)} | {spread(m.accuracy)} | {ratio(ours.macro_f1, m.macro_f1)} "
+            f"| {statistics.mean(m.train_s):.2f} | {statistics.mean(m.classify_us):.0f} |"
+        )
+    per_fold = ["| method | " + " | ".join(f"fold {i + 1}" for i in range(FOLDS)) + " |", "|---|" + "--:|" * FOLDS]
+    per_fold += [f"| {m.name} | " + " | ".join(f"{f:.3f}" for f in m.macro_f1) + " |" for m in methods]
+    prototype = methods[-1]
+    gain = statistics.mean(prototype.macro_f1) - statistics.mean(ours.macro_f1)
+    return "\n".join(
+        [
+            f"- Command: `{options.command}`",
+            f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            f"- Machine: {harness.machine()}",
+            f"- Data: {path.name}, {len(rows)} rows, {len(counts)} labels: "
+            + ", ".join(f"{label} {n}" for label, n in sorted(counts.items(), key=lambda item: -item[1])),
+            f"- Libraries: jieba {version('jieba')}, scikit-learn {version('scikit-learn')}",
+            f"- Learner: {'; '.join(LearnOptions().describe())}",
+            "",
+            f"Ours ÷ the character baseline: macro-F1 **{ratio(ours.macro_f1, baseline.macro_f1)}**, accuracy "
+            f"**{ratio(ours.accuracy, baseline.accuracy)}**. The prototype's gain over ours: {gain:+.3f} macro-F1.",
+            "",
+            *table,
+            "",
+            "Macro-F1 per fold:",
+            "",
+            *per_fold,
+        ]
+    )
+
+
+def progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
