@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-from bench import intake, learn, quality, results, sweep
+from bench import intake, learn, quality, results, speed, sweep
 from bench.harness import BenchError, Options
 from bench.results import Report
 
@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, Callable[[Options], Report]] = {
     "intake": intake.run,
     "sweep": sweep.run,
     "quality": quality.run,
+    "speed": speed.run,
     "learn": learn.run,
 }
 

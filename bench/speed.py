@@ -1,0 +1,81 @@
+"""Classification speed beside jieba's own tokenisation of the same texts, and what the classifier costs in memory.
+
+No servers: nlp alone, on the dev set's messages (tests/data/complaints_dev.csv), pinned to one CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from importlib.metadata import version
+
+import nlp
+from bench import harness
+from bench.harness import ROOT, Options
+from bench.quality import DEV_SET, best_rate, load, one_cpu, progress
+from bench.results import Report
+
+SECTION = "Classification speed and memory"
+TARGET_RATE = 5000
+TARGET_RATIO = 1.5
+
+INTRO = f"""The issue's targets: classification at ≥ {TARGET_RATE:,} typical messages per second on one core, and no
+more than {TARGET_RATIO}x the time jieba takes to tokenise the same texts (`Tokenizer.lcut`, HMM on, with our user
+dictionary: the baseline, measured in the same process and run). Both are the best of five passes over every
+message of the dev set, the process pinned to one CPU, everything warm. Memory is the resident set size of a fresh
+`python` that imports the web app (`import app`), before and after the classifier is loaded."""
+
+# What a gunicorn worker holds: the app's modules, then the classifier create_app() warms.
+MEMORY_PROBE = """
+import json, resource
+def rss():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
+import app, nlp
+before = rss()
+nlp.classify("3号楼楼道灯坏了")
+print(json.dumps({"app": before, "loaded": rss(), "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run(options: Options) -> Report:
+    texts = [e.text for e in load()]
+    classifier = nlp.default_classifier()
+    tokenizer = classifier.tokenizer
+    progress(f"speed: {len(texts)} messages, 5 passes each on one CPU")
+    with one_cpu() as cpu:
+        jieba_rate = best_rate(tokenizer.lcut, texts)
+        classify_rate = best_rate(classifier.classify, texts)
+    memory = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", MEMORY_PROBE], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
+    )
+    ratio = jieba_rate / classify_rate
+    chars = sum(map(len, texts)) / len(texts)
+    rate_ok = classify_rate >= TARGET_RATE
+    ratio_ok = ratio <= TARGET_RATIO
+    lines = [
+        f"- Command: `{options.command}`",
+        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- Machine: {harness.machine()}",
+        f"- Data: {len(texts)} messages from `{DEV_SET.relative_to(ROOT)}`, {chars:.0f} characters on average",
+        f"- Libraries: jieba {version('jieba')}, zhconv {version('zhconv')}; pinned to CPU {cpu}",
+        "",
+        f"- throughput: **{'PASS' if rate_ok else 'FAIL'}** ({classify_rate:,.0f} msg/s, target ≥ {TARGET_RATE:,})",
+        f"- time per message ÷ jieba's: **{'PASS' if ratio_ok else 'FAIL'}** ({ratio:.2f}x, target ≤ {TARGET_RATIO}x)",
+        "",
+        "| work | msg/s (one core) | µs per message | ÷ jieba |",
+        "|---|--:|--:|--:|",
+        f"| jieba `lcut` (baseline) | {jieba_rate:,.0f} | {1e6 / jieba_rate:.0f} | 1.00x |",
+        f"| `nlp.classify` | {classify_rate:,.0f} | {1e6 / classify_rate:.0f} | {ratio:.2f}x |",
+        "",
+        "| process | RSS MiB |",
+        "|---|--:|",
+        f"| `import app` (Flask, sqlmodel, wechatpy, rq, our modules) | {memory['app']:.0f} |",
+        f"| + classifier loaded (jieba dictionary, user dictionary, taxonomy) | {memory['loaded']:.0f} |",
+        f"| the classifier's share | {memory['loaded'] - memory['app']:.0f} |",
+    ]
+    return Report(SECTION, INTRO, "Dev-set messages", "\n".join(lines))
