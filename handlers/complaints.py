@@ -51,28 +51,10 @@ def take_complaint(msg: Message, text: str, ctx: Context) -> Reply:
     intent = nlp.classify(text)
     if is_chatter(text, intent):
         return Reply(GREETING)
-    grid_index = index(ctx)
-    routing = grid_index.route_text(text, home_community(ctx.person.address))
-    if routing.grid is None and not routing.place_text and ctx.person.grid_id is not None:
-        bound = ctx.session.get(Grid, ctx.person.grid_id)
-        routing = Routing(bound, ctx.person.address)
+    routing = route_for(text, ctx.person, ctx)
     if routing.grid is not None and not intent.urgent and (same := duplicate_of(text, intent, routing.grid, ctx)):
         return link(same[0], same[1], text, routing.place_text, msg, ctx)
-    ticket = Ticket(
-        category=intent.category,
-        urgent=intent.urgent,
-        text=text,
-        resident_id=ctx.person.id,
-        channel=msg.channel,
-        source_msg_id=msg.dedupe_key,
-        keywords=",".join(intent.keywords)[:250],
-        confidence=intent.confidence,
-        runner_up=intent.runner_up,
-        created_at=ctx.now,
-        updated_at=ctx.now,
-    )
-    tickets.open_ticket(ctx.session, ticket, ctx.person.id)
-    sla.start(ticket, ctx.now)
+    ticket = open_new(text, intent, ctx.person, msg.channel, msg.dedupe_key, ctx)
     ticket.location_text = routing.place_text[:250]
     if routing.grid is not None and not ticket.urgent and intent.confidence < nlp.min_confidence():
         # Not sure what it is: a person decides before a grid is asked to act on a guess (urgent never waits).
@@ -87,6 +69,36 @@ def take_complaint(msg: Message, text: str, ctx: Context) -> Reply:
         ctx.session.add(ticket)
         return Reply(warn(ticket) + f"已收到，工单号 {ticket.id}（{label(ticket)}）。{ASK_LOCATION}")
     return Reply(warn(ticket) + queue_for_dispatch(ticket, ctx))
+
+
+def open_new(
+    text: str, intent: nlp.Intent, resident: Person, channel: str, source: str, ctx: Context, note: str = ""
+) -> Ticket:
+    """Store a resident's complaint as a new ticket (status new) with its resolve clock started."""
+    ticket = Ticket(
+        category=intent.category,
+        urgent=intent.urgent,
+        text=text,
+        resident_id=resident.id,
+        channel=channel,
+        source_msg_id=source,
+        keywords=",".join(intent.keywords)[:250],
+        confidence=intent.confidence,
+        runner_up=intent.runner_up,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    tickets.open_ticket(ctx.session, ticket, ctx.person.id, note)
+    sla.start(ticket, ctx.now)
+    return ticket
+
+
+def route_for(text: str, resident: Person, ctx: Context) -> Routing:
+    """The grid the text names; with no place named at all, the grid of the resident's bound address."""
+    routing = index(ctx).route_text(text, home_community(resident.address))
+    if routing.grid is None and not routing.place_text and resident.grid_id is not None:
+        routing = Routing(ctx.session.get(Grid, resident.grid_id), resident.address)
+    return routing
 
 
 def complete_location(ticket: Ticket, text: str, ctx: Context) -> Reply:
@@ -220,24 +232,8 @@ def link(ticket: Ticket, score: float, text: str, place: str, msg: Message, ctx:
 
 def open_split(text: str, source_msg_id: str, resident: Person, ctx: Context) -> int:
     """A wrongly linked report becomes its own ticket, routed as a fresh complaint; the resident is told."""
-    intent = nlp.classify(text)
-    ticket = Ticket(
-        category=intent.category,
-        urgent=intent.urgent,
-        text=text,
-        resident_id=resident.id,
-        source_msg_id=source_msg_id,
-        keywords=",".join(intent.keywords)[:250],
-        confidence=intent.confidence,
-        runner_up=intent.runner_up,
-        created_at=ctx.now,
-        updated_at=ctx.now,
-    )
-    tickets.open_ticket(ctx.session, ticket, ctx.person.id, "拆分自关联工单")
-    sla.start(ticket, ctx.now)
-    routing = index(ctx).route_text(text, home_community(resident.address))
-    if routing.grid is None and resident.grid_id is not None:
-        routing = Routing(ctx.session.get(Grid, resident.grid_id), resident.address)
+    ticket = open_new(text, nlp.classify(text), resident, "wechat", source_msg_id, ctx, "拆分自关联工单")
+    routing = route_for(text, resident, ctx)
     ticket.location_text = routing.place_text[:250]
     if routing.grid is not None:
         assign(ticket, routing.grid, ctx)

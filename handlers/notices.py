@@ -88,11 +88,7 @@ def render(session: Session, row: Outbox) -> str:
         label=complaints.label(ticket),
         due=fmt(ticket.resolve_due_at),
         accept_due=fmt(ticket.accept_due_at),
-        grid=payload.get("grid")
-        if row.kind == "resident_notice" and payload.get("grid")
-        else grid.name
-        if grid
-        else "",
+        grid=grid.name if grid else "",
         who=f"@{payload['worker']} " if payload.get("worker") else "",
         text=mask(ticket.text)[:120],
         guess=guess(ticket),

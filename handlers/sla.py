@@ -26,6 +26,8 @@ RESOLVE_STAGES = (("warn", 0.8), ("overdue", 1.0), ("badly_late", 3.0))
 RATING_STAGES = (("rate_remind", timedelta(days=3)), ("auto_close", timedelta(days=7)))
 ACCEPTING = frozenset({Status.ASSIGNED, Status.REOPENED})
 RUNNING = frozenset({Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.RETURNED, Status.REOPENED})
+# Open and on a clock, running or paused (挂起).
+LIVE = RUNNING | {Status.SUSPENDED}
 DAY = 24 * 3600
 
 _calendar: WorkCalendar | None = None
@@ -197,7 +199,7 @@ COLOUR_MARKS = {GREEN: "🟢", YELLOW: "🟡", RED: "🔴", BADLY: "🔴"}
 
 def colour(ticket: Ticket, now: datetime) -> str:
     """绿 on time, 黄 near the limit (80 %) or not accepted in time, 红 late, 严重超时 at 3 times the limit."""
-    if Status(ticket.status) not in RUNNING | {Status.SUSPENDED}:
+    if Status(ticket.status) not in LIVE:
         return GREEN
     used = consumed(ticket, now)
     if used >= 3:

@@ -175,7 +175,7 @@ def transfer(msg: Message, args: list[str], ctx: Context) -> Reply:
         return found
     ticket, grid = found
     if ticket.grid_id == grid.id and Status(ticket.status) not in (Status.NEW, Status.RETURNED):
-        return Reply(f"工单 {ticket.id} 已在{grid.name}。")
+        return Reply(f"工单 {ticket.id} 已在{grid.name}。要改派请换一个网格编号，回复“网格”查看全部编号。")
     if Status(ticket.status) in (Status.NEW, Status.RETURNED):
         return move_to(ticket, grid, ctx, "assign")
     old = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
@@ -190,7 +190,7 @@ def move_to(ticket: Ticket, grid: Grid, ctx: Context, action: str) -> Reply:
         complaints.assign(ticket, grid, ctx, action)
     except IllegalMove as refused:
         return Reply(f"{refused}。回复“查 {ticket.id}”看详情。")
-    ctx.outbox_ids.extend(lifecycle.tell_residents(ctx.session, ticket, "dispatched", grid=grid.name))
+    ctx.outbox_ids.extend(lifecycle.tell_residents(ctx.session, ticket, "dispatched"))
     word = "转派" if action == "transfer" else "派"
     return Reply(f"工单 {ticket.id} 已{word}给{grid.name}，接单时限 {fmt(ticket.accept_due_at)}。")
 
@@ -200,7 +200,7 @@ def approve_extension(msg: Message, args: list[str], ctx: Context) -> Reply:
     """同意延期 <工单号>：批准网格员的延期申请"""
     ticket = worker.ticket_of(ctx)
     if not ticket.extension_request:
-        return Reply(f"工单 {ticket.id} 没有待审批的延期申请。")
+        return Reply(f"工单 {ticket.id} 没有待审批的延期申请。回复“查 {ticket.id}”看详情。")
     request = json.loads(ticket.extension_request)
     return worker.grant(ctx, ticket, int(request["days"]), str(request["reason"]))
 
@@ -210,7 +210,7 @@ def refuse_extension(msg: Message, args: list[str], ctx: Context) -> Reply:
     """驳回延期 <工单号> <原因>：不批准延期，时限不变"""
     ticket = worker.ticket_of(ctx)
     if not ticket.extension_request:
-        return Reply(f"工单 {ticket.id} 没有待审批的延期申请。")
+        return Reply(f"工单 {ticket.id} 没有待审批的延期申请。回复“查 {ticket.id}”看详情。")
     reason = " ".join(args[1:])[:200] or "请按原时限办结"
     ticket.extension_request = ""
     ctx.session.add(ticket)
@@ -223,7 +223,7 @@ def refuse_extension(msg: Message, args: list[str], ctx: Context) -> Reply:
 def supervise(msg: Message, args: list[str], ctx: Context) -> Reply:
     """督办 <工单号> [要求]：督促网格员尽快办理，群里会提醒"""
     ticket = worker.ticket_of(ctx)
-    if Status(ticket.status) not in sla.RUNNING | {Status.SUSPENDED}:
+    if Status(ticket.status) not in sla.LIVE:
         return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，无需督办。")
     note = " ".join(args[1:])[:200] or "请尽快办理"
     tickets.record(ctx.session, ticket, ctx.person.id, "supervise", note, ctx.now)
@@ -308,7 +308,7 @@ def reclassify(msg: Message, args: list[str], ctx: Context) -> Reply:
     if code is None:
         return Reply(f"没有“{args[1]}”这个类别。类别有：{names}")
     if code == ticket.category:
-        return Reply(f"工单 {number} 已是{nlp.category_name(code)}。")
+        return Reply(f"工单 {number} 已是{nlp.category_name(code)}。回复“查 {number}”看详情。")
     before = ticket.category
     guessed = ticket.keywords
     ticket.category, ticket.keywords, ticket.runner_up = code, "", None

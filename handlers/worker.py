@@ -164,7 +164,7 @@ def extend(msg: Message, args: list[str], ctx: Context) -> Reply:
         return usage
     days = int(days_text)
     if not 1 <= days <= MAX_EXTENSION_DAYS:
-        return Reply(f"延期天数应在 1 到 {MAX_EXTENSION_DAYS} 天之间。")
+        return Reply(f"延期天数应在 1 到 {MAX_EXTENSION_DAYS} 天之间，如：延期 {ticket.id} 3 等待配件")
     if Status(ticket.status) not in (Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED, Status.SUSPENDED):
         return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，不能延期。")
     if ctx.person.role == Role.SUPERVISOR:

@@ -7,7 +7,6 @@ checked where people would see it: replies, the recorded group pushes and notice
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
@@ -382,7 +381,3 @@ def test_lists_show_the_colour_of_each_ticket(clock, resident, zhang, session) -
     assert "🟡" in zhang.say("待办")
     clock.to(cst(11, 24, 10, 0))
     assert "🔴" in zhang.say("待办")
-
-
-def payload(row: Outbox) -> dict:
-    return json.loads(row.payload)
