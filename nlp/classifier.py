@@ -86,11 +86,13 @@ class Classifier:
             for word, weight in category.keywords.items():
                 index.setdefault(word, []).append((position, weight))
         self._index = {word: tuple(hits) for word, hits in index.items()}
-        # first character -> longest keyword starting with it: most characters start no keyword and are skipped
-        self._longest_from: dict[str, int] = {}
+        # first two characters -> the lengths of the keywords starting with them, longest first: most pairs of
+        # characters start no keyword and are skipped with one lookup
+        sizes: dict[str, set[int]] = {}
         for word in self._index:
             if len(word) > 1:
-                self._longest_from[word[0]] = max(self._longest_from.get(word[0], 0), len(word))
+                sizes.setdefault(word[:2], set()).add(len(word))
+        self._sizes_from = {pair: tuple(sorted(found, reverse=True)) for pair, found in sizes.items()}
         rules = taxonomy.urgency
         self._urgent = rules.keywords
         self._urgent_pattern, self._urgent_gaps = _urgent_pattern(rules.keywords)
@@ -136,7 +138,7 @@ class Classifier:
         matched: list[dict[str, float]] = [{} for _ in self._codes]
         first_seen: dict[str, int] = {}
         for word, start, end in self._keyword_hits(text, tokens):
-            if any(s <= start and end <= e for s, e in denied):
+            if denied and any(s <= start and end <= e for s, e in denied):
                 continue
             first_seen[word] = start
             for position, weight in self._index[word]:
@@ -186,7 +188,11 @@ class Classifier:
         )
 
     def _tokens(self, text: str) -> list[_Token]:
-        return list(map(_Token._make, self.tokenizer.tokenize(text, HMM=True)))
+        # Dictionary words only (HMM off). jieba's HMM guesses words for runs of characters its dictionary (ours
+        # included) does not know; the substring scan in _keyword_hits finds multi-character keywords however jieba
+        # cuts, so the guesses mostly cost time. Measured on the dev set (bench quality): accuracy 0.965 with HMM
+        # off against 0.964 on, urgency unchanged; and about a quarter less time (bench speed).
+        return list(map(_Token._make, self.tokenizer.tokenize(text, HMM=False)))
 
     def _keyword_hits(self, text: str, tokens: list[_Token]) -> list[tuple[str, int, int]]:
         """Distinct keywords in the text with their first span; each stretch of text counts once."""
@@ -199,16 +205,18 @@ class Classifier:
         # replaces the token keywords it contains; one that only straddles a token keyword loses to it, so 停电 is
         # not found in "停|电动车" while 电动车 is a keyword.
         length = len(text)
-        longest_from = self._longest_from
-        for i in range(length):
-            longest = longest_from.get(text[i])
-            if longest is None:
+        sizes_from = self._sizes_from
+        for i in range(length - 1):
+            sizes = sizes_from.get(text[i : i + 2])
+            if sizes is None:
                 continue
-            for size in range(min(longest, length - i), 1, -1):
-                word = text[i : i + size]
+            for size in sizes:
+                end = i + size
+                if end > length:
+                    continue
+                word = text[i:end]
                 if word not in index or word in spans:
                     continue
-                end = i + size
                 inside: list[str] = []
                 blocked = False
                 for other, (s, e) in spans.items():
