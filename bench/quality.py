@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 
 import nlp
-from bench import harness
+from bench import harness, places
 from bench.harness import ROOT, Options
 from bench.results import Report
 from nlp.convert import has_traditional, to_simplified
@@ -124,8 +124,9 @@ def run(options: Options) -> Report:
     }
     progress(f"quality: {len(examples)} examples scored; timing {PASSES} passes on one CPU")
     speed = measure(examples, bundled, baseline)
+    text = render(options, examples, runs, tricky, speed)
     return Report(
-        SECTION, INTRO, "Dev set (tests/data/complaints_dev.csv)", render(options, examples, runs, tricky, speed)
+        SECTION, INTRO, "Dev set (tests/data/complaints_dev.csv)", "\n".join([text, "", *places.render(places.score())])
     )
 
 

@@ -20,8 +20,20 @@ class Routing:
     place_text: str  # what in the text named the place ("" when nothing did)
 
 
+# Generic endings residents swap or drop: 幸福家园 and 幸福 both mean 幸福小区 when only one community is called 幸福.
+_GENERIC_ENDINGS = ("小区", "社区", "花园", "家园", "新村", "公寓", "苑")
+
+
 def _key(community: str | None, building: str | None) -> tuple[str, str]:
     return (community or "", building or "")
+
+
+def _core(community: str) -> str:
+    """幸福家园小区 -> 幸福: the name without the generic endings people add, drop or swap."""
+    core = community
+    while (ending := next((e for e in _GENERIC_ENDINGS if core.endswith(e) and len(core) > len(e) + 1), None)):
+        core = core[: -len(ending)]
+    return core
 
 
 class GridIndex:
@@ -44,24 +56,51 @@ class GridIndex:
             if grid.community:
                 self.by_community.setdefault(grid.community, set()).add(grid.id or 0)
         self.by_alias.sort(key=lambda pair: -len(pair[0]))
+        # A core name is used only when it belongs to one community.
+        cores: dict[str, set[str]] = {}
+        for community in self.by_community:
+            cores.setdefault(_core(community), set()).add(community)
+        self.by_core = {core: next(iter(names)) for core, names in cores.items() if len(names) == 1}
         self.areas = [(points, grid) for grid in grids if (points := parse_polygon(grid.polygon or ""))]
         self.only_grid = {c: by_id[next(iter(ids))] for c, ids in self.by_community.items() if len(ids) == 1}
 
     def route_text(self, text: str, home_community: str | None = None) -> Routing:
         """Building first (幸福小区3栋, or 3号楼 in the resident's own community), then a landmark or alias
-        named in the text (阳光花园菜市场), then a community that is a single grid."""
+        named in the text (阳光花园菜市场), then a community that is a single grid.
+
+        Traditional characters are read as simplified, and a community name with its generic ending swapped,
+        doubled or dropped (幸福家园, 幸福小区小区, 幸福3栋) as the one community of that core name, if only one."""
+        text = nlp.simplified(text)
         place = nlp.extract_place(text)
+        named = self.community(place.community) if place and place.community else None
         if place is not None and place.building:
-            community = place.community or home_community
+            # a community the text names but we do not serve is not the resident's own
+            home = self.community(home_community) if home_community else None
+            community = named if place.community else self._core_before(text, place.text) or home
             grid = self.by_key.get(_key(community, place.building)) if community else None
             if grid:
                 return Routing(grid, place.text if place.community else f"{community}{place.text}")
         for alias, grid in self.by_alias:
             if len(alias) >= 2 and alias in text:
                 return Routing(grid, alias)
-        if place is not None and place.community and place.community in self.only_grid:
-            return Routing(self.only_grid[place.community], place.text)
+        if named and named in self.only_grid:
+            return Routing(self.only_grid[named], place.text if place else named)
         return Routing(None, place.text if place else "")
+
+    def community(self, name: str) -> str | None:
+        """The known community a resident's name for it means: itself, or the one community with its core name."""
+        if name in self.by_community:
+            return name
+        return self.by_core.get(_core(name))
+
+    def _core_before(self, text: str, building: str) -> str | None:
+        """幸福3栋: a core name written right before the building, with no generic ending at all."""
+        at = text.find(building)
+        before = text[:at] if at > 0 else ""
+        for core, community in self.by_core.items():
+            if len(core) >= 2 and before.endswith(core):
+                return community
+        return None
 
     def locate(self, lat: float, lng: float) -> Grid | None:
         """A shared WeChat location: the grid whose boundary holds it, else the nearest centre within the radius."""

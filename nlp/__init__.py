@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from nlp.classifier import Classifier, Intent
+from nlp.convert import simplified
 from nlp.duplicates import SAME_PROBLEM, similarity
 from nlp.place import Place, extract_place
 from nlp.taxonomy import DEFAULT_TAXONOMY_PATH, Category, Taxonomy
@@ -25,6 +26,7 @@ __all__ = [
     "find_category",
     "min_confidence",
     "similarity",
+    "simplified",
     "sla_hours",
 ]
 

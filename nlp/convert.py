@@ -9,6 +9,7 @@ match over one dict. Its table also maps Taiwan and Hong Kong words to mainland 
 from __future__ import annotations
 
 import threading
+import unicodedata
 import warnings
 from pathlib import Path
 
@@ -48,6 +49,12 @@ def to_simplified(text: str) -> str:
         # Skipping also keeps zh-cn's word localisation off text that is already simplified.
         return text
     return str(_zhconv.convert(text, _LOCALE))
+
+
+def simplified(text: str) -> str:
+    """NFKC (full-width letters and digits made plain), then traditional characters made simplified: how place
+    names and grid aliases are compared."""
+    return to_simplified(unicodedata.normalize("NFKC", text))
 
 
 def has_traditional(text: str) -> bool:

@@ -67,11 +67,11 @@ from __future__ import annotations
 import math
 import re
 import threading
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from nlp.convert import simplified
 from nlp.place import chinese_to_int, extract_place
 from nlp.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy
 from nlp.tokenizer import shared_tokenizer
@@ -479,7 +479,7 @@ def _build_lexicon() -> _Lexicon:
 @lru_cache(maxsize=4096)
 def _read(raw: str) -> _Text:
     lexicon = _load_lexicon()
-    text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", raw)).strip().lower()
+    text = re.sub(r"\s+", " ", simplified(raw)).strip().lower()
     buildings: set[str] = set()
     units: set[str] = set()
     gates: set[str] = set()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
+
+from nlp.convert import simplified
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,12 @@ _WEAK_SUFFIXES = frozenset("里城府庭")
 _STRONG_SUFFIX = re.compile("小区|社区|花园|家园|公寓")
 _PLACE_FOLLOWS = re.compile(rf"$|[\s,，。!！?？\d{_CN_NUM}]|小区|社区|门口|[东南西北]门|的")
 # Words before a name that are not part of it ("我住在幸福小区" -> 幸福小区); cut after the last one.
-_LEADING = re.compile(
-    r".*(?:住在|家在|位于|就在|街道|我们|咱们|你们|他们|这个|那个|这边|那边|这里|那里|隔壁|旁边|对面|附近|门口"
-    r"|[在到从往去住近过的了是个我这那和与跟])"
+_LEADING_WORDS = (
+    r"(?:住在|家在|位于|就在|街道|我们|咱们|你们|他们|这个|那个|这边|那边|这里|那里|隔壁|旁边|对面|附近|门口"
+    r"|反映|投诉|举报|一下|[在到从往去住近过的了是个我这那和与跟])"
 )
+_LEADING = re.compile(_LEADING_WORDS + "$")
+_ONLY_LEADING = re.compile(_LEADING_WORDS + "+")
 _ADMIN_PREFIX = re.compile(r".*[省市区县镇乡](?=[\u4e00-\u9fa5]{2})")
 _NOT_COMMUNITY = frozenset({"市政府", "区政府", "县政府", "镇政府", "人民政府", "新农村", "县城", "城中村", "老城"})
 _GENERIC_NAME = re.compile(r"小区|社区|楼下|楼上|楼道|电梯|家里|每天|晚上|早上|天天")
@@ -74,7 +77,13 @@ def _number(raw: str) -> str:
 
 
 def _clean_name(name: str) -> str:
-    name = _LEADING.sub("", name)
+    if _ONLY_LEADING.fullmatch(name):
+        return ""  # 我们小区, 这个小区: no name at all
+    # cut after the last leading word that leaves a name of two characters or more: 和平里 keeps its 和
+    for end in range(len(name) - 2, 0, -1):
+        if _LEADING.search(name, 0, end):
+            name = name[end:]
+            break
     # 长沙市开福区幸福小区 -> 幸福小区, but 城市花园 keeps its 市: only cut when a real name is left
     admin = _ADMIN_PREFIX.match(name)
     return name[admin.end() :] if admin else name
@@ -115,8 +124,8 @@ def _find_road(text: str) -> tuple[str, int, int] | None:
 
 
 def extract_place(text: str) -> Place | None:
-    """Location words found in the text, or None when there are none."""
-    text = unicodedata.normalize("NFKC", text)
+    """Location words found in the text (in simplified characters: 幸福小區3棟 gives 幸福小区3栋), or None."""
+    text = simplified(text)
     spans: list[tuple[int, int]] = []
     community = _find_community(text)
     if community:

@@ -59,6 +59,11 @@ def test_the_same_fault_in_another_building_is_another_problem() -> None:
     assert similarity("2单元电梯坏了", "3单元电梯坏了") < SAME_PROBLEM
 
 
+def test_the_same_report_in_traditional_characters_is_the_same_problem() -> None:
+    assert similarity("幸福小區3棟樓道燈壞了", "3栋楼道灯坏了好几天了") >= SAME_PROBLEM
+    assert similarity("幸福小區3棟樓道燈壞了", "幸福小区5栋楼道灯坏了") < SAME_PROBLEM
+
+
 def test_a_long_rambling_message_about_the_lamp_matches_the_short_report() -> None:
     rambling = "我家楼下那个路灯晚上不亮黑乎乎的老人走路摔了一跤你们赶紧来修一下吧都好几天了"
     assert similarity("路灯不亮", rambling) >= SAME_PROBLEM
