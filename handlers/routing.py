@@ -31,7 +31,7 @@ def _key(community: str | None, building: str | None) -> tuple[str, str]:
 def _core(community: str) -> str:
     """幸福家园小区 -> 幸福: the name without the generic endings people add, drop or swap."""
     core = community
-    while (ending := next((e for e in _GENERIC_ENDINGS if core.endswith(e) and len(core) > len(e) + 1), None)):
+    while ending := next((e for e in _GENERIC_ENDINGS if core.endswith(e) and len(core) > len(e) + 1), None):
         core = core[: -len(ending)]
     return core
 

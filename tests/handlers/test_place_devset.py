@@ -19,4 +19,3 @@ def test_complaints_reach_the_grid_their_place_names() -> None:
 def test_no_complaint_goes_to_a_grid_it_does_not_name() -> None:
     """A guess sends a worker to the wrong place; the queue lets a person look. Every doubt must go to the queue."""
     assert [(r.text, r.expected, r.got) for r in places.score() if r.wrong_grid] == []
-
