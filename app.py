@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 
 import cli
-from bot import runtime, wechat, wecom
+from bot import logs, ops, runtime, wechat, wecom
 from config import Settings
 from handlers import complaints
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
+    # First, so Flask's own logger finds a handler and adds none of its own.
+    logs.configure(settings.log_format)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     complaints.warm_up()
@@ -22,12 +22,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["wanggetong"] = rt
     app.register_blueprint(wechat.blueprint)
     app.register_blueprint(wecom.blueprint)
+    ops.install(app, rt)  # /healthz, /metrics, and a request id on every request
     cli.register(app)
-
-    @app.get("/healthz")
-    def healthz() -> tuple[dict, int]:
-        return {"status": "ok"}, 200
-
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return app

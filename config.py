@@ -71,6 +71,10 @@ class Settings:
     daily_report_at: str = "18:00"
     # How often the cron looks for reminders, escalations and tickets to auto-close.
     ticket_sweep_seconds: int = 60
+    # "json": one JSON object per line (production); "text": one readable line (development).
+    log_format: str = "text"
+    # Where gunicorn's workers keep their Prometheus counters (multiprocess mode); None: var_dir/prometheus.
+    metrics_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -107,6 +111,8 @@ class Settings:
             calendar_file=Path(env["WGT_CALENDAR"]) if env.get("WGT_CALENDAR") else None,
             daily_report_at=env.get("WGT_DAILY_REPORT_AT", cls.daily_report_at),
             ticket_sweep_seconds=int(env.get("WGT_TICKET_SWEEP_SECONDS", cls.ticket_sweep_seconds)),
+            log_format=env.get("WGT_LOG_FORMAT", "json" if production else "text"),
+            metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]) if env.get("PROMETHEUS_MULTIPROC_DIR") else None,
         )
         settings.validate()
         return settings
@@ -114,6 +120,8 @@ class Settings:
     def validate(self) -> None:
         if self.delivery not in ("live", "recording"):
             raise ConfigError("WGT_DELIVERY 只能是 live 或 recording")
+        if self.log_format not in ("json", "text"):
+            raise ConfigError("WGT_LOG_FORMAT 只能是 json 或 text")
         if len(self.wechat_aes_key) != 43:
             raise ConfigError("WECHAT_AES_KEY 必须是 43 个字符（公众号后台的 EncodingAESKey）")
         if len(self.wecom_app_aes_key) != 43:
@@ -146,6 +154,10 @@ class Settings:
     @property
     def effective_recording_path(self) -> Path:
         return self.recording_path or self.var_dir / "deliveries.jsonl"
+
+    @property
+    def effective_metrics_dir(self) -> Path:
+        return self.metrics_dir or self.var_dir / "prometheus"
 
     @property
     def report_time(self) -> time | None:

@@ -12,7 +12,8 @@ both receives workers' @-messages and card clicks and delivers the group pushes 
   order per chat. A chat whose head row failed transiently (45009, -1, timeout, lost connection) waits out its
   backoff and nothing behind it overtakes it; other chats go on. A row is marked sent only after Tencent's ack
   with errcode 0, so a reconnect loses nothing (it may repeat a push whose ack was lost: at least once).
-- Heartbeat and reconnect with backoff are the SDK's (wecom-aibot-python-sdk, max_reconnect_attempts=-1).
+- Heartbeat and reconnect with backoff are the SDK's (wecom-aibot-python-sdk, max_reconnect_attempts=-1). Our own
+  heartbeat, for /healthz, is a Redis key with a TTL written every 10 s while connected (bot/ops.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import logging
 import re
 import signal
 import sys
+import time
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -33,9 +35,10 @@ from urllib.parse import urlparse
 from redis import Redis
 from sqlmodel import Session
 
-from bot import jobs, runtime
+from bot import jobs, logs, ops, runtime
 from bot.cards import card_message, markdown_message, template_card, with_mention
 from bot.channels import GATEWAY_KINDS, GATEWAY_WAKE_CHANNEL
+from bot.wechat import MAX_DEDUPE_KEY
 from config import ConfigError, Settings
 from handlers import conversation, notices
 from handlers.cards import Card, card_for
@@ -96,16 +99,21 @@ MENTION = re.compile(r"^\s*@\S+\s*")
 
 def from_frame(body: dict[str, Any], kind: str, **fields: Any) -> Message | None:
     """The Message for a callback body: who, which chat, which delivery (msgid); None without a sender or msgid."""
-    sender = (body.get("from") or {}).get("userid", "")
-    if not body.get("msgid") or not sender:
+    source = body.get("from")
+    sender = source.get("userid") if isinstance(source, dict) else None
+    msgid, chat_id = body.get("msgid"), body.get("chatid") or sender
+    if not isinstance(sender, str) or not 0 < len(sender) <= 64 or not isinstance(chat_id, str):
+        return None  # a WeCom userid is at most 64 characters; anything else is not a person on the roster
+    if not isinstance(msgid, str | int) or not str(msgid):
         return None
-    chat_id = body.get("chatid") or sender
-    return Message(channel="wecom", dedupe_key=str(body["msgid"]), sender=sender, kind=kind, chat_id=chat_id, **fields)
+    return Message(
+        channel="wecom", dedupe_key=str(msgid)[:MAX_DEDUPE_KEY], sender=sender, kind=kind, chat_id=chat_id, **fields
+    )
 
 
 def message_from_text(body: dict[str, Any]) -> Message | None:
     """An aibot_msg_callback text body; in a group the text starts with "@botname ", which is no part of it."""
-    text = str((body.get("text") or {}).get("content", ""))
+    text = str(_field(body, "text").get("content", ""))
     if body.get("chattype") == "group":
         text = MENTION.sub("", text, count=1)
     return from_frame(body, "text", text=text)
@@ -113,19 +121,25 @@ def message_from_text(body: dict[str, Any]) -> Message | None:
 
 def message_from_image(body: dict[str, Any]) -> Message | None:
     """An aibot_msg_callback image body: a worker's after-photo (its url is encrypted with image.aeskey)."""
-    return from_frame(body, "image", pic_url=str((body.get("image") or {}).get("url", ""))[:512])
+    return from_frame(body, "image", pic_url=str(_field(body, "image").get("url", ""))[:512])
 
 
 def message_from_click(body: dict[str, Any]) -> Message | None:
     """An aibot_event_callback template_card_event body."""
-    event = (body.get("event") or {}).get("template_card_event") or {}
+    event = _field(_field(body, "event"), "template_card_event")
     return from_frame(body, "event", event="template_card_event", event_key=str(event.get("event_key", "")))
+
+
+def _field(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """A nested object of a frame, or {} when it is missing or not an object."""
+    value = body.get(name)
+    return value if isinstance(value, dict) else {}
 
 
 def ticket_number(event_key: str) -> int | None:
     """ "accept:12" -> 12."""
     number = event_key.rpartition(":")[2]
-    return int(number) if number.isdigit() else None
+    return int(number) if number.isdecimal() and number.isascii() else None
 
 
 ERRCODE = re.compile(r"errcode=(-?\d+)")
@@ -179,6 +193,8 @@ def use_transport_for(url: str, production: bool) -> None:
 class _Prepared:
     body: dict[str, Any]
     attempts: int
+    kind: str = ""
+    ticket_id: int | None = None
 
 
 class Gateway:
@@ -221,7 +237,13 @@ class Gateway:
         try:
             self.state = "connecting"
             self.client = self._make_client()
-            for job in (self._renew_lock(), self._listen_for_wakes(), self._push_loop(), self.client.connect()):
+            for job in (
+                self._renew_lock(),
+                self._heartbeat(),
+                self._listen_for_wakes(),
+                self._push_loop(),
+                self.client.connect(),
+            ):
                 self._spawn(job)
             await self._stop.wait()
         finally:
@@ -269,8 +291,9 @@ class Gateway:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         try:
+            await asyncio.to_thread(ops.forget_heartbeat, self.rt.redis, self.settings.wecom_bot_id)
             await asyncio.to_thread(self.lock.release)
-        except Exception:  # Redis away: the lock runs out by itself
+        except Exception:  # Redis away: the lock and the heartbeat run out by themselves
             log.warning("could not release %s", self.lock.key, exc_info=True)
         self._online.clear()
         self.state = "stopped"
@@ -287,6 +310,20 @@ class Gateway:
                 continue
             if not still_ours:
                 self.stop("lost the gateway lock (another gateway may be connected now)")
+
+    async def _heartbeat(self) -> None:
+        """While connected, say so every HEARTBEAT_SECONDS (and at once on connecting): /healthz reads the age."""
+        beaten = 0.0
+        while not self._stop.is_set():
+            if not self._online.is_set():
+                beaten = 0.0
+            elif time.monotonic() - beaten >= ops.HEARTBEAT_SECONDS:
+                try:
+                    await asyncio.to_thread(ops.beat, self.rt.redis, self.settings.wecom_bot_id)
+                    beaten = time.monotonic()
+                except Exception:
+                    log.warning("could not write the heartbeat; trying again", exc_info=True)
+            await self._sleep(0.5)
 
     def _make_client(self) -> WSClient:
         client = WSClient(
@@ -455,7 +492,7 @@ class Gateway:
             await asyncio.to_thread(self._failed, outbox_id, str(failure) or type(failure).__name__, retry, prepared)
             log.warning("outbox %s to %s not sent (%s): %s", outbox_id, chat, "retry" if retry else "final", failure)
             return "retry" if retry else "failed"
-        await asyncio.to_thread(self._sent, outbox_id)
+        await asyncio.to_thread(self._sent, outbox_id, prepared)
         return "sent"
 
     def _lease_and_render(self, outbox_id: int, chat: str) -> _Prepared | str:
@@ -467,9 +504,10 @@ class Gateway:
             body, error = self._render(session, row, chat)
             if body is None:
                 outbox.mark_failed(session, row, error, permanent=True, now=now, retry_in=0)
-                log.error("outbox %s not sendable: %s", outbox_id, error)
+                log.error("outbox %s not sendable: %s", outbox_id, error, extra={"ticket_id": row.ticket_id})
+                ops.count_delivery(self.rt.redis, row.kind, "failed")
                 return "failed"
-            return _Prepared(body, row.attempts)
+            return _Prepared(body, row.attempts, row.kind, row.ticket_id)
 
     def _render(self, session: Any, row: Outbox, chat: str) -> tuple[dict[str, Any] | None, str]:
         if not chat:
@@ -488,13 +526,18 @@ class Gateway:
         payload = json.loads(row.payload or "{}")
         return markdown_message(with_mention(text, payload.get("worker", ""), payload.get("mention", ""))), ""
 
-    def _sent(self, outbox_id: int) -> None:
+    def _sent(self, outbox_id: int, prepared: _Prepared) -> None:
         with transaction(self.rt.engine) as session:
             row = session.get(Outbox, outbox_id)
             assert row is not None
             outbox.mark_sent(session, row, utcnow())
             row.via = "aibot"
             session.add(row)
+        ops.count_delivery(self.rt.redis, prepared.kind, "sent")
+        log.info(
+            "delivery sent",
+            extra={"outbox_id": outbox_id, "ticket_id": prepared.ticket_id, "kind": prepared.kind, "via": "aibot"},
+        )
 
     def _failed(self, outbox_id: int, error: str, retry: bool, prepared: _Prepared) -> None:
         now = utcnow()
@@ -506,6 +549,7 @@ class Gateway:
                 outbox.postpone(session, row, error, now + timedelta(seconds=backoff))
             else:
                 outbox.mark_failed(session, row, error, permanent=True, now=now, retry_in=0)
+        ops.count_delivery(self.rt.redis, prepared.kind, "retry" if retry else "failed")
 
 
 async def serve(rt: runtime.Runtime) -> int:
@@ -520,9 +564,10 @@ async def serve(rt: runtime.Runtime) -> int:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        rt = runtime.Runtime(Settings.from_env())
+        settings = Settings.from_env()
+        logs.configure(settings.log_format)
+        rt = runtime.Runtime(settings)
         if not rt.settings.wecom_bot_id:
             raise ConfigError("WECOM_BOT_ID is not set: there is no AI bot to connect")
     except ConfigError as error:

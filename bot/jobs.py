@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
-from bot import runtime
+from bot import ops, runtime
 from bot.channels import GATEWAY_KINDS, GATEWAY_WAKE_CHANNEL, Delivery, DeliveryError
 from handlers import lifecycle, notices
 from storage import outbox
@@ -34,7 +34,8 @@ def deliver(outbox_id: int) -> str:
         if row is None:
             return "skipped"
         delivery = delivery_for(session, row)
-        attempts = row.attempts
+        attempts, ticket_id = row.attempts, row.ticket_id
+    about = {"outbox_id": outbox_id, "ticket_id": ticket_id, "kind": kind, "attempt": attempts}
     try:
         via = rt.channel.send(delivery)
     except DeliveryError as failure:
@@ -43,14 +44,16 @@ def deliver(outbox_id: int) -> str:
             assert row is not None
             backoff = min(MAX_BACKOFF_SECONDS, 10 * 2 ** (attempts - 1))
             outbox.mark_failed(session, row, str(failure), failure.permanent, utcnow(), backoff)
-        log.warning(
-            "outbox %s not delivered (%s): %s", outbox_id, "permanent" if failure.permanent else "retry", failure
-        )
+        result = "failed" if failure.permanent else "retry"
+        ops.count_delivery(rt.redis, kind, result)
+        log.warning("delivery %s: %s", result, failure, extra={**about, "result": result})
         return "failed"
     with transaction(rt.engine) as session:
         row = session.get(Outbox, outbox_id)
         assert row is not None
         outbox.mark_sent(session, row, utcnow(), via)
+    ops.count_delivery(rt.redis, kind, "sent")
+    log.info("delivery sent", extra={**about, "result": "sent", "via": via})
     return "sent"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 
 import nlp
@@ -14,6 +15,7 @@ from handlers.types import Message, Reply
 from storage import grids, people, tickets
 from storage.models import Grid, Person, Status, Ticket, TicketReporter
 
+log = logging.getLogger(__name__)
 ASK_LOCATION = "请告诉我具体位置，如：幸福小区3栋"
 URGENT_WARNING = "【紧急】如有危险请立即拨打119（火警）、110（报警）或120（急救）。"
 GREETING = "您好，这里是社区网格服务。请直接描述您遇到的问题和位置，如：3号楼楼道灯坏了。回复“帮助”查看更多。"
@@ -90,6 +92,17 @@ def open_new(
     )
     tickets.open_ticket(ctx.session, ticket, ctx.person.id, note)
     sla.start(ticket, ctx.now)
+    # Ids and the category only: the resident's words stay in the database.
+    log.info(
+        "ticket opened",
+        extra={
+            "ticket_id": ticket.id,
+            "msg_id": source,
+            "channel": channel,
+            "category": ticket.category,
+            "urgent": ticket.urgent,
+        },
+    )
     return ticket
 
 

@@ -74,6 +74,8 @@ class Ticket(SQLModel, table=True):
     __table_args__ = (
         Index("ix_ticket_status_grid", "status", "grid_id"),
         Index("ix_ticket_resident_created", "resident_id", "created_at"),
+        # Overdue open tickets (超时, the metrics' gauge) counted from the index alone.
+        Index("ix_ticket_open_due", "status", "paused_at", "resolve_due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

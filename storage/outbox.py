@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, or_, update
+from sqlalchemy import and_, case, func, or_, update
 from sqlmodel import Session, col, select
 
 from storage.models import Outbox, OutboxStatus
@@ -111,3 +111,21 @@ def postpone(session: Session, row: Outbox, error: str, until: datetime) -> None
     row.last_error = error[:500]
     row.locked_until = until
     session.add(row)
+
+
+def backlog(session: Session, older_than: datetime) -> tuple[int, datetime | None]:
+    """Pending rows created before then, and the oldest one's creation time (ix_outbox_status_created)."""
+    count, oldest = session.exec(
+        select(func.count(), func.min(Outbox.created_at)).where(
+            Outbox.status == OutboxStatus.PENDING, Outbox.created_at < older_than
+        )
+    ).one()
+    return int(count), oldest
+
+
+def counts(session: Session) -> dict[str, int]:
+    """How many rows are pending and how many failed for good (ix_outbox_status_created; sent rows not counted)."""
+    unsent = [OutboxStatus.PENDING, OutboxStatus.FAILED]
+    query = select(Outbox.status, func.count()).where(col(Outbox.status).in_(unsent)).group_by(Outbox.status)
+    found = {str(status): int(n) for status, n in session.exec(query).all()}
+    return {str(status): found.get(str(status), 0) for status in unsent}

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from storage.models import OPEN_STATUSES, Once, Status, Ticket, TicketEvent, TicketReporter, utcnow
@@ -287,14 +288,24 @@ def latest_open_of_resident(session: Session, resident_id: int, since: datetime)
     return session.exec(query).first()
 
 
-def overdue(session: Session, now: datetime, grid_id: int | None = None, limit: int = 20) -> Sequence[Ticket]:
+def _overdue(now: datetime) -> tuple[ColumnElement[bool], ...]:
     # A paused ticket's clock is stopped: it is not getting later while it waits for the resident.
-    query = select(Ticket).where(
+    # ix_ticket_open_due (status, paused_at, resolve_due_at) answers this from the index alone.
+    return (
         col(Ticket.status).in_(list(OPEN_STATUSES)),
         col(Ticket.paused_at).is_(None),
         col(Ticket.resolve_due_at).is_not(None),
         col(Ticket.resolve_due_at) < now,
     )
+
+
+def count_overdue(session: Session, now: datetime) -> int:
+    """How many open tickets are past their resolve deadline (the 超时 list's rule), all grids."""
+    return int(session.exec(select(func.count()).select_from(Ticket).where(*_overdue(now))).one())
+
+
+def overdue(session: Session, now: datetime, grid_id: int | None = None, limit: int = 20) -> Sequence[Ticket]:
+    query = select(Ticket).where(*_overdue(now))
     if grid_id is not None:
         query = query.where(Ticket.grid_id == grid_id)
     return session.exec(query.order_by(col(Ticket.resolve_due_at)).limit(limit)).all()

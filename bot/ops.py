@@ -1,0 +1,423 @@
+"""Operations: `/healthz` for the load balancer, `/metrics` for Prometheus, a request id on every request, and the
+Redis records other processes leave for them (delivery counts, the gateway's heartbeat).
+
+- /healthz answers 503 when the database or Redis is down (the node can take no complaint), else 200 with each
+  check; "degraded" names what needs a person (no rq worker, undelivered notices, the AI-bot gateway silent).
+  It never waits long: Redis is asked with 1 s socket timeouts and no retries, the database in a thread that is
+  given up on after DB_TIMEOUT (and not started again while it still hangs).
+- /metrics: intake counts and latency are counted in the gunicorn worker that answered (prometheus_client's
+  multiprocess mode adds the workers up; gunicorn.conf.py sets it up). Everything else is read when Prometheus
+  scrapes, so it is right whichever machine did the work: deliveries from a Redis hash the rq workers and the
+  gateway increment, queue depths from Redis, overdue tickets and the outbox backlog from indexed counts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.multiprocess import MultiProcessCollector
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from rq import Queue
+from rq.worker_registration import WORKERS_BY_QUEUE_KEY
+from sqlalchemy import text
+from sqlmodel import Session
+
+from bot import logs
+from bot.runtime import Runtime
+from storage import outbox, tickets
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Pending notices older than this should have gone out: the sweep re-enqueues them after 30 s.
+BACKLOG_AFTER = timedelta(seconds=60)
+DB_TIMEOUT = 2.0
+REDIS_TIMEOUT = 1.0
+# The gateway writes its heartbeat this often while connected; the key outlives three missed beats.
+HEARTBEAT_SECONDS = 10
+HEARTBEAT_TTL_SECONDS = 30
+DELIVERIES_KEY = "wanggetong:metrics:deliveries"
+INTAKE_ENDPOINTS = {"wechat.receive": "wechat", "wecom.receive": "wecom"}
+QUIET_ENDPOINTS = {"ops.healthz", "ops.metrics"}
+
+INTAKE = Counter("wanggetong_intake_requests", "Callbacks received, by channel and outcome.", ["channel", "outcome"])
+INTAKE_SECONDS = Histogram(
+    "wanggetong_intake_duration_seconds",
+    "Time to answer a callback (WeChat gives up after 5 s).",
+    ["channel"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+
+blueprint = Blueprint("ops", __name__)
+
+
+# ---- records other processes leave in Redis ---------------------------------------------------------------------
+
+
+def heartbeat_key(bot_id: str) -> str:
+    return f"wanggetong:gateway:{bot_id}:heartbeat"
+
+
+def beat(redis: Redis, bot_id: str) -> None:
+    """The gateway is connected now: /healthz reads how long ago this was; the key expires if beats stop."""
+    value = json.dumps({"at": time.time(), "host": socket.gethostname(), "pid": os.getpid()})
+    redis.set(heartbeat_key(bot_id), value, ex=HEARTBEAT_TTL_SECONDS)
+
+
+def forget_heartbeat(redis: Redis, bot_id: str) -> None:
+    redis.delete(heartbeat_key(bot_id))
+
+
+def channel_of(kind: str) -> str:
+    """Where an outbox kind goes: residents through the Official Account, the rest into WeCom groups."""
+    return "wechat" if kind == "resident_notice" else "wecom"
+
+
+def count_delivery(redis: Redis, kind: str, result: str) -> None:
+    """Count one delivery attempt's result (sent | retry | failed); a lost count never fails a delivery."""
+    try:
+        redis.hincrby(DELIVERIES_KEY, f"{kind}:{result}", 1)
+    except Exception:
+        log.warning("delivery count lost (%s %s)", kind, result, exc_info=True)
+
+
+# ---- probes -----------------------------------------------------------------------------------------------------
+
+
+class Bounded:
+    """Run a call in a thread and stop waiting after a timeout; while a call still hangs, start no other (a
+    blackholed database would otherwise collect one stuck thread per health check)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._busy = threading.Lock()
+
+    def start(self, call: Callable[[], T]) -> Future[T]:
+        """The call's future; wait on it with future.result(timeout)."""
+        future: Future[T] = Future()
+        if not self._busy.acquire(blocking=False):
+            future.set_exception(TimeoutError("the previous check has not returned yet"))
+            return future
+
+        def target() -> None:
+            try:
+                future.set_result(call())
+            except BaseException as error:
+                future.set_exception(error)
+            finally:
+                self._busy.release()
+
+        threading.Thread(target=target, name=self.name, daemon=True).start()
+        return future
+
+
+class Probe:
+    """What /healthz and /metrics ask, built once per app from its runtime."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.settings = rt.settings
+        self._redis: Redis | None = None
+        self._db = Bounded("healthz-database")
+        self._db_metrics = Bounded("metrics-database")
+
+    @property
+    def redis(self) -> Redis:
+        """A client of the app's Redis that answers within REDIS_TIMEOUT or fails: never retries, never waits."""
+        if self._redis is None:
+            quick: dict[str, Any] = {
+                "socket_timeout": REDIS_TIMEOUT,
+                "socket_connect_timeout": REDIS_TIMEOUT,
+                "retry": Retry(NoBackoff(), 0),
+            }
+            if self.settings.redis_url:
+                self._redis = Redis.from_url(self.settings.redis_url, **quick)
+            else:  # the embedded server: its socket, once the runtime has started it
+                self._redis = Redis(unix_socket_path=self.rt.redis.socket_file, **quick)  # type: ignore[attr-defined]
+        return self._redis
+
+    @cached_property
+    def queue(self) -> Queue:
+        return Queue(self.settings.queue_name, connection=self.redis)
+
+    # -- database --
+
+    def database_facts(self, now: datetime) -> dict[str, Any]:
+        with Session(self.rt.engine) as session:
+            revision = session.connection().execute(text("SELECT version_num FROM alembic_version")).scalar()
+            backlog, oldest = outbox.backlog(session, now - BACKLOG_AFTER)
+        return {"revision": revision, "backlog": backlog, "oldest": oldest}
+
+    def ticket_facts(self, now: datetime) -> dict[str, Any]:
+        with Session(self.rt.engine) as session:
+            backlog, oldest = outbox.backlog(session, now - BACKLOG_AFTER)
+            return {
+                "overdue": tickets.count_overdue(session, now),
+                "outbox": outbox.counts(session),
+                "backlog": backlog,
+                "oldest": oldest,
+            }
+
+    # -- Redis --
+
+    def redis_facts(self) -> dict[str, Any]:
+        """Queue depths, workers, the gateway's heartbeat and the delivery counts, in one round trip."""
+        queue = self.queue
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.llen(queue.key)
+        pipe.zcard(queue.started_job_registry.key)
+        pipe.zcard(queue.failed_job_registry.key)
+        pipe.scard(WORKERS_BY_QUEUE_KEY % queue.name)
+        pipe.hgetall(DELIVERIES_KEY)
+        pipe.get(heartbeat_key(self.settings.wecom_bot_id))
+        queued, started, failed, workers, deliveries, heartbeat = pipe.execute()
+        return {
+            "queue": {"queued": queued, "started": started, "failed": failed, "workers": workers},
+            "deliveries": {field.decode(): int(n) for field, n in deliveries.items()},
+            "heartbeat": json.loads(heartbeat) if heartbeat and self.settings.wecom_bot_id else None,
+        }
+
+    # -- /healthz --
+
+    def health(self) -> tuple[dict[str, Any], int]:
+        now = utcnow()
+        started = time.perf_counter()
+        # Redis is asked while the database answers: the slowest check, not the sum, bounds the answer.
+        database = self._db.start(lambda: self.database_facts(now))
+        checks: dict[str, dict[str, Any]] = {}
+        checks["redis"], facts = self._check_redis()
+        try:
+            found = database.result(timeout=max(0.0, DB_TIMEOUT - (time.perf_counter() - started)))
+        except Exception as error:
+            checks["database"] = {"ok": False, "error": _describe(error)}
+        else:
+            checks["database"] = {"ok": True, "revision": found["revision"]}
+            oldest = found["oldest"]
+            checks["outbox"] = {
+                "ok": found["backlog"] == 0,
+                "backlog": found["backlog"],
+                "oldest_seconds": round((now - oldest).total_seconds()) if oldest else None,
+            }
+        if facts is not None:
+            depth = facts["queue"]
+            checks["queue"] = {"ok": depth["workers"] > 0, "name": self.queue.name, **depth}
+            checks["gateway"] = self._gateway(facts["heartbeat"])
+        if not (checks["database"]["ok"] and checks["redis"]["ok"]):
+            status, code = "down", 503
+        elif all(check["ok"] for check in checks.values()):
+            status, code = "ok", 200
+        else:
+            status, code = "degraded", 200
+        body = {"status": status, "checks": checks, "ms": round((time.perf_counter() - started) * 1000, 1)}
+        return body, code
+
+    def _check_redis(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        started = time.perf_counter()
+        try:
+            self.redis.ping()
+            facts = self.redis_facts()
+        except Exception as error:
+            return {"ok": False, "error": _describe(error)}, None
+        return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}, facts
+
+    def _gateway(self, heartbeat: dict[str, Any] | None) -> dict[str, Any]:
+        if not self.settings.wecom_bot_id:
+            # No AI bot: group pushes go through each grid's group robot (webhook); there is no gateway to watch.
+            return {"ok": True, "state": "not_configured"}
+        if heartbeat is None:
+            return {"ok": False, "state": "absent", "bot_id": self.settings.wecom_bot_id}
+        age = round(time.time() - float(heartbeat.get("at", 0)), 1)
+        return {
+            "ok": age <= HEARTBEAT_TTL_SECONDS,
+            "state": "online",
+            "age_seconds": age,
+            "host": heartbeat.get("host"),
+            "pid": heartbeat.get("pid"),
+        }
+
+    # -- /metrics --
+
+    def collect(self) -> Iterator[Metric]:
+        """The values read at scrape time (a prometheus_client custom collector)."""
+        now = utcnow()
+        up = GaugeMetricFamily(
+            "wanggetong_up", "Whether this scrape could read the source (1) or not (0).", labels=["source"]
+        )
+        try:
+            facts = self._db_metrics.start(lambda: self.ticket_facts(now)).result(timeout=DB_TIMEOUT)
+        except Exception as error:
+            log.warning("metrics: database unavailable (%s)", _describe(error))
+            up.add_metric(["database"], 0)
+        else:
+            up.add_metric(["database"], 1)
+            yield GaugeMetricFamily(
+                "wanggetong_tickets_overdue",
+                "Open tickets past their resolve deadline (paused ones not).",
+                value=facts["overdue"],
+            )
+            unsent = GaugeMetricFamily("wanggetong_outbox_rows", "Outbox rows not sent, by status.", labels=["status"])
+            for status, n in facts["outbox"].items():
+                unsent.add_metric([status], n)
+            yield unsent
+            yield GaugeMetricFamily(
+                "wanggetong_outbox_backlog",
+                f"Pending notices older than {BACKLOG_AFTER.seconds} s (should have gone out).",
+                value=facts["backlog"],
+            )
+            oldest = facts["oldest"]
+            yield GaugeMetricFamily(
+                "wanggetong_outbox_backlog_oldest_seconds",
+                "Age of the oldest notice in the backlog; 0 when there is none.",
+                value=(now - oldest).total_seconds() if oldest else 0,
+            )
+        try:
+            redis_facts = self.redis_facts()
+        except Exception as error:
+            log.warning("metrics: Redis unavailable (%s)", _describe(error))
+            up.add_metric(["redis"], 0)
+        else:
+            up.add_metric(["redis"], 1)
+            yield from self._redis_metrics(redis_facts)
+        yield up
+
+    def _redis_metrics(self, facts: dict[str, Any]) -> Iterator[Metric]:
+        jobs = GaugeMetricFamily("wanggetong_queue_jobs", "rq jobs by queue and state.", labels=["queue", "state"])
+        workers = GaugeMetricFamily("wanggetong_queue_workers", "rq workers listening on the queue.", labels=["queue"])
+        depth = facts["queue"]
+        for state in ("queued", "started", "failed"):
+            jobs.add_metric([self.queue.name, state], depth[state])
+        workers.add_metric([self.queue.name], depth["workers"])
+        yield jobs
+        yield workers
+        deliveries = CounterMetricFamily(
+            "wanggetong_deliveries",
+            "Delivery attempts by channel, outbox kind and result (counted in Redis by rq workers and the gateway).",
+            labels=["channel", "kind", "result"],
+        )
+        for field, n in sorted(facts["deliveries"].items()):
+            kind, _, result = field.partition(":")
+            deliveries.add_metric([channel_of(kind), kind, result], n)
+        yield deliveries
+        heartbeat = facts["heartbeat"]
+        if self.settings.wecom_bot_id and heartbeat is not None:
+            yield GaugeMetricFamily(
+                "wanggetong_gateway_heartbeat_age_seconds",
+                "Seconds since the AI-bot gateway last said it was connected (absent: it has not for 30 s).",
+                value=max(0.0, time.time() - float(heartbeat.get("at", 0))),
+            )
+
+    def exposition(self) -> bytes:
+        sources: list[Any] = [self]
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # the counts of every gunicorn worker, dead ones included
+            sources.insert(0, registry)
+        else:
+            sources.insert(0, REGISTRY)
+        return generate_latest(cast(CollectorRegistry, _Union(sources)))
+
+
+class _Union:
+    """Several collectors as one, for generate_latest."""
+
+    def __init__(self, sources: list[Any]) -> None:
+        self.sources = sources
+
+    def collect(self) -> Iterator[Metric]:
+        for source in self.sources:
+            yield from source.collect()
+
+
+def _describe(error: BaseException) -> str:
+    """The error's type and first line: enough for an operator, no connection strings or secrets."""
+    first = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+# ---- the web side -----------------------------------------------------------------------------------------------
+
+
+def install(app: Flask, rt: Runtime) -> None:
+    app.extensions["wanggetong.ops"] = Probe(rt)
+    app.register_blueprint(blueprint)
+
+
+def probe() -> Probe:
+    found: Probe = current_app.extensions["wanggetong.ops"]
+    return found
+
+
+@blueprint.get("/healthz")
+def healthz() -> Response:
+    try:
+        body, code = probe().health()
+    except Exception as error:  # a bug here must not look like a crash to the load balancer's log
+        log.exception("healthz failed")
+        body, code = {"status": "down", "error": _describe(error)}, 503
+    return Response(json.dumps(body, ensure_ascii=False, default=str), status=code, mimetype="application/json")
+
+
+@blueprint.get("/metrics")
+def metrics() -> Response:
+    return Response(probe().exposition(), mimetype=CONTENT_TYPE_PLAIN_0_0_4)
+
+
+@blueprint.before_app_request
+def start_request() -> None:
+    g.wgt_started = time.perf_counter()
+    g.wgt_request_token = logs.request_id.set(logs.new_request_id(request.headers.get(logs.REQUEST_ID_HEADER)))
+
+
+@blueprint.after_app_request
+def finish_request(response: Response) -> Response:
+    response.headers[logs.REQUEST_ID_HEADER] = logs.request_id.get()
+    elapsed = time.perf_counter() - g.get("wgt_started", time.perf_counter())
+    channel = INTAKE_ENDPOINTS.get(request.endpoint or "")
+    if channel is not None:
+        INTAKE.labels(channel, outcome(response.status_code)).inc()
+        INTAKE_SECONDS.labels(channel).observe(elapsed)
+    # The query string is left out: it carries the sender's openid on WeChat callbacks.
+    log.log(
+        logging.DEBUG if request.endpoint in QUIET_ENDPOINTS else logging.INFO,
+        "request",
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round(elapsed * 1000, 1),
+        },
+    )
+    return response
+
+
+@blueprint.teardown_app_request
+def end_request(_error: BaseException | None) -> None:
+    token = g.pop("wgt_request_token", None)
+    if token is not None:
+        logs.request_id.reset(token)
+
+
+def outcome(status: int) -> str:
+    """ok: answered; refused: a bad signature, body or sender (4xx); unavailable: database away (503); error."""
+    if status < 400:
+        return "ok"
+    if status < 500:
+        return "refused"
+    return "unavailable" if status == 503 else "error"

@@ -1,0 +1,51 @@
+"""gunicorn's settings for the web process. gunicorn reads ./gunicorn.conf.py by itself, so
+`gunicorn 'app:create_app()'` started in this directory (as `make run` and the tests do) uses it; elsewhere pass
+`-c /path/to/gunicorn.conf.py`. Command-line options still win over what is set here.
+
+- Prometheus multiprocess mode: each worker process writes its counters to files in PROMETHEUS_MULTIPROC_DIR
+  (default var/prometheus) and /metrics adds them up. prometheus_client reads the variable when it is first
+  imported, so it is set here, in the master, before any worker imports the app.
+- WGT_LOG_FORMAT=json (production's default) also puts gunicorn's own lines in JSON, so the stream is one JSON
+  object per line; an access log (--access-logfile) keeps gunicorn's format.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+from bot import logs
+from config import Settings
+
+_settings = Settings.from_env()
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_settings.effective_metrics_dir))
+
+
+def on_starting(server: Any) -> None:
+    """Start from zero: counts a previous run left would add to this one's."""
+    path = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):  # only prometheus_client's files: the directory may be shared
+        stale.unlink(missing_ok=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+class JsonLogger(Logger):
+    """gunicorn's error log (boots, worker timeouts) in the app's JSON lines."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(logs.JsonFormatter())
+
+
+if _settings.log_format == "json":
+    logger_class = JsonLogger
