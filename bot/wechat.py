@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from defusedxml import ElementTree
 from flask import Blueprint, Response, current_app, request
+from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 from wechatpy.crypto import PrpCrypto
 from wechatpy.replies import TextReply
@@ -28,6 +29,9 @@ blueprint = Blueprint("wechat", __name__)
 # What WeChat shows a user comfortably in one passive reply (DOMAIN.md §3).
 MAX_REPLY_BYTES = 2000
 _FORBIDDEN = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+_DECLARED_ENCODING = re.compile(r"^\ufeff?<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
+# Tickets keep the delivery key as source_msg_id, a 128-character column; a real MsgId has about 20 digits.
+MAX_DEDUPE_KEY = 128
 
 
 class BadRequest(Exception):
@@ -44,12 +48,14 @@ def sign(*parts: str) -> str:
 
 
 def check_signature(expected_parts: tuple[str, ...], given: str) -> None:
-    if not given or not hmac.compare_digest(sign(*expected_parts), given.lower()):
+    # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, so a 500).
+    if not given or not hmac.compare_digest(sign(*expected_parts).encode(), given.lower().encode(errors="replace")):
         raise BadRequest(403, "bad signature")
 
 
 def check_timestamp(timestamp: str, max_skew: int) -> None:
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > max_skew:
+    # isdecimal, not isdigit: "²" is a digit int() cannot read.
+    if not timestamp.isdecimal() or abs(time.time() - int(timestamp)) > max_skew:
         raise BadRequest(403, "timestamp outside the allowed window")
 
 
@@ -57,8 +63,17 @@ def parse_xml(raw: bytes) -> dict[str, str]:
     """A flat <xml> document as a dict; DTDs and entities are refused, never expanded."""
     if _FORBIDDEN.search(raw):
         raise BadRequest(400, "DOCTYPE/ENTITY refused")
+    # Tencent sends UTF-8. Parsing the decoded text makes expat read UTF-8 whatever the bytes claim, so GBK,
+    # UTF-16 or a false declaration cannot turn into a ticket full of mojibake.
     try:
-        root = ElementTree.fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest(400, "body is not UTF-8") from None
+    declared = _DECLARED_ENCODING.match(text)
+    if declared and declared.group(1).lower() not in ("utf-8", "utf8"):
+        raise BadRequest(400, f"declared encoding {declared.group(1)!r} refused")
+    try:
+        root = ElementTree.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except Exception as exc:  # defusedxml raises ParseError or its own DefusedXmlException subclasses
         raise BadRequest(400, f"malformed XML: {type(exc).__name__}") from None
     if root.tag != "xml":
@@ -71,7 +86,7 @@ def to_message(fields: dict[str, str]) -> Message:
     if not sender or not kind or len(sender) > 64:
         raise BadRequest(400, "FromUserName or MsgType missing")
     created = fields.get("CreateTime", "")
-    created_at = datetime.fromtimestamp(int(created), UTC) if created.isdigit() and len(created) < 12 else None
+    created_at = datetime.fromtimestamp(int(created), UTC) if created.isdecimal() and len(created) < 12 else None
     event = fields.get("Event", "")
     dedupe = fields.get("MsgId") or f"{sender}:{created}:{event.lower()}"
     text = fields.get("Content", "") if kind == "text" else fields.get("Recognition", "") if kind == "voice" else ""
@@ -83,7 +98,7 @@ def to_message(fields: dict[str, str]) -> Message:
             raise BadRequest(400, "location without coordinates") from None
     return Message(
         channel="wechat",
-        dedupe_key=dedupe[:160],
+        dedupe_key=dedupe[:MAX_DEDUPE_KEY],
         sender=sender,
         kind=kind if kind in ("text", "voice", "image", "location", "event") else "other",
         text=unicodedata.normalize("NFKC", text)[:2000],
@@ -162,6 +177,7 @@ def handle(rt: Runtime) -> Response:
     check_timestamp(timestamp, settings.max_clock_skew_seconds)
     if not safe_mode:
         check_signature((settings.wechat_token, timestamp, nonce), args.get("signature", ""))
+        bind_body(rt, timestamp, nonce, raw)
     fields = parse_xml(raw)
     if safe_mode:
         encrypted = fields.get("Encrypt", "")
@@ -184,6 +200,23 @@ def handle(rt: Runtime) -> Response:
     if safe_mode:
         reply = encrypt(rt, reply, nonce)
     return Response(reply, mimetype="application/xml")
+
+
+def bind_body(rt: Runtime, timestamp: str, nonce: str, raw: bytes) -> None:
+    """Plaintext mode signs the query, not the body. A signed query may come again (WeChat's retries) only with the
+    body it first came with, so a query copied from an access log cannot carry a forged message."""
+    key = f"wgt:wechat:query:{timestamp}:{nonce}"
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        if rt.redis.set(key, digest, nx=True, ex=2 * rt.settings.max_clock_skew_seconds):
+            return
+        first = rt.redis.get(key)
+    except RedisError:
+        # Answering matters more: the timestamp window still bounds a replay.
+        log.warning("redis unavailable; plaintext body not bound to its query", exc_info=True)
+        return
+    if first is not None and (first.decode() if isinstance(first, bytes) else first) != digest:
+        raise BadRequest(403, "signed query replayed with another body")
 
 
 def decrypt(rt: Runtime, encrypted: str) -> str:

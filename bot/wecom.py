@@ -20,6 +20,7 @@ from wechatpy.replies import TextReply
 from bot import jobs
 from bot.runtime import Runtime
 from bot.wechat import (
+    MAX_DEDUPE_KEY,
     BadRequest,
     cdata_safe,
     check_signature,
@@ -90,7 +91,9 @@ def open_echostr(keys: AppKeys, msg_signature: str, timestamp: str, nonce: str, 
 def to_wecom_message(fields: dict[str, str]) -> Message:
     """The Official Account parsing (kinds, NFKC, limits), re-addressed: sender = WeCom userid."""
     msg = to_message(fields)
-    return replace(msg, channel="wecom", dedupe_key=(DEDUPE_PREFIX + msg.dedupe_key)[:160], chat_id=msg.sender)
+    return replace(
+        msg, channel="wecom", dedupe_key=(DEDUPE_PREFIX + msg.dedupe_key)[:MAX_DEDUPE_KEY], chat_id=msg.sender
+    )
 
 
 def configured(rt: Runtime) -> AppKeys | None:

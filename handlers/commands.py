@@ -117,4 +117,5 @@ def split_args(rest: str) -> list[str]:
 
 def parse_ticket_number(arg: str) -> int | None:
     arg = arg.lstrip("#号").strip()
-    return int(arg) if arg.isdigit() and len(arg) < 12 else None
+    # isdecimal, not isdigit: "❶" and "፩" are digits int() cannot read.
+    return int(arg) if arg.isdecimal() and len(arg) < 12 else None

@@ -159,7 +159,8 @@ def bind_scene(key: str, ctx: Context) -> str:
 
 
 # C0 controls but tab and newline: JSON (the AI bot's frames) can carry "\u0000", which PostgreSQL text refuses.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# control characters, and lone surrogates (a JSON frame can carry "\ud800"; no database can store one)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def clean(msg: Message) -> Message:

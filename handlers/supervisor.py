@@ -280,7 +280,7 @@ def split(msg: Message, args: list[str], ctx: Context) -> Reply:
             + "\n".join(lines)
             + f"\n回复“拆分 {ticket.id} 序号”拆成新工单。"
         )
-    if not args[1].isdigit() or not 1 <= int(args[1]) <= len(linked):
+    if not args[1].isdecimal() or not 1 <= int(args[1]) <= len(linked):
         return Reply(f"序号应在 1 到 {len(linked)} 之间。回复“拆分 {ticket.id}”查看。")
     row = linked[int(args[1]) - 1]
     resident = ctx.session.get(Person, row.person_id)

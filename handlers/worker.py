@@ -160,7 +160,7 @@ def extend(msg: Message, args: list[str], ctx: Context) -> Reply:
     usage = Reply(f"请这样申请：延期 {ticket.id} 天数 原因，如：延期 {ticket.id} 3 等待配件")
     days_text = args[1].removesuffix("天") if len(args) > 1 else ""
     reason = " ".join(args[2:])[:200]
-    if not days_text.isdigit() or not reason:
+    if not days_text.isdecimal() or not reason:
         return usage
     days = int(days_text)
     if not 1 <= days <= MAX_EXTENSION_DAYS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.models import Person, Role
@@ -20,10 +21,20 @@ def by_wecom_userid(session: Session, userid: str) -> Person | None:
 def resident_for_openid(session: Session, openid: str) -> Person:
     """The person behind an Official Account openid; a stranger becomes a resident on first contact."""
     person = by_openid(session, openid)
-    if person is None:
-        person = Person(openid=openid, role=Role.RESIDENT)
-        session.add(person)
-        session.flush()
+    if person is not None:
+        return person
+    try:
+        # a savepoint: two first messages at once both miss the row; the second insert waits on the unique index,
+        # fails when the first commits, and then reads the row the first made
+        with session.begin_nested():
+            person = Person(openid=openid, role=Role.RESIDENT)
+            session.add(person)
+            session.flush()
+    except IntegrityError:
+        found = by_openid(session, openid)
+        if found is None:
+            raise
+        return found
     return person
 
 
