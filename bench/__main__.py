@@ -14,13 +14,14 @@ import signal
 import sys
 from collections.abc import Callable
 
-from bench import intake, learn, quality, results, speed, sweep
+from bench import intake, learn, load, quality, results, speed, sweep
 from bench.harness import BenchError, Options
 from bench.results import Report
 
 # Adding a benchmark: a module with `run(options) -> Report`, and one line here.
 BENCHMARKS: dict[str, Callable[[Options], Report]] = {
     "intake": intake.run,
+    "load": load.run,
     "sweep": sweep.run,
     "quality": quality.run,
     "speed": speed.run,
@@ -45,6 +46,8 @@ def parse(argv: list[str]) -> tuple[list[str], Options, bool]:
     parser.add_argument("--messages", type=int, default=200, help="measured messages per run (default 200)")
     parser.add_argument("--warmup", type=int, default=20, help="warm-up messages per run, not counted (default 20)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, app and floor alike (default 2)")
+    parser.add_argument("--rates", default="20,50,100,200", help="load: offered msg/s, comma-separated")
+    parser.add_argument("--seconds", type=float, default=10.0, help="load: seconds per rate and of saturation")
     parser.add_argument("--no-write", action="store_true", help="print the results only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
     unknown = [name for name in args.names if name not in BENCHMARKS]
@@ -52,12 +55,20 @@ def parse(argv: list[str]) -> tuple[list[str], Options, bool]:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     if not 2 <= args.messages <= 100_000 or not 0 <= args.warmup <= 10_000 or not 1 <= args.workers <= 64:
         parser.error("--messages must be 2..100000, --warmup 0..10000, --workers 1..64")
+    try:
+        rates = tuple(int(r) for r in args.rates.split(","))
+    except ValueError:
+        rates = ()
+    if not rates or not all(1 <= r <= 100_000 for r in rates) or not 1 <= args.seconds <= 600:
+        parser.error("--rates must be positive integers (e.g. 20,50,100,200), --seconds 1..600")
     options = Options(
         database_url=args.database_url,
         redis_url=args.redis_url,
         messages=args.messages,
         warmup=args.warmup,
         workers=args.workers,
+        rates=rates,
+        seconds=args.seconds,
         command=command_line(argv),
     )
     return args.names or list(BENCHMARKS), options, not args.no_write

@@ -40,6 +40,9 @@ class Options:
     messages: int = 200
     warmup: int = 20
     workers: int = 2
+    # bench load: the offered rates (msg/s, open loop) and the seconds of each pass, saturation included.
+    rates: tuple[int, ...] = (20, 50, 100, 200)
+    seconds: float = 10.0
     # How the run was started, as it should be quoted in RESULTS.md.
     command: str = "make bench"
 
@@ -133,17 +136,22 @@ def reset_database(url: str) -> str:
 
 def seed_demo(env: Environment) -> str:
     """Migrate and import demo/grids.csv and demo/people.csv with the real CLI, as an operator would."""
+    return flask(env, "seed-demo")
+
+
+def flask(env: Environment, *args: str, timeout: float = 300) -> str:
+    """Run one `flask --app app …` command against the benchmark's service; its output, or BenchError."""
     done = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "seed-demo"],
+        [sys.executable, "-m", "flask", "--app", "app", *args],
         cwd=ROOT,
         env=env.env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=timeout,
         check=False,
     )
     if done.returncode != 0:
-        raise BenchError(f"flask seed-demo failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+        raise BenchError(f"flask {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
     return done.stdout.strip()
 
 
