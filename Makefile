@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test lint bench clean
+.PHONY: run test faults lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
+
+# Kill, flush and restart a private PostgreSQL and Redis under load, slow and fail Tencent, drop the WebSocket.
+faults: $(STAMP)
+	$(BIN)/pytest -q tests/faults
 
 lint: $(STAMP)
 	$(BIN)/lint-imports
