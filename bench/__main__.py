@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-from bench import intake, learn, load, quality, results, speed, sweep
+from bench import intake, learn, load, quality, results, scale, speed, sweep
 from bench.harness import BenchError, Options
 from bench.results import Report
 
@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, Callable[[Options], Report]] = {
     "intake": intake.run,
     "load": load.run,
     "sweep": sweep.run,
+    "scale": scale.run,
     "quality": quality.run,
     "speed": speed.run,
     "learn": learn.run,
@@ -48,6 +49,7 @@ def parse(argv: list[str]) -> tuple[list[str], Options, bool]:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, app and floor alike (default 2)")
     parser.add_argument("--rates", default="20,50,100,200", help="load: offered msg/s, comma-separated")
     parser.add_argument("--seconds", type=float, default=10.0, help="load: seconds per rate and of saturation")
+    parser.add_argument("--tickets", type=int, nargs="+", default=[100_000], help="scale: tickets per database")
     parser.add_argument("--no-write", action="store_true", help="print the results only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
     unknown = [name for name in args.names if name not in BENCHMARKS]
@@ -61,6 +63,8 @@ def parse(argv: list[str]) -> tuple[list[str], Options, bool]:
         rates = ()
     if not rates or not all(1 <= r <= 100_000 for r in rates) or not 1 <= args.seconds <= 600:
         parser.error("--rates must be positive integers (e.g. 20,50,100,200), --seconds 1..600")
+    if not all(1_000 <= n <= 10_000_000 for n in args.tickets):
+        parser.error("--tickets must be 1000..10000000")
     options = Options(
         database_url=args.database_url,
         redis_url=args.redis_url,
@@ -69,6 +73,7 @@ def parse(argv: list[str]) -> tuple[list[str], Options, bool]:
         workers=args.workers,
         rates=rates,
         seconds=args.seconds,
+        tickets=tuple(args.tickets),
         command=command_line(argv),
     )
     return args.names or list(BENCHMARKS), options, not args.no_write

@@ -43,6 +43,8 @@ class Options:
     # bench load: the offered rates (msg/s, open loop) and the seconds of each pass, saturation included.
     rates: tuple[int, ...] = (20, 50, 100, 200)
     seconds: float = 10.0
+    # bench scale: how many tickets each database holds, one run per count.
+    tickets: tuple[int, ...] = (100_000,)
     # How the run was started, as it should be quoted in RESULTS.md.
     command: str = "make bench"
 

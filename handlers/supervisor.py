@@ -83,9 +83,9 @@ def overdue(msg: Message, args: list[str], ctx: Context) -> Reply:
     late = tickets.overdue(ctx.session, ctx.now, limit=20)
     if not late:
         return Reply("目前没有超时工单。")
-    names = {g.id: g.name for g in grids.all_grids(ctx.session)}
+    names = grids.names(ctx.session, (t.grid_id for t in late))
     lines = [
-        f"{sla.mark_for(t, ctx.now)} {t.id} {names.get(t.grid_id, '待派单')} {complaints.label(t)} "
+        f"{sla.mark_for(t, ctx.now)} {t.id} {names.get(t.grid_id or 0, '待派单')} {complaints.label(t)} "
         f"超时{sla.late_by(t, ctx.now)}{'（严重超时）' if sla.colour(t, ctx.now) == sla.BADLY else ''}"
         for t in late
     ]
@@ -96,7 +96,7 @@ def overdue(msg: Message, args: list[str], ctx: Context) -> Reply:
 def grid_summary(msg: Message, args: list[str], ctx: Context) -> Reply:
     """网格 <编号>：一个网格的网格员和在办工单"""
     if not args:
-        codes = "、".join(g.code for g in grids.all_grids(ctx.session)[:20])
+        codes = "、".join(grids.first_codes(ctx.session, 20))
         return Reply(f"请带上网格编号，如：网格 {codes.split('、')[0] if codes else 'G01'}。现有网格：{codes or '无'}")
     grid = grids.by_code(ctx.session, args[0])
     if grid is None or grid.id is None:

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from storage.models import Grid
 
 
 def all_grids(session: Session) -> Sequence[Grid]:
     return session.exec(select(Grid).order_by(Grid.code)).all()
+
+
+def names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """The names of these grids only (a city holds tens of thousands; a list shows twenty)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.exec(select(Grid.id, Grid.name).where(col(Grid.id).in_(wanted))).all()
+    return {grid_id: name for grid_id, name in rows if grid_id is not None}
+
+
+def first_codes(session: Session, limit: int) -> list[str]:
+    return list(session.exec(select(Grid.code).order_by(col(Grid.code)).limit(limit)).all())
 
 
 def by_code(session: Session, code: str) -> Grid | None:

@@ -76,6 +76,8 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_resident_created", "resident_id", "created_at"),
         # Overdue open tickets (超时, the metrics' gauge) counted from the index alone.
         Index("ix_ticket_open_due", "status", "paused_at", "resolve_due_at"),
+        # One grid's tickets of a period (统计 本月 G01): without it the period's tickets of every grid are read.
+        Index("ix_ticket_grid_created", "grid_id", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
@@ -289,10 +289,13 @@ def latest_open_of_resident(session: Session, resident_id: int, since: datetime)
 
 
 def _overdue(now: datetime) -> tuple[ColumnElement[bool], ...]:
-    # A paused ticket's clock is stopped: it is not getting later while it waits for the resident.
     # ix_ticket_open_due (status, paused_at, resolve_due_at) answers this from the index alone.
+    return (col(Ticket.status).in_(list(OPEN_STATUSES)), *_past_deadline(now))
+
+
+def _past_deadline(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    # A paused ticket's clock is stopped: it is not getting later while it waits for the resident.
     return (
-        col(Ticket.status).in_(list(OPEN_STATUSES)),
         col(Ticket.paused_at).is_(None),
         col(Ticket.resolve_due_at).is_not(None),
         col(Ticket.resolve_due_at) < now,
@@ -305,10 +308,25 @@ def count_overdue(session: Session, now: datetime) -> int:
 
 
 def overdue(session: Session, now: datetime, grid_id: int | None = None, limit: int = 20) -> Sequence[Ticket]:
-    query = select(Ticket).where(*_overdue(now))
-    if grid_id is not None:
-        query = query.where(Ticket.grid_id == grid_id)
-    return session.exec(query.order_by(col(Ticket.resolve_due_at)).limit(limit)).all()
+    """Open tickets past their resolve deadline (the 超时 list's rule), the longest overdue first.
+
+    The first `limit` of each open status, each read in order from ix_ticket_open_due (status, paused_at,
+    resolve_due_at) and stopped there, then merged: `limit` rows per status however long the history. A single
+    query would walk the deadline index from the oldest deadline and skip every closed ticket on the way.
+    """
+    late = [*_past_deadline(now), *([col(Ticket.grid_id) == grid_id] if grid_id is not None else [])]
+    # paused_at is NULL in every row here, so ordering by it changes nothing; it lets PostgreSQL see that the
+    # index is already in this order (an IS NULL column does not count as fixed for that), and stop after `limit`.
+    firsts = [
+        select(Ticket.id)
+        .where(Ticket.status == status, *late)
+        .order_by(col(Ticket.paused_at), col(Ticket.resolve_due_at))
+        .limit(limit)
+        for status in sorted(OPEN_STATUSES)
+    ]
+    candidates = union_all(*(select(first.subquery().c.id) for first in firsts))
+    query = select(Ticket).where(col(Ticket.id).in_(candidates))
+    return session.exec(query.order_by(col(Ticket.resolve_due_at), col(Ticket.id)).limit(limit)).all()
 
 
 def open_in_grid(session: Session, grid_id: int, limit: int = 20) -> Sequence[Ticket]:
