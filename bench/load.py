@@ -198,15 +198,19 @@ def check_templates() -> None:
         raise BenchError("bench/load.py TEMPLATES no longer fit the classifier; change them:\n  " + "\n  ".join(wrong))
 
 
-def import_residents(env: Environment, people: dict[Building, list[str]]) -> str:
-    path = env.tmp / "load-residents.csv"
+def write_residents(people: dict[Building, list[str]], path: Path) -> Path:
+    """The residents as an `import-people` CSV, each bound to their building (and so to its grid)."""
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["role", "id", "name", "grid", "phone", "address"])
         for building, openids in people.items():
             for openid in openids:
                 writer.writerow(["resident", openid, "", building.grid, "", building.address])
-    return harness.flask(env, "import-people", str(path))
+    return path
+
+
+def import_residents(env: Environment, people: dict[Building, list[str]]) -> str:
+    return harness.flask(env, "import-people", str(write_residents(people, env.tmp / "load-residents.csv")))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -183,6 +183,32 @@ class Stack:
             return list(session.exec(select(Outbox).where(Outbox.kind == kind).order_by(col(Outbox.id))).all())
 
 
+def service_env(
+    settings: Settings, sim: server.Running, var_dir: Path, bot_id: str, bot_secret: str, **extra: str
+) -> dict[str, str]:
+    """The environment `make run` gives its processes, pointed at this test's database, Redis and simulator."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WGT_", "WECHAT_", "WECOM_"))}
+    return env | {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "WGT_VAR_DIR": str(var_dir),
+        "WGT_RECORDING_PATH": str(var_dir / "deliveries.jsonl"),
+        "WGT_QUEUE": settings.queue_name,
+        "WGT_DELIVERY": "live",
+        # These tests count notices; a 日报 falling due because CI runs after 18:00 must not add one.
+        "WGT_DAILY_REPORT_AT": "",
+        "WECHAT_APPID": settings.wechat_appid,
+        "WECHAT_API_BASE": f"{sim.url}/cgi-bin/",
+        "WECHAT_NOTICE_TEMPLATE_ID": "t1",
+        "WECOM_BOT_ID": bot_id,
+        "WECOM_BOT_SECRET": bot_secret,
+        "WECOM_WS_URL": sim.ws_url,
+        "WECOM_SUPERVISOR_CHAT_ID": server.SUPERVISOR_CHAT_ID,
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
+
 @pytest.fixture
 def stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
     """The demo community loaded through the admin CLI, the simulator in-process, and the environment `make run`
@@ -192,25 +218,7 @@ def stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
     bot_id = f"e2e-bot-{uuid.uuid4().hex[:8]}"
     web_url = f"http://127.0.0.1:{free_port()}"
     sim = server.start(web_url, settings=settings, bot_id=bot_id, bot_secret="e2e-secret")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WGT_", "WECHAT_", "WECOM_"))}
-    env |= {
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "WGT_VAR_DIR": str(tmp_path),
-        "WGT_RECORDING_PATH": str(tmp_path / "deliveries.jsonl"),
-        "WGT_QUEUE": settings.queue_name,
-        "WGT_DELIVERY": "live",
-        # These tests count notices; a 日报 falling due because CI runs after 18:00 must not add one.
-        "WGT_DAILY_REPORT_AT": "",
-        "WECHAT_APPID": settings.wechat_appid,
-        "WECHAT_API_BASE": f"{sim.url}/cgi-bin/",
-        "WECHAT_NOTICE_TEMPLATE_ID": "t1",
-        "WECOM_BOT_ID": bot_id,
-        "WECOM_BOT_SECRET": "e2e-secret",
-        "WECOM_WS_URL": sim.ws_url,
-        "WECOM_SUPERVISOR_CHAT_ID": server.SUPERVISOR_CHAT_ID,
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = service_env(settings, sim, tmp_path, bot_id, "e2e-secret")
     logs = tmp_path / "logs"
     logs.mkdir()
     procs = Processes(env, logs)

@@ -8,7 +8,6 @@ received, every notice the WeChat API stand-in delivered.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 import shutil
@@ -32,14 +31,14 @@ from redis.exceptions import RedisError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bench.load import Building, Complaint, buildings, complaints, residents
+from bench.load import Building, Complaint, buildings, complaints, residents, write_residents
 from config import Settings
 from simulator import server
 from simulator.officialaccount import OfficialAccount
 from storage.db import make_engine, migrate
 from storage.models import Outbox, OutboxStatus, Ticket
 from tests.processes import Process, Processes, free_port
-from tests.test_e2e_processes import Stack
+from tests.test_e2e_processes import Stack, service_env
 
 TICKET_NUMBER = re.compile(r"工单号\s*(\d+)")
 WECHAT_SECONDS = 5.0  # WeChat waits this long for an answer, then drops the connection and retries
@@ -374,14 +373,7 @@ def p99(values: list[float]) -> float:
 
 
 def _import_residents(procs: Processes, places: list[Building], path: Path) -> None:
-    people = residents(places)
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["role", "id", "name", "grid", "phone", "address"])
-        for building, openids in people.items():
-            for openid in openids:
-                writer.writerow(["resident", openid, "", building.grid, "", building.address])
-    procs.run("-m", "flask", "--app", "app", "import-people", str(path))
+    procs.run("-m", "flask", "--app", "app", "import-people", str(write_residents(residents(places), path)))
 
 
 @pytest.fixture
@@ -403,26 +395,9 @@ def faulty(private_postgres: PrivatePostgres, private_redis: PrivateRedis, tmp_p
     bot_id = f"faults-bot-{uuid.uuid4().hex[:8]}"
     web_url = f"http://127.0.0.1:{free_port()}"
     sim = server.start(web_url, settings=settings, bot_id=bot_id, bot_secret="faults-secret")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WGT_", "WECHAT_", "WECOM_"))}
-    env |= {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": private_redis.url,
-        "WGT_VAR_DIR": str(tmp_path),
-        "WGT_RECORDING_PATH": str(tmp_path / "deliveries.jsonl"),
-        "WGT_QUEUE": settings.queue_name,
-        "WGT_DELIVERY": "live",
-        "WGT_DAILY_REPORT_AT": "",
-        "WGT_OUTBOX_GRACE_SECONDS": "2",
-        "WGT_OUTBOX_SWEEP_SECONDS": "1",
-        "WECHAT_APPID": appid,
-        "WECHAT_API_BASE": f"{sim.url}/cgi-bin/",
-        "WECHAT_NOTICE_TEMPLATE_ID": "t1",
-        "WECOM_BOT_ID": bot_id,
-        "WECOM_BOT_SECRET": "faults-secret",
-        "WECOM_WS_URL": sim.ws_url,
-        "WECOM_SUPERVISOR_CHAT_ID": server.SUPERVISOR_CHAT_ID,
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = service_env(
+        settings, sim, tmp_path, bot_id, "faults-secret", WGT_OUTBOX_GRACE_SECONDS="2", WGT_OUTBOX_SWEEP_SECONDS="1"
+    )
     logs = tmp_path / "logs"
     logs.mkdir()
     procs = Processes(env, logs)
