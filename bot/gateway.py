@@ -63,7 +63,10 @@ WAKE_CHANNEL = GATEWAY_WAKE_CHANNEL
 PUSH_KINDS = GATEWAY_KINDS
 # -1 system busy, 45009 frequency limit (a chat takes 30 messages/min): worth retrying. Other errcodes are final.
 RETRYABLE_ERRCODES = frozenset({-1, 45009})
-LEASE_SECONDS = 60
+# A row is leased just before its send and marked sent on Tencent's ack, which the SDK waits at most 5 s for: 15 s
+# covers that. A gateway that dies mid-send holds its chats' queues until the lease runs out, about as long as its
+# successor waits for the bot lock (15 s); a 60 s lease held them a minute after the successor was online.
+LEASE_SECONDS = 15
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _SDK_TLS = sdk_ws._SSL_CONTEXT
 
