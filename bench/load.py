@@ -36,6 +36,7 @@ from bench.harness import HOST, ROOT, BenchError, Environment, Options, Server
 from bench.intake import floor_ok, progress, ticket_ok, warm_up
 from bench.results import Report
 from bench.stats import percentile
+from bot.cards import ticket_of
 from config import DEV_WECHAT_AES_KEY, DEV_WECHAT_APPID, DEV_WECHAT_TOKEN
 from simulator.officialaccount import OfficialAccount
 
@@ -103,7 +104,7 @@ answer voids the run. "errors" are failed connections and requests unanswered af
 "> 5 s" counts answers WeChat would not have waited for (it retries). Rates are interleaved (floor, then app,
 at each rate), and after each app pass the run waits for all its cards, so no pass inherits another's backlog.
 
-**End to end** is, for each answered app message, the time its card (`template_card`, task `ticket-<n>`) reached
+**End to end** is, for each answered app message, the time its card (`template_card`, task `ticket-<n>-…`) reached
 the AI-bot stand-in (its `time.time()` on receipt of `aibot_send_msg`), minus the time the message was due (open
 loop) or sent (saturation); "after the reply" starts at the last byte of the passive reply instead. Both clocks
 are the same machine's wall clock. The card path is: commit, publish on the gateway's Redis wake channel,
@@ -282,15 +283,16 @@ class Simulator:
     def cards(self) -> int:
         return int(self.ask("count"))
 
-    def card_times(self, tmp: Path) -> dict[str, tuple[str, float]]:
-        """task_id -> (chat, arrival time) of the first push of each card."""
+    def card_times(self, tmp: Path) -> dict[int, tuple[str, float]]:
+        """ticket -> (chat, arrival time) of its first card."""
         path = tmp / "cards.json"
         self.ask(f"dump {path}", timeout=120)
-        found: dict[str, tuple[str, float]] = {}
+        found: dict[int, tuple[str, float]] = {}
         for chat, sent in json.loads(path.read_text()).items():
             for task, at in sent:
-                if task not in found or at < found[task][1]:
-                    found[task] = (chat, at)
+                ticket = ticket_of(task)
+                if ticket is not None and (ticket not in found or at < found[ticket][1]):
+                    found[ticket] = (chat, at)
         return found
 
 
@@ -655,14 +657,14 @@ def wait_for_cards(sim: Simulator, expected: int) -> int:
     return seen
 
 
-def end_to_end(passes: list[Pass], cards: dict[str, tuple[str, float]]) -> None:
+def end_to_end(passes: list[Pass], cards: dict[int, tuple[str, float]]) -> None:
     for result in passes:
         if result.server != "app":
             continue
         for sample, complaint, number in zip(result.samples, result.sent, result.numbers, strict=True):
             if number is None:
                 continue
-            card = cards.get(f"ticket-{number}")
+            card = cards.get(number)
             if card is None:
                 result.missing += 1
                 continue

@@ -11,7 +11,10 @@ both receives workers' @-messages and card clicks and delivers the group pushes 
 - Push: every POLL_SECONDS, or at once when something is published on WAKE_CHANNEL, pending rows are sent in id
   order per chat. A chat whose head row failed transiently (45009, -1, timeout, lost connection) waits out its
   backoff and nothing behind it overtakes it; other chats go on. A row is marked sent only after Tencent's ack
-  with errcode 0, so a reconnect loses nothing (it may repeat a push whose ack was lost: at least once).
+  with errcode 0, so a reconnect loses nothing. A card carries a task_id that is the same on every attempt of its
+  row (bot/cards.task_id_for) and Tencent refuses a task_id it has seen (42014), so a card whose ack was lost is
+  shown once: the refusal of the repeat marks the row sent. A markdown text has no such id: when its ack is lost
+  (the connection drops, or the ack takes longer than the SDK's 5 s) it is sent again, at least once.
 - Heartbeat and reconnect with backoff are the SDK's (wecom-aibot-python-sdk, max_reconnect_attempts=-1). Our own
   heartbeat, for /healthz, is a Redis key with a TTL written every 10 s while connected (bot/ops.py).
 """
@@ -36,7 +39,7 @@ from redis import Redis
 from sqlmodel import Session
 
 from bot import jobs, logs, ops, runtime
-from bot.cards import card_message, markdown_message, template_card, with_mention
+from bot.cards import TASK_ID, TASK_ID_REFUSED, card_message, markdown_message, task_id_for, template_card, with_mention
 from bot.channels import GATEWAY_KINDS, GATEWAY_WAKE_CHANNEL
 from bot.wechat import MAX_DEDUPE_KEY
 from config import ConfigError, Settings
@@ -148,10 +151,15 @@ def ticket_number(event_key: str) -> int | None:
 ERRCODE = re.compile(r"errcode=(-?\d+)")
 
 
-def is_retryable(failure: BaseException) -> bool:
-    """The SDK reports a refused ack as RuntimeError("... errcode=N ..."); anything else is the transport's."""
+def errcode_of(failure: BaseException) -> int | None:
+    """The SDK reports a refused ack as RuntimeError("... errcode=N ..."); None for the transport's failures."""
     found = ERRCODE.search(str(failure))
-    return found is None or int(found.group(1)) in RETRYABLE_ERRCODES
+    return None if found is None else int(found.group(1))
+
+
+def is_retryable(failure: BaseException) -> bool:
+    errcode = errcode_of(failure)
+    return errcode is None or errcode in RETRYABLE_ERRCODES
 
 
 class _SdkLog:
@@ -198,6 +206,7 @@ class _Prepared:
     attempts: int
     kind: str = ""
     ticket_id: int | None = None
+    task_id: str = ""  # a card's: Tencent refuses it a second time
 
 
 class Gateway:
@@ -394,12 +403,13 @@ class Gateway:
             return
         outcome = await asyncio.to_thread(conversation.process, self.rt.engine, msg)
         card = await asyncio.to_thread(self._card, ticket_number(msg.event_key))
+        task_id = _field(_field(frame.get("body") or {}, "event"), "template_card_event").get("task_id")
         assert self.client is not None
-        if card is not None:
+        if card is not None and isinstance(task_id, str) and TASK_ID.fullmatch(task_id):
             try:  # first: Tencent takes a card update only within 5 s of the click
-                await self.client.update_template_card(frame, template_card(card))
+                await self.client.update_template_card(frame, template_card(card, task_id))  # the card tapped
             except Exception as failure:
-                log.warning("card %s not updated: %s", card.task_id, failure)
+                log.warning("card %s not updated: %s", task_id, failure)
         await self._reply(frame, outcome)
         await self._hand_over(outcome)
 
@@ -491,6 +501,11 @@ class Gateway:
             if ack.get("errcode", 0) != 0:
                 raise RuntimeError(f"ack errcode={ack.get('errcode')}, errmsg={ack.get('errmsg')}")
         except Exception as failure:
+            if prepared.task_id and errcode_of(failure) == TASK_ID_REFUSED:
+                # Only an earlier attempt of this row can have used its task_id: that card is in the chat already,
+                # its ack was lost (the connection dropped, or the ack came after the SDK stopped waiting).
+                await asyncio.to_thread(self._sent, outbox_id, prepared, "already")
+                return "sent"
             retry = is_retryable(failure)
             await asyncio.to_thread(self._failed, outbox_id, str(failure) or type(failure).__name__, retry, prepared)
             log.warning("outbox %s to %s not sent (%s): %s", outbox_id, chat, "retry" if retry else "final", failure)
@@ -510,7 +525,8 @@ class Gateway:
                 log.error("outbox %s not sendable: %s", outbox_id, error, extra={"ticket_id": row.ticket_id})
                 ops.count_delivery(self.rt.redis, row.kind, "failed")
                 return "failed"
-            return _Prepared(body, row.attempts, row.kind, row.ticket_id)
+            card = body.get("template_card") or {}
+            return _Prepared(body, row.attempts, row.kind, row.ticket_id, str(card.get("task_id", "")))
 
     def _render(self, session: Any, row: Outbox, chat: str) -> tuple[dict[str, Any] | None, str]:
         if not chat:
@@ -522,23 +538,26 @@ class Gateway:
             if ticket is None:
                 return None, f"ticket {row.ticket_id} not found"
             headline = notices.GROUP_HEADLINES.get(row.event, "")
-            return card_message(card_for(session, ticket), headline), ""
+            assert row.id is not None and ticket.id is not None
+            task_id = task_id_for(ticket.id, row.id, row.created_at)
+            return card_message(card_for(session, ticket), task_id, headline), ""
         text = notices.render(session, row)
         if not text:
             return None, f"nothing to say for ticket {row.ticket_id}"
         payload = json.loads(row.payload or "{}")
         return markdown_message(with_mention(text, payload.get("worker", ""), payload.get("mention", ""))), ""
 
-    def _sent(self, outbox_id: int, prepared: _Prepared) -> None:
+    def _sent(self, outbox_id: int, prepared: _Prepared, result: str = "sent") -> None:
+        """Mark the row sent; result "already": Tencent refused a repeat of a card that had arrived."""
         with transaction(self.rt.engine) as session:
             row = session.get(Outbox, outbox_id)
             assert row is not None
             outbox.mark_sent(session, row, utcnow())
             row.via = "aibot"
             session.add(row)
-        ops.count_delivery(self.rt.redis, prepared.kind, "sent")
+        ops.count_delivery(self.rt.redis, prepared.kind, result)
         log.info(
-            "delivery sent",
+            "delivery sent" if result == "sent" else "delivery had arrived (its ack was lost); not repeated",
             extra={"outbox_id": outbox_id, "ticket_id": prepared.ticket_id, "kind": prepared.kind, "via": "aibot"},
         )
 

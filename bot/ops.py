@@ -91,7 +91,7 @@ def channel_of(kind: str) -> str:
 
 
 def count_delivery(redis: Redis, kind: str, result: str) -> None:
-    """Count one delivery attempt's result (sent | retry | failed); a lost count never fails a delivery."""
+    """Count one delivery attempt's result (sent | already | retry | failed); a lost count never fails a delivery."""
     try:
         redis.hincrby(DELIVERIES_KEY, f"{kind}:{result}", 1)
     except Exception:

@@ -26,7 +26,7 @@ ACTION_WORDS = {"accept": "接单", "resolve": "办结", "return": "退回"}
 
 @dataclass(frozen=True)
 class Card:
-    task_id: str  # one per ticket: WeCom updates the card carrying this id in place
+    number: int  # the ticket's
     title: str
     description: str
     fields: list[tuple[str, str]] = field(default_factory=list)
@@ -57,7 +57,7 @@ def card_for(session: Session, ticket: Ticket, now: datetime | None = None) -> C
     if ticket.reporter_count > 1:
         fields.append(("反映", f"{ticket.reporter_count}位居民反映"))
     return Card(
-        task_id=f"ticket-{ticket.id}",
+        number=ticket.id,
         title=f"工单 {ticket.id}｜{complaints.label(ticket)}{urgency}",
         description=f"{state}{STATUS_NAMES[status]}{due}{late}",
         fields=fields,

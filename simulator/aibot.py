@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import secrets
 import threading
 import time
@@ -29,6 +30,10 @@ AUTH_FAILED = 40001  # what a wrong bot id or secret gets here (Tencent's exact 
 UNKNOWN_REQ_ID = 40058  # a reply whose req_id is no callback we sent
 NOT_AUTHENTICATED = 40014
 UNKNOWN_CMD = 40033
+# "taskid has existed or empty or exceed max len": the errcode WeCom documents for a template card's task_id
+# ("同一个机器人任务id不能重复，只能由数字、字母和“_-@”组成，最长128字节").
+TASK_ID_REFUSED = 42014
+TASK_ID = re.compile(r"[0-9A-Za-z_\-@]{1,128}")
 
 
 class AIBotServer:
@@ -40,6 +45,7 @@ class AIBotServer:
         self._lock = threading.Lock()
         self._transcripts: dict[str, list[dict[str, Any]]] = {}
         self._cards: dict[str, dict[str, dict[str, Any]]] = {}
+        self._task_ids: set[str] = set()  # every card task_id this bot has pushed, in any chat
         self._callbacks: dict[str, str] = {}  # req_id of a callback we sent -> its chat
         self._live: ServerConnection | None = None
         self._fail_code = 0
@@ -49,6 +55,7 @@ class AIBotServer:
         self._ids = itertools.count(1)
         self.authentications = 0  # successful aibot_subscribe, ever: a reconnect adds one
         self.refused = 0  # aibot_subscribe with wrong credentials
+        self.repeats_refused = 0  # aibot_send_msg with a card task_id this bot had already pushed
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -317,12 +324,21 @@ class AIBotServer:
         if errcode:
             await self._answer(ws, req_id, errcode, "api freq out of limit" if errcode == 45009 else "failed")
             return
+        card = body.get("template_card") if body["msgtype"] == "template_card" else None
+        task_id = card.get("task_id") if isinstance(card, dict) else None
         with self._lock:
-            self._record(chat, "send", body, req_id)
-            card = body.get("template_card")
-            if body["msgtype"] == "template_card" and card and card.get("task_id"):
-                self._cards.setdefault(chat, {})[card["task_id"]] = card
-        await self._answer(ws, req_id)
+            repeat = isinstance(task_id, str) and task_id in self._task_ids
+            refused = card is not None and (repeat or not isinstance(task_id, str) or not TASK_ID.fullmatch(task_id))
+            self.repeats_refused += repeat
+            if not refused:
+                self._record(chat, "send", body, req_id)
+                if isinstance(card, dict) and isinstance(task_id, str):
+                    self._task_ids.add(task_id)
+                    self._cards.setdefault(chat, {})[task_id] = card
+        if refused:
+            await self._answer(ws, req_id, TASK_ID_REFUSED, "taskid has existed or empty or exceed max len")
+        else:
+            await self._answer(ws, req_id)
 
     async def _respond(self, ws: ServerConnection, cmd: str, req_id: str, body: dict[str, Any]) -> None:
         with self._lock:

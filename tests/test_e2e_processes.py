@@ -26,6 +26,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from bot.cards import ticket_of
 from config import Settings
 from simulator import server
 from storage.db import make_engine
@@ -134,7 +135,9 @@ class Stack:
         return int(found.group(1))
 
     def click(self, chat: str, userid: str, action: str, number: int) -> None:
-        body = {"chat_id": chat, "userid": userid, "event_key": f"{action}:{number}", "task_id": f"ticket-{number}"}
+        """Tap a button on the ticket's newest card in the chat."""
+        (task_id, _), *_ = reversed(self.card_tasks(chat, number))
+        body = {"chat_id": chat, "userid": userid, "event_key": f"{action}:{number}", "task_id": task_id}
         call(f"{self.sim.url}/sim/chat/click", body)
 
     def group_say(self, chat: str, userid: str, text: str) -> None:
@@ -150,20 +153,27 @@ class Stack:
     def wechat_api(self) -> Any:
         return self.sim.sim.wechat_api
 
-    def card_sends(self, chat: str) -> list[tuple[str, float]]:
-        """(task_id, arrival time) of every card pushed into the chat (aibot_send_msg), in arrival order."""
+    def card_sends(self, chat: str) -> list[tuple[int | None, float]]:
+        """(ticket, arrival time) of every card pushed into the chat (aibot_send_msg), in arrival order."""
+        return [(ticket_of(task), at) for task, at in self.card_tasks(chat)]
+
+    def card_tasks(self, chat: str, number: int | None = None) -> list[tuple[str, float]]:
+        """(task_id, arrival time) of every card pushed into the chat, or of the ticket's cards, in arrival order."""
         return [
             (m["body"]["template_card"]["task_id"], m["time"])
             for m in self.aibot.messages(chat)
-            if m["kind"] == "send" and m["body"].get("msgtype") == "template_card"
+            if m["kind"] == "send"
+            and m["body"].get("msgtype") == "template_card"
+            and (number is None or ticket_of(m["body"]["template_card"]["task_id"]) == number)
         ]
 
     def card_view(self, chat: str, number: int) -> dict[str, Any] | None:
-        """The ticket's card as the group pane draws it now."""
+        """The ticket's (newest) card as the group pane draws it now."""
+        found = None
         for entry in call(f"{self.sim.url}/sim/chat?chat_id={chat}")["entries"]:
-            if entry.get("card", {}).get("task_id") == f"ticket-{number}":
-                return dict(entry["card"])
-        return None
+            if ticket_of(entry.get("card", {}).get("task_id", "")) == number:
+                found = dict(entry["card"])
+        return found
 
     def bot_said(self, chat: str, fragment: str) -> bool:
         entries = call(f"{self.sim.url}/sim/chat?chat_id={chat}")["entries"]
@@ -251,8 +261,8 @@ def test_the_loop_complaint_card_accept_resolve_rating_statistics(running: Stack
     asked = time.time()
     number = s.complain(IN_G01[0])
 
-    ((task, arrived),) = s.wait_for(lambda: s.card_sends(G01), 5, "the card in wrk-chat-g01")
-    assert task == f"ticket-{number}"
+    ((ticket, arrived),) = s.wait_for(lambda: s.card_sends(G01), 5, "the card in wrk-chat-g01")
+    assert ticket == number
     print(f"card in the group {arrived - asked:.2f} s after the resident wrote")
     assert arrived - asked < 2.0
 
@@ -281,7 +291,7 @@ def test_the_loop_complaint_card_accept_resolve_rating_statistics(running: Stack
     assert s.say(RESIDENT, f"评价 {number} 满意")
     numbers = s.say(SUPERVISOR, "统计")
     assert "已办结 1" in numbers and "5.0分" in numbers, numbers
-    assert s.card_sends(G01) == [(task, arrived)]  # one card, updated in place, never pushed again
+    assert s.card_sends(G01) == [(ticket, arrived)]  # one card, updated in place, never pushed again
     assert len(s.notices(RESIDENT)) == 2  # 接单, 办结: each once
 
 
@@ -301,8 +311,8 @@ def test_a_killed_gateway_loses_no_card_and_repeats_none(running: Stack) -> None
     print(f"new gateway online and all cards sent {time.monotonic() - restarted:.1f} s after its start")
     time.sleep(1.0)  # a repeat would come from the next poll (0.5 s)
 
-    assert [t for t, _ in s.card_sends(G01)] == [f"ticket-{numbers[0]}", f"ticket-{numbers[2]}"]
-    assert [t for t, _ in s.card_sends(G02)] == [f"ticket-{numbers[1]}"]
+    assert [t for t, _ in s.card_sends(G01)] == [numbers[0], numbers[2]]
+    assert [t for t, _ in s.card_sends(G02)] == [numbers[1]]
 
 
 def test_45009_holds_each_chat_in_order_and_delivers_every_card_once(running: Stack) -> None:
@@ -316,8 +326,8 @@ def test_45009_holds_each_chat_in_order_and_delivers_every_card_once(running: St
     s.wait_for(lambda: all(r.status == OutboxStatus.SENT for r in s.outbox("group_push")), 30, "every card after 45009")
     time.sleep(1.0)  # room for a repeat to show
     g01, g02 = s.card_sends(G01), s.card_sends(G02)
-    assert [t for t, _ in g01] == [f"ticket-{numbers[0]}", f"ticket-{numbers[2]}"]
-    assert [t for t, _ in g02] == [f"ticket-{numbers[1]}", f"ticket-{numbers[3]}"]
+    assert [t for t, _ in g01] == [numbers[0], numbers[2]]
+    assert [t for t, _ in g02] == [numbers[1], numbers[3]]
     assert min(at for _, at in g01 + g02) >= refused_until
     attempts = {r.ticket_id: r.attempts for r in s.outbox("group_push")}
     # Each chat's head was refused (and retried); what queued behind it waited instead of trying its luck.

@@ -14,6 +14,8 @@ import pytest
 from sqlmodel import select
 from websockets.sync.client import connect
 
+from bot import ops
+from bot.cards import ticket_of
 from bot.gateway import Gateway, is_retryable, message_from_text, use_transport_for
 from bot.runtime import Runtime
 from config import ConfigError
@@ -99,6 +101,17 @@ def task_ids(aibot: AIBotServer, chat: str) -> list[str]:
     return [b["template_card"]["task_id"] for b in sends(aibot, chat) if b["msgtype"] == "template_card"]
 
 
+def card_tickets(aibot: AIBotServer, chat: str) -> list[int | None]:
+    """The ticket of every card pushed into the chat, in order."""
+    return [ticket_of(task) for task in task_ids(aibot, chat)]
+
+
+def card_of(aibot: AIBotServer, chat: str, number: int) -> dict | None:
+    """The ticket's card as the chat shows it now (its one card, or the newest of its cards)."""
+    found = [card for task, card in aibot.cards(chat).items() if ticket_of(task) == number]
+    return found[-1] if found else None
+
+
 def rows(session) -> list[Outbox]:  # type: ignore[no-untyped-def]
     session.expire_all()
     return list(session.exec(select(Outbox).order_by(Outbox.id)).all())
@@ -117,7 +130,7 @@ def test_a_new_ticket_is_pushed_to_its_grid_chat_as_a_button_card_with_masked_te
     resident.say("3号楼楼道灯坏了好几天了，有事打我电话13912345678")
     (number,) = tickets(session)
 
-    card = aibot.wait_for(lambda: aibot.cards(G01).get(f"ticket-{number}"))
+    card = aibot.wait_for(lambda: card_of(aibot, G01, number))
     assert card["card_type"] == "button_interaction"
     assert f"工单 {number}" in card["main_title"]["title"]
     assert [(b["text"], b["key"]) for b in card["button_list"]] == [
@@ -135,21 +148,21 @@ def test_a_workers_click_is_answered_and_updates_the_card_in_place(start_gateway
     aibot.wait_for(lambda: aibot.connected)
     resident.say("3号楼楼道灯坏了")
     (number,) = tickets(session)
-    aibot.wait_for(lambda: aibot.cards(G01).get(f"ticket-{number}"))
+    task = aibot.wait_for(lambda: task_ids(aibot, G01))[0]
 
-    click = aibot.click(G01, "zhangwei", f"accept:{number}", f"ticket-{number}")
+    click = aibot.click(G01, "zhangwei", f"accept:{number}", task)
     answers = aibot.wait_for(lambda: len(aibot.replies_to(click)) >= 2 and aibot.replies_to(click))
     kinds = [a["kind"] for a in answers]
     assert kinds == ["update", "reply"]
     assert answers[1]["body"]["stream"]["content"] and answers[1]["body"]["stream"]["finish"] is True
-    updated = aibot.cards(G01)[f"ticket-{number}"]
-    assert updated["task_id"] == f"ticket-{number}" and updated != sends(aibot, G01)[0]["template_card"]
+    updated = aibot.cards(G01)[task]
+    assert updated["task_id"] == task and updated != sends(aibot, G01)[0]["template_card"]
 
     # Tencent delivering the same click again is answered alike and changes nothing.
     again = aibot.resend(click)
     repeated = aibot.wait_for(lambda: len(aibot.replies_to(again)) >= 2 and aibot.replies_to(again))
     assert repeated[1]["body"]["stream"]["content"] == answers[1]["body"]["stream"]["content"]
-    assert aibot.cards(G01)[f"ticket-{number}"] == updated
+    assert aibot.cards(G01)[task] == updated
 
 
 def test_a_workers_text_gets_a_reply_without_the_mention(start_gateway, aibot, demo):
@@ -186,10 +199,10 @@ def test_rate_limited_pushes_all_arrive_once_and_in_order_per_chat(start_gateway
     aibot.wait_for(lambda: all(r.status == "sent" for r in rows(session)))
     by_chat = {G01: [], G04: []}
     for row in rows(session):
-        by_chat[row.recipient].append(f"ticket-{row.ticket_id}")
+        by_chat[row.recipient].append(row.ticket_id)
     assert len(by_chat[G01]) == 3 and len(by_chat[G04]) == 2
-    assert task_ids(aibot, G01) == by_chat[G01]
-    assert task_ids(aibot, G04) == by_chat[G04]
+    assert card_tickets(aibot, G01) == by_chat[G01]
+    assert card_tickets(aibot, G04) == by_chat[G04]
     assert max(r.attempts for r in rows(session)) > 1  # the limit was hit and waited out
 
 
@@ -209,7 +222,7 @@ def test_a_dropped_connection_loses_and_doubles_nothing(start_gateway, aibot, re
     aibot.wait_for(lambda: aibot.authentications == 3)
 
     numbers = tickets(session)
-    assert task_ids(aibot, G01) == [f"ticket-{n}" for n in numbers]
+    assert card_tickets(aibot, G01) == numbers
     aibot.wait_for(lambda: running.gateway.state == "online")  # the slowed ack arrives, the gateway is back
 
 
@@ -244,7 +257,7 @@ def test_without_a_centre_chat_supervisor_notices_fail_with_the_reason(start_gat
     start_gateway(supervisor_chat_id="")
     failed = aibot.wait_for(lambda: [r for r in rows(session) if r.status == "failed"])
     assert failed[0].kind == "supervisor_notice" and "WECOM_SUPERVISOR_CHAT_ID" in failed[0].last_error
-    aibot.wait_for(lambda: task_ids(aibot, G01) == [f"ticket-{number}"])  # the group push still went out
+    aibot.wait_for(lambda: card_tickets(aibot, G01) == [number])  # the group push still went out
 
 
 def test_a_displaced_gateway_stops_instead_of_fighting_back(start_gateway, aibot, demo):
@@ -309,3 +322,43 @@ def test_a_reminder_is_markdown_that_mentions_the_worker(start_gateway, aibot, r
     (body,) = aibot.wait_for(lambda: [b for b in sends(aibot, G01) if b["msgtype"] == "markdown"])
     content = body["markdown"]["content"]
     assert content.startswith("【接单提醒】<@zhangwei> ") and f"接单 {number}" in content
+
+
+def test_a_card_whose_ack_was_lost_is_shown_once(start_gateway, aibot, resident, session, rt):
+    """The card reached the chat, then the connection dropped before its ack: the gateway sends it again with the
+    same task_id, Tencent refuses the repeat (42014), and the row counts as delivered instead of the group seeing
+    the card twice."""
+    start_gateway()
+    aibot.wait_for(lambda: aibot.connected)
+    aibot.slow(1.0)  # every ack waits a second: the card is in the chat while its ack is still on the way
+    resident.say("3号楼楼道灯坏了")
+    (number,) = tickets(session)
+    aibot.wait_for(lambda: task_ids(aibot, G01))
+    aibot.drop()
+    aibot.slow(0)
+
+    (row,) = aibot.wait_for(lambda: [r for r in rows(session) if r.status == "sent"])
+    assert row.attempts == 2  # the lost one and the refused repeat
+    assert card_tickets(aibot, G01) == [number]
+    assert rt.redis.hget(ops.DELIVERIES_KEY, "group_push:already") == b"1"
+
+
+def test_every_card_of_a_ticket_is_its_own_message(start_gateway, aibot, resident, session):
+    """A 催办 after the 新工单 card is a second card in the chat: WeCom takes a task_id once per bot, so each push
+    carries its own, and a tap on either card updates that card."""
+    start_gateway()
+    aibot.wait_for(lambda: aibot.connected)
+    resident.say("3号楼楼道灯坏了")
+    (number,) = tickets(session)
+    aibot.wait_for(lambda: task_ids(aibot, G01))
+    resident.say(f"催办 {number}")
+
+    first, second = aibot.wait_for(lambda: len(task_ids(aibot, G01)) == 2 and task_ids(aibot, G01))
+    assert first != second and card_tickets(aibot, G01) == [number, number]
+    assert all(r.status == "sent" for r in rows(session) if r.kind == "group_push")
+    assert "催办" in aibot.cards(G01)[second]["source"]["desc"]
+
+    click = aibot.click(G01, "zhangwei", f"accept:{number}", second)
+    aibot.wait_for(lambda: len(aibot.replies_to(click)) >= 2)
+    assert "已接单" in aibot.cards(G01)[second]["sub_title_text"]
+    assert "sub_title_text" not in aibot.cards(G01)[first]  # the other card is left as it was

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.faults.conftest import ACK_LOST, Faulty, p99
+from tests.faults.conftest import Faulty, p99
 
 pytestmark = pytest.mark.slow
 SLOW = 6.0  # longer than WeChat waits, shorter than our read timeout (10 s: a timed-out notice is never resent)
@@ -52,7 +52,9 @@ def test_a_slow_then_failing_tencent_never_slows_intake_and_loses_or_doubles_not
     )
 
 
-def test_an_ai_bot_acking_after_6_s_never_slows_intake_and_loses_no_card(faulty: Faulty) -> None:
+def test_an_ai_bot_acking_after_6_s_never_slows_intake_and_shows_each_card_once(faulty: Faulty) -> None:
+    """The SDK stops waiting for an ack after 5 s, so every push here is sent again; Tencent refuses the repeat of a
+    task_id it has (42014) and the group sees each card once."""
     s = faulty
     s.aibot.slow(SLOW)
     batch = s.next_complaints(20)
@@ -63,4 +65,4 @@ def test_an_ai_bot_acking_after_6_s_never_slows_intake_and_loses_no_card(faulty:
     assert p99(latencies) < 1.0
     time.sleep(SLOW)
     s.aibot.slow(0)
-    s.assert_exactly_once(deliveries, repeats_known=ACK_LOST)
+    s.assert_exactly_once(deliveries)

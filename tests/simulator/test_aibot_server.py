@@ -10,7 +10,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from simulator.aibot import AUTH_FAILED, UNKNOWN_REQ_ID, AIBotServer
+from simulator.aibot import AUTH_FAILED, TASK_ID_REFUSED, UNKNOWN_REQ_ID, AIBotServer
 
 BOT, SECRET = "bot-sim", "s3cret"
 
@@ -79,6 +79,29 @@ def test_send_is_acked_and_recorded_per_chat_with_the_card_state(server):
     assert [(m["kind"], m["body"]["msgtype"]) for m in server.messages("c1")] == [("send", "template_card")]
     assert server.cards("c1") == {"ticket-12": CARD}
     assert server.messages("c2")[0]["body"]["markdown"]["content"] == "**hi**"
+
+
+def test_a_card_task_id_is_taken_once_per_bot_and_must_be_well_formed(server):
+    """WeCom: "同一个机器人任务id不能重复，只能由数字、字母和“_-@”组成，最长128字节"; a refusal changes no chat."""
+    with subscribed(server) as ws:
+        first = {"chatid": "c1", "msgtype": "template_card", "template_card": CARD}
+        assert call(ws, "aibot_send_msg", "send_1", first)["errcode"] == 0
+        again_elsewhere = first | {"chatid": "c2"}
+        refusals = [
+            call(ws, "aibot_send_msg", "send_2", again_elsewhere),
+            call(ws, "aibot_send_msg", "send_3", first | {"template_card": CARD | {"task_id": ""}}),
+            call(ws, "aibot_send_msg", "send_4", first | {"template_card": CARD | {"task_id": "工单12"}}),
+            call(ws, "aibot_send_msg", "send_5", first | {"template_card": CARD | {"task_id": "t" * 129}}),
+        ]
+        assert {(r["errcode"], r["errmsg"]) for r in refusals} == {
+            (TASK_ID_REFUSED, "taskid has existed or empty or exceed max len")
+        }
+        assert (
+            call(ws, "aibot_send_msg", "send_6", first | {"template_card": CARD | {"task_id": "t" * 128}})["errcode"]
+            == 0
+        )
+    assert [m["body"]["template_card"]["task_id"] for m in server.messages("c1")] == ["ticket-12", "t" * 128]
+    assert server.messages("c2") == []
 
 
 def test_a_click_reaches_the_bot_and_its_update_replaces_the_card(server):

@@ -129,7 +129,7 @@ def test_the_loop_complaint_card_accept_resolve_rate(gateway, page):
     expect(resident.locator(".msg.bot .bubble")).to_contain_text("工单号")
     number = resident.locator(".msg.bot .bubble").inner_text().split("工单号")[1].split("（")[0].strip()
 
-    card = group.locator(f".card[data-task='ticket-{number}']")
+    card = group.locator(f".card[data-task^='ticket-{number}-']")
     expect(card.locator(".title")).to_contain_text(f"工单 {number}")
     expect(card.locator(".source")).to_have_text("【新工单】")
     expect(page.locator("#member-picker")).to_have_value("zhangwei")
@@ -142,7 +142,7 @@ def test_the_loop_complaint_card_accept_resolve_rate(gateway, page):
     card.get_by_role("button", name="接单").click()
     expect(card.get_by_role("button", name="办结")).to_be_visible()  # the same card, updated in place
     expect(card.locator(".note")).to_contain_text("张伟 已接单")
-    expect(group.locator(f".card[data-task='ticket-{number}']")).to_have_count(1)
+    expect(group.locator(f".card[data-task^='ticket-{number}-']")).to_have_count(1)
 
     page.fill("#group-input", "待办")
     page.press("#group-input", "Enter")

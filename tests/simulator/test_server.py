@@ -16,6 +16,7 @@ import pytest
 from flask import Flask
 from sqlmodel import select
 
+from bot.cards import ticket_of
 from bot.gateway import Gateway
 from bot.runtime import Runtime
 from config import Settings
@@ -88,10 +89,12 @@ def gateway(sim: server.Running, settings: Settings) -> Iterator[Gateway]:
     assert not thread.is_alive(), "gateway did not stop within 10 s"
 
 
-def card_in(sim: server.Running, chat: str, task_id: str) -> Callable[[], list[dict]]:
+def card_in(sim: server.Running, chat: str, number: int) -> Callable[[], list[dict]]:
+    """The ticket's cards in the chat's pane, as members see them now."""
+
     def cards() -> list[dict]:
         entries = call(f"{sim.url}/sim/chat?chat_id={chat}")[1]["entries"]
-        return [e["card"] for e in entries if e.get("card", {}).get("task_id") == task_id]
+        return [e["card"] for e in entries if ticket_of(e.get("card", {}).get("task_id", "")) == number]
 
     return cards
 
@@ -176,9 +179,8 @@ def test_the_page_and_its_assets_are_served_locally(sim):
 def test_the_loop_in_the_group_pane_card_refusal_accept_resolve_then_rating(sim, gateway, session):
     call(f"{sim.url}/sim/oa/say", {"openid": "o-demo-resident-1", "text": "3号楼楼道灯坏了好几天了"})
     number = session.exec(select(Ticket)).one().id
-    task = f"ticket-{number}"
-
-    (card,) = wait_until(card_in(sim, G01, task))
+    (card,) = wait_until(card_in(sim, G01, number))
+    task = card["task_id"]
     assert card["title"].startswith(f"工单 {number}") and card["source"] == "【新工单】"
     assert [b["key"] for b in card["buttons"]] == [f"accept:{number}", f"return:{number}"]
     assert {"key": "地点", "value": "幸福小区3号楼"} in card["fields"]
@@ -190,7 +192,9 @@ def test_the_loop_in_the_group_pane_card_refusal_accept_resolve_then_rating(sim,
 
     accept = refusal | {"userid": "zhangwei"}
     call(f"{sim.url}/sim/chat/click", accept)
-    (card,) = wait_until(lambda: [c for c in card_in(sim, G01, task)() if c["buttons"][0]["key"].startswith("resolve")])
+    (card,) = wait_until(
+        lambda: [c for c in card_in(sim, G01, number)() if c["buttons"][0]["key"].startswith("resolve")]
+    )
     assert "张伟 已接单" in card["note"]  # updated in place: still one card for the ticket
 
     call(f"{sim.url}/sim/chat/say", {"chat_id": G01, "userid": "zhangwei", "text": "待办"})
@@ -199,7 +203,7 @@ def test_the_loop_in_the_group_pane_card_refusal_accept_resolve_then_rating(sim,
     )
 
     call(f"{sim.url}/sim/chat/click", accept | {"event_key": f"resolve:{number}"})
-    wait_until(lambda: [c for c in card_in(sim, G01, task)() if "已办结" in c["desc"]])
+    wait_until(lambda: [c for c in card_in(sim, G01, number)() if "已办结" in c["desc"]])
 
     _, rated = call(f"{sim.url}/sim/oa/say", {"openid": "o-demo-resident-1", "text": f"评价 {number} 满意"})
     assert not rated["error"] and rated["reply"]
