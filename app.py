@@ -16,8 +16,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     logs.configure(settings.log_format)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    complaints.warm_up()
     rt = runtime.Runtime(settings)
+    complaints.warm_up(rt.engine)
     runtime.install(rt)
     app.extensions["wanggetong"] = rt
     app.register_blueprint(wechat.blueprint)

@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-from bench import intake, learn, load, quality, results, scale, speed, sweep
+from bench import grids, intake, learn, load, quality, results, scale, speed, sweep
 from bench.harness import BenchError, Options
 from bench.results import Report
 
@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, Callable[[Options], Report]] = {
     "load": load.run,
     "sweep": sweep.run,
     "scale": scale.run,
+    "grids": grids.run,
     "quality": quality.run,
     "speed": speed.run,
     "learn": learn.run,

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.client import HTTPConnection
 from pathlib import Path
 
@@ -265,6 +266,18 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         pass  # master and workers are all gone: the usual case
     if proc.poll() is None:
         proc.wait(timeout=5)
+
+
+def provenance(options: Options, env: Environment | None = None) -> list[str]:
+    """The lines every result block starts with: how it was run, when, where, and on what."""
+    lines = [
+        f"- Command: `{options.command}`",
+        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- Machine: {machine()}",
+    ]
+    if env is not None:
+        lines += [f"- Database: {env.database}", f"- Redis: {env.redis}"]
+    return lines
 
 
 def machine() -> str:

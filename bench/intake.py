@@ -14,7 +14,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from importlib.metadata import version
 
 from bench import harness
@@ -208,11 +207,7 @@ def report(env: Environment, options: Options, runs: list[Run]) -> Report:
     spread = "; ".join(f"{r.name}: {r.workers_seen}" for r in runs)
     block = "\n".join(
         [
-            f"- Command: `{options.command}`",
-            f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-            f"- Machine: {harness.machine()}",
-            f"- Database: {env.database}",
-            f"- Redis: {env.redis}",
+            *harness.provenance(options, env),
             f"- Servers: gunicorn {version('gunicorn')}, {options.workers} sync workers each, 127.0.0.1; "
             "app and floor both up for the whole run",
             f"- Warm-up messages, not counted ({options.warmup} one at a time, then bursts of one per worker until "

@@ -15,7 +15,6 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
@@ -213,9 +212,7 @@ def render(options: Options, path: Path, rows: Sequence[tuple[str, str]], method
     gain = statistics.mean(prototype.macro_f1) - statistics.mean(ours.macro_f1)
     return "\n".join(
         [
-            f"- Command: `{options.command}`",
-            f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-            f"- Machine: {harness.machine()}",
+            *harness.provenance(options),
             f"- Data: {path.name}, {len(rows)} rows, {len(counts)} labels: "
             + ", ".join(f"{label} {n}" for label, n in sorted(counts.items(), key=lambda item: -item[1])),
             f"- Libraries: jieba {version('jieba')}, scikit-learn {version('scikit-learn')}",

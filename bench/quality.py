@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from importlib.metadata import version
 
 import nlp
@@ -253,9 +252,7 @@ def render(options: Options, examples: list[Example], runs: list[Scored], tricky
 
     return "\n".join(
         [
-            f"- Command: `{options.command}`",
-            f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-            f"- Machine: {harness.machine()}",
+            *harness.provenance(options),
             f"- Data: {len(examples)} examples, {len(codes)} categories, {urgent_total} urgent, {len(tricky)} tricky "
             "normal; kinds: " + ", ".join(f"{kind} {count}" for kind, count in kinds.most_common()),
             f"- Libraries: jieba {version('jieba')}, zhconv {version('zhconv')} (traditional → simplified)",

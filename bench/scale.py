@@ -33,6 +33,7 @@ from bench.sweep import plan
 from handlers import conversation, sla
 from handlers.clock import CST, period
 from handlers.types import Message
+from storage import grids
 from storage.db import make_engine
 from storage.models import OPEN_STATUSES, Grid, Person, Role, Status, Ticket
 
@@ -295,6 +296,8 @@ def build_city(engine: Engine, tickets: int) -> City:
         )
     bulk_insert(engine, TABLES["grid"], grid_rows)
     with Session(engine) as session:
+        grids.changed(session)  # written behind the importer's back: say so, as the importer does
+        session.commit()
         made = session.exec(select(Grid.id, Grid.code).order_by(col(Grid.id))).all()
     by_code = {code: grid_id for grid_id, code in made if grid_id is not None}
     demo_codes = {code for _, code in demo}

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
 from importlib.metadata import version
 
 import nlp
@@ -61,9 +60,7 @@ def run(options: Options) -> Report:
     rate_ok = classify_rate >= TARGET_RATE
     ratio_ok = ratio <= TARGET_RATIO
     lines = [
-        f"- Command: `{options.command}`",
-        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        f"- Machine: {harness.machine()}",
+        *harness.provenance(options),
         f"- Data: {len(texts)} messages from `{DEV_SET.relative_to(ROOT)}`, {chars:.0f} characters on average",
         f"- Libraries: jieba {version('jieba')}, zhconv {version('zhconv')}; pinned to CPU {cpu}",
         "",

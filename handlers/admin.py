@@ -115,6 +115,7 @@ def import_grids(session: Session, raw: bytes) -> ImportResult:
         if GRID_POLYGON_COLUMN in r:
             grid.polygon = polygon or None
         session.add(grid)
+    grids.changed(session)
     session.flush()
     return result
 

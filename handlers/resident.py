@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from handlers import complaints, lifecycle
+from handlers import routing as grid_routing
 from handlers.clock import fmt
 from handlers.commands import Context, Registry, parse_ticket_number
-from handlers.routing import index_for
 from handlers.types import Message, Reply
-from storage import grids, tickets
+from storage import tickets
 from storage.models import Grid, Person, Role, Status, Ticket
 from storage.tickets import STATUS_NAMES, IllegalMove
 
@@ -177,7 +177,7 @@ def bind(msg: Message, args: list[str], ctx: Context) -> Reply:
     address = ctx.rest.replace(" ", "")
     if not address:
         return Reply("请告诉我您的住址，如：绑定 幸福小区 3栋")
-    routing = index_for(grids.all_grids(ctx.session)).route_text(address)
+    routing = grid_routing.index(ctx.session).route_text(address)
     if routing.grid is None:
         return Reply(f"没有找到“{address}”所在的网格，请检查小区名称和楼栋，如：绑定 幸福小区 3栋")
     ctx.person.address = address[:120]

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlmodel import Session
+
 import nlp
+from storage import grids
 from storage.models import Grid
 
 # A shared WeChat location further than this from every grid centre goes to the dispatch queue.
@@ -165,18 +169,50 @@ def home_community(address: str) -> str | None:
     return place.community if place else None
 
 
-_cache: tuple[tuple, GridIndex] | None = None
+# How long a process trusts the grid list's version token without reading the rows; bounds how long a grid edited
+# by hand in SQL (which changes no token) goes unseen.
+REREAD_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class _Built:
+    rows: tuple  # what the index was built from, to rebuild only when a row differs
+    index: GridIndex
+    token: str | None  # the grid list's version token when the rows were read
+    read_at: float  # time.monotonic()
+
+
+_cache: _Built | None = None
 _cache_lock = threading.Lock()
 
 
-def index_for(grids: Sequence[Grid]) -> GridIndex:
-    """The index for these grid rows, rebuilt only when a row changed (place parsing of every alias is the cost).
+def index(session: Session) -> GridIndex:
+    """The routing index of the database's grids, for every complaint.
 
-    Keyed on the rows themselves, read from the database each time, so every process sees an import at once.
+    While the grid list's version token (storage.grids.version, replaced by every import in the importing
+    transaction) is the one the index was read under, no grid row is read: one primary-key lookup instead of every
+    row, which is what a city's 32,000 grids would cost each complaint. Without a token, or every REREAD_SECONDS,
+    the rows are read and the index is rebuilt only if one differs. Every process sees an import at once.
     """
-    global _cache
-    key = tuple((g.id, g.code, g.community, g.aliases, g.lat, g.lng, g.polygon) for g in grids)
+    token = grids.version(session)
     with _cache_lock:
-        if _cache is None or _cache[0] != key:
-            _cache = (key, GridIndex(grids))
-        return _cache[1]
+        built = _cache
+    if token is not None and built is not None and built.token == token:
+        if time.monotonic() - built.read_at < REREAD_SECONDS:
+            return built.index
+    return _remember(grids.all_grids(session), token)
+
+
+def index_for(rows: Sequence[Grid]) -> GridIndex:
+    """The index for these grid rows (the same object while they are unchanged)."""
+    return _remember(rows, None)
+
+
+def _remember(rows: Sequence[Grid], token: str | None) -> GridIndex:
+    global _cache
+    key = tuple((g.id, g.code, g.community, g.aliases, g.lat, g.lng, g.polygon) for g in rows)
+    with _cache_lock:
+        built = _cache
+        grid_index = built.index if built is not None and built.rows == key else GridIndex(rows)
+        _cache = _Built(key, grid_index, token, time.monotonic())
+        return grid_index

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 
 from sqlmodel import Session, col, select
 
-from storage.models import Grid
+from storage.models import DataVersion, Grid, utcnow
+
+VERSION = "grids"
 
 
 def all_grids(session: Session) -> Sequence[Grid]:
     return session.exec(select(Grid).order_by(Grid.code)).all()
+
+
+def version(session: Session) -> str | None:
+    """The grid list's current token; None when no import has set one (a database older than migration 0008)."""
+    row = session.get(DataVersion, VERSION)
+    return row.token if row else None
+
+
+def changed(session: Session) -> None:
+    """Say the grid list changed (in the writer's transaction): every process rebuilds its routing index.
+
+    Whoever writes grid rows calls this; a grid edited by hand in SQL is seen within routing's re-read interval.
+    """
+    row = session.get(DataVersion, VERSION) or DataVersion(name=VERSION, token="")
+    row.token, row.changed_at = uuid.uuid4().hex, utcnow()
+    session.add(row)
 
 
 def names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:

@@ -173,6 +173,17 @@ class Once(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class DataVersion(SQLModel, table=True):
+    """A random token per kind of reference data ("grids"), replaced whenever that data changes, so a process can
+    keep what it built from the data while the token is the same (one indexed read instead of every row)."""
+
+    __tablename__ = "data_version"
+
+    name: str = Field(primary_key=True, max_length=32)
+    token: str = Field(max_length=32)
+    changed_at: datetime = Field(default_factory=utcnow)
+
+
 class InboundMessage(SQLModel, table=True):
     """One row per platform delivery key: the dedupe record and the reply we gave."""
 
