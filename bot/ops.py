@@ -2,7 +2,8 @@
 Redis records other processes leave for them (delivery counts, the gateway's heartbeat).
 
 - /healthz answers 503 when the database or Redis is down (the node can take no complaint), else 200 with each
-  check; "degraded" names what needs a person (no rq worker, undelivered notices, the AI-bot gateway silent).
+  check; "degraded" names what needs a person (no rq worker, undelivered notices, the AI-bot gateway silent, a
+  holiday calendar that ends within CALENDAR_AHEAD).
   It never waits long: Redis is asked with 1 s socket timeouts and no retries, the database in a thread that is
   given up on after DB_TIMEOUT (and not started again while it still hangs).
 - /metrics: intake counts and latency are counted in the gunicorn worker that answered (prometheus_client's
@@ -21,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any, TypeVar, cast
 
@@ -40,6 +41,8 @@ from sqlmodel import Session
 
 from bot import logs
 from bot.runtime import Runtime
+from handlers import sla
+from handlers.clock import local
 from storage import outbox, tickets
 from storage.models import utcnow
 
@@ -53,6 +56,10 @@ REDIS_TIMEOUT = 1.0
 # The gateway writes its heartbeat this often while connected; the key outlives three missed beats.
 HEARTBEAT_SECONDS = 10
 HEARTBEAT_TTL_SECONDS = 30
+# Deadlines reach this far ahead (the longest limit, 15 working days, across a holiday week): the holiday calendar
+# must list the years they fall in, or their holidays count as working days. The State Council publishes the next
+# year in November, so this check turns a month ahead of the new year.
+CALENDAR_AHEAD = timedelta(days=31)
 DELIVERIES_KEY = "wanggetong:metrics:deliveries"
 INTAKE_ENDPOINTS = {"wechat.receive": "wechat", "wecom.receive": "wecom"}
 QUIET_ENDPOINTS = {"ops.healthz", "ops.metrics"}
@@ -215,6 +222,7 @@ class Probe:
                 "backlog": found["backlog"],
                 "oldest_seconds": round((now - oldest).total_seconds()) if oldest else None,
             }
+        checks["calendar"] = calendar_check(local(now).date())
         if facts is not None:
             depth = facts["queue"]
             checks["queue"] = {"ok": depth["workers"] > 0, "name": self.queue.name, **depth}
@@ -296,6 +304,11 @@ class Probe:
             up.add_metric(["redis"], 1)
             yield from self._redis_metrics(redis_facts)
         yield up
+        yield GaugeMetricFamily(
+            "wanggetong_calendar_days_left",
+            "Days from today to the end of the last year the holiday calendar lists (negative: already past it).",
+            value=calendar_days_left(local(now).date()),
+        )
 
     def _redis_metrics(self, facts: dict[str, Any]) -> Iterator[Metric]:
         jobs = GaugeMetricFamily("wanggetong_queue_jobs", "rq jobs by queue and state.", labels=["queue", "state"])
@@ -343,6 +356,27 @@ class _Union:
     def collect(self) -> Iterator[Metric]:
         for source in self.sources:
             yield from source.collect()
+
+
+def calendar_check(today: date) -> dict[str, Any]:
+    """Whether the working-time calendar lists the holidays of every day a deadline set today can reach."""
+    cal = sla.calendar()
+    through = max(cal.years, default=None)
+    check: dict[str, Any] = {"ok": all(cal.covers(day) for day in (today, today + CALENDAR_AHEAD))}
+    check["holidays_through"] = through
+    if not check["ok"]:
+        missing = min(day.year for day in (today, today + CALENDAR_AHEAD) if not cal.covers(day))
+        listed = f"节假日安排只到 {through} 年" if through else "节假日安排没有任何年份"
+        check["action"] = (
+            f"{listed}。请按国务院办公厅通知，在 calendar.yaml 的 holidays 和 workdays 中加上 {missing} 年；"
+            f"加上之前，{missing} 年的节假日按工作日计时。"
+        )
+    return check
+
+
+def calendar_days_left(today: date) -> int:
+    years = sla.calendar().years
+    return (date(max(years), 12, 31) - today).days if years else -1
 
 
 def _describe(error: BaseException) -> str:

@@ -6,7 +6,7 @@ resolution of `datetime`, so `elapsed(a, add(a, s)) == s` holds exactly whenever
 microseconds. Both walks go day by day, so a year-long span costs a few hundred steps.
 
 A year the calendar file does not list has no holidays: its weekdays simply work. That is a silent fallback here;
-callers check `covers(day)` and warn, because only they know who should hear about it.
+/healthz checks `covers(day)` a month ahead (bot/ops.calendar_check) and says which year to add.
 """
 
 from __future__ import annotations

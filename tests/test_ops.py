@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +100,24 @@ def rq_worker(rt: Runtime) -> Iterator[Worker]:
 # ---- /healthz -----------------------------------------------------------------------------------------------------
 
 
-def test_healthz_is_ok_with_each_check_when_everything_is_up(client, rt, rq_worker):
-    status, body = health(client)
+def calendar_listing(path: Path, *years: int) -> Path:
+    """A working-time calendar that lists these years (with no holidays: only their listing matters here)."""
+    listed = "".join(f"  {year}: []\n" for year in years)
+    path.write_text(
+        f'hours: {{start: "08:30", end: "18:00"}}\nweekdays: [1, 2, 3, 4, 5]\nholidays:\n{listed}workdays: {{}}\n'
+    )
+    return path
+
+
+def calendar_now(make_app: Callable[..., Any], tmp_path: Path) -> FlaskClient:
+    """A client of an app whose calendar lists this year and the next, so that /healthz's calendar check passes
+    whatever today is (the bundled calendar.yaml turns it a month before a year it does not list, as it should)."""
+    this_year = utcnow().year
+    return make_app(calendar_file=calendar_listing(tmp_path / "calendar.yaml", this_year, this_year + 1)).test_client()
+
+
+def test_healthz_is_ok_with_each_check_when_everything_is_up(make_app, tmp_path, rt, rq_worker):
+    status, body = health(calendar_now(make_app, tmp_path))
     assert status == 200, body
     assert body["status"] == "ok"
     checks = body["checks"]
@@ -117,6 +133,23 @@ def test_healthz_is_ok_with_each_check_when_everything_is_up(client, rt, rq_work
     }
     assert checks["outbox"] == {"ok": True, "backlog": 0, "oldest_seconds": None}
     assert checks["gateway"] == {"ok": True, "state": "not_configured"}  # no AI bot: webhook fallback
+    assert checks["calendar"] == {"ok": True, "holidays_through": utcnow().year + 1}
+
+
+def test_healthz_says_which_year_of_holidays_to_add_a_month_before_it_starts(make_app, tmp_path, rq_worker):
+    """Deadlines past the calendar's last year would count its holidays as working days: the operator is told
+    in time, and the node keeps taking complaints (200, degraded)."""
+    with time_machine.travel(datetime(2026, 11, 20, 4, 0, tzinfo=UTC), tick=False):
+        client = make_app(calendar_file=calendar_listing(tmp_path / "calendar.yaml", 2026)).test_client()
+        assert health(client)[1]["checks"]["calendar"]["ok"] is True  # 2026-12-21 is still listed
+        assert value(scrape(client), "wanggetong_calendar_days_left") == 41
+    with time_machine.travel(datetime(2026, 12, 2, 4, 0, tzinfo=UTC), tick=False):
+        status, body = health(client)
+        assert (status, body["status"]) == (200, "degraded")
+        check = body["checks"]["calendar"]
+        assert check["ok"] is False and check["holidays_through"] == 2026
+        assert "加上 2027 年" in check["action"]
+        assert value(scrape(client), "wanggetong_calendar_days_left") == 29
 
 
 def test_healthz_is_degraded_but_200_without_a_worker_and_with_undelivered_notices(client, rt, session):

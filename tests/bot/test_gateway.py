@@ -340,7 +340,7 @@ def test_a_card_whose_ack_was_lost_is_shown_once(start_gateway, aibot, resident,
     (row,) = aibot.wait_for(lambda: [r for r in rows(session) if r.status == "sent"])
     assert row.attempts == 2  # the lost one and the refused repeat
     assert card_tickets(aibot, G01) == [number]
-    assert rt.redis.hget(ops.DELIVERIES_KEY, "group_push:already") == b"1"
+    aibot.wait_for(lambda: rt.redis.hget(ops.DELIVERIES_KEY, "group_push:already") == b"1")
 
 
 def test_every_card_of_a_ticket_is_its_own_message(start_gateway, aibot, resident, session):
@@ -355,7 +355,7 @@ def test_every_card_of_a_ticket_is_its_own_message(start_gateway, aibot, residen
 
     first, second = aibot.wait_for(lambda: len(task_ids(aibot, G01)) == 2 and task_ids(aibot, G01))
     assert first != second and card_tickets(aibot, G01) == [number, number]
-    assert all(r.status == "sent" for r in rows(session) if r.kind == "group_push")
+    aibot.wait_for(lambda: all(r.status == "sent" for r in rows(session) if r.kind == "group_push"))
     assert "催办" in aibot.cards(G01)[second]["source"]["desc"]
 
     click = aibot.click(G01, "zhangwei", f"accept:{number}", second)
