@@ -10,10 +10,12 @@ from __future__ import annotations
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, delete, func, select
+from sqlmodel import Session, func, select
 
 from bench import harness
 from bench.harness import Environment, Options
@@ -79,7 +81,7 @@ def run(options: Options) -> Report:
             progress(f"  the city's grids, workers and residents in {time.perf_counter() - started:.1f} s")
             cases.append(complain(engine, "32,000 grids, version token", pool, options))
             with Session(engine) as session:
-                session.exec(delete(DataVersion).where(DataVersion.name == grids.VERSION))  # type: ignore[call-overload]
+                session.delete(session.get(DataVersion, grids.VERSION))
                 session.commit()
             cases.append(complain(engine, "32,000 grids, rows read (before 0008)", pool, options, SLOW_MESSAGES))
             with Session(engine) as session:
@@ -91,14 +93,14 @@ def run(options: Options) -> Report:
     return report(env, options, cases)
 
 
-def complain(engine: Engine, name: str, pool: object, options: Options, messages: int | None = None) -> Case:
+def complain(engine: Engine, name: str, pool: Iterator[Any], options: Options, messages: int | None = None) -> Case:
     with Session(engine) as session:
         count = session.exec(select(func.count()).select_from(Grid)).one()
     case = Case(name, count)
     wanted = messages or options.messages
     progress(f"  {name}: {options.warmup} warm-up and {wanted} measured complaints")
     for i in range(options.warmup + wanted):
-        complaint = next(pool)  # type: ignore[call-overload]
+        complaint = next(pool)
         msg = Message(
             channel="wechat",
             dedupe_key=f"grids-{uuid.uuid4().hex}",

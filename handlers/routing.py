@@ -203,11 +203,6 @@ def index(session: Session) -> GridIndex:
     return _remember(grids.all_grids(session), token)
 
 
-def index_for(rows: Sequence[Grid]) -> GridIndex:
-    """The index for these grid rows (the same object while they are unchanged)."""
-    return _remember(rows, None)
-
-
 def _remember(rows: Sequence[Grid], token: str | None) -> GridIndex:
     global _cache
     key = tuple((g.id, g.code, g.community, g.aliases, g.lat, g.lng, g.polygon) for g in rows)
