@@ -19,6 +19,14 @@ DEV_WECOM_CORP_ID = "ww0000000000dev00"
 DEV_WECOM_APP_TOKEN = "wanggetong-dev-wecom-token"
 DEV_WECOM_APP_AES_KEY = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
 DEV_WECOM_AGENT_ID = "1000002"
+# WGT_ENV: exactly these. "Production" or "prod" once ran as development with the public keys above.
+ENVIRONMENTS = ("development", "production")
+# The console's 消息加解密方式: 明文模式, 兼容模式, 安全模式. In plain mode WeChat signs the query only, never the body.
+WECHAT_MODES = ("plain", "compatible", "safe")
+# A callback token is recovered from one signature by brute force when it is short or plain (WECHAT_TOKEN=x took
+# under 1 ms): production wants most of the 32 characters the consoles allow, and not a repeated pattern.
+MIN_TOKEN_LENGTH = 24
+MIN_TOKEN_DISTINCT = 10
 
 
 class ConfigError(RuntimeError):
@@ -35,6 +43,9 @@ class Settings:
     wechat_secret: str = DEV_SECRET
     wechat_aes_key: str = DEV_WECHAT_AES_KEY
     production: bool = False
+    # plain: plaintext callbacks (encrypted ones are still accepted, they are signed); compatible and safe: a body
+    # without a valid Encrypt part is refused, because WeChat sends nothing else then.
+    wechat_mode: str = "plain"
     # WeChat signs every callback with a timestamp; older ones are replays.
     max_clock_skew_seconds: int = 300
     max_body_bytes: int = 64 * 1024
@@ -80,7 +91,11 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Read settings from the environment; production (WGT_ENV=production) requires every secret."""
         env = dict(os.environ if env is None else env)
-        production = env.get("WGT_ENV", "development") == "production"
+        environment = env.get("WGT_ENV", "development")
+        if environment not in ENVIRONMENTS:
+            # Failing open here ran a "Production" server on the public development keys.
+            raise ConfigError(f"WGT_ENV 只能是 development 或 production（现在是 {environment!r}）")
+        production = environment == "production"
         var_dir = Path(env.get("WGT_VAR_DIR", str(ROOT / "var")))
         settings = cls(
             database_url=env.get("DATABASE_URL", ""),
@@ -91,6 +106,7 @@ class Settings:
             wechat_secret=env.get("WECHAT_SECRET", DEV_SECRET),
             wechat_aes_key=env.get("WECHAT_AES_KEY", DEV_WECHAT_AES_KEY),
             production=production,
+            wechat_mode=env.get("WECHAT_MODE", "safe" if production else "plain"),
             recording_path=Path(env["WGT_RECORDING_PATH"]) if env.get("WGT_RECORDING_PATH") else None,
             wecom_bot_id=env.get("WECOM_BOT_ID", ""),
             wecom_bot_secret=env.get("WECOM_BOT_SECRET", ""),
@@ -120,6 +136,8 @@ class Settings:
     def validate(self) -> None:
         if self.delivery not in ("live", "recording"):
             raise ConfigError("WGT_DELIVERY 只能是 live 或 recording")
+        if self.wechat_mode not in WECHAT_MODES:
+            raise ConfigError("WECHAT_MODE 只能是 plain、compatible 或 safe（与公众号后台的消息加解密方式一致）")
         if self.log_format not in ("json", "text"):
             raise ConfigError("WGT_LOG_FORMAT 只能是 json 或 text")
         if len(self.wechat_aes_key) != 43:
@@ -146,6 +164,21 @@ class Settings:
         ]
         if missing:
             raise ConfigError("production needs these settings: " + ", ".join(missing))
+        # The WeCom app's development token is allowed: /wecom stays off while it is set (bot/wecom.py).
+        tokens = [("WECHAT_TOKEN", self.wechat_token)]
+        if self.wecom_app_token != DEV_WECOM_APP_TOKEN:
+            tokens.append(("WECOM_APP_TOKEN", self.wecom_app_token))
+        weak = [name for name, token in tokens if is_weak_token(token)]
+        if weak:
+            raise ConfigError(
+                ", ".join(weak)
+                + f" 太弱：请在后台重新生成 {MIN_TOKEN_LENGTH} 到 32 位的随机字母数字（如 openssl rand -hex 16）"
+            )
+
+    @property
+    def encrypted_only(self) -> bool:
+        """WeChat sends an Encrypt part with every callback: a plaintext body is someone else's."""
+        return self.wechat_mode in ("compatible", "safe")
 
     @property
     def effective_database_url(self) -> str:
@@ -166,3 +199,8 @@ class Settings:
             return None
         hour, minute = self.daily_report_at.split(":")
         return time(int(hour), int(minute))
+
+
+def is_weak_token(token: str) -> bool:
+    """Too short, or too few distinct characters, to survive an offline search from one captured signature."""
+    return len(token) < MIN_TOKEN_LENGTH or len(set(token)) < MIN_TOKEN_DISTINCT

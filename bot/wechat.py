@@ -175,6 +175,10 @@ def handle(rt: Runtime) -> Response:
     timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
     safe_mode = args.get("encrypt_type", "raw").lower() == "aes"
     check_timestamp(timestamp, settings.max_clock_skew_seconds)
+    if settings.encrypted_only and not safe_mode:
+        # In 兼容模式 and 安全模式 WeChat encrypts every callback. A plaintext body is signed by nobody: only the
+        # query is, and a query can be copied from any access log.
+        raise BadRequest(403, f"plaintext callback refused in {settings.wechat_mode} mode")
     if not safe_mode:
         check_signature((settings.wechat_token, timestamp, nonce), args.get("signature", ""))
         bind_body(rt, timestamp, nonce, raw)
