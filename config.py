@@ -86,6 +86,9 @@ class Settings:
     log_format: str = "text"
     # Where gunicorn's workers keep their Prometheus counters (multiprocess mode); None: var_dir/prometheus.
     metrics_dir: Path | None = None
+    # New tickets one resident may open in an hour and in a day; beyond, they wait for the centre.
+    sender_limit_hour: int = 10
+    sender_limit_day: int = 30
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -129,6 +132,8 @@ class Settings:
             ticket_sweep_seconds=int(env.get("WGT_TICKET_SWEEP_SECONDS", cls.ticket_sweep_seconds)),
             log_format=env.get("WGT_LOG_FORMAT", "json" if production else "text"),
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]) if env.get("PROMETHEUS_MULTIPROC_DIR") else None,
+            sender_limit_hour=int(env.get("WGT_SENDER_LIMIT_HOUR", cls.sender_limit_hour)),
+            sender_limit_day=int(env.get("WGT_SENDER_LIMIT_DAY", cls.sender_limit_day)),
         )
         settings.validate()
         return settings
@@ -138,6 +143,8 @@ class Settings:
             raise ConfigError("WGT_DELIVERY 只能是 live 或 recording")
         if self.wechat_mode not in WECHAT_MODES:
             raise ConfigError("WECHAT_MODE 只能是 plain、compatible 或 safe（与公众号后台的消息加解密方式一致）")
+        if not 1 <= self.sender_limit_hour <= self.sender_limit_day:
+            raise ConfigError("WGT_SENDER_LIMIT_HOUR 至少为 1，且不能大于 WGT_SENDER_LIMIT_DAY")
         if self.log_format not in ("json", "text"):
             raise ConfigError("WGT_LOG_FORMAT 只能是 json 或 text")
         if len(self.wechat_aes_key) != 43:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from bot.channels import Channel, KindRouter, RecordingChannel
 from config import Settings
-from handlers import sla
+from handlers import complaints, sla
 from handlers.workcal import WorkCalendar
 from storage.db import make_engine
 
@@ -80,6 +80,12 @@ def install(runtime: Runtime | None) -> None:
         _current = runtime
     calendar_file = runtime.settings.calendar_file if runtime else None
     sla.use_calendar(WorkCalendar.from_file(calendar_file) if calendar_file else None)
+    settings = runtime.settings if runtime else None
+    complaints.use_limits(
+        complaints.SenderLimits(settings.sender_limit_hour, settings.sender_limit_day)
+        if settings
+        else complaints.SenderLimits()
+    )
 
 
 def current() -> Runtime:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
@@ -12,7 +13,7 @@ from sqlmodel import Session
 import nlp
 from handlers import lifecycle, sla
 from handlers import routing as grid_routing
-from handlers.clock import fmt
+from handlers.clock import fmt, local
 from handlers.commands import Context
 from handlers.routing import GridIndex, Routing, home_community
 from handlers.types import Message, Reply
@@ -26,6 +27,30 @@ GREETING = "您好，这里是社区网格服务。请直接描述您遇到的�
 GREETINGS = {"你好", "您好", "在吗", "在不在", "hello", "hi", "谢谢", "好的", "嗯", "哦", "收到", "ok"}
 # A complaint like an open ticket of the same grid and category opened this recently is linked to it.
 DUPLICATE_WINDOW = timedelta(hours=72)
+# Urgent reports of one place this close together are one emergency: 60 copies of a fire report made 60 tickets.
+URGENT_WINDOW = timedelta(hours=2)
+# At most one "more residents report it" alert per ticket in this long; it says the total when it goes out.
+LINK_ALERT_INTERVAL = timedelta(minutes=5)
+HELD = "centre"  # Ticket.awaiting of a complaint over its sender's limit: the centre looks before any grid is asked
+
+
+@dataclass(frozen=True)
+class SenderLimits:
+    """New tickets one resident may open before further ones wait for the centre (WGT_SENDER_LIMIT_HOUR / _DAY)."""
+
+    per_hour: int = 10
+    per_day: int = 30
+
+
+_limits = SenderLimits()
+
+
+def use_limits(limits: SenderLimits) -> None:
+    """Set the process's per-sender limits (the web app and the workers install them from Settings)."""
+    global _limits
+    _limits = limits
+
+
 # Photos and shared locations this soon after a complaint belong to it.
 ATTACH_WINDOW = timedelta(minutes=30)
 
@@ -66,10 +91,13 @@ def take_complaint(msg: Message, text: str, ctx: Context) -> Reply:
     if is_chatter(text, intent):
         return Reply(GREETING)
     routing = route_for(text, ctx.person, ctx)
-    if routing.grid is not None and not intent.urgent and (same := duplicate_of(text, intent, routing.grid, ctx)):
+    if same := duplicate_of(text, intent, routing, ctx):
         return link(same[0], same[1], text, routing.place_text, msg, ctx)
+    over = over_limit(ctx)
     ticket = open_new(text, intent, ctx.person, msg.channel, msg.dedupe_key, ctx)
     ticket.location_text = routing.place_text[:250]
+    if over:
+        return Reply(warn(ticket) + hold_for_centre(ticket, over, ctx))
     if routing.grid is not None and not ticket.urgent and intent.confidence < nlp.min_confidence():
         # Not sure what it is: a person decides before a grid is asked to act on a guess (urgent never waits).
         return Reply(queue_for_dispatch(ticket, ctx, suggested=routing.grid))
@@ -217,25 +245,76 @@ def queue_for_dispatch(ticket: Ticket, ctx: Context, suggested: Grid | None = No
     return f"已受理，工单号 {ticket.id}（{label(ticket)}）。社区指挥中心将尽快派给所属网格。回复“进度”查看。"
 
 
-def duplicate_of(text: str, intent: nlp.Intent, grid: Grid, ctx: Context) -> tuple[Ticket, float] | None:
-    """The open ticket this complaint repeats: same grid and category within 72 h, and similar words."""
-    assert grid.id is not None
+def duplicate_of(text: str, intent: nlp.Intent, routing: Routing, ctx: Context) -> tuple[Ticket, float] | None:
+    """The open ticket this complaint repeats, or None.
+
+    - urgent: an urgent ticket of the same grid from the last 2 hours, in similar words, or of the same category at
+      the same named place (the second caller of a fire writes it differently);
+    - otherwise: the same grid and category within 72 h, in similar words;
+    - no grid, but a place named: the same, among the tickets waiting in the centre's queue for want of a grid.
+    """
+    grid_id = routing.grid.id if routing.grid is not None else None
+    place = routing.place_text
+    if intent.urgent:
+        candidates = tickets.urgent_candidates(ctx.session, grid_id, ctx.now - URGENT_WINDOW)
+    elif grid_id is not None:
+        candidates = tickets.duplicate_candidates(ctx.session, grid_id, intent.category, ctx.now - DUPLICATE_WINDOW)
+    elif names_a_place(text):
+        candidates = tickets.unrouted_candidates(ctx.session, intent.category, ctx.now - DUPLICATE_WINDOW)
+    else:
+        return None  # no place at all: the bot asks where, and "where" may be anywhere
     best: tuple[Ticket, float] | None = None
-    for candidate in tickets.duplicate_candidates(ctx.session, grid.id, intent.category, ctx.now - DUPLICATE_WINDOW):
+    for candidate in candidates:
         if candidate.status == Status.NEW and candidate.awaiting:
-            continue
+            continue  # waiting for its place, or held for the centre: nobody is acting on it yet
         original = candidate.text.split("\n【位置】")[0]
         score = nlp.similarity(text, original)
-        if score >= nlp.SAME_PROBLEM and (best is None or score > best[1]):
+        same_place = bool(place) and place == candidate.location_text and candidate.category == intent.category
+        if (score >= nlp.SAME_PROBLEM or (intent.urgent and same_place)) and (best is None or score > best[1]):
             best = (candidate, score)
     return best
+
+
+def names_a_place(text: str) -> bool:
+    place = nlp.extract_place(text)
+    return place is not None and bool(place.community or place.road)
+
+
+def over_limit(ctx: Context) -> str:
+    """ "1小时" or "24小时" when the sender has opened as many tickets as the limit allows in that time, else ""."""
+    hour, day = tickets.opened_by(
+        ctx.session, ctx.person.id or 0, ctx.now - timedelta(hours=1), ctx.now - timedelta(days=1)
+    )
+    if hour >= _limits.per_hour:
+        return "1小时"
+    return "24小时" if day >= _limits.per_day else ""
+
+
+def hold_for_centre(ticket: Ticket, window: str, ctx: Context) -> str:
+    """Over the sender's limit: kept, but no grid is asked until the centre looks; the centre hears once a day
+    per sender (urgent ones once an hour), so a flood can fill neither a grid's group nor the centre's."""
+    assert ticket.id is not None and ctx.person.id is not None
+    ticket.awaiting = HELD
+    sla.pause(ticket, ctx.now)  # nobody may act yet: no grid is late on it
+    ctx.session.add(ticket)
+    tickets.record(ctx.session, ticket, None, "hold", f"{window}内反映超过限额，待指挥中心查看", ctx.now)
+    today = local(ctx.now)
+    key = f"flood:{ctx.person.id}:{today:%Y-%m-%d}" + (f"T{today:%H}" if ticket.urgent else "")
+    if tickets.claim_once(ctx.session, key, ctx.now):
+        ctx.notify("supervisor_notice", "flooding", "supervisors", ticket.id, window=window)
+    return (
+        f"已收到，工单号 {ticket.id}。您近{window}反映的问题较多，这一条先由社区指挥中心查看后再安排，请耐心等待。"
+        f"回复“进度 {ticket.id}”查看。"
+    )
 
 
 def link(ticket: Ticket, score: float, text: str, place: str, msg: Message, ctx: Context) -> Reply:
     """Add the resident to an open ticket's reporters instead of opening a second ticket for one problem."""
     assert ticket.id is not None and ctx.person.id is not None
     if tickets.is_reporter(ctx.session, ticket, ctx.person.id):
-        return Reply(f"您已反映过此问题（工单 {ticket.id}），正在处理中。回复“进度 {ticket.id}”查看。")
+        if ticket.urgent:  # the centre sees that the caller is still waiting
+            tickets.record(ctx.session, ticket, ctx.person.id, "again", text[:200], ctx.now)
+        return Reply(warn(ticket) + f"您已反映过此问题（工单 {ticket.id}），正在处理中。回复“进度 {ticket.id}”查看。")
     ctx.session.add(
         TicketReporter(
             ticket_id=ticket.id,
@@ -251,8 +330,13 @@ def link(ticket: Ticket, score: float, text: str, place: str, msg: Message, ctx:
     ticket.updated_at = ctx.now
     ctx.session.add(ticket)
     tickets.record(ctx.session, ticket, ctx.person.id, "link", text[:200], ctx.now)
-    ctx.outbox_ids.extend(lifecycle.tell_group(ctx.session, ticket, "linked", count=ticket.reporter_count))
-    return Reply(f"已有居民反映此问题（工单 {ticket.id}），已为您关联，处理进展会同步告诉您。")
+    event = "linked_urgent" if ticket.urgent else "linked"
+    if not tickets.recent_alert(ctx.session, ticket.id, LINK_EVENTS, ctx.now - LINK_ALERT_INTERVAL):
+        ctx.outbox_ids.extend(lifecycle.tell_group(ctx.session, ticket, event))
+    return Reply(warn(ticket) + f"已有居民反映此问题（工单 {ticket.id}），已为您关联，处理进展会同步告诉您。")
+
+
+LINK_EVENTS = ("linked", "linked_urgent")
 
 
 def open_split(text: str, source_msg_id: str, resident: Person, ctx: Context) -> int:

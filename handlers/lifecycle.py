@@ -69,12 +69,23 @@ def residents_of(session: Session, ticket: Ticket) -> list[Person]:
     return [p for p in found if p is not None]
 
 
+# Notices only the first reporter gets: the rating is theirs to give (linked reporters' ratings are kept apart).
+FIRST_REPORTER_ONLY = frozenset({"rate_remind"})
+
+
 def tell_residents(session: Session, ticket: Ticket, event: str, **payload: object) -> list[int]:
-    """A resident notice to every reporter who can receive one; the outbox ids."""
+    """A resident notice to every reporter who can receive one; the outbox ids.
+
+    A linked reporter is a stranger to the first: their notice is marked so it renders as a fixed status line,
+    never the worker's free text, which may name the first reporter, her phone or her flat.
+    """
     ids = []
     for person in residents_of(session, ticket):
-        if person.openid and person.subscribed:
-            ids.append(_add(session, "resident_notice", event, person.openid, ticket.id, payload))
+        first = person.id == ticket.resident_id
+        if not person.openid or not person.subscribed or (event in FIRST_REPORTER_ONLY and not first):
+            continue
+        about = payload if first else {**payload, "linked": True}
+        ids.append(_add(session, "resident_notice", event, person.openid, ticket.id, about))
     return ids
 
 

@@ -9,7 +9,7 @@ from sqlmodel import Session
 import nlp
 from handlers import complaints
 from handlers.clock import fmt
-from handlers.privacy import mask
+from handlers.privacy import mask, mask_name
 from storage.models import Grid, Outbox, Person, Ticket
 
 GROUP_HEADLINES = {
@@ -29,6 +29,7 @@ GROUP_TEXTS = {
     "badly_late": "【严重超时】{who}工单 {n}（{label}）已超时{late}，超过时限3倍。请今天办结或回复“退回 {n} 原因”。",
     "supervised": "【督办】{who}指挥中心督办工单 {n}（{label}）：{reason}。回复“进展 {n} 说明”汇报。",
     "linked": "【又有居民反映】工单 {n}（{label}）：共{count}位居民反映，办结时会一并告知。",
+    "linked_urgent": "【又有居民报警】{who}工单 {n}（{label}）：共{count}位居民报警，请尽快到场处置。",
     "supplemented": "【居民已补充】{who}工单 {n}：{note}。已恢复计时。",
     "extended": "【延期已批准】{who}工单 {n} 办结时限改为 {due}。",
     "extension_refused": "【延期未批准】{who}工单 {n}：{reason}。时限仍为 {due}。",
@@ -39,6 +40,7 @@ SUPERVISOR_HEADLINES = {
     "reopened": "【重办】居民评价不满意",
     "urged": "【催办】待派单工单被催办",
     "returned": "【退回】网格员退回了工单，请重新派单",
+    "linked_unhappy": "【关联居民不满意】首位反映人之外的一位居民评价不满意，请回访",
 }
 SUPERVISOR_TEXTS = {
     "unsure": (
@@ -48,6 +50,10 @@ SUPERVISOR_TEXTS = {
     "escalated": "【超时未接单】{grid}工单 {n}（{label}）超过接单时限仍未接单。回复“督办 {n}”或“转派 {n} 网格编号”。",
     "overdue": "【超时】{grid}工单 {n}（{label}）已超时{late}，已自动督办。回复“查 {n}”看详情。",
     "badly_late": "【严重超时】{grid}工单 {n}（{label}）已超时{late}，超过时限3倍。回复“查 {n}”看详情。",
+    "flooding": (
+        "【频繁反映】{resident}{window}内反映超过限额，之后的反映暂存在待派单，不推送网格群。"
+        "最新一条是工单 {n}：回复“查 {n}”查看，确需处理的回复“派 {n} 网格编号”。"
+    ),
     "extension_requested": (
         "【延期申请】{worker}申请工单 {n}（{label}）延期{days}天：{reason}。回复“同意延期 {n}”或“驳回延期 {n} 原因”。"
     ),
@@ -63,6 +69,17 @@ RESIDENT_NOTICES = {
     "extended": "工单 {n} 的办结时间调整为 {due}（{note}）。回复“进度 {n}”查看。",
     "rate_remind": "工单 {n} 还没收到您的评价。请回复“评价 {n} 满意”或“评价 {n} 不满意”，办结7天内未评价将自动结案。",
     "split": "您反映的问题已单独立案，工单号 {n}。回复“进度 {n}”查看。",
+}
+# What a linked reporter reads instead where the notice above carries the worker's words (written for the first
+# reporter, they may name her, her phone or her flat).
+LINKED_NOTICES = {
+    "progress": "您反映的问题（工单 {n}）有新进展，正在处理。回复“进度 {n}”查看。",
+    "resolved": (
+        "您反映的问题（工单 {n}）已办结。如您那里问题还在，请直接描述，我们单独立案；"
+        "也可回复“评价 {n} 满意”或“评价 {n} 不满意”。"
+    ),
+    "suspended": "工单 {n} 正在等待补充情况，暂停计时。回复“进度 {n}”查看。",
+    "extended": "工单 {n} 的办结时间调整为 {due}。回复“进度 {n}”查看。",
 }
 
 
@@ -92,9 +109,13 @@ def render(session: Session, row: Outbox) -> str:
         who=f"@{payload['worker']} " if payload.get("worker") else "",
         text=mask(ticket.text)[:120],
         guess=guess(ticket),
+        # As it is when the alert goes out: a burst of links is announced once, with the total.
+        count=ticket.reporter_count,
+        resident=resident_name(session, ticket) if row.event == "flooding" else "",
     )
     if row.kind == "resident_notice":
-        template = RESIDENT_NOTICES.get(row.event, "工单 {n} 有更新。回复“进度 {n}”查看。")
+        linked = LINKED_NOTICES.get(row.event) if payload.get("linked") else None
+        template = linked or RESIDENT_NOTICES.get(row.event, "工单 {n} 有更新。回复“进度 {n}”查看。")
         worker = payload.get("worker") or "网格员"
         fields["worker"] = f"{worker[:1]}网格员"
         return template.format_map(fields)
@@ -105,6 +126,12 @@ def render(session: Session, row: Outbox) -> str:
     headline = headlines.get(row.event, f"【{row.event}】")
     extra = f"\n原因：{payload['reason']}" if payload.get("reason") else ""
     return f"{headline}{extra}\n{card_text(session, ticket)}"
+
+
+def resident_name(session: Session, ticket: Ticket) -> str:
+    """ "居民王**", masked as everywhere in group chats."""
+    resident = session.get(Person, ticket.resident_id) if ticket.resident_id else None
+    return f"居民{mask_name(resident.name)}" if resident and resident.name else "一位居民"
 
 
 def guess(ticket: Ticket) -> str:

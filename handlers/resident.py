@@ -95,7 +95,14 @@ def rate(msg: Message, args: list[str], ctx: Context) -> Reply:
 
 
 def give_rating(ticket: Ticket, score: int, note: str, ctx: Context) -> Reply:
-    """满意 closes the ticket; 不满意 (≤2) sends it back to the same grid and tells the centre."""
+    """满意 closes the ticket; 不满意 (≤2) sends it back to the same grid and tells the centre.
+
+    Only the first reporter's rating decides: a stranger whose similar complaint was linked must not close or
+    reopen someone else's ticket. A linked reporter's rating is recorded apart, for the centre's 回访.
+    """
+    assert ticket.id is not None and ctx.person.id is not None
+    if ticket.resident_id != ctx.person.id:
+        return rate_as_linked(ticket, score, note, ctx)
     if ticket.status == Status.CLOSED:
         return Reply(f"工单 {ticket.id} 已结案，不能再评价。如果问题还在，请直接描述，我们重新立案。")
     if ticket.status != Status.RESOLVED:
@@ -112,8 +119,29 @@ def give_rating(ticket: Ticket, score: int, note: str, ctx: Context) -> Reply:
     return Reply(f"感谢您的评价（{score}分）。工单 {ticket.id} 已结束，有新问题随时告诉我们。")
 
 
+def rate_as_linked(ticket: Ticket, score: int, note: str, ctx: Context) -> Reply:
+    """A linked reporter's rating: kept on their link; the ticket is the first reporter's to close or reopen."""
+    link = tickets.linked_reporter(ctx.session, ticket.id or 0, ctx.person.id or 0)
+    if link is None or ticket.status not in (Status.RESOLVED, Status.CLOSED):
+        return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，办结后才能评价。")
+    link.rating, link.rating_note = score, note
+    ctx.session.add(link)
+    tickets.record(ctx.session, ticket, ctx.person.id, "linked_rating", f"评价{score}分 {note}".strip(), ctx.now)
+    if score <= REOPEN_AT_OR_BELOW:
+        ctx.notify("supervisor_notice", "linked_unhappy", "supervisors", ticket.id, score=score)
+        return Reply(
+            f"已记下您的评价（{score}分）。工单 {ticket.id} 由最先反映的居民确认结案，社区指挥中心会联系您了解情况。"
+            "如果是您家里的新问题，请直接描述，我们单独立案。"
+        )
+    return Reply(f"感谢您的评价（{score}分），已记录。工单 {ticket.id} 由最先反映的居民确认结案。")
+
+
 def bare_rating(text: str, ctx: Context) -> Reply | None:
-    """ "满意" / "不满意" / "5" with no ticket number rates the resident's ticket waiting for a rating, if any."""
+    """ "满意" / "不满意" / "5" with no ticket number rates the resident's ticket waiting for a rating, if any.
+
+    A bare "1" or "2" would reopen a ticket on a digit typed for anything else (a menu choice, a floor): it is
+    confirmed first, by asking for the number with it.
+    """
     bare = text.strip(" 。！!，,.～~")
     score = RATINGS.get(bare) or (int(bare) if bare in {"1", "2", "3", "4", "5"} else None)
     if score is None:
@@ -124,6 +152,11 @@ def bare_rating(text: str, ctx: Context) -> Reply | None:
     if len(waiting) > 1:
         numbers = "、".join(str(t.id) for t in waiting)
         return Reply(f"您有 {len(waiting)} 张工单待评价（{numbers}），请带上工单号，如：评价 {waiting[0].id} {bare}")
+    if bare.isdecimal() and score <= REOPEN_AT_OR_BELOW:
+        return Reply(
+            f"您是要给工单 {waiting[0].id} 打 {score} 分（不满意，工单将重新处理）吗？"
+            f"确认请回复“评价 {waiting[0].id} {score}”；满意请回复“满意”。"
+        )
     return give_rating(waiting[0], score, "", ctx)
 
 

@@ -163,6 +163,9 @@ class TicketReporter(SQLModel, table=True):
     location_text: str = Field(default="", max_length=256)
     source_msg_id: str = Field(default="", max_length=128)
     similarity: float = 0.0
+    # A linked reporter's own rating: recorded, but only the first reporter's closes or reopens the ticket.
+    rating: int | None = None
+    rating_note: str = Field(default="", max_length=256)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -217,6 +220,8 @@ class Outbox(SQLModel, table=True):
         Index("ix_outbox_status_created", "status", "created_at"),
         # How many customer-service messages a resident got since their last message.
         Index("ix_outbox_recipient_kind_sent", "recipient", "kind", "sent_at"),
+        # Whether a ticket's "more residents report it" alert went out lately (one alert per burst of links).
+        Index("ix_outbox_ticket_event", "ticket_id", "event"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

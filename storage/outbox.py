@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, update
 from sqlmodel import Session, col, select
 
-from storage.models import Outbox, OutboxStatus
+from storage.models import Outbox, OutboxStatus, Ticket
 
 
 def add(
@@ -91,7 +91,9 @@ def stale(session: Session, older_than: datetime, now: datetime, limit: int = 50
 def pending(
     session: Session, kinds: Sequence[str], now: datetime, limit: int = 500
 ) -> list[tuple[int, str, str, bool]]:
-    """Pending rows of these kinds in id order as (id, kind, recipient, held), held ones included.
+    """Pending rows of these kinds as (id, kind, recipient, held), held ones included: those about urgent tickets
+    first, then in id order, so a chat's backlog (a flood, a burst of reminders) never keeps a fire waiting. One
+    ticket's rows keep their order.
 
     A sender that keeps each recipient's order must see a held head row (in backoff, or being sent) so that it
     holds back the rows behind it.
@@ -99,8 +101,9 @@ def pending(
     held = and_(col(Outbox.locked_until).is_not(None), col(Outbox.locked_until) >= now)
     query = (
         select(Outbox.id, Outbox.kind, Outbox.recipient, case((held, True), else_=False))
+        .join(Ticket, col(Ticket.id) == col(Outbox.ticket_id), isouter=True)
         .where(Outbox.status == OutboxStatus.PENDING, col(Outbox.kind).in_(list(kinds)))
-        .order_by(col(Outbox.id))
+        .order_by(case((col(Ticket.urgent).is_(True), 0), else_=1), col(Outbox.id))
         .limit(limit)
     )
     return [(i, kind, recipient, bool(h)) for i, kind, recipient, h in session.exec(query).all() if i is not None]

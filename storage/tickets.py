@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, union_all
+from sqlalchemy import case, func, or_, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from storage.models import OPEN_STATUSES, Once, Status, Ticket, TicketEvent, TicketReporter, utcnow
+from storage.models import OPEN_STATUSES, Once, Outbox, Status, Ticket, TicketEvent, TicketReporter, utcnow
 
 # action -> (statuses it may start from, status it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[Status], Status]] = {
@@ -187,12 +187,12 @@ def awaiting_location(session: Session, resident_id: int) -> Ticket | None:
 
 
 def awaiting_resident(session: Session, resident_id: int) -> Ticket | None:
-    """A suspended ticket whose worker asked this resident (a reporter of it) for more."""
-    linked = select(TicketReporter.ticket_id).where(TicketReporter.person_id == resident_id)
+    """A suspended ticket whose worker asked this resident (its first reporter) for more. A linked reporter's next
+    message is their own: it must not land on a stranger's ticket as the answer."""
     query = (
         select(Ticket)
         .where(
-            or_(col(Ticket.resident_id) == resident_id, col(Ticket.id).in_(linked)),
+            Ticket.resident_id == resident_id,
             Ticket.awaiting == "resident",
             Ticket.status == Status.SUSPENDED,
         )
@@ -208,6 +208,62 @@ def is_reporter(session: Session, ticket: Ticket, person_id: int) -> bool:
         TicketReporter.ticket_id == ticket.id, TicketReporter.person_id == person_id
     )
     return session.exec(query).first() is not None
+
+
+def linked_reporter(session: Session, ticket_id: int, person_id: int) -> TicketReporter | None:
+    """The person's link to a ticket they did not report first; None for the first reporter and strangers."""
+    query = select(TicketReporter).where(TicketReporter.ticket_id == ticket_id, TicketReporter.person_id == person_id)
+    return session.exec(query).first()
+
+
+def opened_by(session: Session, resident_id: int, hour_ago: datetime, day_ago: datetime) -> tuple[int, int]:
+    """How many tickets the resident opened since each time (links not counted), from ix_ticket_resident_created."""
+    recent = case((col(Ticket.created_at) >= hour_ago, 1), else_=0)
+    query = select(func.count(), func.coalesce(func.sum(recent), 0)).where(
+        Ticket.resident_id == resident_id, Ticket.created_at >= day_ago
+    )
+    day, hour = session.exec(query).one()
+    return int(hour), int(day)
+
+
+def urgent_candidates(session: Session, grid_id: int | None, since: datetime, limit: int = 50) -> Sequence[Ticket]:
+    """Open urgent tickets of one grid (or of none: the centre's queue) opened since then."""
+    query = (
+        select(Ticket)
+        .where(
+            Ticket.grid_id == grid_id,
+            col(Ticket.urgent).is_(True),
+            col(Ticket.status).in_(list(OPEN_STATUSES)),
+            Ticket.created_at >= since,
+        )
+        .order_by(col(Ticket.id).desc())
+        .limit(limit)
+    )
+    return session.exec(query).all()
+
+
+def unrouted_candidates(session: Session, category: str, since: datetime, limit: int = 50) -> Sequence[Ticket]:
+    """Tickets in the centre's queue for want of a grid, of one category, opened since then."""
+    query = (
+        select(Ticket)
+        .where(
+            col(Ticket.grid_id).is_(None),
+            Ticket.category == category,
+            Ticket.status == Status.NEW,
+            Ticket.created_at >= since,
+        )
+        .order_by(col(Ticket.id).desc())
+        .limit(limit)
+    )
+    return session.exec(query).all()
+
+
+def recent_alert(session: Session, ticket_id: int, events: Sequence[str], since: datetime) -> bool:
+    """Whether a notification of these events about the ticket was queued since then."""
+    query = select(Outbox.id).where(
+        Outbox.ticket_id == ticket_id, col(Outbox.event).in_(list(events)), Outbox.created_at >= since
+    )
+    return session.exec(query.limit(1)).first() is not None
 
 
 def reporters(session: Session, ticket_id: int) -> Sequence[TicketReporter]:

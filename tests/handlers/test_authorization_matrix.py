@@ -30,6 +30,7 @@ PRINCIPALS = {
     "stranger":       ("wechat", "o-matrix-stranger",   Role.RESIDENT),     # first contact, no address
     "reporter":       ("wechat", "o-demo-resident-1",   Role.RESIDENT),     # 王秀兰, who reported ticket X
     "neighbour":      ("wechat", "o-demo-resident-2",   Role.RESIDENT),     # 李建国, another resident
+    "linked":         ("wechat", "o-matrix-linked",     Role.RESIDENT),     # a stranger whose like report joined X
     "worker":         ("wecom",  "zhangwei",            Role.GRID_WORKER),  # 张伟, X's grid (G01)
     "other_worker":   ("wecom",  "liuyang",             Role.GRID_WORKER),  # 刘洋, grid G02
     "centre_wechat":  ("wechat", "o-demo-supervisor",   Role.SUPERVISOR),
@@ -39,36 +40,38 @@ PRINCIPALS = {
 
 # Y runs, with its effect · - refused, nothing written · ~ every word of it is another command for this role (the
 # resident's 进度 is the worker's 进度 too; the centre's "查询" reads as 查 with "询"): that command's row covers it.
-#                       stranger  reporter  neighbour  worker  other_worker  centre_wechat  centre_wecom  unrostered
+# A linked reporter follows X and rates it for themself (recorded apart); only its first reporter closes, reopens or
+# cancels it.
+#                       stranger  reporter  neighbour  linked  worker  other_worker  centre_wechat  centre_wecom  unrostered
 MATRIX = {
-    "帮助":     "           Y         Y         Y        Y         Y             Y             Y            - ",
-    "进度":     "           -         Y         -        -         -             ~             ~            - ",
-    "我的工单": "           Y         Y         Y        -         -             -             -            - ",
-    "评价":     "           -         Y         -        -         -             -             -            - ",
-    "催办":     "           -         Y         -        -         -             -             -            - ",
-    "撤销":     "           -         Y         -        -         -             -             -            - ",
-    "绑定":     "           Y         Y         Y        -         -             -             -            - ",
-    "接单":     "           -         -         -        Y         -             Y             Y            - ",
-    "进展":     "           -         -         -        Y         -             Y             Y            - ",
-    "办结":     "           -         -         -        Y         -             Y             Y            - ",
-    "退回":     "           -         -         -        Y         -             Y             Y            - ",
-    "待办":     "           -         -         -        Y         Y             Y             Y            - ",
-    "挂起":     "           -         -         -        Y         -             Y             Y            - ",
-    "恢复":     "           -         -         -        Y         -             Y             Y            - ",
-    "延期":     "           -         -         -        Y         -             Y             Y            - ",
-    "统计":     "           -         -         -        -         -             Y             Y            - ",
-    "日报":     "           -         -         -        -         -             Y             Y            - ",
-    "超时":     "           -         -         -        -         -             Y             Y            - ",
-    "网格":     "           -         -         -        -         -             Y             Y            - ",
-    "查":       "           -         -         -        -         -             Y             Y            - ",
-    "派":       "           -         -         -        -         -             Y             Y            - ",
-    "转派":     "           -         -         -        -         -             Y             Y            - ",
-    "同意延期": "           -         -         -        -         -             Y             Y            - ",
-    "驳回延期": "           -         -         -        -         -             Y             Y            - ",
-    "督办":     "           -         -         -        -         -             Y             Y            - ",
-    "回访":     "           -         -         -        -         -             Y             Y            - ",
-    "拆分":     "           -         -         -        -         -             Y             Y            - ",
-    "改类":     "           -         -         -        -         -             Y             Y            - ",
+    "帮助":     "           Y         Y         Y      Y          Y         Y             Y             Y            - ",
+    "进度":     "           -         Y         -      Y          -         -             ~             ~            - ",
+    "我的工单": "           Y         Y         Y      Y          -         -             -             -            - ",
+    "评价":     "           -         Y         -      Y          -         -             -             -            - ",
+    "催办":     "           -         Y         -      Y          -         -             -             -            - ",
+    "撤销":     "           -         Y         -      -          -         -             -             -            - ",
+    "绑定":     "           Y         Y         Y      Y          -         -             -             -            - ",
+    "接单":     "           -         -         -      -          Y         -             Y             Y            - ",
+    "进展":     "           -         -         -      -          Y         -             Y             Y            - ",
+    "办结":     "           -         -         -      -          Y         -             Y             Y            - ",
+    "退回":     "           -         -         -      -          Y         -             Y             Y            - ",
+    "待办":     "           -         -         -      -          Y         Y             Y             Y            - ",
+    "挂起":     "           -         -         -      -          Y         -             Y             Y            - ",
+    "恢复":     "           -         -         -      -          Y         -             Y             Y            - ",
+    "延期":     "           -         -         -      -          Y         -             Y             Y            - ",
+    "统计":     "           -         -         -      -          -         -             Y             Y            - ",
+    "日报":     "           -         -         -      -          -         -             Y             Y            - ",
+    "超时":     "           -         -         -      -          -         -             Y             Y            - ",
+    "网格":     "           -         -         -      -          -         -             Y             Y            - ",
+    "查":       "           -         -         -      -          -         -             Y             Y            - ",
+    "派":       "           -         -         -      -          -         -             Y             Y            - ",
+    "转派":     "           -         -         -      -          -         -             Y             Y            - ",
+    "同意延期": "           -         -         -      -          -         -             Y             Y            - ",
+    "驳回延期": "           -         -         -      -          -         -             Y             Y            - ",
+    "督办":     "           -         -         -      -          -         -             Y             Y            - ",
+    "回访":     "           -         -         -      -          -         -             Y             Y            - ",
+    "拆分":     "           -         -         -      -          -         -             Y             Y            - ",
+    "改类":     "           -         -         -      -          -         -             Y             Y            - ",
 }
 # fmt: on
 
@@ -106,9 +109,20 @@ CASES = {
     "我的工单": Case(
         "",
         "assigned",
-        lambda s: f"\n{s.ticket.id} " in s.reply if s.principal == "reporter" else "还没有提交过" in s.reply,
+        lambda s: (
+            f"\n{s.ticket.id} " in s.reply if s.principal in ("reporter", "linked") else "还没有提交过" in s.reply
+        ),
     ),
-    "评价": Case("{X} 满意", "resolved", lambda s: s.ticket.status == Status.CLOSED and s.ticket.rating == 5),
+    # A linked reporter's 满意 is kept apart and closes nothing: the ticket is the first reporter's to close.
+    "评价": Case(
+        "{X} 满意",
+        "resolved",
+        lambda s: (
+            (s.ticket.status == Status.RESOLVED and s.ticket.rating is None and "linked_rating" in s.actions)
+            if s.principal == "linked"
+            else (s.ticket.status == Status.CLOSED and s.ticket.rating == 5)
+        ),
+    ),
     "催办": Case("{X}", "assigned", lambda s: "urge" in s.actions),
     "撤销": Case("{X}", "assigned", lambda s: s.ticket.status == Status.CANCELLED),
     "绑定": Case("幸福小区 5栋", "assigned", lambda s: s.sender is not None and s.sender.address == "幸福小区5栋"),
@@ -161,7 +175,9 @@ COMPLAINT = "3号楼楼道灯坏了好几天了，我叫王秀兰，电话139123
 PRIVATE = ("王秀兰", "13912345678", "139****5678", "楼道灯坏了好几天")
 # Staff may see a masked phone and the masked text; nobody but the reporter sees her name or whole phone.
 NEVER_SHOWN_TO_STAFF = ("王秀兰", "13912345678")
-REFUSAL = re.compile(r"不对(居民|网格员|指挥中心)开放|不在网格员名册|没有找到您的工单|您不能")
+REFUSAL = re.compile(r"不对(居民|网格员|指挥中心)开放|不在网格员名册|没有找到您的工单|您不能|由其他居民先反映，不能")
+# Like 王秀兰's complaint (so it joins X as a linked report), in other words (so echoing it would show nothing of hers).
+LINKED_REPORT = "幸福小区3栋楼道的灯坏了"
 COMMANDS = {c.words[0]: c for role in Role for c in REGISTRY.commands_for(role)}
 
 
@@ -212,6 +228,7 @@ def people(client, wechat_user, demo):  # type: ignore[no-untyped-def]
 def ticket_x(rt, people, state: str) -> int:
     """王秀兰's complaint, with her name and phone in it, routed to G01 and then put in `state`."""
     people["reporter"].say(COMPLAINT)
+    assert "已为您关联" in people["linked"].say(LINKED_REPORT)
     with Session(rt.engine) as s:
         x = s.exec(select(Ticket)).one()
         assert (x.status, s.get(Grid, x.grid_id).code) == (Status.ASSIGNED, "G01")
@@ -300,5 +317,5 @@ def test_a_resident_asking_about_another_residents_ticket_learns_nothing_of_it(r
 def test_a_resident_linked_to_the_same_problem_sees_its_progress_but_not_the_first_reporters_words(rt, people):
     x = ticket_x(rt, people, "linked")
     reply = people["neighbour"].say(f"进度 {x}")
-    assert f"工单 {x}（" in reply and "2位居民反映" in reply
+    assert f"工单 {x}（" in reply and "3位居民反映" in reply
     assert not leaked("neighbour", reply), reply
