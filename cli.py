@@ -46,7 +46,10 @@ def run_import(kind: str, path: Path) -> None:
 
 def read_labelled(path: Path, text_column: str, label_column: str) -> list[tuple[int, str, str]]:
     """(1-based data row, text, label) of a CSV saved by Excel (GBK) or anything else (UTF-8, with or without BOM)."""
-    reader = csv.DictReader(io.StringIO(admin.decode(path.read_bytes())))
+    try:
+        reader = csv.DictReader(io.StringIO(admin.decode(path.read_bytes())))
+    except admin.UnreadableFile as unreadable:
+        raise click.UsageError(f"{path.name} {unreadable}") from None
     header = [name.strip() for name in reader.fieldnames or []]
     wanted = {"--text-column": text_column, "--label-column": label_column}
     columns: dict[str, str] = {}
@@ -126,7 +129,7 @@ def register_nlp(app: Flask) -> None:
             click.echo(f"这些类别不在分类表中，总算错：{'，'.join(unknown[:20])}", err=True)
         if predictions is not None:
             with predictions.open("w", encoding="utf-8-sig", newline="") as f:
-                writer = csv.writer(f)
+                writer = admin.SafeCSVWriter(f)  # a gold label comes from the user's file, and the file goes to Excel
                 writer.writerow(["row", "gold", "predicted"])
                 writer.writerows([r.row, r.gold, r.predicted] for r in rows)
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, TextIO
 
-from sqlmodel import Session
+from sqlalchemy import inspect
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, SQLModel
 
 import nlp
 from handlers.clock import local
@@ -26,6 +31,7 @@ GRID_WEBHOOK_COLUMN = "webhook_key"
 GRID_POLYGON_COLUMN = "polygon"
 WEBHOOK_KEY_MAX = 64
 PEOPLE_COLUMNS = ("role", "id", "name", "grid", "phone", "address")
+SAVE_AS_CSV = "请在 Excel 中另存为“CSV UTF-8（逗号分隔）”再导入"
 _RANGE = re.compile(r"^(?P<head>.*?)(?P<start>\d+)-(?P<end>\d+)(?P<tail>栋|号楼|幢|座)$")
 
 
@@ -36,27 +42,88 @@ class ImportResult:
     errors: list[str] = field(default_factory=list)
 
 
+class UnreadableFile(ValueError):
+    """A file that is not CSV text in an encoding we read; the message names the line and what to do."""
+
+    def __init__(self, line: int, problem: str) -> None:
+        super().__init__(f"第{line}行：{problem}")
+
+
 def decode(raw: bytes) -> str:
-    """Excel on Chinese Windows saves GBK; everything else UTF-8 (with or without BOM)."""
+    """Excel on Chinese Windows saves GBK; everything else UTF-8 (with or without BOM).
+
+    Raises UnreadableFile for a workbook, UTF-16 (Excel's "Unicode 文本") and binary files: gb18030 decodes almost
+    any bytes, so without these checks they would import as rows of garbage, and PostgreSQL refuses NUL characters.
+    """
+    if raw.startswith(b"PK\x03\x04"):
+        raise UnreadableFile(1, f"这是 Excel 工作簿（.xlsx），不是 CSV。{SAVE_AS_CSV}")
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in raw:
+        line = raw.count(b"\n", 0, max(raw.find(b"\x00"), 0)) + 1
+        raise UnreadableFile(line, f"文件是 UTF-16 或二进制内容，不是 CSV 文本。{SAVE_AS_CSV}")
     try:
         return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("gb18030")
+    except UnicodeDecodeError as utf8:
+        try:
+            return raw.decode("gb18030")
+        except UnicodeDecodeError as gbk:
+            # the encoding that read further is the file's; where it stopped is the bad byte
+            line = raw.count(b"\n", 0, max(utf8.start, gbk.start)) + 1
+            raise UnreadableFile(line, f"有无法识别的字符（既不是 UTF-8 也不是 GBK）。{SAVE_AS_CSV}") from None
 
 
 def rows(raw: bytes, required: tuple[str, ...]) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
-    reader = csv.DictReader(io.StringIO(decode(raw)))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in required if c not in header]
-    if missing:
-        return [], [f"第1行：缺少列 {', '.join(missing)}（需要 {','.join(required)}）"]
-    reader.fieldnames = header
+    """(line, {column: stripped cell}) of each non-empty row, and errors for what cannot be read as such a row.
+
+    A row with fewer cells than the header, or with text beyond it, is refused: either is a cell typed into the
+    wrong column (an unquoted comma in an address shifts every cell after it), which would import silently wrong.
+    """
+    try:
+        reader = csv.reader(io.StringIO(decode(raw)))
+    except UnreadableFile as problem:
+        return [], [str(problem)]
+    errors: list[str] = []
     out = []
-    for record in reader:
-        values = {k: (v or "").strip() for k, v in record.items() if k}
-        if any(values.values()):
-            out.append((reader.line_num, values))
-    return out, []
+    try:
+        header = [h.strip().lower() for h in next(reader, [])]
+        missing = [c for c in required if c not in header]
+        if missing:
+            return [], [f"第1行：缺少列 {', '.join(missing)}（需要 {','.join(required)}）"]
+        # Excel pads the header with empty cells when something once stood to the right of the table
+        width = max(i for i, name in enumerate(header) if name) + 1
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) < width:
+                errors.append(f"第{reader.line_num}行：只有 {len(cells)} 列，表头有 {width} 列。空的列也要留逗号")
+            elif any(c.strip() for c in cells[len(header) :]):
+                errors.append(f"第{reader.line_num}行：比表头多出内容。含逗号的内容请用英文双引号括起")
+            else:
+                out.append(
+                    (reader.line_num, {name: cell.strip() for name, cell in zip(header, cells, strict=False) if name})
+                )
+    except csv.Error:
+        errors.append(f"第{reader.line_num}行：无法按 CSV 读取（引号不成对或单元格过长）。请在 Excel 中检查这一行")
+    return out, errors
+
+
+def too_long(model: type[SQLModel], values: dict[str, str], line: int) -> list[str]:
+    """Cells longer than their database column: PostgreSQL would refuse them with an error holding the whole row.
+
+    Args:
+        values: the model's column names and the cells that go into them.
+    """
+    errors = []
+    for column, value in values.items():
+        limit = getattr(inspect(model).columns[column].type, "length", None)
+        if limit is not None and len(value) > limit:
+            errors.append(f"第{line}行：{column} 最多 {limit} 个字符，这里有 {len(value)} 个。请缩短后再导入")
+    return errors
+
+
+def refused(line: int, problem: SQLAlchemyError) -> str:
+    """The database's refusal without its text: a driver's message quotes the row (a resident's phone, address)."""
+    kind = type(getattr(problem, "orig", None) or problem).__name__
+    return f"第{line}行：数据库写入失败（{kind}）。请检查这一行后重试"
 
 
 def expand_aliases(text: str) -> list[str]:
@@ -71,52 +138,69 @@ def expand_aliases(text: str) -> list[str]:
     return result
 
 
-def _float(value: str, line: int, column: str, errors: list[str]) -> float | None:
+def _coordinate(value: str, line: int, column: str, errors: list[str]) -> float | None:
+    """A latitude (column "lat") or longitude; None when empty or bad, with the error recorded."""
     if not value:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         errors.append(f"第{line}行：{column} 不是数字：{value}")
         return None
+    bound = 90 if column == "lat" else 180
+    # NaN compares false with everything, so this also refuses nan, inf and 1e999
+    if not -bound <= number <= bound:
+        swapped = "，是否与 lng 填反了" if column == "lat" and -180 <= number <= 180 else ""
+        errors.append(f"第{line}行：{column} 应在 -{bound} 到 {bound} 之间，而不是 {value}{swapped}")
+        return None
+    return number
 
 
 def import_grids(session: Session, raw: bytes) -> ImportResult:
     """Create or update grids by code. Any bad row: nothing is imported (the caller rolls back)."""
     result = ImportResult()
     records, result.errors = rows(raw, GRID_COLUMNS)
-    seen: set[str] = set()
-    for line, r in records:
-        if not r["code"] or not r["name"]:
-            result.errors.append(f"第{line}行：code 和 name 不能为空")
-            continue
-        if r["code"] in seen:
-            result.errors.append(f"第{line}行：网格编号 {r['code']} 重复")
-            continue
-        seen.add(r["code"])
-        lat, lng = _float(r["lat"], line, "lat", result.errors), _float(r["lng"], line, "lng", result.errors)
-        webhook_key = webhook_key_of(r.get(GRID_WEBHOOK_COLUMN, ""))
-        if len(webhook_key) > WEBHOOK_KEY_MAX:
-            result.errors.append(f"第{line}行：webhook_key 超过 {WEBHOOK_KEY_MAX} 个字符，只填 key= 后面的部分")
-        polygon = r.get(GRID_POLYGON_COLUMN, "").strip()
-        if polygon and not parse_polygon(polygon):
-            result.errors.append(f"第{line}行：polygon 应为“经度,纬度;经度,纬度;…”，至少三个点")
-        grid = grids.by_code(session, r["code"])
-        if grid is None:
-            grid = Grid(code=r["code"], name=r["name"])
-            result.created += 1
-        else:
-            result.updated += 1
-        grid.name, grid.community, grid.chat_id = r["name"], r["community"], r["chat_id"]
-        grid.aliases = "|".join(expand_aliases(r["aliases"]))
-        grid.lat, grid.lng = lat, lng
-        if GRID_WEBHOOK_COLUMN in r:
-            grid.webhook_key = webhook_key[:WEBHOOK_KEY_MAX]
-        if GRID_POLYGON_COLUMN in r:
-            grid.polygon = polygon or None
-        session.add(grid)
-    grids.changed(session)
-    session.flush()
+    first_line: dict[str, int] = {}
+    line = 1
+    try:
+        for line, r in records:
+            if not r["code"] or not r["name"]:
+                result.errors.append(f"第{line}行：code 和 name 不能为空")
+                continue
+            if r["code"] in first_line:
+                result.errors.append(f"第{line}行：网格编号 {r['code']} 与第{first_line[r['code']]}行重复")
+                continue
+            first_line[r["code"]] = line
+            errors = too_long(Grid, {c: r[c] for c in ("code", "name", "community", "chat_id")}, line)
+            lat, lng = _coordinate(r["lat"], line, "lat", errors), _coordinate(r["lng"], line, "lng", errors)
+            webhook_key = webhook_key_of(r.get(GRID_WEBHOOK_COLUMN, ""))
+            if len(webhook_key) > WEBHOOK_KEY_MAX:
+                errors.append(f"第{line}行：webhook_key 超过 {WEBHOOK_KEY_MAX} 个字符，只填 key= 后面的部分")
+            polygon = r.get(GRID_POLYGON_COLUMN, "").strip()
+            if polygon and not parse_polygon(polygon):  # it also refuses nan and out-of-range corners
+                errors.append(f"第{line}行：polygon 应为“经度,纬度;经度,纬度;…”，至少三个点")
+            if errors:
+                result.errors += errors
+                continue
+            grid = grids.by_code(session, r["code"])
+            if grid is None:
+                grid = Grid(code=r["code"], name=r["name"])
+                result.created += 1
+            else:
+                result.updated += 1
+            grid.name, grid.community, grid.chat_id = r["name"], r["community"], r["chat_id"]
+            grid.aliases = "|".join(expand_aliases(r["aliases"]))
+            grid.lat, grid.lng = lat, lng
+            if GRID_WEBHOOK_COLUMN in r:
+                grid.webhook_key = webhook_key
+            if GRID_POLYGON_COLUMN in r:
+                grid.polygon = polygon or None
+            session.add(grid)
+            session.flush()
+        grids.changed(session)
+        session.flush()
+    except SQLAlchemyError as problem:
+        result.errors.append(refused(line, problem))
     return result
 
 
@@ -130,52 +214,105 @@ def webhook_key_of(value: str) -> str:
 
 def import_people(session: Session, raw: bytes) -> ImportResult:
     """Create or update people. `id` is the WeCom userid for grid workers, the WeChat openid otherwise;
-    "wecom:<userid>" or "wechat:<openid>" says which explicitly (a supervisor who works in WeCom)."""
+    "wecom:<userid>" or "wechat:<openid>" says which explicitly (a supervisor who works in WeCom).
+
+    One person, one row: two rows for one account (a resident's row, and later a supervisor's) are refused rather
+    than letting the last one decide the role."""
     result = ImportResult()
     records, result.errors = rows(raw, PEOPLE_COLUMNS)
     roles = {r.value for r in Role}
-    for line, r in records:
-        if r["role"] not in roles:
-            result.errors.append(f"第{line}行：role 应为 resident、grid_worker 或 supervisor，而不是“{r['role']}”")
-            continue
-        if not r["id"]:
-            result.errors.append(f"第{line}行：id 不能为空")
-            continue
-        grid = grids.by_code(session, r["grid"]) if r["grid"] else None
-        if r["grid"] and grid is None:
-            result.errors.append(f"第{line}行：网格 {r['grid']} 不存在，请先导入网格")
-            continue
-        if r["role"] == Role.GRID_WORKER and grid is None:
-            result.errors.append(f"第{line}行：网格员必须填写所属网格")
-            continue
-        platform, _, bare = r["id"].partition(":")
-        if platform in ("wecom", "wechat") and bare:
-            on_wecom, pid = platform == "wecom", bare
-        else:
-            on_wecom, pid = r["role"] == Role.GRID_WORKER, r["id"]
-        person = people.by_wecom_userid(session, pid) if on_wecom else people.by_openid(session, pid)
-        if person is None:
-            person = Person(wecom_userid=pid) if on_wecom else Person(openid=pid)
-            result.created += 1
-        else:
-            result.updated += 1
-        person.role, person.name, person.phone, person.address = r["role"], r["name"], r["phone"], r["address"]
-        person.grid_id = grid.id if grid else None
-        session.add(person)
-        session.flush()
+    first_line: dict[tuple[bool, str], int] = {}
+    line = 1
+    try:
+        for line, r in records:
+            if r["role"] not in roles:
+                result.errors.append(f"第{line}行：role 应为 resident、grid_worker 或 supervisor，而不是“{r['role']}”")
+                continue
+            if not r["id"]:
+                result.errors.append(f"第{line}行：id 不能为空")
+                continue
+            platform, colon, bare = r["id"].partition(":")
+            if platform in ("wecom", "wechat") and colon:
+                on_wecom, pid = platform == "wecom", bare.strip()
+                if not pid:
+                    result.errors.append(f"第{line}行：id“{platform}:”后面缺少账号，请填 {platform}:账号")
+                    continue
+            else:
+                on_wecom, pid = r["role"] == Role.GRID_WORKER, r["id"]
+            if (on_wecom, pid) in first_line:
+                first = first_line[on_wecom, pid]
+                result.errors.append(f"第{line}行：id {r['id']} 与第{first}行是同一人，每人只能有一行")
+                continue
+            first_line[on_wecom, pid] = line
+            id_column = "wecom_userid" if on_wecom else "openid"
+            errors = too_long(Person, {id_column: pid, **{c: r[c] for c in ("name", "phone", "address")}}, line)
+            grid = grids.by_code(session, r["grid"]) if r["grid"] else None
+            if r["grid"] and grid is None:
+                errors.append(f"第{line}行：网格 {r['grid']} 不存在，请先导入网格")
+            elif r["role"] == Role.GRID_WORKER and grid is None:
+                errors.append(f"第{line}行：网格员必须填写所属网格")
+            if errors:
+                result.errors += errors
+                continue
+            person = people.by_wecom_userid(session, pid) if on_wecom else people.by_openid(session, pid)
+            if person is None:
+                person = Person(wecom_userid=pid) if on_wecom else Person(openid=pid)
+                result.created += 1
+            else:
+                result.updated += 1
+            person.role, person.name, person.phone, person.address = r["role"], r["name"], r["phone"], r["address"]
+            person.grid_id = grid.id if grid else None
+            session.add(person)
+            session.flush()
+    except SQLAlchemyError as problem:
+        result.errors.append(refused(line, problem))
     return result
+
+
+# What a spreadsheet takes as the start of a formula (OWASP, CSV injection), TAB and CR included.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def csv_safe(cell: object) -> object:
+    """The cell as a spreadsheet will show it as text, never run it as a formula: "'" before a leading = + - @,
+    TAB or CR (a resident's complaint "=HYPERLINK(…)" opened in Excel at the centre would otherwise be a live link).
+
+    A plain number ("-3", "+5", "-0.5") is left alone: it cannot call anything, and a quote would turn it into text.
+    The quote stays in the file: a program reading it back sees "'=…". For `nlp train` on an export that is
+    harmless: the learner reads only Chinese characters and latin words, so "'" is ignored; the label column holds
+    category codes, which do not start with these characters.
+    """
+    if isinstance(cell, str) and cell.startswith(_FORMULA_START) and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
+class SafeCSVWriter:
+    """csv.writer for every file we export: each cell goes through csv_safe."""
+
+    def __init__(self, file: TextIO) -> None:
+        self._writer = csv.writer(file)
+
+    def writerow(self, row: Iterable[Any]) -> None:
+        self._writer.writerow([csv_safe(cell) for cell in row])
+
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        for row in rows:
+            self.writerow(row)
 
 
 def export_corrections(session: Session) -> str:
     """The centre's 改类 as a labelled CSV (text,label,name,ticket,corrected_at) for `flask nlp train`.
 
-    A ticket corrected twice appears once, with its last label. Residents' phone numbers and ID numbers are masked.
+    A ticket corrected twice appears once, with its last label. Residents' phone numbers and ID numbers are masked,
+    and a text a spreadsheet would run as a formula starts with "'" (csv_safe).
     """
     latest: dict[int, tuple[TicketEvent, Ticket]] = {}
     for event, ticket in tickets.corrections(session):
         latest[ticket.id or 0] = (event, ticket)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeCSVWriter(out)
     writer.writerow(["text", "label", "name", "ticket", "corrected_at"])
     for event, ticket in latest.values():
         label = json.loads(event.note)["to"]

@@ -99,3 +99,19 @@ def test_eval_without_a_taxonomy_uses_ours_and_reads_category_names(app, tmp_pat
     scores = json.loads(result.stdout)
     assert scores["accuracy"] == 1.0
     assert scores["per_class"]["噪音扰民"]["support"] == 1
+
+
+def test_predictions_write_a_formula_as_text(app, tmp_path: Path) -> None:
+    """The predictions file goes to Excel, and its gold column is whatever the evaluated file held."""
+    check = tmp_path / "check.csv"
+    check.write_text('text,label\n楼下广场舞太吵了,"=HYPERLINK(""http://evil.example"",""噪音"")"\n', encoding="utf-8")
+    predictions = tmp_path / "predictions.csv"
+    result = cli(
+        app,
+        *("nlp", "eval", str(check), "--text-column", "text", "--label-column", "label"),
+        *("--predictions", str(predictions)),
+    )
+    assert result.exit_code == 0, result.output
+    with predictions.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["row"], r["gold"]) for r in rows] == [("1", """'=HYPERLINK("http://evil.example","噪音")""")]

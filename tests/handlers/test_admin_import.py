@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import event
+import pytest
+from sqlalchemy import event, text
 from sqlmodel import func, select
 
 from storage.models import Grid, Person, Ticket
@@ -133,3 +134,119 @@ def test_a_complaint_reads_no_grid_rows_while_the_grid_list_is_unchanged(app, rt
         event.remove(rt.engine, "before_cursor_execute", seen)
     assert any("FROM data_version" in s for s in statements)
     assert not [s for s in statements if "FROM grid ORDER BY" in s], "every grid row was read"
+
+
+# A file that reads well up to one bad row (or not at all), the line named, and what the message must say.
+BAD_PEOPLE = {
+    "the same id twice: a resident, then a supervisor": (
+        PEOPLE + "supervisor,o-res,赵六,,,\n",
+        "第5行",
+        "与第4行是同一人",
+    ),
+    "one WeCom account, with and without wecom:": (
+        PEOPLE + "supervisor,wecom:wangwu,王五,,,\n",
+        "第5行",
+        "与第2行是同一人",
+    ),
+    "a short row": (PEOPLE + "resident,o-short,钱七\n", "第5行", "只有 3 列"),
+    "a long name": (PEOPLE + f"resident,o-long,{'名' * 65},,,\n", "第5行", "name 最多 64"),
+    "a long phone": (PEOPLE + f"resident,o-long,钱七,,{'1' * 33},\n", "第5行", "phone 最多 32"),
+    "a long address": (PEOPLE + f"resident,o-long,钱七,,,{'和平里小区' * 26}\n", "第5行", "address 最多 128"),
+    "a long openid": (PEOPLE + f"resident,{'o' * 65},钱七,,,\n", "第5行", "openid 最多 64"),
+    "wecom: without a userid": (PEOPLE + "supervisor,wecom:,街道,,,\n", "第5行", "缺少账号"),
+    "an unquoted comma in an address": (PEOPLE + "resident,o-comma,钱七,,,和平里,5栋\n", "第5行", "多出内容"),
+}
+BAD_PEOPLE_BYTES = {
+    "UTF-16 (Excel's Unicode text)": (PEOPLE.encode("utf-16"), "第1行", "UTF-16"),
+    "UTF-16 without a BOM": (PEOPLE.encode("utf-16-le"), "第1行", "UTF-16"),
+    "neither UTF-8 nor GBK": (PEOPLE.encode() + b"resident,o-x,\xff\xfe,,,\n", "第5行", "无法识别"),
+    "a picture": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "第3行", "二进制"),
+    "a workbook, not saved as CSV": (b"PK\x03\x04\x14\x00\x06\x00", "第1行", "另存为"),
+}
+# Rows after GRIDS' two good ones: line 4.
+BAD_GRIDS = {
+    "lat nan": ("A03,和平里第3网格,和平里,,,nan,120.1", "lat 应在 -90 到 90"),
+    "lng inf": ("A03,和平里第3网格,和平里,,,30.1,inf", "lng 应在 -180 到 180"),
+    "lat 999": ("A03,和平里第3网格,和平里,,,999,120.1", "lat 应在 -90 到 90"),
+    "lat and lng swapped": ("A03,和平里第3网格,和平里,,,120.1,30.1", "填反"),
+    "a long code": (f"{'A' * 33},和平里第3网格,和平里,,,,", "code 最多 32"),
+    "a long name": (f"A03,{'和平里' * 22},和平里,,,,", "name 最多 64"),
+    "a short row": ("A03,和平里第3网格,和平里", "只有 3 列"),
+}
+
+
+def refused_whole(result, line: str, problem: str) -> None:
+    assert result.exit_code != 0
+    assert isinstance(result.exception, SystemExit), result.exception  # a message, not a traceback
+    assert line in result.output and problem in result.output, result.output
+    assert "未导入任何数据" in result.output
+
+
+@pytest.mark.parametrize(("content", "line", "problem"), BAD_PEOPLE.values(), ids=BAD_PEOPLE.keys())
+def test_a_bad_people_file_is_refused_by_line_and_imports_nobody(
+    app, session, tmp_path: Path, content: str, line: str, problem: str
+):
+    (tmp_path / "g.csv").write_text(GRIDS, encoding="utf-8")
+    assert cli(app, "import-grids", str(tmp_path / "g.csv")).exit_code == 0
+    (tmp_path / "p.csv").write_text(content, encoding="utf-8")
+    result = cli(app, "import-people", str(tmp_path / "p.csv"))
+    refused_whole(result, line, problem)
+    assert count(session, Person) == 0
+
+
+@pytest.mark.parametrize(("raw", "line", "problem"), BAD_PEOPLE_BYTES.values(), ids=BAD_PEOPLE_BYTES.keys())
+def test_a_file_that_is_not_csv_text_is_refused_with_what_to_do(
+    app, session, tmp_path: Path, raw: bytes, line: str, problem: str
+):
+    (tmp_path / "p.csv").write_bytes(raw)
+    result = cli(app, "import-people", str(tmp_path / "p.csv"))
+    refused_whole(result, line, problem)
+    assert count(session, Person) == 0
+
+
+@pytest.mark.parametrize(("row", "problem"), BAD_GRIDS.values(), ids=BAD_GRIDS.keys())
+def test_a_bad_grid_file_is_refused_by_line_and_imports_no_grid(app, session, tmp_path: Path, row: str, problem: str):
+    (tmp_path / "g.csv").write_text(GRIDS + row + "\n", encoding="utf-8")
+    result = cli(app, "import-grids", str(tmp_path / "g.csv"))
+    refused_whole(result, "第4行", problem)
+    assert count(session, Grid) == 0
+
+
+def test_an_over_long_row_is_not_echoed(app, tmp_path: Path):
+    """PostgreSQL's refusal of an over-long value quotes the whole row: the phone and address must not be printed."""
+    (tmp_path / "g.csv").write_text(GRIDS, encoding="utf-8")
+    cli(app, "import-grids", str(tmp_path / "g.csv"))
+    phone, address = "1" * 33, "和平里小区5栋" * 20
+    (tmp_path / "p.csv").write_text(PEOPLE + f"resident,o-long,钱七,A02,{phone},{address}\n", encoding="utf-8")
+    result = cli(app, "import-people", str(tmp_path / "p.csv"))
+    assert "第5行：phone" in result.output and "第5行：address" in result.output
+    assert phone not in result.output and address not in result.output
+
+
+def test_a_row_the_database_refuses_is_named_without_its_content(app, rt, session, tmp_path: Path):
+    """Whatever the checks before it miss, the database's own error (it quotes the row) never reaches the screen."""
+    (tmp_path / "g.csv").write_text(GRIDS, encoding="utf-8")
+    cli(app, "import-grids", str(tmp_path / "g.csv"))
+    # a rule of the database's that no check of ours knows about
+    with rt.engine.begin() as conn:
+        if rt.engine.dialect.name == "sqlite":
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_zhao BEFORE INSERT ON person WHEN NEW.name = '赵六' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
+        else:
+            conn.execute(text("ALTER TABLE person ADD CONSTRAINT refuse_zhao CHECK (name <> '赵六')"))
+    try:
+        (tmp_path / "p.csv").write_text(PEOPLE, encoding="utf-8")
+        result = cli(app, "import-people", str(tmp_path / "p.csv"))
+    finally:
+        with rt.engine.begin() as conn:
+            if rt.engine.dialect.name == "sqlite":
+                conn.execute(text("DROP TRIGGER refuse_zhao"))
+            else:
+                conn.execute(text("ALTER TABLE person DROP CONSTRAINT refuse_zhao"))
+    refused_whole(result, "第4行", "数据库写入失败")
+    assert "13700000002" not in result.output and "和平里小区5栋" not in result.output
+    assert count(session, Person) == 0
