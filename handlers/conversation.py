@@ -160,11 +160,16 @@ def bind_scene(key: str, ctx: Context) -> str:
 
 # C0 controls but tab and newline: JSON (the AI bot's frames) can carry "\u0000", which PostgreSQL text refuses.
 # control characters, and lone surrogates (a JSON frame can carry "\ud800"; no database can store one)
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# Invisible and bidi characters too (zero-width spaces and joiners, LRM/RLM, embeddings and overrides, isolates,
+# word joiner, BOM, Arabic letter mark, Mongolian vowel separator): they hide a phone number from masking
+# ("139\u200b1234…") and make a worker read a ticket in an order other than the stored one.
+_CONTROLS = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u061c\u180e]"
+)
 
 
 def clean(msg: Message) -> Message:
-    """The message with control characters removed from every text field."""
+    """The message with control and invisible characters removed from every text field."""
     changes: dict[str, Any] = {
         f.name: _CONTROLS.sub("", v) for f in fields(msg) if isinstance(v := getattr(msg, f.name), str)
     }

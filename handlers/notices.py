@@ -119,12 +119,16 @@ def render(session: Session, row: Outbox) -> str:
         worker = payload.get("worker") or "网格员"
         fields["worker"] = f"{worker[:1]}网格员"
         return template.format_map(fields)
+    # Residents' and workers' own words go to a group seen by many: a phone or a name in a 补充 is masked there too.
+    for said in ("note", "reason"):
+        if isinstance(payload.get(said), str):
+            fields[said] = mask(payload[said])
     texts = GROUP_TEXTS if row.kind == "group_push" else SUPERVISOR_TEXTS
     if row.event in texts:
         return texts[row.event].format_map(fields)
     headlines = GROUP_HEADLINES if row.kind == "group_push" else SUPERVISOR_HEADLINES
     headline = headlines.get(row.event, f"【{row.event}】")
-    extra = f"\n原因：{payload['reason']}" if payload.get("reason") else ""
+    extra = f"\n原因：{fields['reason']}" if payload.get("reason") else ""
     return f"{headline}{extra}\n{card_text(session, ticket)}"
 
 

@@ -204,3 +204,14 @@ def test_a_bare_1_or_2_asks_before_reopening(resident, rt, session):
         session.expire_all()
         assert session.get(Ticket, x).status == Status.RESOLVED
     assert "重新交给网格员" in resident.say(f"评价 {x} 1")
+
+
+def test_a_residents_answer_shown_in_the_group_has_her_phone_masked(resident, rt, session):
+    x = number(resident.say("幸福小区2栋门口路灯不亮"))
+    worker = GroupMember(rt, "zhangwei")
+    worker.say(f"接单 {x}")
+    worker.say(f"挂起 {x} 请告知是哪个门口")
+    assert "转给网格员" in resident.say("南边那个门，有事打我电话 139 1234 5678")
+    [row] = rows(session, event="supplemented")
+    shown = notices.render(session, row)
+    assert "南边那个门" in shown and "1234" not in shown, shown
