@@ -89,6 +89,9 @@ class Settings:
     # New tickets one resident may open in an hour and in a day; beyond, they wait for the centre.
     sender_limit_hour: int = 10
     sender_limit_day: int = 30
+    # Sent in X-Health-Token, it shows /healthz's details (revision, errors, the gateway's host) from outside this
+    # host; without it only the status and which checks pass. Empty: details for loopback only.
+    health_token: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -134,6 +137,7 @@ class Settings:
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]) if env.get("PROMETHEUS_MULTIPROC_DIR") else None,
             sender_limit_hour=int(env.get("WGT_SENDER_LIMIT_HOUR", cls.sender_limit_hour)),
             sender_limit_day=int(env.get("WGT_SENDER_LIMIT_DAY", cls.sender_limit_day)),
+            health_token=env.get("WGT_HEALTH_TOKEN", ""),
         )
         settings.validate()
         return settings

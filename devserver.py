@@ -3,6 +3,10 @@
 Starts the embedded Redis (when REDIS_URL is unset), applies migrations, loads the demo community on first run,
 then runs the same processes production runs — gunicorn (web), an rq worker, the outbox sweep cron and the
 WeCom AI-bot gateway — against the simulator, the local stand-in for Tencent that a person plays in a browser.
+
+A process that exits is started again, as systemd's Restart=always does in production (docs/deploy.md), and the
+terminal says which one, how and when. Stopping everything instead (as this did once) turned one gateway exit into
+an outage of the whole stand-in, lost the simulator's chats, and buried the reason under the others' shutdown.
 """
 
 from __future__ import annotations
@@ -12,11 +16,93 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from config import Settings
 
 ROOT = Path(__file__).resolve().parent
+# Exit status 2: the process refused its configuration (bot.gateway, flask/click usage). Starting it again would
+# fail the same way, so it is reported and left stopped while the others go on.
+CONFIG_ERROR = 2
+# Restarts wait 1 s, 2 s, 4 s … up to 30 s while a process keeps exiting; one that ran a minute starts over at 1 s.
+RESTART_FIRST, RESTART_MOST, HEALTHY_AFTER = 1.0, 30.0, 60.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    popen: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    restarts: int = 0
+    failures: int = 0  # exits in a row, each soon after its start
+    due: float | None = None  # when to start it again
+    given_up: bool = False
+
+
+@dataclass
+class Supervisor:
+    """Start the processes, restart one that exits (with backoff), and stop them all on request."""
+
+    commands: dict[str, list[str]]
+    env: dict[str, str]
+    cwd: Path = ROOT
+    say: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr, flush=True))
+    restart_first: float = RESTART_FIRST
+    children: dict[str, Child] = field(default_factory=dict)
+
+    def start(self, name: str) -> Child:
+        child = self.children.setdefault(name, Child(name, self.commands[name]))
+        child.popen = subprocess.Popen(child.argv, env=self.env, cwd=self.cwd)
+        child.started, child.due = time.monotonic(), None
+        return child
+
+    def poll(self) -> None:
+        """Notice exits and start what is due again; call it every half second or so."""
+        now = time.monotonic()
+        for child in self.children.values():
+            if child.given_up:
+                continue
+            if child.due is not None:
+                if now >= child.due:
+                    child.restarts += 1
+                    self.start(child.name)
+                continue
+            assert child.popen is not None
+            code = child.popen.poll()
+            if code is not None:
+                self._exited(child, code, now)
+
+    def _exited(self, child: Child, code: int, now: float) -> None:
+        ran = now - child.started
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+        if code == CONFIG_ERROR:
+            child.given_up = True
+            self.say(
+                f"devserver: {child.name} {how} after {ran:.0f} s: its configuration was refused (see its message "
+                f"above), so it is not restarted. The others keep running; fix it and start make run again."
+            )
+            return
+        child.failures = 1 if ran >= HEALTHY_AFTER else child.failures + 1
+        wait = min(RESTART_MOST, self.restart_first * 2 ** (child.failures - 1))
+        child.due = now + wait
+        self.say(
+            f"devserver: {child.name} {how} after {ran:.0f} s; starting it again in {wait:g} s "
+            f"(restart {child.restarts + 1}). The others keep running."
+        )
+
+    def stop_all(self, timeout: float = 10) -> None:
+        running = [c.popen for c in self.children.values() if c.popen is not None and c.popen.poll() is None]
+        for popen in running:
+            popen.send_signal(signal.SIGTERM)
+        for popen in running:
+            try:
+                popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+                popen.wait()
 
 
 def main() -> int:
@@ -55,9 +141,9 @@ def main() -> int:
     if not env["WECOM_BOT_ID"]:
         # WECOM_BOT_ID= make run: no AI bot, group pushes go to each grid's robot (the simulator's webhook stand-in).
         del procs["gateway"]
-    running: dict[str, subprocess.Popen[bytes]] = {}
-    for name, cmd in procs.items():
-        running[name] = subprocess.Popen(cmd, env=env, cwd=ROOT)
+    supervisor = Supervisor(procs, env)
+    for name in procs:
+        supervisor.start(name)
         if name == "simulator":
             time.sleep(1.5)  # let the stand-in listen before the gateway's first connect
     db = settings.database_url or f"SQLite {settings.var_dir / 'wanggetong.db'}"
@@ -69,7 +155,7 @@ def main() -> int:
         f"  Redis:            {env.get('REDIS_URL')}\n"
         f"  Tencent stand-in: http://127.0.0.1:{sim_port}/cgi-bin/ and ws://127.0.0.1:{ws_port}\n"
         f"  Tickets:          .venv/bin/flask --app app tickets\n"
-        f"Ctrl-C stops everything.\n",
+        f"A process that exits is started again. Ctrl-C stops everything.\n",
         flush=True,
     )
     stopping = False
@@ -80,24 +166,13 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    code = 0
     while not stopping:
-        for name, proc in running.items():
-            if proc.poll() is not None:
-                print(f"{name} exited with {proc.returncode}; stopping", file=sys.stderr)
-                stopping, code = True, 1
+        supervisor.poll()
         time.sleep(0.5)
-    for proc in running.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in running.values():
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    supervisor.stop_all()
     if embedded is not None:
         embedded.shutdown()
-    return code
+    return 0
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@
   imported, so it is set here, in the master, before any worker imports the app.
 - WGT_LOG_FORMAT=json (production's default) also puts gunicorn's own lines in JSON, so the stream is one JSON
   object per line; an access log (--access-logfile) keeps gunicorn's format.
+- The control socket (gunicorn >= 25, for `gunicornc`) lives in WGT_VAR_DIR. gunicorn's default is one path per
+  user ($XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl): a second gunicorn of the same user took it over
+  (gunicorn unlinks what is there) and deleted it on stopping, leaving the first with none.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from config import Settings
 
 _settings = Settings.from_env()
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_settings.effective_metrics_dir))
+# One per deployment, beside its other state; gunicorn keeps its 0600 mode. A path over 107 bytes (the limit of a
+# unix socket's name) only costs the socket: gunicorn logs a warning and serves on.
+control_socket = str(_settings.var_dir / "gunicorn.ctl")
 
 
 def on_starting(server: Any) -> None:

@@ -70,10 +70,3 @@ def card_message(card: Card, task_id: str, headline: str = "") -> dict[str, Any]
 
 def markdown_message(text: str) -> dict[str, Any]:
     return {"msgtype": "markdown", "markdown": {"content": text}}
-
-
-def with_mention(text: str, name: str, userid: str) -> str:
-    """Markdown whose first "@name" is a real WeCom mention (<@userid>), so the worker's phone buzzes."""
-    if not name or not userid:
-        return text
-    return text.replace(f"@{name}", f"<@{userid}>", 1)

@@ -5,7 +5,9 @@ both receives workers' @-messages and card clicks and delivers the group pushes 
 "supervisor_notice" outbox rows); rq workers must leave those kinds alone while a bot id is configured.
 
 - One per bot: a Redis lock (`SET NX PX`, renewed every third of its lifetime) is taken before connecting; a second
-  gateway for the same bot waits until it is free. Released on SIGTERM/SIGINT.
+  gateway for the same bot waits until it is free. Released on SIGTERM/SIGINT. Redis away (down, hanging,
+  restarted empty) stops nothing: each Redis loop retries with backoff, and a lock key that vanished is taken back;
+  only another gateway's token in it means stop.
 - Receive: callback -> handlers.types.Message -> handlers.conversation.process (in a thread: it is sync and uses
   the database) -> stream reply to the callback; a click also updates the card in place (Tencent allows 5 s).
 - Push: every POLL_SECONDS, or at once when something is published on WAKE_CHANNEL, pending rows are sent in id
@@ -39,8 +41,9 @@ from redis import Redis
 from sqlmodel import Session
 
 from bot import jobs, logs, ops, runtime
-from bot.cards import TASK_ID, TASK_ID_REFUSED, card_message, markdown_message, task_id_for, template_card, with_mention
+from bot.cards import TASK_ID, TASK_ID_REFUSED, card_message, markdown_message, task_id_for, template_card
 from bot.channels import GATEWAY_KINDS, GATEWAY_WAKE_CHANNEL
+from bot.markup import escape_markdown, mention
 from bot.wechat import MAX_DEDUPE_KEY
 from config import ConfigError, Settings
 from handlers import conversation, notices
@@ -81,8 +84,16 @@ def lock_key(bot_id: str) -> str:
 class BotLock:
     """`SET NX PX` with a random token; renew and release only while the token is still ours."""
 
-    _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+    # 1: renewed. 2: the key was gone and is ours again: a Redis restarted without its data (or flushed) forgot the
+    # lock while this gateway stayed connected, and no other gateway can have connected since without taking it.
+    # 0: another gateway's token is there.
+    _RENEW = """
+local held = redis.call('get', KEYS[1])
+if held == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+if not held then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end
+return 0"""
     _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+    RENEWED, RETAKEN, LOST = 1, 2, 0
 
     def __init__(self, redis: Redis, bot_id: str, ttl_ms: int) -> None:
         self.redis, self.key, self.ttl_ms = redis, lock_key(bot_id), ttl_ms
@@ -91,11 +102,37 @@ class BotLock:
     def acquire(self) -> bool:
         return bool(self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms))
 
-    def renew(self) -> bool:
-        return bool(self.redis.eval(self._RENEW, 1, self.key, self.token, self.ttl_ms))
+    def renew(self) -> int:
+        """RENEWED, RETAKEN (the key had vanished) or LOST (another gateway holds it)."""
+        return int(self.redis.eval(self._RENEW, 1, self.key, self.token, self.ttl_ms))
 
     def release(self) -> None:
         self.redis.eval(self._RELEASE, 1, self.key, self.token)
+
+
+class RedisTrouble:
+    """One loop's view of a Redis that keeps failing: growing waits between attempts (0.5 s doubling up to 30 s),
+    one warning when the trouble starts and one line when it ends, rather than a traceback every few seconds."""
+
+    FIRST, MOST = 0.5, 30.0
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.failures = 0
+
+    def failed(self, error: BaseException) -> float:
+        """Note a failure; the seconds to wait before the next attempt."""
+        self.failures += 1
+        if self.failures == 1:
+            log.warning("%s: Redis unavailable (%s); retrying until it answers", self.what, error, exc_info=error)
+        else:
+            log.debug("%s: Redis still unavailable (%s)", self.what, error)
+        return min(self.MOST, self.FIRST * 2 ** (self.failures - 1))
+
+    def worked(self) -> None:
+        if self.failures:
+            log.info("%s: Redis answers again after %d failed attempts", self.what, self.failures)
+        self.failures = 0
 
 
 # ---- frames -> Message --------------------------------------------------------------------------------------------
@@ -237,6 +274,7 @@ class Gateway:
         self._stop = asyncio.Event()
         self._online = asyncio.Event()
         self._wake = asyncio.Event()
+        self._beat_now = asyncio.Event()  # Redis came back empty: write the heartbeat again without waiting
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # ---- life cycle -------------------------------------------------------------------------------------------
@@ -274,8 +312,16 @@ class Gateway:
 
     async def _acquire(self) -> bool:
         waited = False
+        trouble = RedisTrouble("gateway lock")
         while not self._stop.is_set():
-            if await asyncio.to_thread(self.lock.acquire):
+            try:
+                taken = await asyncio.to_thread(self.lock.acquire)
+            except Exception as error:  # Redis not started yet, or restarting: wait for it, as for another gateway
+                self.state = "waiting"
+                await self._sleep(trouble.failed(error))
+                continue
+            trouble.worked()
+            if taken:
                 return True
             if not waited:
                 log.info("another gateway holds %s; waiting for it", self.lock.key)
@@ -311,30 +357,45 @@ class Gateway:
         self.state = "stopped"
 
     async def _renew_lock(self) -> None:
+        # At the same pace whatever happens: while Redis is away the key may run out (or vanish with a restart), and
+        # RETAKEN puts it back once Redis answers, unless another gateway has taken it meanwhile.
+        trouble = RedisTrouble("gateway lock renewal")
         while not self._stop.is_set():
             await self._sleep(self.lock.ttl_ms / 3000)
             if self._stop.is_set():
                 return
             try:
-                still_ours = await asyncio.to_thread(self.lock.renew)
-            except Exception:
-                log.warning("could not renew %s; trying again", self.lock.key, exc_info=True)
+                held = await asyncio.to_thread(self.lock.renew)
+            except Exception as error:
+                trouble.failed(error)
                 continue
-            if not still_ours:
+            trouble.worked()
+            if held == BotLock.RETAKEN:
+                log.warning("%s had vanished from Redis (restarted or flushed); taken back", self.lock.key)
+                self._beat_now.set()
+            elif held == BotLock.LOST:
                 self.stop("lost the gateway lock (another gateway may be connected now)")
 
     async def _heartbeat(self) -> None:
-        """While connected, say so every HEARTBEAT_SECONDS (and at once on connecting): /healthz reads the age."""
-        beaten = 0.0
+        """While connected, say so every HEARTBEAT_SECONDS (and at once on connecting, and when Redis turns out to
+        have forgotten everything): /healthz reads the age."""
+        beaten, retry_at = 0.0, 0.0
+        trouble = RedisTrouble("gateway heartbeat")
         while not self._stop.is_set():
+            if self._beat_now.is_set():
+                self._beat_now.clear()
+                beaten = 0.0
+            now = time.monotonic()
             if not self._online.is_set():
                 beaten = 0.0
-            elif time.monotonic() - beaten >= ops.HEARTBEAT_SECONDS:
+            elif now - beaten >= ops.HEARTBEAT_SECONDS and now >= retry_at:
                 try:
                     await asyncio.to_thread(ops.beat, self.rt.redis, self.settings.wecom_bot_id)
+                except Exception as error:
+                    retry_at = time.monotonic() + trouble.failed(error)
+                else:
+                    trouble.worked()
                     beaten = time.monotonic()
-                except Exception:
-                    log.warning("could not write the heartbeat; trying again", exc_info=True)
             await self._sleep(0.5)
 
     def _make_client(self) -> WSClient:
@@ -418,7 +479,9 @@ class Gateway:
             return
         assert self.client is not None
         try:
-            await self.client.reply_stream(frame, generate_req_id("stream"), outcome.reply.text, finish=True)
+            # A stream is markdown, and replies quote residents' words (查 12 shows the complaint).
+            content = escape_markdown(outcome.reply.text)
+            await self.client.reply_stream(frame, generate_req_id("stream"), content, finish=True)
         except Exception as failure:  # the user asks again; a repeated delivery gets the stored reply
             log.warning("reply to %s not delivered: %s", frame.get("headers", {}).get("req_id"), failure)
 
@@ -437,16 +500,17 @@ class Gateway:
     # ---- push -------------------------------------------------------------------------------------------------
 
     async def _listen_for_wakes(self) -> None:
+        trouble = RedisTrouble("gateway wake-up channel")
         while not self._stop.is_set():
             pubsub = self.rt.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await asyncio.to_thread(pubsub.subscribe, WAKE_CHANNEL)
+                trouble.worked()
                 while not self._stop.is_set():
                     if await asyncio.to_thread(pubsub.get_message, timeout=0.5):
                         self._wake.set()
-            except Exception:  # polling goes on meanwhile
-                log.warning("wake-up channel unavailable; retrying", exc_info=True)
-                await self._sleep(2)
+            except Exception as error:  # polling goes on meanwhile
+                await self._sleep(trouble.failed(error))
             finally:
                 await asyncio.to_thread(pubsub.close)
 
@@ -545,7 +609,9 @@ class Gateway:
         if not text:
             return None, f"nothing to say for ticket {row.ticket_id}"
         payload = json.loads(row.payload or "{}")
-        return markdown_message(with_mention(text, payload.get("worker", ""), payload.get("mention", ""))), ""
+        return markdown_message(
+            mention(escape_markdown(text), payload.get("worker", ""), payload.get("mention", ""))
+        ), ""
 
     def _sent(self, outbox_id: int, prepared: _Prepared, result: str = "sent") -> None:
         """Mark the row sent; result "already": Tencent refused a repeat of a card that had arrived."""

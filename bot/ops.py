@@ -1,11 +1,15 @@
 """Operations: `/healthz` for the load balancer, `/metrics` for Prometheus, a request id on every request, and the
 Redis records other processes leave for them (delivery counts, the gateway's heartbeat).
 
-- /healthz answers 503 when the database or Redis is down (the node can take no complaint), else 200 with each
-  check; "degraded" names what needs a person (no rq worker, undelivered notices, the AI-bot gateway silent, a
-  holiday calendar that ends within CALENDAR_AHEAD).
+- /healthz answers 503 only when the database is down: then the node can take no complaint. Otherwise 200 with
+  each check; "degraded" names what needs a person (Redis away: complaints are still taken, notices wait for it;
+  no rq worker, undelivered notices, the AI-bot gateway silent, a holiday calendar that ends within
+  CALENDAR_AHEAD). A 503 for Redis alone would make the load balancer drop every node at once over a fault that
+  loses no complaint.
   It never waits long: Redis is asked with 1 s socket timeouts and no retries, the database in a thread that is
   given up on after DB_TIMEOUT (and not started again while it still hangs).
+  Everyone sees the status and which checks pass; the details (revision, errors, the gateway's host and pid) only
+  the host itself and whoever sends WGT_HEALTH_TOKEN in X-Health-Token.
 - /metrics: intake counts and latency are counted in the gunicorn worker that answered (prometheus_client's
   multiprocess mode adds the workers up; gunicorn.conf.py sets it up). Everything else is read when Prometheus
   scrapes, so it is right whichever machine did the work: deliveries from a Redis hash the rq workers and the
@@ -14,6 +18,8 @@ Redis records other processes leave for them (delivery counts, the gateway's hea
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
 import logging
 import os
@@ -41,6 +47,7 @@ from sqlmodel import Session
 
 from bot import logs
 from bot.runtime import Runtime
+from config import Settings
 from handlers import sla
 from handlers.clock import local
 from storage import outbox, tickets
@@ -63,6 +70,10 @@ CALENDAR_AHEAD = timedelta(days=31)
 DELIVERIES_KEY = "wanggetong:metrics:deliveries"
 INTAKE_ENDPOINTS = {"wechat.receive": "wechat", "wecom.receive": "wecom"}
 QUIET_ENDPOINTS = {"ops.healthz", "ops.metrics"}
+REDIS_DOWN_ACTION = "Redis 不可用：投诉照常受理，通知暂缓发送，Redis 恢复后自动补发。请尽快恢复 Redis。"
+HEALTH_TOKEN_HEADER = "X-Health-Token"
+# A proxy on this host (nginx in docs/deploy.md) makes every request come from loopback; these say it did.
+PROXY_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
 
 INTAKE = Counter("wanggetong_intake_requests", "Callbacks received, by channel and outcome.", ["channel", "outcome"])
 INTAKE_SECONDS = Histogram(
@@ -157,7 +168,8 @@ class Probe:
             if self.settings.redis_url:
                 self._redis = Redis.from_url(self.settings.redis_url, **quick)
             else:  # the embedded server: its socket, once the runtime has started it
-                self._redis = Redis(unix_socket_path=self.rt.redis.socket_file, **quick)  # type: ignore[attr-defined]
+                socket_file = self.rt.quick_redis.socket_file  # type: ignore[attr-defined]
+                self._redis = Redis(unix_socket_path=socket_file, **quick)
         return self._redis
 
     @cached_property
@@ -227,7 +239,7 @@ class Probe:
             depth = facts["queue"]
             checks["queue"] = {"ok": depth["workers"] > 0, "name": self.queue.name, **depth}
             checks["gateway"] = self._gateway(facts["heartbeat"])
-        if not (checks["database"]["ok"] and checks["redis"]["ok"]):
+        if not checks["database"]["ok"]:
             status, code = "down", 503
         elif all(check["ok"] for check in checks.values()):
             status, code = "ok", 200
@@ -242,7 +254,8 @@ class Probe:
             self.redis.ping()
             facts = self.redis_facts()
         except Exception as error:
-            return {"ok": False, "error": _describe(error)}, None
+            # Intake commits without Redis; the outbox sweep enqueues the notices once it is back.
+            return {"ok": False, "error": _describe(error), "notices": "delayed", "action": REDIS_DOWN_ACTION}, None
         return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}, facts
 
     def _gateway(self, heartbeat: dict[str, Any] | None) -> dict[str, Any]:
@@ -400,12 +413,38 @@ def probe() -> Probe:
 
 @blueprint.get("/healthz")
 def healthz() -> Response:
+    found = probe()
     try:
-        body, code = probe().health()
+        body, code = found.health()
     except Exception as error:  # a bug here must not look like a crash to the load balancer's log
         log.exception("healthz failed")
         body, code = {"status": "down", "error": _describe(error)}, 503
+    if not sees_details(found.settings):
+        body = public(body)
     return Response(json.dumps(body, ensure_ascii=False, default=str), status=code, mimetype="application/json")
+
+
+def sees_details(settings: Settings) -> bool:
+    """Whether this request may read the details: it carries WGT_HEALTH_TOKEN, or it comes from this host itself
+    (loopback, and not relayed by a proxy here)."""
+    given = request.headers.get(HEALTH_TOKEN_HEADER, "")
+    if settings.health_token and given:
+        return hmac.compare_digest(given.encode(), settings.health_token.encode())
+    if any(header in request.headers for header in PROXY_HEADERS):
+        return False
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:  # a unix socket has no address
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:  # a dual-stack bind: ::ffff:127.0.0.1
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def public(body: dict[str, Any]) -> dict[str, Any]:
+    """What anyone may read: the status and which checks pass. No revision, host, pid, queue or error text."""
+    checks = body.get("checks", {})
+    return {"status": body["status"], "checks": {name: {"ok": bool(check["ok"])} for name, check in checks.items()}}
 
 
 @blueprint.get("/metrics")

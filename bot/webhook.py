@@ -25,8 +25,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from bot.cards import with_mention
 from bot.channels import Delivery, DeliveryError
+from bot.markup import escape_markdown, mention
 from config import Settings
 from storage import grids
 from storage.models import Grid, Outbox, Ticket
@@ -56,10 +56,6 @@ APP_HINT = "在企业微信「网格通」应用里回复 "
 _HINT = re.compile(r"^回复“(?P<command>[^”]+)”(?P<rest>.*?)。?$")
 _TITLE = re.compile(r"^工单 \d+｜")
 _FIELD = re.compile(r"^(?P<name>[\u4e00-\u9fa5]{2,4})：(?P<value>.*)$")
-# What WeCom's markdown would read as markup in residents' words: shown as the full-width look-alikes.
-# (Full-width forms sit at a fixed offset from ASCII.)
-_MARKUP = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in "<>[]*`"})
-_HEADING = chr(ord("#") + 0xFEE0)
 
 # Sliding window: at most ARGV[2] slots in any ARGV[1] microseconds, on Redis's clock (one clock for every
 # worker). Returns 0 when a slot was taken, else the milliseconds until the oldest slot frees up.
@@ -142,7 +138,7 @@ class WebhookChannel:
             raise DeliveryError(f"{delivery.kind} is not a group notification", permanent=True)
         if not delivery.text.strip():
             raise DeliveryError(f"nothing to say for outbox {delivery.outbox_id}", permanent=True)
-        text = with_mention(markdown(delivery.text), delivery.mention_name, delivery.mention_userid)
+        text = mention(markdown(delivery.text), delivery.mention_name, delivery.mention_userid)
         parts = split_message(text, MARKDOWN_LIMIT)
         progress = f"{self.progress_prefix}{delivery.once_key}"
         start = self._claim(progress, len(parts))
@@ -258,10 +254,7 @@ def markdown(text: str) -> str:
     """A push as WeCom markdown: headline and ticket title bold, field names muted, the reply hint pointing to
     the app (a robot's group cannot answer), residents' words kept from being read as markup."""
     lines = []
-    for index, raw in enumerate(text.splitlines()):
-        line = raw.translate(_MARKUP)
-        if line.startswith("#"):
-            line = _HEADING + line[1:]
+    for index, line in enumerate(escape_markdown(text).splitlines()):
         if hint := _HINT.match(line):
             lines.append(f"{APP_HINT}{hint['command']} {hint['rest']}".rstrip())
         elif index == 0 or _TITLE.match(line):
