@@ -255,14 +255,16 @@ def duplicate_of(text: str, intent: nlp.Intent, routing: Routing, ctx: Context) 
     """
     grid_id = routing.grid.id if routing.grid is not None else None
     place = routing.place_text
+    if (intent.urgent or grid_id is None) and not (place or names_a_place(text)):
+        # No place at all: the bot asks where, and "where" may be anywhere. Two "着火了" a street apart are two
+        # fires; a wrong link would hide the second.
+        return None
     if intent.urgent:
         candidates = tickets.urgent_candidates(ctx.session, grid_id, ctx.now - URGENT_WINDOW)
     elif grid_id is not None:
         candidates = tickets.duplicate_candidates(ctx.session, grid_id, intent.category, ctx.now - DUPLICATE_WINDOW)
-    elif names_a_place(text):
-        candidates = tickets.unrouted_candidates(ctx.session, intent.category, ctx.now - DUPLICATE_WINDOW)
     else:
-        return None  # no place at all: the bot asks where, and "where" may be anywhere
+        candidates = tickets.unrouted_candidates(ctx.session, intent.category, ctx.now - DUPLICATE_WINDOW)
     best: tuple[Ticket, float] | None = None
     for candidate in candidates:
         if candidate.status == Status.NEW and candidate.awaiting:

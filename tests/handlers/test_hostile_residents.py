@@ -215,3 +215,12 @@ def test_a_residents_answer_shown_in_the_group_has_her_phone_masked(resident, rt
     [row] = rows(session, event="supplemented")
     shown = notices.render(session, row)
     assert "南边那个门" in shown and "1234" not in shown, shown
+
+
+def test_two_fires_reported_without_a_place_are_never_joined(wechat_user, demo, session):
+    """Each caller is asked where; their fires may be a street apart, and a wrong link would hide the second."""
+    first, second = newcomer(wechat_user), newcomer(wechat_user)
+    a = number(first.say("着火了快来人啊"))
+    first.say("红星小区5栋")  # a place no grid serves: the ticket waits in the centre's queue, no longer asking
+    b = number(second.say("着火了快来人啊"))
+    assert a != b
