@@ -265,6 +265,9 @@ class GatewayThread:
         try:
             self.loop.run_until_complete(self.gateway.run(self.stopping))
         finally:
+            # As asyncio.run does: wait for database calls still running in to_thread, or they go on after the
+            # test has disposed the engine and leave a connection for the garbage collector (a ResourceWarning).
+            self.loop.run_until_complete(self.loop.shutdown_default_executor())
             self.loop.close()
 
     def stop(self) -> None:
