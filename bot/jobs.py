@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from bot import ops, runtime
 from bot.channels import GATEWAY_KINDS, GATEWAY_WAKE_CHANNEL, Delivery, DeliveryError
-from handlers import lifecycle, notices
+from handlers import lifecycle, notices, supervisor
 from storage import outbox
 from storage.db import transaction
 from storage.models import Outbox, utcnow
@@ -114,6 +114,7 @@ def sweep_tickets() -> int:
     """Reminders, escalations, rating reminders and auto-close that have come due, and the day's 日报."""
     rt = runtime.current()
     with transaction(rt.engine) as session:
-        ids = lifecycle.sweep(session, utcnow(), rt.settings.report_time)
+        now = utcnow()
+        ids = lifecycle.sweep(session, now) + supervisor.push_daily_report(session, now, rt.settings.report_time)
     enqueue(rt, ids)
     return len(ids)

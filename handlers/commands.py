@@ -35,8 +35,6 @@ class Context:
 
 Handler = Callable[[Message, list[str], Context], Reply]
 
-ROLE_NAMES = {Role.RESIDENT: "居民", Role.GRID_WORKER: "网格员", Role.SUPERVISOR: "指挥中心"}
-
 
 @dataclass(frozen=True)
 class Command:

@@ -2,18 +2,17 @@
 
 apply() wraps the state machine with what a move means for the clocks and for the numbers (docs/metrics.md), so
 no handler can change a status and forget the deadline. sweep() is idempotent: each stage is sent once per clock run
-(handlers/sla.py), and a day's 日报 is claimed once.
+(handlers/sla.py).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time
+from datetime import datetime
 
 from sqlmodel import Session
 
 from handlers import sla
-from handlers.clock import local
 from storage import outbox, tickets
 from storage.models import Grid, Person, Ticket
 
@@ -110,16 +109,14 @@ def _add(session: Session, kind: str, event: str, recipient: str, ticket_id: int
     return row.id
 
 
-def sweep(session: Session, now: datetime, report_at: time | None = None) -> list[int]:
-    """Send every reminder that has come due, close unrated tickets at 7 days, push the day's 日报 once.
+def sweep(session: Session, now: datetime) -> list[int]:
+    """Send every reminder that has come due and close unrated tickets at 7 days.
 
     Returns the outbox ids to enqueue after the caller commits.
     """
     ids: list[int] = []
     for ticket in tickets.alerts_due(session, now):
         ids += _fire(session, ticket, sla.due_stages(ticket, now), now)
-    if report_at is not None:
-        ids += _daily_report(session, now, report_at)
     return ids
 
 
@@ -169,15 +166,3 @@ def _stage(session: Session, ticket: Ticket, stage: str, announce: bool, now: da
         return tell_residents(session, ticket, "rate_remind")
     log.warning("unknown stage %s for ticket %s", stage, ticket.id)
     return []
-
-
-def _daily_report(session: Session, now: datetime, report_at: time) -> list[int]:
-    """At report_at on a working day, the centre's group gets the day's numbers, once."""
-    today = local(now)
-    if today.time() < report_at or not sla.calendar().is_workday(today.date()):
-        return []
-    if not tickets.claim_once(session, f"daily:{today.date().isoformat()}", now):
-        return []
-    from handlers.supervisor import daily_report  # the report's words live with the other supervisor texts
-
-    return tell_supervisors(session, None, "daily", text=daily_report(session, now))

@@ -90,12 +90,6 @@ def start(ticket: Ticket, now: datetime) -> None:
     refresh(ticket, now)
 
 
-def start_accept(ticket: Ticket, now: datetime) -> None:
-    """A (re)assignment: the accept clock starts again; the resolve clock keeps running."""
-    ticket.assigned_at = now
-    refresh(ticket, now)
-
-
 def pause(ticket: Ticket, now: datetime) -> None:
     if ticket.paused_at is None:
         ticket.paused_at = now

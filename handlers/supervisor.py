@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlmodel import Session
 
@@ -69,6 +69,16 @@ def daily_report(session: Session, now: datetime) -> str:
     if late:
         text += "\n超时最久：" + "；".join(f"{t.id}（超时{sla.late_by(t, now)}）" for t in late[:3])
     return text
+
+
+def push_daily_report(session: Session, now: datetime, report_at: time | None) -> list[int]:
+    """At report_at on a working day, the centre's group gets the day's numbers, once; the outbox ids."""
+    today = local(now)
+    if report_at is None or today.time() < report_at or not sla.calendar().is_workday(today.date()):
+        return []
+    if not tickets.claim_once(session, f"daily:{today.date().isoformat()}", now):
+        return []
+    return lifecycle.tell_supervisors(session, None, "daily", text=daily_report(session, now))
 
 
 @commands.command("日报", roles=SUPERVISOR)

@@ -41,7 +41,3 @@ def resident_for_openid(session: Session, openid: str) -> Person:
 def workers_of_grid(session: Session, grid_id: int) -> Sequence[Person]:
     query = select(Person).where(Person.grid_id == grid_id, Person.role == Role.GRID_WORKER).order_by(col(Person.id))
     return session.exec(query).all()
-
-
-def supervisors(session: Session) -> Sequence[Person]:
-    return session.exec(select(Person).where(Person.role == Role.SUPERVISOR).order_by(col(Person.id))).all()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import case, func, or_, union_all
 from sqlalchemy.exc import IntegrityError
@@ -393,33 +393,6 @@ def open_in_grid(session: Session, grid_id: int, limit: int = 20) -> Sequence[Ti
         .limit(limit)
     )
     return session.exec(query).all()
-
-
-def stats(session: Session, since: datetime, until: datetime, now: datetime, grid_id: int | None = None) -> dict:
-    """Counts of tickets opened in [since, until) by status, overdue among them, and their average rating."""
-    where = [Ticket.created_at >= since, Ticket.created_at < until]
-    if grid_id is not None:
-        where.append(Ticket.grid_id == grid_id)
-    by_status = dict(session.exec(select(Ticket.status, func.count()).where(*where).group_by(Ticket.status)).all())
-    overdue_count = session.exec(
-        select(func.count()).where(
-            *where,
-            col(Ticket.status).in_(list(OPEN_STATUSES)),
-            col(Ticket.resolve_due_at).is_not(None),
-            col(Ticket.resolve_due_at) < now,
-        )
-    ).one()
-    rating = session.exec(select(func.avg(Ticket.rating), func.count(col(Ticket.rating))).where(*where)).one()
-    return {
-        "by_status": {str(k): int(v) for k, v in by_status.items()},
-        "overdue": int(overdue_count),
-        "avg_rating": float(rating[0]) if rating[0] is not None else None,
-        "rated": int(rating[1]),
-    }
-
-
-def due(start: datetime, hours: float) -> datetime:
-    return start + timedelta(hours=hours)
 
 
 def corrections(session: Session) -> Sequence[tuple[TicketEvent, Ticket]]:
