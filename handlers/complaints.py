@@ -31,6 +31,7 @@ DUPLICATE_WINDOW = timedelta(hours=72)
 URGENT_WINDOW = timedelta(hours=2)
 # At most one "more residents report it" alert per ticket in this long; it says the total when it goes out.
 LINK_ALERT_INTERVAL = timedelta(minutes=5)
+LINK_EVENTS = ("linked", "linked_urgent")
 HELD = "centre"  # Ticket.awaiting of a complaint over its sender's limit: the centre looks before any grid is asked
 
 
@@ -336,9 +337,6 @@ def link(ticket: Ticket, score: float, text: str, place: str, msg: Message, ctx:
     if not tickets.recent_alert(ctx.session, ticket.id, LINK_EVENTS, ctx.now - LINK_ALERT_INTERVAL):
         ctx.outbox_ids.extend(lifecycle.tell_group(ctx.session, ticket, event))
     return Reply(warn(ticket) + f"已有居民反映此问题（工单 {ticket.id}），已为您关联，处理进展会同步告诉您。")
-
-
-LINK_EVENTS = ("linked", "linked_urgent")
 
 
 def open_split(text: str, source_msg_id: str, resident: Person, ctx: Context) -> int:

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from handlers import notices
 from storage import outbox
 from storage.models import Outbox, Status, Ticket, TicketReporter, utcnow
+from tests.conftest import WeChatUser
 from tests.members import GroupMember
 
 # Twelve different problems in different places: none is a duplicate of another.
@@ -76,8 +77,6 @@ def test_beyond_ten_an_hour_a_senders_complaints_wait_for_the_centre_which_hears
 
 
 def test_the_limit_is_a_setting_and_counts_tickets_not_links(make_app, oa, demo, wechat_user):
-    from tests.conftest import WeChatUser
-
     client = make_app(sender_limit_hour=2, sender_limit_day=3).test_client()
     who = WeChatUser(client, oa, "o-" + uuid.uuid4().hex[:12])
     assert "已派给" in who.say(DISTINCT[0])
