@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from bot import jobs
 from bot.runtime import Runtime
-from handlers import admin
+from handlers import admin, moves
 from nlp import Classifier
 from nlp.evaluate import evaluate
 from nlp.learn import STATISTICS, Options, learn
@@ -24,6 +24,7 @@ from storage.models import Grid, Status, Ticket
 from storage.tickets import STATUS_NAMES
 
 DEMO = Path(__file__).resolve().parent / "demo"
+LIFECYCLE_PAGE = Path(__file__).resolve().parent / "docs" / "lifecycle.md"
 
 
 def rt() -> Runtime:
@@ -189,6 +190,17 @@ def register(app: Flask) -> None:
                 f"{t.id}\t{STATUS_NAMES.get(Status(t.status), t.status)}\t{t.category}\t{grids.get(t.grid_id, '-')}\t"
                 f"{'紧急' if t.urgent else ''}\t{t.text[:40]}"
             )
+
+    @app.cli.command("lifecycle-doc")
+    @click.option("--check", is_flag=True, help="Only say whether docs/lifecycle.md is current (exit 1 if not).")
+    def lifecycle_doc(check: bool) -> None:
+        """Write the table of moves (handlers/moves.py) into docs/lifecycle.md."""
+        current = LIFECYCLE_PAGE.read_text(encoding="utf-8")
+        fresh = moves.page(current)
+        if check:
+            raise SystemExit(0 if fresh == current else 1)
+        LIFECYCLE_PAGE.write_text(fresh, encoding="utf-8")
+        click.echo(f"{LIFECYCLE_PAGE}: {len(moves.MOVES)} moves")
 
     @app.cli.command("sweep")
     def sweep() -> None:

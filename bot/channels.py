@@ -8,16 +8,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+from storage.models import OutboxKind
+
 # The AI-bot gateway holds the only connection to the groups, so it sends these kinds itself; rq workers leave
 # them alone whenever a bot is configured, and wake the gateway through this Redis channel after enqueueing.
-GATEWAY_KINDS = ("group_push", "supervisor_notice")
+GATEWAY_KINDS = (OutboxKind.GROUP_PUSH, OutboxKind.SUPERVISOR_NOTICE)
 GATEWAY_WAKE_CHANNEL = "wanggetong:gateway:wake"
 
 
 @dataclass(frozen=True)
 class Delivery:
     outbox_id: int
-    kind: str  # group_push | supervisor_notice | resident_notice
+    kind: str  # an OutboxKind
     event: str
     recipient: str
     text: str

@@ -46,7 +46,7 @@ from bot.channels import GATEWAY_KINDS, GATEWAY_WAKE_CHANNEL
 from bot.markup import escape_markdown, mention
 from bot.wechat import MAX_DEDUPE_KEY
 from config import ConfigError, Settings
-from handlers import conversation, notices
+from handlers import conversation, notices, notify
 from handlers.cards import Card, card_for
 from handlers.types import Message, Outcome
 from storage import outbox
@@ -486,8 +486,8 @@ class Gateway:
             log.warning("reply to %s not delivered: %s", frame.get("headers", {}).get("req_id"), failure)
 
     async def _hand_over(self, outcome: Outcome) -> None:
-        if outcome.outbox_ids:
-            await asyncio.to_thread(jobs.enqueue, self.rt, outcome.outbox_ids)
+        if outcome.queued:
+            await asyncio.to_thread(jobs.enqueue, self.rt, outcome.queued)
             self._wake.set()
 
     def _card(self, number: int | None) -> Card | None:
@@ -597,7 +597,7 @@ class Gateway:
             if row.kind == "supervisor_notice":
                 return None, "WECOM_SUPERVISOR_CHAT_ID is not set: no chat for supervisor notices"
             return None, "the grid has no WeCom chat_id"
-        if row.kind == "group_push" and row.event in notices.CARD_EVENTS:
+        if row.kind == "group_push" and row.event in notify.CARD_EVENTS:
             ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
             if ticket is None:
                 return None, f"ticket {row.ticket_id} not found"

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from redis.exceptions import RedisError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from bot import ops, runtime
 from bot.channels import GATEWAY_KINDS, GATEWAY_WAKE_CHANNEL, Delivery, DeliveryError
@@ -74,21 +74,18 @@ def delivery_for(session: Session, row: Outbox) -> Delivery:
     )
 
 
-def enqueue(rt: runtime.Runtime, outbox_ids: Iterable[int]) -> None:
+def enqueue(rt: runtime.Runtime, queued: Iterable[outbox.Queued]) -> None:
     """Hand rows to the workers after their transaction committed; if Redis is away the sweep catches up.
 
     Best effort, on the quick client (runtime.REQUEST_TIMEOUT, then a pause): a callback must answer within
     WeChat's 5 s whatever Redis does, and the committed rows wait safely for the sweep (or the gateway's poll).
     """
-    outbox_ids = list(outbox_ids)
-    if outbox_ids and rt.settings.wecom_bot_id:
+    queued = list(queued)
+    outbox_ids = [i for i, _ in queued]
+    if rt.settings.wecom_bot_id:
         # The gateway sends its kinds itself: an rq job for them would only start a process to skip them.
-        with Session(rt.engine) as session:
-            kinds = dict(session.exec(select(Outbox.id, Outbox.kind).where(col(Outbox.id).in_(outbox_ids))).all())
-        outbox_ids = [i for i in outbox_ids if kinds.get(i) not in GATEWAY_KINDS]
-        wake = len(outbox_ids) < len(kinds)
-    else:
-        wake = False
+        outbox_ids = [i for i, kind in queued if kind not in GATEWAY_KINDS]
+    wake = len(outbox_ids) < len(queued)
     try:
         for outbox_id in outbox_ids:
             rt.quick_queue.enqueue(deliver, outbox_id, job_id=f"outbox-{outbox_id}", result_ttl=3600, failure_ttl=86400)
@@ -105,9 +102,9 @@ def sweep_outbox() -> int:
     rt = runtime.current()
     now = utcnow()
     with transaction(rt.engine) as session:
-        ids = outbox.stale(session, now - timedelta(seconds=rt.settings.outbox_grace_seconds), now)
-    enqueue(rt, ids)
-    return len(ids)
+        stale = outbox.stale(session, now - timedelta(seconds=rt.settings.outbox_grace_seconds), now)
+    enqueue(rt, stale)
+    return len(stale)
 
 
 def sweep_tickets() -> int:
@@ -115,6 +112,8 @@ def sweep_tickets() -> int:
     rt = runtime.current()
     with transaction(rt.engine) as session:
         now = utcnow()
-        ids = lifecycle.sweep(session, now) + supervisor.push_daily_report(session, now, rt.settings.report_time)
-    enqueue(rt, ids)
-    return len(ids)
+        lifecycle.sweep(session, now)
+        supervisor.push_daily_report(session, now, rt.settings.report_time)
+    queued = outbox.queued(session)
+    enqueue(rt, queued)
+    return len(queued)

@@ -192,7 +192,7 @@ def handle(rt: Runtime) -> Response:
     if msg.kind == "event" and msg.event.upper() == "LOCATION":
         return Response("success", mimetype="text/plain")  # periodic position reports need no answer
     outcome = process(rt.engine, msg)
-    jobs.enqueue(rt, outcome.outbox_ids)
+    jobs.enqueue(rt, outcome.queued)
     if not outcome.reply.text:
         return Response("success", mimetype="text/plain")
     reply = TextReply(

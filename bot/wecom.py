@@ -158,7 +158,7 @@ def handle(rt: Runtime, keys: AppKeys) -> Response:
     if msg.kind == "event" and msg.event.lower() not in COMMAND_EVENTS:
         return Response("", mimetype="text/plain")
     outcome = process(rt.engine, msg)
-    jobs.enqueue(rt, outcome.outbox_ids)
+    jobs.enqueue(rt, outcome.queued)
     if not outcome.reply.text:
         return Response("", mimetype="text/plain")
     reply = TextReply(

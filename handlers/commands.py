@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session
 
 from handlers.types import Message, Reply
-from storage import outbox
 from storage.models import Person, Role, Ticket
 
 
@@ -24,13 +23,6 @@ class Context:
     rest: str = ""
     # Set by the dispatcher for commands that act on a ticket, after the access check.
     ticket: Ticket | None = None
-    outbox_ids: list[int] = field(default_factory=list)
-
-    def notify(self, kind: str, event: str, recipient: str, ticket_id: int | None, **payload: object) -> None:
-        """Queue a notification in this message's transaction."""
-        row = outbox.add(self.session, kind, event, recipient, ticket_id, dict(payload))
-        assert row.id is not None
-        self.outbox_ids.append(row.id)
 
 
 Handler = Callable[[Message, list[str], Context], Reply]

@@ -11,13 +11,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 import nlp
-from handlers import lifecycle, sla
+from handlers import moves, notify, sla
 from handlers import routing as grid_routing
 from handlers.clock import fmt, local
 from handlers.commands import Context
 from handlers.routing import GridIndex, Routing, home_community
 from handlers.types import Message, Reply
-from storage import people, tickets
+from storage import tickets
 from storage.models import Grid, Person, Status, Ticket, TicketReporter
 
 log = logging.getLogger(__name__)
@@ -213,19 +213,11 @@ def attach_image(msg: Message, ctx: Context) -> Reply:
 
 
 def assign(ticket: Ticket, grid: Grid, ctx: Context, action: str = "assign") -> str:
-    """Give the ticket to the grid (派单, or 转派 from another), start its accept clock, queue the group push;
-    returns the resident's reply. Raises IllegalMove when the ticket cannot move."""
-    assert grid.id is not None and ticket.id is not None
-    tickets.check(ticket, action)
-    workers = people.workers_of_grid(ctx.session, grid.id)
-    worker = workers[0] if workers else None
-    ticket.grid_id = grid.id
-    ticket.assignee_id = worker.id if worker else None
-    ticket.awaiting = None
-    if ticket.paused_at is not None and ticket.status == Status.NEW:
-        sla.resume(ticket, ctx.now)
-    lifecycle.apply(ctx.session, ticket, action, ctx.person.id, grid.code, ctx.now)
-    ctx.notify("group_push", "assigned", grid.chat_id, ticket.id, grid=grid.code)
+    """Give the ticket to the grid: assign (routed at intake), dispatch (the centre's 派) or transfer (转派); the
+    move starts the accept clock and queues the group push. Returns the resident's reply; raises IllegalMove when
+    the ticket cannot move."""
+    moves.do(ctx.session, ticket, action, ctx.person.id, ctx.now, grid.code, {"grid": grid.code}, grid=grid)
+    worker = ctx.session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
     who = f" {worker.name[:1]}网格员" if worker and worker.name else ""
     return (
         f"已受理，工单号 {ticket.id}（{label(ticket)}）。已派给 {grid.name}{who}，"
@@ -237,12 +229,10 @@ def queue_for_dispatch(ticket: Ticket, ctx: Context, suggested: Grid | None = No
     """No grid found, or no sure category: the ticket waits in the centre's queue (status new) and the supervisors
     hear of it, with the classifier's guess and the grid the place points to."""
     assert ticket.id is not None
-    ticket.status = Status.NEW
-    ctx.session.add(ticket)
     if suggested is not None:
-        ctx.notify("supervisor_notice", "unsure", "supervisors", ticket.id, to=suggested.name, grid_code=suggested.code)
+        notify.centre(ctx.session, ticket, "unsure", to=suggested.name, grid_code=suggested.code)
     else:
-        ctx.notify("supervisor_notice", "unrouted", "supervisors", ticket.id)
+        notify.centre(ctx.session, ticket, "unrouted")
     return f"已受理，工单号 {ticket.id}（{label(ticket)}）。社区指挥中心将尽快派给所属网格。回复“进度”查看。"
 
 
@@ -304,7 +294,7 @@ def hold_for_centre(ticket: Ticket, window: str, ctx: Context) -> str:
     today = local(ctx.now)
     key = f"flood:{ctx.person.id}:{today:%Y-%m-%d}" + (f"T{today:%H}" if ticket.urgent else "")
     if tickets.claim_once(ctx.session, key, ctx.now):
-        ctx.notify("supervisor_notice", "flooding", "supervisors", ticket.id, window=window)
+        notify.centre(ctx.session, ticket, "flooding", window=window)
     return (
         f"已收到，工单号 {ticket.id}。您近{window}反映的问题较多，这一条先由社区指挥中心查看后再安排，请耐心等待。"
         f"回复“进度 {ticket.id}”查看。"
@@ -335,7 +325,7 @@ def link(ticket: Ticket, score: float, text: str, place: str, msg: Message, ctx:
     tickets.record(ctx.session, ticket, ctx.person.id, "link", text[:200], ctx.now)
     event = "linked_urgent" if ticket.urgent else "linked"
     if not tickets.recent_alert(ctx.session, ticket.id, LINK_EVENTS, ctx.now - LINK_ALERT_INTERVAL):
-        ctx.outbox_ids.extend(lifecycle.tell_group(ctx.session, ticket, event))
+        notify.group(ctx.session, ticket, event)
     return Reply(warn(ticket) + f"已有居民反映此问题（工单 {ticket.id}），已为您关联，处理进展会同步告诉您。")
 
 
@@ -348,7 +338,7 @@ def open_split(text: str, source_msg_id: str, resident: Person, ctx: Context) ->
         assign(ticket, routing.grid, ctx)
     else:
         queue_for_dispatch(ticket, ctx)
-    ctx.outbox_ids.extend(lifecycle.tell_residents(ctx.session, ticket, "split"))
+    notify.residents(ctx.session, ticket, "split")
     assert ticket.id is not None
     return ticket.id
 
@@ -357,8 +347,7 @@ def supplement(ticket: Ticket, text: str, ctx: Context) -> Reply:
     """The resident answers the worker's question on a suspended ticket: pass it on and restart the clock."""
     assert ticket.id is not None
     tickets.record(ctx.session, ticket, ctx.person.id, "supplement", text[:500], ctx.now)
-    lifecycle.apply(ctx.session, ticket, "resume", ctx.person.id, "居民已补充", ctx.now)
-    ctx.outbox_ids.extend(lifecycle.tell_group(ctx.session, ticket, "supplemented", note=text[:200]))
+    moves.do(ctx.session, ticket, "supplement", ctx.person.id, ctx.now, "居民已补充", {"note": text[:200]})
     return Reply(f"已把您的补充转给网格员，工单 {ticket.id} 继续处理。回复“进度 {ticket.id}”查看。")
 
 

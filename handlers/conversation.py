@@ -14,7 +14,7 @@ from handlers import complaints, resident, supervisor, worker
 from handlers.cards import ACTION_WORDS
 from handlers.commands import Command, Context, Registry, normalize, parse_ticket_number, split_args
 from handlers.types import Message, Outcome, Reply
-from storage import grids, inbound, people, tickets
+from storage import grids, inbound, outbox, people, tickets
 from storage.db import transaction
 from storage.models import Grid, Person, Role, Ticket, utcnow
 
@@ -188,16 +188,13 @@ def process(engine: Engine, msg: Message, now: datetime | None = None) -> Outcom
             first = inbound.find(session, msg.channel, msg.dedupe_key)
             return Outcome(Reply(first.reply if first else ""), [], duplicate=True)
         person = sender(session, msg)
-        outbox_ids: list[int] = []
         if person is None:
             reply = Reply(NOT_ON_ROSTER)
         else:
-            ctx = Context(session=session, person=person, now=now)
-            reply = respond(msg, ctx)
-            outbox_ids = ctx.outbox_ids
+            reply = respond(msg, Context(session=session, person=person, now=now))
         claimed.reply = reply.text
         session.add(claimed)
-    return Outcome(reply, outbox_ids)
+    return Outcome(reply, outbox.queued(session))
 
 
 def sender(session: Session, msg: Message) -> Person | None:

@@ -18,8 +18,6 @@ GROUP_HEADLINES = {
     "urged": "【催办】居民催促处理",
     "cancelled": "【已撤销】居民撤回了工单，无需处理",
 }
-# Group pushes shown as the ticket's card (with buttons); every other group push is a short text line.
-CARD_EVENTS = frozenset(GROUP_HEADLINES)
 # Short group texts: {n} ticket, {label} 市政设施·路灯, {who} "@张伟 " when a worker is assigned, payload fields.
 GROUP_TEXTS = {
     "remind": "【接单提醒】{who}工单 {n}（{label}）请在 {accept_due} 前回复“接单 {n}”。",

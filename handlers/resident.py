@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from handlers import complaints, lifecycle
+from handlers import complaints, moves, notify
 from handlers import routing as grid_routing
 from handlers.clock import fmt
 from handlers.commands import Context, Registry, parse_ticket_number
@@ -110,12 +110,9 @@ def give_rating(ticket: Ticket, score: int, note: str, ctx: Context) -> Reply:
     ticket.rating, ticket.rating_note = score, note
     said = f"评价{score}分 {note}".strip()
     if score <= REOPEN_AT_OR_BELOW:
-        lifecycle.apply(ctx.session, ticket, "reopen", ctx.person.id, said, ctx.now)
-        grid = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
-        ctx.notify("group_push", "reopened", grid.chat_id if grid else "", ticket.id, score=score)
-        ctx.notify("supervisor_notice", "reopened", "supervisors", ticket.id, score=score)
+        moves.do(ctx.session, ticket, "reopen", ctx.person.id, ctx.now, said, {"score": score})
         return Reply(f"抱歉没能让您满意。工单 {ticket.id} 已重新交给网格员处理，社区指挥中心会跟进。")
-    lifecycle.apply(ctx.session, ticket, "close", ctx.person.id, said, ctx.now)
+    moves.do(ctx.session, ticket, "close", ctx.person.id, ctx.now, said)
     return Reply(f"感谢您的评价（{score}分）。工单 {ticket.id} 已结束，有新问题随时告诉我们。")
 
 
@@ -128,7 +125,7 @@ def rate_as_linked(ticket: Ticket, score: int, note: str, ctx: Context) -> Reply
     ctx.session.add(link)
     tickets.record(ctx.session, ticket, ctx.person.id, "linked_rating", f"评价{score}分 {note}".strip(), ctx.now)
     if score <= REOPEN_AT_OR_BELOW:
-        ctx.notify("supervisor_notice", "linked_unhappy", "supervisors", ticket.id, score=score)
+        notify.centre(ctx.session, ticket, "linked_unhappy", score=score)
         return Reply(
             f"已记下您的评价（{score}分）。工单 {ticket.id} 由最先反映的居民确认结案，社区指挥中心会联系您了解情况。"
             "如果是您家里的新问题，请直接描述，我们单独立案。"
@@ -168,17 +165,12 @@ def urge(msg: Message, args: list[str], ctx: Context) -> Reply:
     ticket = own_ticket(ctx, args[0])
     if ticket is None:
         return not_found(args[0])
-    if ticket.status not in (Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED, Status.NEW, Status.RETURNED):
+    if not moves.allows(ticket, "urge"):
         return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，无需催办。")
     last = [e for e in tickets.events(ctx.session, ticket.id or 0) if e.action == "urge"]
     if last and ctx.now - last[-1].created_at < URGE_INTERVAL:
         return Reply(f"工单 {ticket.id} 刚催办过，网格员已收到提醒，请耐心等待。")
-    tickets.record(ctx.session, ticket, ctx.person.id, "urge")
-    grid = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
-    if grid is not None and ticket.status != Status.NEW:
-        ctx.notify("group_push", "urged", grid.chat_id, ticket.id)
-    else:
-        ctx.notify("supervisor_notice", "urged", "supervisors", ticket.id)
+    moves.do(ctx.session, ticket, "urge", ctx.person.id, ctx.now)
     return Reply(f"已催办工单 {ticket.id}，我们会尽快处理。")
 
 
@@ -192,15 +184,10 @@ def cancel(msg: Message, args: list[str], ctx: Context) -> Reply:
         return not_found(args[0])
     if ticket.resident_id != ctx.person.id:
         return Reply(f"工单 {ticket.id} 由其他居民先反映，不能撤销。如问题已解决请回复“评价 {ticket.id} 满意”。")
-    was_assigned = ticket.status == Status.ASSIGNED
     try:
-        lifecycle.apply(ctx.session, ticket, "cancel", ctx.person.id, "居民撤销", ctx.now)
+        moves.do(ctx.session, ticket, "cancel", ctx.person.id, ctx.now, "居民撤销")
     except IllegalMove as refused:
         return Reply(f"{refused}。如需帮助请回复“帮助”。")
-    ticket.awaiting = None
-    if was_assigned and ticket.grid_id:
-        grid = ctx.session.get(Grid, ticket.grid_id)
-        ctx.notify("group_push", "cancelled", grid.chat_id if grid else "", ticket.id)
     return Reply(f"工单 {ticket.id} 已撤销。有新问题随时告诉我们。")
 
 

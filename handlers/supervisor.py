@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from sqlmodel import Session
 
 import nlp
-from handlers import complaints, lifecycle, sla, worker
+from handlers import complaints, moves, notify, sla, worker
 from handlers.clock import fmt, local, period
 from handlers.commands import Context, Registry, parse_ticket_number
 from handlers.privacy import mask, mask_name, mask_phone
@@ -71,14 +71,15 @@ def daily_report(session: Session, now: datetime) -> str:
     return text
 
 
-def push_daily_report(session: Session, now: datetime, report_at: time | None) -> list[int]:
-    """At report_at on a working day, the centre's group gets the day's numbers, once; the outbox ids."""
+def push_daily_report(session: Session, now: datetime, report_at: time | None) -> bool:
+    """At report_at on a working day, the centre's group gets the day's numbers, once; whether it was queued now."""
     today = local(now)
     if report_at is None or today.time() < report_at or not sla.calendar().is_workday(today.date()):
-        return []
+        return False
     if not tickets.claim_once(session, f"daily:{today.date().isoformat()}", now):
-        return []
-    return lifecycle.tell_supervisors(session, None, "daily", text=daily_report(session, now))
+        return False
+    notify.centre(session, None, "daily", text=daily_report(session, now))
+    return True
 
 
 @commands.command("日报", roles=SUPERVISOR)
@@ -174,7 +175,7 @@ def dispatch(msg: Message, args: list[str], ctx: Context) -> Reply:
     ticket, grid = found
     if ticket.grid_id is not None and Status(ticket.status) not in (Status.NEW, Status.RETURNED):
         return transfer(msg, args, ctx)
-    return move_to(ticket, grid, ctx, "assign")
+    return move_to(ticket, grid, ctx, "dispatch")
 
 
 @commands.command("转派", roles=SUPERVISOR)
@@ -187,20 +188,16 @@ def transfer(msg: Message, args: list[str], ctx: Context) -> Reply:
     if ticket.grid_id == grid.id and Status(ticket.status) not in (Status.NEW, Status.RETURNED):
         return Reply(f"工单 {ticket.id} 已在{grid.name}。要改派请换一个网格编号，回复“网格”查看全部编号。")
     if Status(ticket.status) in (Status.NEW, Status.RETURNED):
-        return move_to(ticket, grid, ctx, "assign")
-    old = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
-    reply = move_to(ticket, grid, ctx, "transfer")
-    if old is not None and old.chat_id and old.id != grid.id:
-        ctx.notify("group_push", "transferred", old.chat_id, ticket.id, to=grid.name)
-    return reply
+        return move_to(ticket, grid, ctx, "dispatch")
+    return move_to(ticket, grid, ctx, "transfer")
 
 
 def move_to(ticket: Ticket, grid: Grid, ctx: Context, action: str) -> Reply:
+    """派 (dispatch) or 转派 (transfer): the grid's group, the residents and, on a transfer, the old group hear."""
     try:
         complaints.assign(ticket, grid, ctx, action)
     except IllegalMove as refused:
         return Reply(f"{refused}。回复“查 {ticket.id}”看详情。")
-    ctx.outbox_ids.extend(lifecycle.tell_residents(ctx.session, ticket, "dispatched"))
     word = "转派" if action == "transfer" else "派"
     return Reply(f"工单 {ticket.id} 已{word}给{grid.name}，接单时限 {fmt(ticket.accept_due_at)}。")
 
@@ -222,10 +219,9 @@ def refuse_extension(msg: Message, args: list[str], ctx: Context) -> Reply:
     if not ticket.extension_request:
         return Reply(f"工单 {ticket.id} 没有待审批的延期申请。回复“查 {ticket.id}”看详情。")
     reason = " ".join(args[1:])[:200] or "请按原时限办结"
-    ticket.extension_request = ""
-    ctx.session.add(ticket)
-    tickets.record(ctx.session, ticket, ctx.person.id, "extend_refuse", reason, ctx.now)
-    ctx.outbox_ids.extend(lifecycle.tell_group(ctx.session, ticket, "extension_refused", reason=reason))
+    if not moves.allows(ticket, "extend_refuse"):  # resolved meanwhile: nothing left to refuse
+        return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，延期申请已无需审批。")
+    moves.do(ctx.session, ticket, "extend_refuse", ctx.person.id, ctx.now, reason, {"reason": reason})
     return Reply(f"已驳回工单 {ticket.id} 的延期申请，时限仍为 {fmt(ticket.resolve_due_at)}。")
 
 
@@ -233,12 +229,11 @@ def refuse_extension(msg: Message, args: list[str], ctx: Context) -> Reply:
 def supervise(msg: Message, args: list[str], ctx: Context) -> Reply:
     """督办 <工单号> [要求]：督促网格员尽快办理，群里会提醒"""
     ticket = worker.ticket_of(ctx)
-    if Status(ticket.status) not in sla.LIVE:
+    if not moves.allows(ticket, "supervise"):
         return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，无需督办。")
     note = " ".join(args[1:])[:200] or "请尽快办理"
-    tickets.record(ctx.session, ticket, ctx.person.id, "supervise", note, ctx.now)
-    pushed = lifecycle.tell_group(ctx.session, ticket, "supervised", reason=note)
-    ctx.outbox_ids.extend(pushed)
+    moves.do(ctx.session, ticket, "supervise", ctx.person.id, ctx.now, note, {"reason": note})
+    pushed = ticket.grid_id is not None
     where = "已在网格群提醒网格员" if pushed else "该工单还没有网格群，请先派单"
     return Reply(f"已督办工单 {ticket.id}，{where}。")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from storage.outbox import Queued
+
 
 @dataclass(frozen=True)
 class Message:
@@ -34,6 +36,6 @@ class Reply:
 @dataclass(frozen=True)
 class Outcome:
     reply: Reply
-    # Outbox rows written in the message's transaction: enqueue them after commit.
-    outbox_ids: list[int] = field(default_factory=list)
+    # Outbox rows written in the message's transaction (storage.outbox.queued): enqueue them after commit.
+    queued: list[Queued] = field(default_factory=list)
     duplicate: bool = False

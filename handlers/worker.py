@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from handlers import complaints, lifecycle, sla
+from handlers import complaints, moves, sla
 from handlers.clock import fmt
 from handlers.commands import Context, Registry
 from handlers.types import Message, Reply
@@ -30,15 +30,10 @@ def ticket_of(ctx: Context) -> Ticket:
     return ctx.ticket
 
 
-def tell_resident(ctx: Context, ticket: Ticket, event: str, **payload: object) -> None:
-    """Every resident who reported the problem hears of the step."""
-    ctx.outbox_ids.extend(lifecycle.tell_residents(ctx.session, ticket, event, **payload))
-
-
-def move(ctx: Context, action: str, note: str = "") -> Reply | None:
-    """Apply the move, or return the refusal to show."""
+def move(ctx: Context, action: str, note: str = "", **about: object) -> Reply | None:
+    """Make the move (handlers/moves.py), or return the refusal to show."""
     try:
-        lifecycle.apply(ctx.session, ticket_of(ctx), action, ctx.person.id, note, ctx.now)
+        moves.do(ctx.session, ticket_of(ctx), action, ctx.person.id, ctx.now, note, about)
     except IllegalMove as refused:
         return Reply(f"{refused}。回复“待办”查看本网格的工单。")
     return None
@@ -48,11 +43,10 @@ def move(ctx: Context, action: str, note: str = "") -> Reply | None:
 def accept(msg: Message, args: list[str], ctx: Context) -> Reply:
     """接单 <工单号>：认领本网格的工单"""
     ticket = ticket_of(ctx)
-    if refused := move(ctx, "accept"):
+    if refused := move(ctx, "accept", worker=ctx.person.name):
         return refused
     if ctx.person.role == Role.GRID_WORKER:
         ticket.assignee_id = ctx.person.id
-    tell_resident(ctx, ticket, "accepted", worker=ctx.person.name)
     label = complaints.label(ticket)
     return Reply(f"{ctx.person.name}已接单：工单 {ticket.id}（{label}）。处理完回复“办结 {ticket.id} 处理说明”。")
 
@@ -64,10 +58,9 @@ def progress(msg: Message, args: list[str], ctx: Context) -> Reply:
     note = " ".join(args[1:])[:200]
     if not note:
         return Reply(f"请写上进展说明，如：进展 {ticket.id} 已联系物业，明天上午换灯")
-    if ticket.status not in (Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED, Status.SUSPENDED):
+    if not moves.allows(ticket, "progress"):
         return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，不能更新进展。")
-    tickets.record(ctx.session, ticket, ctx.person.id, "progress", note)
-    tell_resident(ctx, ticket, "progress", note=note)
+    moves.do(ctx.session, ticket, "progress", ctx.person.id, ctx.now, note)
     return Reply(f"已记录工单 {ticket.id} 的进展，并告知居民。")
 
 
@@ -80,7 +73,6 @@ def resolve(msg: Message, args: list[str], ctx: Context) -> Reply:
         return Reply(f"请写上处理说明，如：办结 {ticket.id} 已更换灯泡")
     if refused := move(ctx, "resolve", note):
         return refused
-    tell_resident(ctx, ticket, "resolved", note=note)
     return Reply(f"工单 {ticket.id} 已办结，已请居民评价。可以再发一张处理后的照片。")
 
 
@@ -91,10 +83,8 @@ def give_back(msg: Message, args: list[str], ctx: Context) -> Reply:
     reason = " ".join(args[1:])[:200]
     if not reason:
         return Reply(f"请写上退回原因，如：退回 {ticket.id} 不属于本网格，是隔壁小区的")
-    if refused := move(ctx, "return", reason):
+    if refused := move(ctx, "return", reason, reason=reason, worker=ctx.person.name):
         return refused
-    ctx.notify("supervisor_notice", "returned", "supervisors", ticket.id, reason=reason, worker=ctx.person.name)
-    tell_resident(ctx, ticket, "returned")
     return Reply(f"工单 {ticket.id} 已退回指挥中心重新派单。")
 
 
@@ -137,8 +127,6 @@ def suspend(msg: Message, args: list[str], ctx: Context) -> Reply:
         return Reply(f"请写上需要居民补充什么，如：挂起 {ticket.id} 请告知具体单元号")
     if refused := move(ctx, "suspend", reason):
         return refused
-    ticket.awaiting = "resident"
-    tell_resident(ctx, ticket, "suspended", note=reason)
     return Reply(
         f"工单 {ticket.id} 已挂起，时限暂停计时，已请居民补充。居民回复后自动恢复，也可回复“恢复 {ticket.id}”。"
     )
@@ -165,7 +153,7 @@ def extend(msg: Message, args: list[str], ctx: Context) -> Reply:
     days = int(days_text)
     if not 1 <= days <= MAX_EXTENSION_DAYS:
         return Reply(f"延期天数应在 1 到 {MAX_EXTENSION_DAYS} 天之间，如：延期 {ticket.id} 3 等待配件")
-    if Status(ticket.status) not in (Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED, Status.SUSPENDED):
+    if not moves.allows(ticket, "extend"):
         return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，不能延期。")
     if ctx.person.role == Role.SUPERVISOR:
         return grant(ctx, ticket, days, reason)
@@ -173,28 +161,19 @@ def extend(msg: Message, args: list[str], ctx: Context) -> Reply:
         return Reply(f"工单 {ticket.id} 的延期申请正在等待指挥中心审批。")
     if ticket.extensions >= MAX_EXTENSIONS:
         return Reply(f"工单 {ticket.id} 已延期过 {ticket.extensions} 次，不能再申请。确有困难请联系指挥中心。")
-    ticket.extension_request = json.dumps({"days": days, "reason": reason, "by": ctx.person.id}, ensure_ascii=False)
-    ctx.session.add(ticket)
-    tickets.record(ctx.session, ticket, ctx.person.id, "extend_request", f"{days}天 {reason}", ctx.now)
-    ctx.outbox_ids.extend(
-        lifecycle.tell_supervisors(
-            ctx.session, ticket, "extension_requested", days=days, reason=reason, worker=ctx.person.name
-        )
-    )
+    about = {"days": days, "reason": reason, "worker": ctx.person.name, "by": ctx.person.id}
+    moves.do(ctx.session, ticket, "extend_request", ctx.person.id, ctx.now, f"{days}天 {reason}", about)
     return Reply(f"已提交工单 {ticket.id} 延期 {days} 天的申请，等待指挥中心审批。")
 
 
 def grant(ctx: Context, ticket: Ticket, days: int, reason: str) -> Reply:
     """Move the resolve deadline by `days` (working days on a working clock) and tell everyone concerned."""
+    if not moves.allows(ticket, "extend"):
+        return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，不能延期。")
     before = ticket.resolve_due_at
-    ticket.extension_request = ""
-    sla.extend(ticket, days, ctx.now)
-    ctx.session.add(ticket)
-    tickets.record(ctx.session, ticket, ctx.person.id, "extend", f"{days}天 {reason}", ctx.now)
-    due = fmt(ticket.resolve_due_at)
-    ctx.outbox_ids.extend(lifecycle.tell_group(ctx.session, ticket, "extended", days=days, due=due))
-    tell_resident(ctx, ticket, "extended", note=reason, due=due)
-    return Reply(f"工单 {ticket.id} 已延期 {days} 天：办结时限由 {fmt(before)} 改为 {due}。")
+    about = {"days": days, "note": reason}
+    moves.do(ctx.session, ticket, "extend", ctx.person.id, ctx.now, f"{days}天 {reason}", about)
+    return Reply(f"工单 {ticket.id} 已延期 {days} 天：办结时限由 {fmt(before)} 改为 {fmt(ticket.resolve_due_at)}。")
 
 
 def attach_after_photo(msg: Message, ctx: Context) -> Reply:

@@ -207,6 +207,14 @@ class InboundMessage(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
 
 
+class OutboxKind(StrEnum):
+    """Who an outbox row is for, which decides the channel it goes out on."""
+
+    RESIDENT_NOTICE = "resident_notice"  # one resident, through the Official Account
+    GROUP_PUSH = "group_push"  # a grid's (or a department's) WeCom group
+    SUPERVISOR_NOTICE = "supervisor_notice"  # the command centre's WeCom group
+
+
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
@@ -226,7 +234,7 @@ class Outbox(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
-    kind: str = Field(max_length=32)  # group_push | resident_notice
+    kind: str = Field(max_length=32)  # an OutboxKind
     event: str = Field(max_length=32)  # assigned | accepted | resolved | ...
     recipient: str = Field(default="", max_length=128)  # chat id or openid
     payload: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))

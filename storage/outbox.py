@@ -1,4 +1,8 @@
-"""The outbox: notifications written with the change they announce, delivered after commit."""
+"""The outbox: notifications written with the change they announce, delivered after commit.
+
+Every row added is remembered by its session (`session.info`), with its kind: whoever commits the session hands
+`queued(session)` to the workers, so no caller has to collect ids, and nobody re-reads a row to learn its kind.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,22 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, update
 from sqlmodel import Session, col, select
 
-from storage.models import Outbox, OutboxStatus, Ticket
+from storage.models import Outbox, OutboxKind, OutboxStatus, Ticket
+
+_QUEUED = "wgt.outbox.queued"
+# An outbox row to hand to the workers after commit: its id, and its kind (which decides who delivers it).
+Queued = tuple[int, OutboxKind]
 
 
 def add(
     session: Session,
-    kind: str,
+    kind: OutboxKind,
     event: str,
     recipient: str,
     ticket_id: int | None,
     payload: dict[str, Any] | None = None,
 ) -> Outbox:
+    """Write a notification in the session's transaction; the session remembers it for queued()."""
     row = Outbox(
         kind=kind,
         event=event,
@@ -30,7 +39,15 @@ def add(
     )
     session.add(row)
     session.flush()
+    assert row.id is not None
+    session.info.setdefault(_QUEUED, []).append((row.id, OutboxKind(kind)))
     return row
+
+
+def queued(session: Session) -> list[Queued]:
+    """The rows this session wrote since the last call, to enqueue once it has committed (the list is emptied)."""
+    found: list[Queued] = session.info.pop(_QUEUED, [])
+    return found
 
 
 def lease(session: Session, outbox_id: int, now: datetime, seconds: int = 60) -> Outbox | None:
@@ -73,10 +90,10 @@ def mark_failed(session: Session, row: Outbox, error: str, permanent: bool, now:
     session.add(row)
 
 
-def stale(session: Session, older_than: datetime, now: datetime, limit: int = 500) -> Sequence[int]:
+def stale(session: Session, older_than: datetime, now: datetime, limit: int = 500) -> list[Queued]:
     """Pending rows that should have gone out by now and nobody holds: the sweep re-enqueues these."""
     query = (
-        select(Outbox.id)
+        select(Outbox.id, Outbox.kind)
         .where(
             Outbox.status == OutboxStatus.PENDING,
             Outbox.created_at < older_than,
@@ -85,7 +102,7 @@ def stale(session: Session, older_than: datetime, now: datetime, limit: int = 50
         .order_by(col(Outbox.id))
         .limit(limit)
     )
-    return [i for i in session.exec(query).all() if i is not None]
+    return [(i, OutboxKind(kind)) for i, kind in session.exec(query).all() if i is not None]
 
 
 def pending(

@@ -1,4 +1,4 @@
-"""Tickets: opening, the one state machine, and the queries about them."""
+"""Tickets: opening, events, and the queries about them. The moves between states are handlers/moves.py."""
 
 from __future__ import annotations
 
@@ -12,20 +12,6 @@ from sqlmodel import Session, col, select
 
 from storage.models import OPEN_STATUSES, Once, Outbox, Status, Ticket, TicketEvent, TicketReporter, utcnow
 
-# action -> (statuses it may start from, status it leads to)
-TRANSITIONS: dict[str, tuple[frozenset[Status], Status]] = {
-    "assign": (frozenset({Status.NEW, Status.RETURNED}), Status.ASSIGNED),
-    "transfer": (frozenset({Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED, Status.SUSPENDED}), Status.ASSIGNED),
-    "accept": (frozenset({Status.ASSIGNED, Status.REOPENED}), Status.ACCEPTED),
-    "suspend": (frozenset({Status.ACCEPTED}), Status.SUSPENDED),
-    "resume": (frozenset({Status.SUSPENDED}), Status.ACCEPTED),
-    "resolve": (frozenset({Status.ACCEPTED, Status.SUSPENDED}), Status.RESOLVED),
-    "return": (frozenset({Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED, Status.SUSPENDED}), Status.RETURNED),
-    "close": (frozenset({Status.RESOLVED}), Status.CLOSED),
-    "reopen": (frozenset({Status.RESOLVED, Status.CLOSED}), Status.REOPENED),
-    "cancel": (frozenset({Status.NEW, Status.ASSIGNED, Status.RETURNED}), Status.CANCELLED),
-}
-
 STATUS_NAMES = {
     Status.NEW: "待派单",
     Status.ASSIGNED: "已派单",
@@ -38,16 +24,9 @@ STATUS_NAMES = {
     Status.CANCELLED: "已撤销",
 }
 
-# Why a move is refused, in words a resident or worker understands.
-REFUSALS = {
-    Status.CANCELLED: "该工单已撤销",
-    Status.CLOSED: "该工单已评价结束",
-    Status.RESOLVED: "该工单已办结",
-}
-
 
 class IllegalMove(Exception):
-    """A status change the state machine refuses; str(exc) is the reason to show."""
+    """A move the table of moves (handlers/moves.py) refuses; str(exc) is the reason to show."""
 
 
 def open_ticket(session: Session, ticket: Ticket, actor_id: int | None, note: str = "") -> Ticket:
@@ -55,74 +34,18 @@ def open_ticket(session: Session, ticket: Ticket, actor_id: int | None, note: st
     ticket.status = Status.NEW
     session.add(ticket)
     session.flush()
-    _append(session, ticket, actor_id, "open", None, Status.NEW, note)
+    append_event(session, ticket, actor_id, "open", None, Status.NEW, note)
     return ticket
-
-
-def check(ticket: Ticket, action: str) -> None:
-    """Raise IllegalMove, with the reason to show, when the ticket's status does not allow the move."""
-    if action not in TRANSITIONS:
-        raise IllegalMove(f"未知操作：{action}")
-    current = Status(ticket.status)
-    if current not in TRANSITIONS[action][0]:
-        reason = REFUSALS.get(current, f"工单当前状态为“{STATUS_NAMES[current]}”")
-        raise IllegalMove(f"{reason}，不能{ACTION_NAMES.get(action, action)}")
-
-
-def transition(
-    session: Session,
-    ticket: Ticket,
-    action: str,
-    actor_id: int | None,
-    note: str = "",
-    now: datetime | None = None,
-) -> Ticket:
-    """Apply one move of the state machine, or raise IllegalMove and change nothing."""
-    check(ticket, action)
-    if action in ("assign", "transfer") and ticket.grid_id is None:
-        raise IllegalMove("尚未确定网格，不能派单")
-    target = TRANSITIONS[action][1]
-    current = Status(ticket.status)
-    now = now or utcnow()
-    ticket.status = target
-    ticket.updated_at = now
-    stamp = {
-        "assign": "assigned_at",
-        "transfer": "assigned_at",
-        "reopen": "assigned_at",
-        "accept": "accepted_at",
-        "resolve": "resolved_at",
-        "close": "closed_at",
-    }.get(action)
-    if stamp:
-        setattr(ticket, stamp, now)
-    session.add(ticket)
-    _append(session, ticket, actor_id, action, current, target, note, now)
-    return ticket
-
-
-ACTION_NAMES = {
-    "assign": "派单",
-    "transfer": "转派",
-    "suspend": "挂起",
-    "resume": "恢复",
-    "accept": "接单",
-    "resolve": "办结",
-    "return": "退回",
-    "close": "评价",
-    "reopen": "重办",
-    "cancel": "撤销",
-}
 
 
 def record(
     session: Session, ticket: Ticket, actor_id: int | None, action: str, note: str = "", now: datetime | None = None
 ) -> TicketEvent:
-    """Append an event that changes no status (催办, 补充位置, 图片, 督办, 延期申请)."""
-    return _append(session, ticket, actor_id, action, None, None, note, now)
+    """Append a fact about the ticket that is not a move (补充位置, 图片, 关联, 改类, 回访, the sweep's 督办)."""
+    return append_event(session, ticket, actor_id, action, None, None, note, now)
 
 
-def _append(
+def append_event(
     session: Session,
     ticket: Ticket,
     actor_id: int | None,

@@ -19,7 +19,7 @@ from bot.cards import ticket_of
 from bot.gateway import Gateway, is_retryable, message_from_text, use_transport_for
 from bot.runtime import Runtime
 from config import ConfigError
-from handlers import lifecycle
+from handlers import notify
 from simulator.aibot import AIBotServer
 from storage import outbox
 from storage.db import transaction
@@ -320,7 +320,7 @@ def test_a_reminder_is_markdown_that_mentions_the_worker(start_gateway, aibot, r
     resident.say("3号楼楼道灯坏了")
     (number,) = tickets(session)
     with transaction(rt.engine) as s:
-        lifecycle.tell_group(s, s.get(Ticket, number), "remind")
+        notify.group(s, s.get(Ticket, number), "remind")
     start_gateway()
     (body,) = aibot.wait_for(lambda: [b for b in sends(aibot, G01) if b["msgtype"] == "markdown"])
     content = body["markdown"]["content"]

@@ -23,7 +23,7 @@ from bot import jobs, runtime
 from bot.channels import Delivery, DeliveryError
 from bot.runtime import Runtime
 from bot.webhook import MARKDOWN_LIMIT, WebhookChannel, markdown, split_message
-from handlers import lifecycle
+from handlers import notify
 from simulator.wecom_webhook import WeComWebhook, create_wecom_webhook
 from storage import grids, outbox
 from storage.db import transaction
@@ -387,7 +387,7 @@ def test_a_reminder_mentions_the_grid_worker_so_their_phone_buzzes(rt, resident,
     resident.say("3号楼楼道灯坏了")
     (card,) = rows(rt)
     with transaction(rt.engine) as s:
-        lifecycle.tell_group(s, s.get(Ticket, card.ticket_id), "remind")
+        notify.group(s, s.get(Ticket, card.ticket_id), "remind")
     reminder = rows(rt)[-1]
 
     channel().send(rendered(rt, reminder))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from storage import tickets
+from handlers import moves
 from storage.db import transaction
-from storage.models import Grid, Outbox, Person, Status, Ticket
+from storage.models import Grid, Outbox, Person, Status, Ticket, utcnow
 
 
 def only_ticket(session) -> Ticket:
@@ -125,8 +125,8 @@ def resolve(rt, ticket_id: int) -> None:
     """What the grid worker's 接单 and 办结 will do (their WeCom commands are the next issue)."""
     with transaction(rt.engine) as s:
         ticket = s.get(Ticket, ticket_id)
-        tickets.transition(s, ticket, "accept", None)
-        tickets.transition(s, ticket, "resolve", None, "已更换灯泡")
+        moves.do(s, ticket, "accept", None, utcnow())
+        moves.do(s, ticket, "resolve", None, utcnow(), "已更换灯泡")
 
 
 def test_satisfied_rating_closes_the_ticket(resident, session, rt):

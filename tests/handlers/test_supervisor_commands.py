@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from handlers import lifecycle
+from handlers import moves
 from storage.db import transaction
 from storage.models import Ticket, utcnow
 
@@ -15,7 +15,7 @@ def move(rt, ticket_id: int, *actions: str) -> None:
     with transaction(rt.engine) as s:
         ticket = s.get(Ticket, ticket_id)
         for action in actions:
-            lifecycle.apply(s, ticket, action, None, "", utcnow())
+            moves.do(s, ticket, action, None, utcnow())
 
 
 def test_resident_asking_for_statistics_is_told_it_is_not_for_them(resident, session):

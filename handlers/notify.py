@@ -1,0 +1,93 @@
+"""The one way to queue a notification: to a ticket's residents, its grid's group, or the command centre.
+
+Rows go into the outbox in the caller's transaction; the session remembers them (storage.outbox.queued) and whoever
+commits hands them to the workers. What each event says is handlers/notices.py.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlmodel import Session
+
+from storage import outbox, tickets
+from storage.models import Grid, OutboxKind, Person, Ticket
+
+CENTRE = "supervisors"  # the recipient of a centre notice: the bot delivers it to the centre's group
+
+
+class To(StrEnum):
+    """Who hears of a move, as the table of moves (handlers/moves.py) names them."""
+
+    RESIDENTS = "居民"
+    GROUP = "网格群"
+    OLD_GROUP = "原网格群"
+    CENTRE = "指挥中心"
+    GROUP_OR_CENTRE = "网格群（未派到网格时指挥中心）"
+
+
+# Group pushes shown as the ticket's card with its buttons (handlers/notices.py has their headlines); the card is
+# the ticket's own message, not a reminder to one person, so it @-mentions nobody.
+CARD_EVENTS = frozenset({"assigned", "reopened", "urged", "cancelled"})
+# Notices only the first reporter gets: the rating is theirs to give (linked reporters' ratings are kept apart).
+FIRST_REPORTER_ONLY = frozenset({"rate_remind"})
+
+
+def residents_of(session: Session, ticket: Ticket) -> list[Person]:
+    """Everyone who reported the problem: the first reporter, then residents linked as duplicates."""
+    ids = [ticket.resident_id] if ticket.resident_id else []
+    ids += [r.person_id for r in tickets.reporters(session, ticket.id or 0)]
+    found = (session.get(Person, i) for i in dict.fromkeys(ids))
+    return [p for p in found if p is not None]
+
+
+def residents(session: Session, ticket: Ticket, event: str, **payload: object) -> int:
+    """A notice to every reporter who can receive one; how many were queued.
+
+    A linked reporter is a stranger to the first: their notice is marked so it renders as a fixed status line,
+    never the worker's free text, which may name the first reporter, her phone or her flat.
+    """
+    queued = 0
+    for person in residents_of(session, ticket):
+        first = person.id == ticket.resident_id
+        if not person.openid or not person.subscribed or (event in FIRST_REPORTER_ONLY and not first):
+            continue
+        about = payload if first else {**payload, "linked": True}
+        outbox.add(session, OutboxKind.RESIDENT_NOTICE, event, person.openid, ticket.id, about)
+        queued += 1
+    return queued
+
+
+def group(session: Session, ticket: Ticket, event: str, **payload: object) -> bool:
+    """A push to the group of the ticket's grid, @-mentioning the assigned worker; False when it has no grid.
+
+    A grid whose group has no chat id we know (a robot-only group) gets an empty recipient: the webhook channel
+    finds the ticket's grid's robot; the AI bot fails the row, where /ops shows it.
+    """
+    grid = session.get(Grid, ticket.grid_id) if ticket.grid_id else None
+    if grid is None:
+        return False
+    push(session, ticket, grid, event, payload)
+    return True
+
+
+def push(
+    session: Session, ticket: Ticket, grid: Grid, event: str, payload: dict[str, object], mention: bool = True
+) -> None:
+    """A push about the ticket to this grid's group: its own (@-mentioning its worker, but on a card), or the one it
+    was transferred from (mention=False: the assignee is the new grid's worker)."""
+    worker = session.get(Person, ticket.assignee_id) if mention and ticket.assignee_id else None
+    if worker is not None and event not in CARD_EVENTS:
+        payload = {"mention": worker.wecom_userid or "", "worker": worker.name, **payload}
+    outbox.add(session, OutboxKind.GROUP_PUSH, event, grid.chat_id, ticket.id, payload)
+
+
+def centre(session: Session, ticket: Ticket | None, event: str, **payload: object) -> None:
+    """A notice to the command centre's group."""
+    outbox.add(session, OutboxKind.SUPERVISOR_NOTICE, event, CENTRE, ticket.id if ticket else None, payload)
+
+
+def group_or_centre(session: Session, ticket: Ticket, event: str, **payload: object) -> None:
+    """The grid's group once the ticket is with a grid; the centre while it waits in the centre's queue."""
+    if not (ticket.status != "new" and group(session, ticket, event, **payload)):
+        centre(session, ticket, event, **payload)
