@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 import nlp
+import policy
 from handlers import moves, notify, sla
 from handlers import routing as grid_routing
 from handlers.clock import fmt, local
@@ -25,12 +26,6 @@ ASK_LOCATION = "请告诉我具体位置，如：幸福小区3栋"
 URGENT_WARNING = "【紧急】如有危险请立即拨打119（火警）、110（报警）或120（急救）。"
 GREETING = "您好，这里是社区网格服务。请直接描述您遇到的问题和位置，如：3号楼楼道灯坏了。回复“帮助”查看更多。"
 GREETINGS = {"你好", "您好", "在吗", "在不在", "hello", "hi", "谢谢", "好的", "嗯", "哦", "收到", "ok"}
-# A complaint like an open ticket of the same grid and category opened this recently is linked to it.
-DUPLICATE_WINDOW = timedelta(hours=72)
-# Urgent reports of one place this close together are one emergency: 60 copies of a fire report made 60 tickets.
-URGENT_WINDOW = timedelta(hours=2)
-# At most one "more residents report it" alert per ticket in this long; it says the total when it goes out.
-LINK_ALERT_INTERVAL = timedelta(minutes=5)
 LINK_EVENTS = ("linked", "linked_urgent")
 HELD = "centre"  # Ticket.awaiting of a complaint over its sender's limit: the centre looks before any grid is asked
 
@@ -50,10 +45,6 @@ def use_limits(limits: SenderLimits) -> None:
     """Set the process's per-sender limits (the web app and the workers install them from Settings)."""
     global _limits
     _limits = limits
-
-
-# Photos and shared locations this soon after a complaint belong to it.
-ATTACH_WINDOW = timedelta(minutes=30)
 
 
 def index(ctx: Context) -> GridIndex:
@@ -179,7 +170,7 @@ def locate_by_coordinates(msg: Message, ctx: Context) -> Reply:
     resident_id = ctx.person.id or 0
     ticket = tickets.awaiting_location(ctx.session, resident_id)
     if ticket is None:
-        recent = tickets.latest_open_of_resident(ctx.session, resident_id, ctx.now - ATTACH_WINDOW)
+        recent = tickets.latest_open_of_resident(ctx.session, resident_id, ctx.now - policy.ATTACH_WINDOW)
         if recent is None or recent.lat is not None:
             return Reply("已收到您的位置。请用文字描述遇到的问题，如：这里路灯不亮。")
         recent.lat, recent.lng = msg.lat, msg.lng
@@ -200,7 +191,7 @@ def locate_by_coordinates(msg: Message, ctx: Context) -> Reply:
 def attach_image(msg: Message, ctx: Context) -> Reply:
     resident_id = ctx.person.id or 0
     ticket = tickets.awaiting_location(ctx.session, resident_id) or tickets.latest_open_of_resident(
-        ctx.session, resident_id, ctx.now - ATTACH_WINDOW
+        ctx.session, resident_id, ctx.now - policy.ATTACH_WINDOW
     )
     if ticket is None:
         return Reply("已收到照片。请再用文字描述问题和位置，如：3号楼楼道灯坏了，我们会为您立案。")
@@ -251,11 +242,13 @@ def duplicate_of(text: str, intent: nlp.Intent, routing: Routing, ctx: Context) 
         # fires; a wrong link would hide the second.
         return None
     if intent.urgent:
-        candidates = tickets.urgent_candidates(ctx.session, grid_id, ctx.now - URGENT_WINDOW)
+        candidates = tickets.urgent_candidates(ctx.session, grid_id, ctx.now - policy.URGENT_WINDOW)
     elif grid_id is not None:
-        candidates = tickets.duplicate_candidates(ctx.session, grid_id, intent.category, ctx.now - DUPLICATE_WINDOW)
+        candidates = tickets.duplicate_candidates(
+            ctx.session, grid_id, intent.category, ctx.now - policy.DUPLICATE_WINDOW
+        )
     else:
-        candidates = tickets.unrouted_candidates(ctx.session, intent.category, ctx.now - DUPLICATE_WINDOW)
+        candidates = tickets.unrouted_candidates(ctx.session, intent.category, ctx.now - policy.DUPLICATE_WINDOW)
     best: tuple[Ticket, float] | None = None
     for candidate in candidates:
         if candidate.status == Status.NEW and candidate.awaiting:
@@ -324,7 +317,7 @@ def link(ticket: Ticket, score: float, text: str, place: str, msg: Message, ctx:
     ctx.session.add(ticket)
     tickets.record(ctx.session, ticket, ctx.person.id, "link", text[:200], ctx.now)
     event = "linked_urgent" if ticket.urgent else "linked"
-    if not tickets.recent_alert(ctx.session, ticket.id, LINK_EVENTS, ctx.now - LINK_ALERT_INTERVAL):
+    if not tickets.recent_alert(ctx.session, ticket.id, LINK_EVENTS, ctx.now - policy.LINK_ALERT_INTERVAL):
         notify.group(ctx.session, ticket, event)
     return Reply(warn(ticket) + f"已有居民反映此问题（工单 {ticket.id}），已为您关联，处理进展会同步告诉您。")
 

@@ -11,12 +11,13 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+import policy
 from handlers import moves, notify, sla
 from storage import tickets
 from storage.models import Ticket
 
 log = logging.getLogger(__name__)
-AUTO_CLOSE_NOTE = "7天未评价，自动结案"
+AUTO_CLOSE_NOTE = f"{policy.AUTO_CLOSE_AFTER.days}天未评价，自动结案"
 # Phases whose stages supersede each other: when a sweep finds several due at once, only the latest is announced.
 PHASES = {
     "remind": "accept",

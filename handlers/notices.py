@@ -7,6 +7,7 @@ import json
 from sqlmodel import Session
 
 import nlp
+import policy
 from handlers import complaints
 from handlers.clock import fmt
 from handlers.privacy import mask, mask_name
@@ -24,7 +25,9 @@ GROUP_TEXTS = {
     "escalated": "【超时未接单】{who}工单 {n}（{label}）已超过接单时限，已报指挥中心。请尽快回复“接单 {n}”。",
     "warn": "【临期】{who}工单 {n}（{label}）{due} 到期。办完回复“办结 {n} 处理说明”，来不及请“延期 {n} 天数 原因”。",
     "overdue": "【已超时】{who}工单 {n}（{label}）已超时{late}，指挥中心已督办。办完回复“办结 {n} 处理说明”。",
-    "badly_late": "【严重超时】{who}工单 {n}（{label}）已超时{late}，超过时限3倍。请今天办结或回复“退回 {n} 原因”。",
+    "badly_late": (
+        "【严重超时】{who}工单 {n}（{label}）已超时{late}，超过时限{badly_times}倍。请今天办结或回复“退回 {n} 原因”。"
+    ),
     "supervised": "【督办】{who}指挥中心督办工单 {n}（{label}）：{reason}。回复“进展 {n} 说明”汇报。",
     "linked": "【又有居民反映】工单 {n}（{label}）：共{count}位居民反映，办结时会一并告知。",
     "linked_urgent": "【又有居民报警】{who}工单 {n}（{label}）：共{count}位居民报警，请尽快到场处置。",
@@ -47,7 +50,7 @@ SUPERVISOR_TEXTS = {
     ),
     "escalated": "【超时未接单】{grid}工单 {n}（{label}）超过接单时限仍未接单。回复“督办 {n}”或“转派 {n} 网格编号”。",
     "overdue": "【超时】{grid}工单 {n}（{label}）已超时{late}，已自动督办。回复“查 {n}”看详情。",
-    "badly_late": "【严重超时】{grid}工单 {n}（{label}）已超时{late}，超过时限3倍。回复“查 {n}”看详情。",
+    "badly_late": "【严重超时】{grid}工单 {n}（{label}）已超时{late}，超过时限{badly_times}倍。回复“查 {n}”看详情。",
     "flooding": (
         "【频繁反映】{resident}{window}内反映超过限额，之后的反映暂存在待派单，不推送网格群。"
         "最新一条是工单 {n}：回复“查 {n}”查看，确需处理的回复“派 {n} 网格编号”。"
@@ -65,7 +68,10 @@ RESIDENT_NOTICES = {
     "dispatched": "工单 {n} 已派给{grid}处理。回复“进度 {n}”查看。",
     "suspended": "网格员需要您补充：{note}。请直接回复补充内容，工单 {n} 会继续处理。",
     "extended": "工单 {n} 的办结时间调整为 {due}（{note}）。回复“进度 {n}”查看。",
-    "rate_remind": "工单 {n} 还没收到您的评价。请回复“评价 {n} 满意”或“评价 {n} 不满意”，办结7天内未评价将自动结案。",
+    "rate_remind": (
+        "工单 {n} 还没收到您的评价。请回复“评价 {n} 满意”或“评价 {n} 不满意”，"
+        "办结{auto_close_days}天内未评价将自动结案。"
+    ),
     "split": "您反映的问题已单独立案，工单号 {n}。回复“进度 {n}”查看。",
 }
 # What a linked reporter reads instead where the notice above carries the worker's words (written for the first
@@ -110,6 +116,9 @@ def render(session: Session, row: Outbox) -> str:
         # As it is when the alert goes out: a burst of links is announced once, with the total.
         count=ticket.reporter_count,
         resident=resident_name(session, ticket) if row.event == "flooding" else "",
+        # The promises a text makes, as the rules are now (policy.py).
+        badly_times=f"{policy.BADLY_LATE_AT:g}",
+        auto_close_days=policy.AUTO_CLOSE_AFTER.days,
     )
     if row.kind == "resident_notice":
         linked = LINKED_NOTICES.get(row.event) if payload.get("linked") else None

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
+import policy
 from handlers import complaints, moves, notify
 from handlers import routing as grid_routing
 from handlers.clock import fmt
@@ -18,8 +17,6 @@ RESIDENT = {Role.RESIDENT}
 
 RATINGS = {"满意": 5, "非常满意": 5, "基本满意": 3, "一般": 3, "不满意": 1, "很不满意": 1}
 # A rating this low means the problem is not solved: the ticket is handled again (重办).
-REOPEN_AT_OR_BELOW = 2
-URGE_INTERVAL = timedelta(hours=2)
 
 
 def own_ticket(ctx: Context, arg: str | None) -> Ticket | None:
@@ -109,7 +106,7 @@ def give_rating(ticket: Ticket, score: int, note: str, ctx: Context) -> Reply:
         return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，办结后才能评价。")
     ticket.rating, ticket.rating_note = score, note
     said = f"评价{score}分 {note}".strip()
-    if score <= REOPEN_AT_OR_BELOW:
+    if score <= policy.REOPEN_AT_OR_BELOW:
         moves.do(ctx.session, ticket, "reopen", ctx.person.id, ctx.now, said, {"score": score})
         return Reply(f"抱歉没能让您满意。工单 {ticket.id} 已重新交给网格员处理，社区指挥中心会跟进。")
     moves.do(ctx.session, ticket, "close", ctx.person.id, ctx.now, said)
@@ -124,7 +121,7 @@ def rate_as_linked(ticket: Ticket, score: int, note: str, ctx: Context) -> Reply
     link.rating, link.rating_note = score, note
     ctx.session.add(link)
     tickets.record(ctx.session, ticket, ctx.person.id, "linked_rating", f"评价{score}分 {note}".strip(), ctx.now)
-    if score <= REOPEN_AT_OR_BELOW:
+    if score <= policy.REOPEN_AT_OR_BELOW:
         notify.centre(ctx.session, ticket, "linked_unhappy", score=score)
         return Reply(
             f"已记下您的评价（{score}分）。工单 {ticket.id} 由最先反映的居民确认结案，社区指挥中心会联系您了解情况。"
@@ -149,7 +146,7 @@ def bare_rating(text: str, ctx: Context) -> Reply | None:
     if len(waiting) > 1:
         numbers = "、".join(str(t.id) for t in waiting)
         return Reply(f"您有 {len(waiting)} 张工单待评价（{numbers}），请带上工单号，如：评价 {waiting[0].id} {bare}")
-    if bare.isdecimal() and score <= REOPEN_AT_OR_BELOW:
+    if bare.isdecimal() and score <= policy.REOPEN_AT_OR_BELOW:
         return Reply(
             f"您是要给工单 {waiting[0].id} 打 {score} 分（不满意，工单将重新处理）吗？"
             f"确认请回复“评价 {waiting[0].id} {score}”；满意请回复“满意”。"
@@ -168,7 +165,7 @@ def urge(msg: Message, args: list[str], ctx: Context) -> Reply:
     if not moves.allows(ticket, "urge"):
         return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，无需催办。")
     last = [e for e in tickets.events(ctx.session, ticket.id or 0) if e.action == "urge"]
-    if last and ctx.now - last[-1].created_at < URGE_INTERVAL:
+    if last and ctx.now - last[-1].created_at < policy.URGE_INTERVAL:
         return Reply(f"工单 {ticket.id} 刚催办过，网格员已收到提醒，请耐心等待。")
     moves.do(ctx.session, ticket, "urge", ctx.person.id, ctx.now)
     return Reply(f"已催办工单 {ticket.id}，我们会尽快处理。")

@@ -18,12 +18,13 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 import nlp
+import policy
 from handlers.workcal import WorkCalendar, default_calendar
 from storage.models import Status, Ticket
 
-ACCEPT_STAGES = (("remind", 0.5), ("escalate", 1.0))
-RESOLVE_STAGES = (("warn", 0.8), ("overdue", 1.0), ("badly_late", 3.0))
-RATING_STAGES = (("rate_remind", timedelta(days=3)), ("auto_close", timedelta(days=7)))
+ACCEPT_STAGES = (("remind", policy.REMIND_AT), ("escalate", policy.ESCALATE_AT))
+RESOLVE_STAGES = (("warn", policy.WARN_AT), ("overdue", policy.OVERDUE_AT), ("badly_late", policy.BADLY_LATE_AT))
+RATING_STAGES = (("rate_remind", policy.RATE_REMIND_AFTER), ("auto_close", policy.AUTO_CLOSE_AFTER))
 ACCEPTING = frozenset({Status.ASSIGNED, Status.REOPENED})
 RUNNING = frozenset({Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.RETURNED, Status.REOPENED})
 # Open and on a clock, running or paused (挂起).
@@ -196,14 +197,14 @@ def colour(ticket: Ticket, now: datetime) -> str:
     if Status(ticket.status) not in LIVE:
         return GREEN
     used = consumed(ticket, now)
-    if used >= 3:
+    if used >= policy.BADLY_LATE_AT:
         return BADLY
-    if used >= 1:
+    if used >= policy.OVERDUE_AT:
         return RED
     late_accept = (
         ticket.accept_due_at is not None and Status(ticket.status) in ACCEPTING and now >= ticket.accept_due_at
     )
-    return YELLOW if used >= 0.8 or late_accept else GREEN
+    return YELLOW if used >= policy.WARN_AT or late_accept else GREEN
 
 
 def mark_for(ticket: Ticket, now: datetime) -> str:

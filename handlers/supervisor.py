@@ -8,6 +8,7 @@ from datetime import datetime, time, timedelta
 from sqlmodel import Session
 
 import nlp
+import policy
 from handlers import complaints, moves, notify, sla, worker
 from handlers.clock import fmt, local, period
 from handlers.commands import Context, Registry, parse_ticket_number
@@ -20,9 +21,6 @@ from storage.tickets import STATUS_NAMES, IllegalMove
 commands = Registry()
 SUPERVISOR = {Role.SUPERVISOR}
 PERIODS = ("今日", "今天", "本周", "本月", "上月")
-
-
-CALLBACK_DAYS = 7
 
 
 @commands.command("统计", roles=SUPERVISOR, glued_args=True)
@@ -252,9 +250,9 @@ def callback(msg: Message, args: list[str], ctx: Context) -> Reply:
         ctx.session.add(ticket)
         tickets.record(ctx.session, ticket, ctx.person.id, "callback", note, ctx.now)
         return Reply(f"已记录工单 {number} 的回访结果。")
-    due = tickets.callbacks_due(ctx.session, ctx.now - timedelta(days=CALLBACK_DAYS))
+    due = tickets.callbacks_due(ctx.session, ctx.now - timedelta(days=policy.CALLBACK_DAYS))
     if not due:
-        return Reply(f"近 {CALLBACK_DAYS} 天没有需要回访的工单。")
+        return Reply(f"近 {policy.CALLBACK_DAYS} 天没有需要回访的工单。")
     # In a group the whole number would be read by everyone; in a private chat the centre needs it to call.
     private = not msg.chat_id
     lines = []
@@ -262,7 +260,13 @@ def callback(msg: Message, args: list[str], ctx: Context) -> Reply:
         resident = ctx.session.get(Person, t.resident_id) if t.resident_id else None
         phone = (resident.phone if private else mask_phone(resident.phone)) if resident and resident.phone else "无电话"
         name = mask_name(resident.name) if resident and resident.name else "居民"
-        why = f"评价{t.rating}分" if t.rating is not None and t.rating <= 2 else "重办" if t.reopen_count else "紧急"
+        why = (
+            f"评价{t.rating}分"
+            if t.rating is not None and t.rating <= policy.REOPEN_AT_OR_BELOW
+            else "重办"
+            if t.reopen_count
+            else "紧急"
+        )
         lines.append(f"{t.id} {complaints.label(t)} {why} {name} {phone}")
     hint = "" if private else "（群里电话已隐藏，私聊我可看完整号码）"
     return Reply(f"需要回访 {len(due)} 件{hint}：\n" + "\n".join(lines) + "\n回访后回复“回访 工单号 结果”。")

@@ -6,8 +6,8 @@ The dispatcher has already checked the role and that the ticket is in the worker
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
+import policy
 from handlers import complaints, moves, sla
 from handlers.clock import fmt
 from handlers.commands import Context, Registry
@@ -19,10 +19,7 @@ from storage.tickets import STATUS_NAMES, IllegalMove
 commands = Registry()
 WORKERS = {Role.GRID_WORKER, Role.SUPERVISOR}
 # A photo a worker sends this soon after 办结 is the after-photo of that ticket.
-AFTER_PHOTO_WINDOW = timedelta(minutes=30)
 # Extensions a worker may ask for per ticket (the rules allow one); the centre can always extend directly.
-MAX_EXTENSIONS = 1
-MAX_EXTENSION_DAYS = 30
 
 
 def ticket_of(ctx: Context) -> Ticket:
@@ -151,15 +148,15 @@ def extend(msg: Message, args: list[str], ctx: Context) -> Reply:
     if not days_text.isdecimal() or not reason:
         return usage
     days = int(days_text)
-    if not 1 <= days <= MAX_EXTENSION_DAYS:
-        return Reply(f"延期天数应在 1 到 {MAX_EXTENSION_DAYS} 天之间，如：延期 {ticket.id} 3 等待配件")
+    if not 1 <= days <= policy.MAX_EXTENSION_DAYS:
+        return Reply(f"延期天数应在 1 到 {policy.MAX_EXTENSION_DAYS} 天之间，如：延期 {ticket.id} 3 等待配件")
     if not moves.allows(ticket, "extend"):
         return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，不能延期。")
     if ctx.person.role == Role.SUPERVISOR:
         return grant(ctx, ticket, days, reason)
     if ticket.extension_request:
         return Reply(f"工单 {ticket.id} 的延期申请正在等待指挥中心审批。")
-    if ticket.extensions >= MAX_EXTENSIONS:
+    if ticket.extensions >= policy.MAX_EXTENSIONS:
         return Reply(f"工单 {ticket.id} 已延期过 {ticket.extensions} 次，不能再申请。确有困难请联系指挥中心。")
     about = {"days": days, "reason": reason, "worker": ctx.person.name, "by": ctx.person.id}
     moves.do(ctx.session, ticket, "extend_request", ctx.person.id, ctx.now, f"{days}天 {reason}", about)
@@ -180,7 +177,7 @@ def attach_after_photo(msg: Message, ctx: Context) -> Reply:
     """A photo from a worker right after 办结 shows the result to the resident and the centre."""
     recent = [
         e
-        for e in tickets.events_by_actor(ctx.session, ctx.person.id or 0, ctx.now - AFTER_PHOTO_WINDOW)
+        for e in tickets.events_by_actor(ctx.session, ctx.person.id or 0, ctx.now - policy.AFTER_PHOTO_WINDOW)
         if e.action == "resolve"
     ]
     if not recent:

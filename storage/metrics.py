@@ -11,11 +11,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 from sqlmodel.sql.expression import Select
 
+import policy
 from storage.models import OPEN_STATUSES, Status, Ticket
 
 DONE_STATUSES = (Status.RESOLVED, Status.CLOSED)
 COUNTED_STATUSES = tuple(status for status in Status if status != Status.CANCELLED)
-SATISFIED_AT_OR_ABOVE = 3  # 满意 5, 基本满意 3 count as satisfied; 不满意 1 (and a 2) do not
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def compute(session: Session, since: datetime, until: datetime, now: datetime, g
         "resolved_in_time": _count_if(col(Ticket.resolve_on_time).is_(True)),
         "resolve_decided": func.count(col(Ticket.resolve_on_time)),
         "done": _count_if(and_(resolved_once, col(Ticket.status).in_(list(DONE_STATUSES)))),
-        "satisfied": _count_if(col(Ticket.rating) >= SATISFIED_AT_OR_ABOVE),
+        "satisfied": _count_if(col(Ticket.rating) >= policy.SATISFIED_AT_OR_ABOVE),
         "rated": func.count(col(Ticket.rating)),
         "reopened": _count_if(and_(resolved_once, col(Ticket.reopen_count) >= 1)),
         "resolved": func.count(col(Ticket.first_resolved_at)),

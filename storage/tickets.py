@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
+import policy
 from storage.models import OPEN_STATUSES, Once, Outbox, Status, Ticket, TicketEvent, TicketReporter, utcnow
 
 STATUS_NAMES = {
@@ -246,7 +247,11 @@ def callbacks_due(session: Session, since: datetime, limit: int = 20) -> Sequenc
             col(Ticket.first_resolved_at).is_not(None),
             col(Ticket.first_resolved_at) >= since,
             col(Ticket.callback_at).is_(None),
-            or_(col(Ticket.rating) <= 2, col(Ticket.reopen_count) > 0, col(Ticket.urgent).is_(True)),
+            or_(
+                col(Ticket.rating) <= policy.REOPEN_AT_OR_BELOW,
+                col(Ticket.reopen_count) > 0,
+                col(Ticket.urgent).is_(True),
+            ),
         )
         .order_by(col(Ticket.first_resolved_at))
         .limit(limit)
