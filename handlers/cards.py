@@ -80,3 +80,10 @@ def last_act(session: Session, ticket: Ticket) -> str:
             }[event.action]
             return f"{who} {verb} {fmt(event.created_at)}"
     return ""
+
+
+def list_line(ticket: Ticket, now: datetime) -> str:
+    """ "🟡 12 市政设施·路灯 处理中 紧急": one ticket in a list, coloured by its clock."""
+    urgent = " 紧急" if ticket.urgent else ""
+    status = STATUS_NAMES[Status(ticket.status)]
+    return f"{sla.mark_for(ticket, now)} {ticket.id} {complaints.label(ticket)} {status}{urgent}"

@@ -25,6 +25,12 @@ class Context:
     ticket: Ticket | None = None
 
 
+def ticket_of(ctx: Context) -> Ticket:
+    """The ticket a command that acts on a ticket was given, after the dispatcher's access check."""
+    assert ctx.ticket is not None and ctx.ticket.id is not None
+    return ctx.ticket
+
+
 Handler = Callable[[Message, list[str], Context], Reply]
 
 

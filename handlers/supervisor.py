@@ -9,9 +9,9 @@ from sqlmodel import Session
 
 import nlp
 import policy
-from handlers import complaints, moves, notify, sla, worker
+from handlers import cards, complaints, extensions, moves, notify, sla
 from handlers.clock import fmt, local, period
-from handlers.commands import Context, Registry, parse_ticket_number
+from handlers.commands import Context, Registry, parse_ticket_number, ticket_of
 from handlers.privacy import mask, mask_name, mask_phone
 from handlers.types import Message, Reply
 from storage import grids, metrics, people, tickets
@@ -114,7 +114,7 @@ def grid_summary(msg: Message, args: list[str], ctx: Context) -> Reply:
     staff = "、".join(f"{w.name}（{mask_phone(w.phone)}）" if w.phone else w.name for w in workers) or "未配置网格员"
     open_tickets = tickets.open_in_grid(ctx.session, grid.id)
     lines = [f"{grid.name}（{grid.code}）网格员：{staff}", f"在办工单 {len(open_tickets)} 件"]
-    lines += [worker.line(t, ctx) for t in open_tickets[:10]]
+    lines += [cards.list_line(t, ctx.now) for t in open_tickets[:10]]
     return Reply("\n".join(lines))
 
 
@@ -203,17 +203,17 @@ def move_to(ticket: Ticket, grid: Grid, ctx: Context, action: str) -> Reply:
 @commands.command("同意延期", "批准延期", roles=SUPERVISOR, acts_on_ticket=True)
 def approve_extension(msg: Message, args: list[str], ctx: Context) -> Reply:
     """同意延期 <工单号>：批准网格员的延期申请"""
-    ticket = worker.ticket_of(ctx)
+    ticket = ticket_of(ctx)
     if not ticket.extension_request:
         return Reply(f"工单 {ticket.id} 没有待审批的延期申请。回复“查 {ticket.id}”看详情。")
     request = json.loads(ticket.extension_request)
-    return worker.grant(ctx, ticket, int(request["days"]), str(request["reason"]))
+    return extensions.grant(ctx, ticket, int(request["days"]), str(request["reason"]))
 
 
 @commands.command("驳回延期", "不同意延期", roles=SUPERVISOR, acts_on_ticket=True)
 def refuse_extension(msg: Message, args: list[str], ctx: Context) -> Reply:
     """驳回延期 <工单号> <原因>：不批准延期，时限不变"""
-    ticket = worker.ticket_of(ctx)
+    ticket = ticket_of(ctx)
     if not ticket.extension_request:
         return Reply(f"工单 {ticket.id} 没有待审批的延期申请。回复“查 {ticket.id}”看详情。")
     reason = " ".join(args[1:])[:200] or "请按原时限办结"
@@ -226,7 +226,7 @@ def refuse_extension(msg: Message, args: list[str], ctx: Context) -> Reply:
 @commands.command("督办", roles=SUPERVISOR, acts_on_ticket=True)
 def supervise(msg: Message, args: list[str], ctx: Context) -> Reply:
     """督办 <工单号> [要求]：督促网格员尽快办理，群里会提醒"""
-    ticket = worker.ticket_of(ctx)
+    ticket = ticket_of(ctx)
     if not moves.allows(ticket, "supervise"):
         return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，无需督办。")
     note = " ".join(args[1:])[:200] or "请尽快办理"

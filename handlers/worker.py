@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 
 import policy
-from handlers import complaints, moves, sla
+from handlers import cards, complaints, extensions, moves
 from handlers.clock import fmt
-from handlers.commands import Context, Registry
+from handlers.commands import Context, Registry, ticket_of
 from handlers.types import Message, Reply
 from storage import grids, tickets
 from storage.models import Grid, Role, Status, Ticket
@@ -20,11 +20,6 @@ commands = Registry()
 WORKERS = {Role.GRID_WORKER, Role.SUPERVISOR}
 # A photo a worker sends this soon after 办结 is the after-photo of that ticket.
 # Extensions a worker may ask for per ticket (the rules allow one); the centre can always extend directly.
-
-
-def ticket_of(ctx: Context) -> Ticket:
-    assert ctx.ticket is not None and ctx.ticket.id is not None
-    return ctx.ticket
 
 
 def move(ctx: Context, action: str, note: str = "", **about: object) -> Reply | None:
@@ -102,17 +97,10 @@ def todo(msg: Message, args: list[str], ctx: Context) -> Reply:
     open_tickets = tickets.open_in_grid(ctx.session, grid.id)
     if not open_tickets:
         return Reply(f"{grid.name}目前没有待办工单。")
-    lines = [line(t, ctx) for t in open_tickets]
+    lines = [cards.list_line(t, ctx.now) for t in open_tickets]
     waiting = any(t.status in (Status.ASSIGNED, Status.REOPENED) for t in open_tickets)
     hint = "\n回复“接单 工单号”认领。" if waiting else "\n处理完回复“办结 工单号 处理说明”。"
     return Reply(f"{grid.name}待办 {len(open_tickets)} 件：\n" + "\n".join(lines) + hint)
-
-
-def line(ticket: Ticket, ctx: Context) -> str:
-    """ "🟡 12 市政设施·路灯 处理中 紧急": one ticket in a list, coloured by its clock."""
-    urgent = " 紧急" if ticket.urgent else ""
-    status = STATUS_NAMES[Status(ticket.status)]
-    return f"{sla.mark_for(ticket, ctx.now)} {ticket.id} {complaints.label(ticket)} {status}{urgent}"
 
 
 @commands.command("挂起", roles=WORKERS, acts_on_ticket=True)
@@ -153,7 +141,7 @@ def extend(msg: Message, args: list[str], ctx: Context) -> Reply:
     if not moves.allows(ticket, "extend"):
         return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，不能延期。")
     if ctx.person.role == Role.SUPERVISOR:
-        return grant(ctx, ticket, days, reason)
+        return extensions.grant(ctx, ticket, days, reason)
     if ticket.extension_request:
         return Reply(f"工单 {ticket.id} 的延期申请正在等待指挥中心审批。")
     if ticket.extensions >= policy.MAX_EXTENSIONS:
@@ -161,16 +149,6 @@ def extend(msg: Message, args: list[str], ctx: Context) -> Reply:
     about = {"days": days, "reason": reason, "worker": ctx.person.name, "by": ctx.person.id}
     moves.do(ctx.session, ticket, "extend_request", ctx.person.id, ctx.now, f"{days}天 {reason}", about)
     return Reply(f"已提交工单 {ticket.id} 延期 {days} 天的申请，等待指挥中心审批。")
-
-
-def grant(ctx: Context, ticket: Ticket, days: int, reason: str) -> Reply:
-    """Move the resolve deadline by `days` (working days on a working clock) and tell everyone concerned."""
-    if not moves.allows(ticket, "extend"):
-        return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，不能延期。")
-    before = ticket.resolve_due_at
-    about = {"days": days, "note": reason}
-    moves.do(ctx.session, ticket, "extend", ctx.person.id, ctx.now, f"{days}天 {reason}", about)
-    return Reply(f"工单 {ticket.id} 已延期 {days} 天：办结时限由 {fmt(before)} 改为 {fmt(ticket.resolve_due_at)}。")
 
 
 def attach_after_photo(msg: Message, ctx: Context) -> Reply:
