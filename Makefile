@@ -1,10 +1,10 @@
-# The few verbs a newcomer needs.  make run | make test | make lint | make bench
+# The few verbs a newcomer needs.  make run | make test | make lint | make bench | make bench-smoke
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test faults lint bench clean
+.PHONY: run test faults lint bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Every benchmark at a tiny size, so that none of them rots: under a minute, nothing written, non-zero on a failure.
+bench-smoke: $(STAMP)
+	$(BIN)/python -m bench --smoke
 
 clean:
 	rm -rf var

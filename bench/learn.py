@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import math
 import statistics
-import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from bench import harness
-from bench.harness import ROOT, Options
+from bench.harness import ROOT, Options, progress
 from bench.results import Report
 from nlp import Classifier
 from nlp.evaluate import score
@@ -33,6 +32,10 @@ DATA = ROOT.parent / "shared" / "data" / "teddy2020_titles_dev.csv"
 TEXT_COLUMN, LABEL_COLUMN = "title", "label"
 FOLDS = 5
 SEED = 0
+# A smoke run learns from the dev set in the repository (CI has nothing outside it), on two folds.
+SMOKE_DATA = ROOT / "tests" / "data" / "complaints_dev.csv"
+SMOKE_COLUMNS = ("text", "category")
+SMOKE_FOLDS = 2
 
 INTRO = f"""What the issue asks: `flask --app app nlp train` learns a taxonomy people can read and edit (weighted
 jieba keywords per label, the same YAML the bundled classifier loads) from labelled history, and we measure it by
@@ -70,23 +73,27 @@ class Method:
         self.classify_us.append(1e6 * classify_s / len(gold))
 
 
-def load(path: Path) -> list[tuple[str, str]]:
+def load(path: Path, columns: tuple[str, str] = (TEXT_COLUMN, LABEL_COLUMN)) -> list[tuple[str, str]]:
+    text, label = columns
     with path.open(encoding="utf-8-sig", newline="") as f:
-        return [(row[TEXT_COLUMN], row[LABEL_COLUMN]) for row in csv.DictReader(f) if row[TEXT_COLUMN].strip()]
+        return [(row[text], row[label]) for row in csv.DictReader(f) if row[text].strip()]
 
 
-def run(options: Options, path: Path = DATA) -> Report:
-    title = f"{path.name}, {FOLDS}-fold cross-validation"
+def run(options: Options) -> list[Report]:
+    path, columns, folds = (
+        (SMOKE_DATA, SMOKE_COLUMNS, SMOKE_FOLDS) if options.smoke else (DATA, (TEXT_COLUMN, LABEL_COLUMN), FOLDS)
+    )
+    title = f"{path.name}, {folds}-fold cross-validation"
     if not path.exists():
         reason = f"skipped: {path} not found (the development data lives outside the repository: see {SECTION})"
-        return Report(SECTION, INTRO, title, reason, valid=False, errors=[reason])
+        return [Report(SECTION, INTRO, title, reason, valid=False, errors=[reason])]
     try:
         from sklearn.model_selection import StratifiedKFold
     except ImportError:
         reason = "skipped: scikit-learn is not installed (.venv/bin/python -m pip install -e '.[dev]')"
-        return Report(SECTION, INTRO, title, reason, valid=False, errors=[reason])
+        return [Report(SECTION, INTRO, title, reason, valid=False, errors=[reason])]
 
-    rows = load(path)
+    rows = load(path, columns)
     texts = [text for text, _ in rows]
     labels = [label for _, label in rows]
     base = Taxonomy.from_file(DEFAULT_TAXONOMY_PATH)
@@ -96,9 +103,9 @@ def run(options: Options, path: Path = DATA) -> Report:
     chars = Method("TF-IDF char 1-2-grams + LinearSVC")
     words = Method("TF-IDF jieba tokens + LinearSVC")
     anywhere = Method("prototype: ours + single characters match anywhere")
-    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED).split(texts, labels)
-    for number, (train, test) in enumerate(folds, start=1):
-        progress(f"learn: fold {number}/{FOLDS}")
+    splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED).split(texts, labels)
+    for number, (train, test) in enumerate(splits, start=1):
+        progress(f"learn: fold {number}/{folds}")
         train_rows = [rows[i] for i in train]
         gold = [labels[i] for i in test]
         test_texts = [texts[i] for i in test]
@@ -119,7 +126,7 @@ def run(options: Options, path: Path = DATA) -> Report:
 
         predicted, fit_s, predict_s = characters_anywhere(train_rows, test_texts, learn_options)
         anywhere.add(gold, predicted, fit_s, predict_s)
-    return Report(SECTION, INTRO, title, render(options, path, rows, [ours, chars, words, anywhere]))
+    return [Report(SECTION, INTRO, title, render(options, path, rows, [ours, chars, words, anywhere], folds))]
 
 
 def svm_baseline(
@@ -184,7 +191,9 @@ def characters_anywhere(
     return predicted, fitted, time.perf_counter() - started
 
 
-def render(options: Options, path: Path, rows: Sequence[tuple[str, str]], methods: list[Method]) -> str:
+def render(
+    options: Options, path: Path, rows: Sequence[tuple[str, str]], methods: list[Method], folds: int = FOLDS
+) -> str:
     ours, baseline = methods[0], methods[1]
     counts: dict[str, int] = {}
     for _, label in rows:
@@ -206,7 +215,7 @@ def render(options: Options, path: Path, rows: Sequence[tuple[str, str]], method
             f"| {m.name} | {spread(m.macro_f1)} | {spread(m.accuracy)} | {ratio(ours.macro_f1, m.macro_f1)} "
             f"| {statistics.mean(m.train_s):.2f} | {statistics.mean(m.classify_us):.0f} |"
         )
-    per_fold = ["| method | " + " | ".join(f"fold {i + 1}" for i in range(FOLDS)) + " |", "|---|" + "--:|" * FOLDS]
+    per_fold = ["| method | " + " | ".join(f"fold {i + 1}" for i in range(folds)) + " |", "|---|" + "--:|" * folds]
     per_fold += [f"| {m.name} | " + " | ".join(f"{f:.3f}" for f in m.macro_f1) + " |" for m in methods]
     prototype = methods[-1]
     gain = statistics.mean(prototype.macro_f1) - statistics.mean(ours.macro_f1)
@@ -228,7 +237,3 @@ def render(options: Options, path: Path, rows: Sequence[tuple[str, str]], method
             *per_fold,
         ]
     )
-
-
-def progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)

@@ -14,11 +14,9 @@ threads take no CPU time from the generator's event loop.
 from __future__ import annotations
 
 import asyncio
-import csv
 import itertools
 import json
 import os
-import random
 import re
 import select
 import subprocess
@@ -27,17 +25,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
 from bench import harness
-from bench.harness import HOST, ROOT, BenchError, Environment, Options, Server
-from bench.intake import floor_ok, progress, ticket_ok, warm_up
+from bench.harness import HOST, ROOT, BenchError, Environment, Options, Server, progress
+from bench.intake import floor_ok, ticket_ok, warm_up
 from bench.results import Report
 from bench.stats import percentile
 from bot.cards import ticket_of
 from config import DEV_WECHAT_AES_KEY, DEV_WECHAT_APPID, DEV_WECHAT_TOKEN
+from demo.complaints import RESIDENTS_PER_BUILDING, Complaint, buildings, complaints, misfits, residents
 from simulator.officialaccount import OfficialAccount
 
 SECTION = "Intake under load (open loop) and end to end"
@@ -53,28 +51,9 @@ CLIENT_TIMEOUT = 60.0
 CARD_IDLE_TIMEOUT = 30.0
 # The floor needs no unique complaints; cap what is signed up front for its saturation pass.
 FLOOR_SATURATION_CAP = 3000  # per second of the pass
-RESIDENTS_PER_BUILDING = 10
-UNITS = range(1, 10)
+# A smoke run's app messages, all told: signing the whole pool up front would take longer than the run.
+SMOKE_POOL = 200
 TICKET_NUMBER = re.compile(r"工单号 (\d+)（")
-
-# Three different problems per category, each named at "<compound><n>栋<u>单元". nlp.similarity scores two texts
-# that name different buildings or units 0, and these three differ in the thing that is wrong, so no message
-# repeats an open ticket (which would be linked to it, with no new ticket and no card). check_templates() makes
-# sure of it, and of the category, before any server starts.
-TEMPLATES = {
-    "facility": ("门口的路灯不亮了好几天", "旁边的井盖不见了", "门前人行道的地砖松了"),
-    "sanitation": ("门口的垃圾桶满了好几天没人清运", "楼下有人乱倒建筑垃圾", "垃圾清运不及时臭味很大"),
-    "property": ("电梯坏了好几天物业不管", "楼道灯坏了好几天了", "单元门禁坏了关不上"),
-    "parking": ("门口有车乱停挡住了出入口", "楼下的共享单车堆满了路", "门口的僵尸车停了半年没人管"),
-    "noise": ("楼上装修噪音太大周末一早就开始", "楼下广场舞音响太吵了", "楼下饭店的排风机噪音很大"),
-    "construction": ("楼顶有人违章搭建阳光房", "一楼住户私自打通墙开店", "门口有人占道摆摊卖菜"),
-    "safety": ("楼道里堆满了杂物挡住安全通道", "有人在楼道里给电动车飞线充电", "楼下的灭火器都过期了"),
-    "utility": ("停水两天了也没通知", "暖气不热屋里只有十几度", "燃气表走得特别快"),
-    "dispute": ("和邻居因为占用公共走廊吵起来了", "楼上漏水到我家邻居不肯赔", "和楼下因为晾衣服滴水闹矛盾"),
-    "security": ("电动车电瓶被偷了", "晚上有陌生人在楼道里转悠", "家门口的监控坏了好久"),
-    "service": ("想咨询一下老年证怎么办理", "家庭医生签约在哪里办", "想问一下低保申请要什么材料"),
-    "other": ("希望社区组织一些老年人活动", "建议社区多办几场健康讲座", "社区工作人员态度很好要表扬"),
-}
 
 INTRO = f"""What the issue asks: signed and encrypted (safe mode) Official Account messages with unique MsgIds,
 sent by a load generator on loopback to the real gunicorn, and in the same run to the floor (`bench/floor.py`:
@@ -123,95 +102,6 @@ message: unlike the latencies it hardly depends on what else the machine is doin
 the machine is shared. The floor's saturation figure in particular is bounded by the CPUs it shares with the
 generator, and the app's by those it shares with the gateway, the database and the generator. On a quiet machine
 with spare cores the app's figures would be better, not worse."""
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# What residents send.
-
-
-@dataclass(frozen=True)
-class Complaint:
-    openid: str
-    text: str
-    chat_id: str  # the grid's WeCom chat, where its card must arrive
-
-
-@dataclass(frozen=True)
-class Building:
-    compound: str
-    number: int
-    grid: str
-    chat_id: str
-
-    @property
-    def address(self) -> str:
-        return f"{self.compound}{self.number}栋"
-
-
-def buildings(grids_csv: Path = ROOT / "demo" / "grids.csv") -> list[Building]:
-    """Every building the demo grids name by range (幸福小区1-4栋 -> 幸福小区1栋 … 4栋)."""
-    found = []
-    with grids_csv.open(encoding="utf-8-sig", newline="") as f:
-        for row in csv.DictReader(f):
-            for alias in row["aliases"].split("|"):
-                if m := re.fullmatch(r"(.+?)(\d+)-(\d+)栋", alias.strip()):
-                    for n in range(int(m[2]), int(m[3]) + 1):
-                        found.append(Building(m[1], n, row["code"], row["chat_id"]))
-    if not found:
-        raise BenchError(f"no building ranges (like 幸福小区1-4栋) in {grids_csv}")
-    return found
-
-
-def residents(places: list[Building]) -> dict[Building, list[str]]:
-    return {b: [f"o-load-{i:03d}-{r:02d}" for r in range(RESIDENTS_PER_BUILDING)] for i, b in enumerate(places)}
-
-
-def complaints(places: list[Building], people: dict[Building, list[str]], seed: int = 0) -> list[Complaint]:
-    """Every building x unit x problem once, shuffled, each from a resident of that building."""
-    rng = random.Random(seed)
-    pool = [
-        Complaint(rng.choice(people[b]), f"{b.address}{unit}单元{problem}", b.chat_id)
-        for b in places
-        for unit in UNITS
-        for problems in TEMPLATES.values()
-        for problem in problems
-    ]
-    rng.shuffle(pool)
-    return pool
-
-
-def check_templates() -> None:
-    """Each problem classifies as its category, confidently and not urgent, and none repeats another of its kind."""
-    import nlp
-
-    place = "幸福小区3栋2单元"
-    wrong = []
-    for category, problems in TEMPLATES.items():
-        for text in problems:
-            intent = nlp.classify(place + text)
-            if intent.category != category or intent.urgent or intent.confidence < nlp.min_confidence() + 0.02:
-                wrong.append(f"{text}: {intent.category} {intent.confidence:.2f}{' urgent' if intent.urgent else ''}")
-        for i, a in enumerate(problems):
-            for b in problems[i + 1 :]:
-                if (score := nlp.similarity(place + a, place + b)) >= nlp.SAME_PROBLEM - 0.05:
-                    wrong.append(f"{a} / {b}: similarity {score:.2f}, would be linked as one problem")
-    if wrong:
-        raise BenchError("bench/load.py TEMPLATES no longer fit the classifier; change them:\n  " + "\n  ".join(wrong))
-
-
-def write_residents(people: dict[Building, list[str]], path: Path) -> Path:
-    """The residents as an `import-people` CSV, each bound to their building (and so to its grid)."""
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["role", "id", "name", "grid", "phone", "address"])
-        for building, openids in people.items():
-            for openid in openids:
-                writer.writerow(["resident", openid, "", building.grid, "", building.address])
-    return path
-
-
-def import_residents(env: Environment, people: dict[Building, list[str]]) -> str:
-    return harness.flask(env, "import-people", str(write_residents(people, env.tmp / "load-residents.csv")))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -678,18 +568,22 @@ def end_to_end(passes: list[Pass], cards: dict[int, tuple[str, float]]) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def run(options: Options) -> Report:
+def run(options: Options) -> list[Report]:
     progress("checking the complaint templates against the classifier")
-    check_templates()
+    if wrong := misfits():
+        raise BenchError(
+            "demo/complaints.py TEMPLATES no longer fit the classifier; change them:\n  " + "\n  ".join(wrong)
+        )
     places = buildings()
     people = residents(places)
     pool = complaints(places, people)
+    if options.smoke:
+        pool = pool[:SMOKE_POOL]
     oa = OfficialAccount(token=DEV_WECHAT_TOKEN, aes_key=DEV_WECHAT_AES_KEY, appid=DEV_WECHAT_APPID)
     concurrency = CONCURRENCY_PER_WORKER * options.workers
     with harness.environment(options) as env, ExitStack() as stack:
-        progress(f"{env.variant}: migrating and importing demo/*.csv with `flask seed-demo`, then the residents")
         harness.seed_demo(env)
-        imported = import_residents(env, people)
+        imported = harness.import_residents(env, people)
         sim = stack.enter_context(simulator(env))
         env = service_env(env, sim)
         load_before = os.getloadavg()[0]
@@ -740,7 +634,7 @@ def run(options: Options) -> Report:
             n = round(rate * options.seconds)
             passes.append(runner.run(floor, "floor", take(floor_pool, n), rate, concurrency))
             passes.append(app_pass(take(fresh, n), rate))
-        floor_cap = round(FLOOR_SATURATION_CAP * options.seconds)
+        floor_cap = round((SMOKE_POOL if options.smoke else FLOOR_SATURATION_CAP) * options.seconds)
         passes.append(runner.run(floor, "floor", take(floor_pool, floor_cap), None, concurrency))
         remaining = list(fresh)
         passes.append(app_pass(remaining, None))
@@ -748,7 +642,7 @@ def run(options: Options) -> Report:
         load_after = os.getloadavg()[0]
         pool_left = len(remaining) - len(passes[-1].samples)
         setup = Setup(imported, len(pool), pool_left, concurrency, load_before, load_after)
-        return report(env, options, passes, setup)
+        return [report(env, options, passes, setup)]
 
 
 def maker(oa: OfficialAccount, source: Iterator[Complaint]) -> Callable[[], tuple[str, bytes]]:
@@ -836,12 +730,12 @@ def report(env: Environment, options: Options, passes: list[Pass], setup: Setup)
         cpu_rows.append(f"| {offered} | {cells} | {busy:.2f} ({wall:.0f} s) |")
     block = "\n".join(
         [
-            f"- Command: `{options.command}`",
-            f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-            f"- Machine: {harness.machine()}; 1-minute load average {setup.load_before:.2f} before the first "
-            f"pass, {setup.load_after:.2f} after the last",
-            f"- Database: {env.database}",
-            f"- Redis: {env.redis}",
+            *harness.provenance(
+                options,
+                env,
+                machine_note=f"1-minute load average {setup.load_before:.2f} before the first pass, "
+                f"{setup.load_after:.2f} after the last",
+            ),
             f"- Servers: gunicorn {version('gunicorn')}, {options.workers} sync workers each (nproc "
             f"{len(os.sched_getaffinity(0))}), 127.0.0.1; app and floor both up for the whole run, with one rq "
             "worker, the AI-bot gateway and the simulator (its own process)",
@@ -893,7 +787,7 @@ def summary(passes: list[Pass]) -> str:
     if app_sat and floor_sat:
         parts.append(
             f"At saturation the app answered **{app_sat.throughput:,.0f} msg/s** (p50 {fmt_ms(app_sat.ms(50))} ms, "
-            f"p99 {fmt_ms(app_sat.ms(99))} ms), **{app_sat.throughput / floor_sat.throughput:.2f}x** the floor's "
+            f"p99 {fmt_ms(app_sat.ms(99))} ms), **{times(app_sat.throughput, floor_sat.throughput, 2)}** the floor's "
             f"{floor_sat.throughput:,.0f} msg/s; the generator used {floor_sat.generator_share:.0%} of a core "
             "during the floor's pass, so the floor's figure is a lower bound."
         )
@@ -901,10 +795,15 @@ def summary(passes: list[Pass]) -> str:
     gateway = cpu_per_message(passes, "app", "gateway")
     parts.append(
         f"CPU per message over the open-loop passes: the app's gunicorn **{app_cpu:.1f} ms**, "
-        f"**{app_cpu / floor_cpu:.1f}x** the floor's {floor_cpu:.2f} ms; the gateway spends {gateway:.1f} ms more "
+        f"**{times(app_cpu, floor_cpu)}** the floor's {floor_cpu:.2f} ms; the gateway spends {gateway:.1f} ms more "
         "per card."
     )
     return " ".join(parts)
+
+
+def times(a: float, b: float, digits: int = 1) -> str:
+    """a ÷ b as "2.5x"; "-" when b is 0 (a pass so short that the floor's CPU time is below one clock tick)."""
+    return f"{a / b:.{digits}f}x" if b else "-"
 
 
 def cpu_per_message(passes: list[Pass], server: str, process: str = "") -> float:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -17,9 +16,10 @@ from dataclasses import dataclass, replace
 from importlib.metadata import version
 
 import nlp
-from bench import harness, places
-from bench.harness import ROOT, Options
+from bench import harness
+from bench.harness import ROOT, Options, progress
 from bench.results import Report
+from demo import places
 from nlp.convert import has_traditional, to_simplified
 
 SECTION = "Classification quality"
@@ -101,7 +101,7 @@ def load() -> list[Example]:
         return [Example(r["text"], r["category"], r["urgent"] == "1", r["kind"]) for r in csv.DictReader(f)]
 
 
-def run(options: Options) -> Report:
+def run(options: Options) -> list[Report]:
     examples = load()
     bundled = nlp.default_classifier()
     taxonomy = bundled.taxonomy
@@ -121,12 +121,12 @@ def run(options: Options) -> Report:
     tricky = {
         n for n, e in enumerate(examples) if not e.urgent and any(word in bundled.prepare(e.text) for word in literal)
     }
-    progress(f"quality: {len(examples)} examples scored; timing {PASSES} passes on one CPU")
-    speed = measure(examples, bundled, baseline)
+    passes = 1 if options.smoke else PASSES
+    progress(f"quality: {len(examples)} examples scored; timing {passes} passes on one CPU")
+    speed = measure(examples, bundled, baseline, passes)
     text = render(options, examples, runs, tricky, speed)
-    return Report(
-        SECTION, INTRO, "Dev set (tests/data/complaints_dev.csv)", "\n".join([text, "", *places.render(places.score())])
-    )
+    routed = places.render(places.score())
+    return [Report(SECTION, INTRO, "Dev set (tests/data/complaints_dev.csv)", "\n".join([text, "", *routed]))]
 
 
 @dataclass(frozen=True)
@@ -140,19 +140,20 @@ class Speed:
     convert_simplified_us: float
 
 
-def measure(examples: list[Example], bundled: nlp.Classifier, baseline: nlp.Classifier) -> Speed:
+def measure(examples: list[Example], bundled: nlp.Classifier, baseline: nlp.Classifier, passes: int) -> Speed:
     texts = [e.text for e in examples]
     traditional = [e.text for e in examples if e.kind == "traditional"]
     simplified = [t for t in texts if not has_traditional(t)]
+    repeat = 1 if passes < PASSES else 20  # a smoke run's one pass: timing is not the point
     with one_cpu() as cpu:
         return Speed(
             cpu=cpu,
-            bundled=best_rate(bundled.classify, texts),
-            baseline=best_rate(baseline.classify, texts),
-            traditional=best_rate(bundled.classify, traditional),
+            bundled=best_rate(bundled.classify, texts, passes),
+            baseline=best_rate(baseline.classify, texts, passes),
+            traditional=best_rate(bundled.classify, traditional, passes),
             traditional_share=sum(map(has_traditional, texts)) / len(texts),
-            convert_traditional_us=1e6 / best_rate(to_simplified, traditional, repeat=20),
-            convert_simplified_us=1e6 / best_rate(to_simplified, simplified, repeat=20),
+            convert_traditional_us=1e6 / best_rate(to_simplified, traditional, passes, repeat),
+            convert_simplified_us=1e6 / best_rate(to_simplified, simplified, passes, repeat),
         )
 
 
@@ -168,17 +169,21 @@ def one_cpu() -> Iterator[int]:
         os.sched_setaffinity(0, allowed)
 
 
-def best_rate(work: Callable[[str], object], texts: list[str], repeat: int = 1) -> float:
-    """Items per second: the best of PASSES passes (the machine's other load only ever slows a pass down)."""
+def best_rate(work: Callable[[str], object], texts: list[str], passes: int = PASSES, repeat: int = 1) -> float:
+    """Items per second: the best of `passes` passes (the machine's other load only ever slows a pass down)."""
     work(texts[0])
     best = 0.0
-    for _ in range(PASSES):
+    for _ in range(passes):
         started = time.perf_counter()
         for _ in range(repeat):
             for text in texts:
                 work(text)
         best = max(best, repeat * len(texts) / (time.perf_counter() - started))
     return best
+
+
+def of_kind(kind: str) -> Callable[[Example], bool]:
+    return lambda example: example.kind == kind
 
 
 def render(options: Options, examples: list[Example], runs: list[Scored], tricky: set[int], speed: Speed) -> str:
@@ -208,18 +213,16 @@ def render(options: Options, examples: list[Example], runs: list[Scored], tricky
         "|---|--:|--:|--:|--:|--:|",
     ]
     for code in codes:
-        p, r, f = bundled.prf(code)
+        precision, recall, f1 = bundled.prf(code)
         per_category.append(
             f"| {code} {nlp.category_name(code)} | {sum(e.category == code for e in examples)} "
-            f"| {p:.3f} | {r:.3f} | {f:.3f} | {baseline.prf(code)[2]:.3f} |"
+            f"| {precision:.3f} | {recall:.3f} | {f1:.3f} | {baseline.prf(code)[2]:.3f} |"
         )
 
     per_kind = ["| kind | examples | accuracy | baseline accuracy |", "|---|--:|--:|--:|"]
     for kind, count in kinds.most_common():
-        per_kind.append(
-            f"| {kind} | {count} | {bundled.accuracy(lambda e, k=kind: e.kind == k):.3f} "
-            f"| {baseline.accuracy(lambda e, k=kind: e.kind == k):.3f} |"
-        )
+        mine = of_kind(kind)
+        per_kind.append(f"| {kind} | {count} | {bundled.accuracy(mine):.3f} | {baseline.accuracy(mine):.3f} |")
 
     pairs = bundled.confusion()
     matrix = [
@@ -280,7 +283,3 @@ def render(options: Options, examples: list[Example], runs: list[Scored], tricky
             "</details>",
         ]
     )
-
-
-def progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)

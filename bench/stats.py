@@ -40,3 +40,9 @@ class Run:
 
     def server_ms(self, p: int) -> float:
         return percentile([m / 1000 for m in self.server_micros], p)
+
+
+def baseline_ms(before: Run, after: Run, p: int) -> float:
+    """What a measured case is divided by: the mean of the baseline run before it and the one after, which cancels a
+    steady drift in whatever else the machine is doing."""
+    return (before.ms(p) + after.ms(p)) / 2

@@ -31,8 +31,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bench.load import Building, Complaint, buildings, complaints, residents, write_residents
 from config import Settings
+from demo.complaints import Building, Complaint, buildings, complaints, residents, write_residents
 from simulator import server
 from simulator.officialaccount import OfficialAccount
 from storage.db import make_engine, migrate

@@ -120,7 +120,7 @@ def test_a_grid_reimport_reroutes_the_next_complaint_at_once(app, demo, resident
 
 
 def test_a_complaint_reads_no_grid_rows_while_the_grid_list_is_unchanged(app, rt, demo, resident, session):
-    """A city's 32,000 grid rows would cost about a second per complaint (python -m bench grids)."""
+    """A city's 32,000 grid rows would cost about a second per complaint (python -m bench scale --part grids)."""
     resident.say("幸福小区3栋楼道灯坏了")  # the first complaint of a process builds the index
     statements: list[str] = []
 
