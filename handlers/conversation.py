@@ -192,8 +192,7 @@ def process(engine: Engine, msg: Message, now: datetime | None = None) -> Outcom
             reply = Reply(NOT_ON_ROSTER)
         else:
             reply = respond(msg, Context(session=session, person=person, now=now))
-        claimed.reply = reply.text
-        session.add(claimed)
+        inbound.answer(session, claimed, reply.text)
     return Outcome(reply, outbox.queued(session))
 
 

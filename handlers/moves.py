@@ -265,6 +265,20 @@ def do(
     the move's effects and notices use (`due` is the resolve deadline after the move); `grid` is where a move to a
     grid sends the ticket.
     """
+    with session.no_autoflush:  # its lookups need nothing unwritten, and a new ticket is INSERTed once, finished
+        _do(session, ticket, name, by, now, note, about or {}, grid)
+
+
+def _do(
+    session: Session,
+    ticket: Ticket,
+    name: str,
+    by: int | None,
+    now: datetime,
+    note: str,
+    about: Mapping[str, object],
+    grid: Grid | None,
+) -> None:
     move = MOVES[name]
     current = Status(ticket.status)
     if current not in move.sources:
@@ -273,15 +287,14 @@ def do(
     if move.to_grid:
         if grid is None or grid.id is None:
             raise IllegalMove("尚未确定网格，不能派单")
-        workers = people.workers_of_grid(session, grid.id)
         ticket.grid_id = grid.id
-        ticket.assignee_id = workers[0].id if workers else None
+        ticket.assignee_id = people.first_worker_of_grid(session, grid.id)
     if move.target is not None:
         ticket.status = move.target
         ticket.updated_at = now
     for stamp in move.stamps:
         setattr(ticket, stamp, now)
-    details = {"note": note, **(about or {})}
+    details = {"note": note, **about}
     for effect in move.effects:
         effect(ticket, now, details)
     sla.refresh(ticket, now)
@@ -294,12 +307,16 @@ def do(
         if tell.only_from and current not in tell.only_from:
             continue
         payload = {key: details[key] for key in tell.keys if key in details}
-        _send(session, ticket, tell, payload, old_grid)
+        _send(session, ticket, tell, payload, old_grid, grid if move.to_grid else None)
 
 
-def _send(session: Session, ticket: Ticket, tell: Tell, payload: dict[str, object], old_grid: int | None) -> None:
+def _send(
+    session: Session, ticket: Ticket, tell: Tell, payload: dict[str, object], old_grid: int | None, new: Grid | None
+) -> None:
     if tell.to == To.RESIDENTS:
         notify.residents(session, ticket, tell.event, **payload)
+    elif tell.to == To.GROUP and new is not None:
+        notify.push(session, ticket, new, tell.event, payload)  # the grid the move gave it to, already in hand
     elif tell.to == To.GROUP:
         notify.group(session, ticket, tell.event, **payload)
     elif tell.to == To.CENTRE:

@@ -36,7 +36,8 @@ FIRST_REPORTER_ONLY = frozenset({"rate_remind"})
 def residents_of(session: Session, ticket: Ticket) -> list[Person]:
     """Everyone who reported the problem: the first reporter, then residents linked as duplicates."""
     ids = [ticket.resident_id] if ticket.resident_id else []
-    ids += [r.person_id for r in tickets.reporters(session, ticket.id or 0)]
+    if ticket.id is not None:  # a ticket not yet written has no linked reporters
+        ids += [r.person_id for r in tickets.reporters(session, ticket.id)]
     found = (session.get(Person, i) for i in dict.fromkeys(ids))
     return [p for p in found if p is not None]
 
@@ -53,7 +54,7 @@ def residents(session: Session, ticket: Ticket, event: str, **payload: object) -
         if not person.openid or not person.subscribed or (event in FIRST_REPORTER_ONLY and not first):
             continue
         about = payload if first else {**payload, "linked": True}
-        outbox.add(session, OutboxKind.RESIDENT_NOTICE, event, person.openid, ticket.id, about)
+        outbox.add(session, OutboxKind.RESIDENT_NOTICE, event, person.openid, ticket, about)
         queued += 1
     return queued
 
@@ -76,15 +77,16 @@ def push(
 ) -> None:
     """A push about the ticket to this grid's group: its own (@-mentioning its worker, but on a card), or the one it
     was transferred from (mention=False: the assignee is the new grid's worker)."""
+    mention = mention and event not in CARD_EVENTS
     worker = session.get(Person, ticket.assignee_id) if mention and ticket.assignee_id else None
-    if worker is not None and event not in CARD_EVENTS:
+    if worker is not None:
         payload = {"mention": worker.wecom_userid or "", "worker": worker.name, **payload}
-    outbox.add(session, OutboxKind.GROUP_PUSH, event, grid.chat_id, ticket.id, payload)
+    outbox.add(session, OutboxKind.GROUP_PUSH, event, grid.chat_id, ticket, payload)
 
 
 def centre(session: Session, ticket: Ticket | None, event: str, **payload: object) -> None:
     """A notice to the command centre's group."""
-    outbox.add(session, OutboxKind.SUPERVISOR_NOTICE, event, CENTRE, ticket.id if ticket else None, payload)
+    outbox.add(session, OutboxKind.SUPERVISOR_NOTICE, event, CENTRE, ticket, payload)
 
 
 def group_or_centre(session: Session, ticket: Ticket, event: str, **payload: object) -> None:

@@ -16,10 +16,13 @@ def all_grids(session: Session) -> Sequence[Grid]:
     return session.exec(select(Grid).order_by(Grid.code)).all()
 
 
+_TOKEN = select(DataVersion.token).where(col(DataVersion.name) == VERSION)
+
+
 def version(session: Session) -> str | None:
-    """The grid list's current token; None when no import has set one (a database older than migration 0008)."""
-    row = session.get(DataVersion, VERSION)
-    return row.token if row else None
+    """The grid list's current token; None when no import has set one (a database older than migration 0008).
+    Every complaint asks: one prebuilt one-column read."""
+    return session.exec(_TOKEN).first()
 
 
 def changed(session: Session) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
@@ -17,21 +18,41 @@ INSERTS: dict[str, Callable[[Any], postgresql.Insert | sqlite.Insert]] = {
 }
 
 
-def claim(session: Session, channel: str, dedupe_key: str, sender: str, kind: str) -> InboundMessage | None:
-    """Insert the delivery's row; None when another delivery of the same message already holds it.
+_TABLE = InboundMessage.__table__  # type: ignore[attr-defined]
+# Built once per dialect: INSERT … ON CONFLICT DO NOTHING RETURNING id.
+_CLAIMS = {
+    name: make(_TABLE)
+    .values(
+        channel=bindparam("channel"),
+        dedupe_key=bindparam("dedupe_key"),
+        sender=bindparam("sender"),
+        kind=bindparam("kind"),
+        reply="",
+        received_at=bindparam("received_at"),
+    )
+    .on_conflict_do_nothing(index_elements=["channel", "dedupe_key"])
+    .returning(_TABLE.c.id)
+    for name, make in INSERTS.items()
+}
+_ANSWER = update(_TABLE).where(_TABLE.c.id == bindparam("claim_id")).values(reply=bindparam("reply"))
+
+
+def claim(session: Session, channel: str, dedupe_key: str, sender: str, kind: str) -> int | None:
+    """Insert the delivery's row and return its id; None when another delivery of the same message already holds it.
 
     One statement, `INSERT … ON CONFLICT DO NOTHING RETURNING`, where a savepoint, an insert and its release took
     three round trips. It waits on the other transaction's uncommitted row (PostgreSQL's unique index, SQLite's
     write lock), so once this returns None the first delivery's reply is committed and readable.
     """
-    insert = INSERTS[session.get_bind().dialect.name]
-    statement = (
-        insert(InboundMessage)
-        .values(channel=channel, dedupe_key=dedupe_key, sender=sender, kind=kind, reply="", received_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["channel", "dedupe_key"])
-        .returning(InboundMessage)
-    )
-    return session.scalars(statement).first()
+    statement = _CLAIMS[session.get_bind().dialect.name]
+    params = {"channel": channel, "dedupe_key": dedupe_key, "sender": sender, "kind": kind, "received_at": utcnow()}
+    found: int | None = session.execute(statement, params).scalar()
+    return found
+
+
+def answer(session: Session, claim_id: int, reply: str) -> None:
+    """Keep the reply given, for a retried delivery of the same message (in the claiming transaction)."""
+    session.execute(_ANSWER, {"claim_id": claim_id, "reply": reply})
 
 
 def find(session: Session, channel: str, dedupe_key: str) -> InboundMessage | None:

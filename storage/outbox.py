@@ -1,7 +1,8 @@
 """The outbox: notifications written with the change they announce, delivered after commit.
 
-Every row added is remembered by its session (`session.info`), with its kind: whoever commits the session hands
-`queued(session)` to the workers, so no caller has to collect ids, and nobody re-reads a row to learn its kind.
+Rows go in at commit with the ticket's events (storage/journal.py), and the session keeps their ids and kinds:
+whoever commits hands `queued(session)` to the workers, so no caller collects ids and nobody re-reads a row to
+learn its kind.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, update
 from sqlmodel import Session, col, select
 
-from storage.models import Outbox, OutboxKind, OutboxStatus, Ticket
+from storage import journal
+from storage.journal import Ticketish
+from storage.models import Outbox, OutboxKind, OutboxStatus, Ticket, utcnow
 
-_QUEUED = "wgt.outbox.queued"
 # An outbox row to hand to the workers after commit: its id, and its kind (which decides who delivers it).
 Queued = tuple[int, OutboxKind]
 
@@ -26,27 +28,25 @@ def add(
     kind: OutboxKind,
     event: str,
     recipient: str,
-    ticket_id: int | None,
+    ticket: Ticketish,
     payload: dict[str, Any] | None = None,
-) -> Outbox:
-    """Write a notification in the session's transaction; the session remembers it for queued()."""
-    row = Outbox(
-        kind=kind,
-        event=event,
-        recipient=recipient,
-        ticket_id=ticket_id,
-        payload=json.dumps(payload or {}, ensure_ascii=False),
-    )
-    session.add(row)
-    session.flush()
-    assert row.id is not None
-    session.info.setdefault(_QUEUED, []).append((row.id, OutboxKind(kind)))
-    return row
+) -> None:
+    """Write a notification in the session's transaction (at commit, storage/journal.py); queued() has its id
+    once the session committed."""
+    values = {
+        "kind": str(kind),
+        "event": event,
+        "recipient": recipient,
+        "payload": json.dumps(payload or {}, ensure_ascii=False),
+        "created_at": utcnow(),
+    }
+    journal.add_outbox(session, ticket, values)
 
 
 def queued(session: Session) -> list[Queued]:
-    """The rows this session wrote since the last call, to enqueue once it has committed (the list is emptied)."""
-    found: list[Queued] = session.info.pop(_QUEUED, [])
+    """The rows this session wrote, to enqueue once it has committed (the list is emptied)."""
+    journal.write(session)  # nothing left to write after a commit; before one, this writes them now
+    found: list[Queued] = session.info.pop(journal.QUEUED, [])
     return found
 
 

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.models import Person, Role
 
+_BY_OPENID = select(Person).where(col(Person.openid) == bindparam("openid"))
+_FIRST_WORKER = (
+    select(Person.id)
+    .where(col(Person.grid_id) == bindparam("grid_id"), col(Person.role) == Role.GRID_WORKER)
+    .order_by(col(Person.id))
+    .limit(1)
+)
+
 
 def by_openid(session: Session, openid: str) -> Person | None:
-    return session.exec(select(Person).where(Person.openid == openid)).first()
+    return session.exec(_BY_OPENID, params={"openid": openid}).first()
 
 
 def by_wecom_userid(session: Session, userid: str) -> Person | None:
@@ -41,3 +50,8 @@ def resident_for_openid(session: Session, openid: str) -> Person:
 def workers_of_grid(session: Session, grid_id: int) -> Sequence[Person]:
     query = select(Person).where(Person.grid_id == grid_id, Person.role == Role.GRID_WORKER).order_by(col(Person.id))
     return session.exec(query).all()
+
+
+def first_worker_of_grid(session: Session, grid_id: int) -> int | None:
+    """The grid's worker a new ticket is assigned to (the first on the roster); None when it has none."""
+    return session.exec(_FIRST_WORKER, params={"grid_id": grid_id}).first()

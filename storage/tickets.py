@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import case, func, or_, union_all
+from sqlalchemy import Executable, and_, bindparam, case, func, or_, union_all
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 import policy
+from storage import journal
 from storage.models import OPEN_STATUSES, Once, Outbox, Status, Ticket, TicketEvent, TicketReporter, utcnow
 
 STATUS_NAMES = {
@@ -31,17 +34,25 @@ class IllegalMove(Exception):
 
 
 def open_ticket(session: Session, ticket: Ticket, actor_id: int | None, note: str = "") -> Ticket:
-    """Store a new ticket and its first event."""
+    """Store a new ticket and its first event. It is INSERTed at the next flush (number() forces one), so the
+    moves made before then write it once, in its final state."""
     ticket.status = Status.NEW
     session.add(ticket)
-    session.flush()
     append_event(session, ticket, actor_id, "open", None, Status.NEW, note)
     return ticket
 
 
+def number(session: Session, ticket: Ticket) -> int:
+    """The ticket's number, flushing a new ticket to the database to get it."""
+    if ticket.id is None:
+        session.flush()
+    assert ticket.id is not None
+    return ticket.id
+
+
 def record(
     session: Session, ticket: Ticket, actor_id: int | None, action: str, note: str = "", now: datetime | None = None
-) -> TicketEvent:
+) -> None:
     """Append a fact about the ticket that is not a move (补充位置, 图片, 关联, 改类, 回访, the sweep's 督办)."""
     return append_event(session, ticket, actor_id, action, None, None, note, now)
 
@@ -55,19 +66,17 @@ def append_event(
     to_status: Status | None,
     note: str,
     now: datetime | None = None,
-) -> TicketEvent:
-    assert ticket.id is not None
-    event = TicketEvent(
-        ticket_id=ticket.id,
-        actor_id=actor_id,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        note=note,
-        created_at=now or utcnow(),
-    )
-    session.add(event)
-    return event
+) -> None:
+    """An event of the ticket (storage/journal.py writes it at commit)."""
+    values = {
+        "actor_id": actor_id,
+        "action": action,
+        "from_status": from_status,
+        "to_status": to_status,
+        "note": note,
+        "created_at": now or utcnow(),
+    }
+    journal.add_event(session, ticket, values)
 
 
 def get(session: Session, ticket_id: int) -> Ticket | None:
@@ -75,12 +84,14 @@ def get(session: Session, ticket_id: int) -> Ticket | None:
 
 
 def events(session: Session, ticket_id: int) -> Sequence[TicketEvent]:
+    journal.write(session)
     return session.exec(
         select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(col(TicketEvent.id))
     ).all()
 
 
 def events_by_actor(session: Session, actor_id: int, since: datetime) -> Sequence[TicketEvent]:
+    journal.write(session)
     query = (
         select(TicketEvent)
         .where(TicketEvent.actor_id == actor_id, TicketEvent.created_at >= since)
@@ -110,19 +121,23 @@ def awaiting_location(session: Session, resident_id: int) -> Ticket | None:
     return session.exec(query).first()
 
 
-def awaiting_resident(session: Session, resident_id: int) -> Ticket | None:
-    """A suspended ticket whose worker asked this resident (its first reporter) for more. A linked reporter's next
-    message is their own: it must not land on a stranger's ticket as the answer."""
-    query = (
-        select(Ticket)
-        .where(
-            Ticket.resident_id == resident_id,
-            Ticket.awaiting == "resident",
-            Ticket.status == Status.SUSPENDED,
-        )
-        .order_by(col(Ticket.id).desc())
-    )
-    return session.exec(query).first()
+_ASKED_WHERE = and_(col(Ticket.awaiting) == "location", col(Ticket.status) == Status.NEW)
+_ASKED_MORE = and_(col(Ticket.awaiting) == "resident", col(Ticket.status) == Status.SUSPENDED)
+
+
+_AWAITING_ANSWER = (
+    select(Ticket)
+    .where(col(Ticket.resident_id) == bindparam("resident_id"), or_(_ASKED_WHERE, _ASKED_MORE))
+    .order_by(case((col(Ticket.awaiting) == "location", 0), else_=1), col(Ticket.id).desc())
+    .limit(1)
+)
+
+
+def awaiting_answer(session: Session, resident_id: int) -> Ticket | None:
+    """The ticket the resident's next message answers, in one query: one waiting for its place (asked "where?"),
+    else a suspended one whose worker asked its first reporter for more. A linked reporter's next message is their
+    own: it must not land on a stranger's ticket as the answer."""
+    return session.exec(_AWAITING_ANSWER, params={"resident_id": resident_id}).first()
 
 
 def is_reporter(session: Session, ticket: Ticket, person_id: int) -> bool:
@@ -140,50 +155,77 @@ def linked_reporter(session: Session, ticket_id: int, person_id: int) -> TicketR
     return session.exec(query).first()
 
 
+# Statements every complaint runs are built once (their cache keys with them); values go in as parameters.
+_OPENED_BY = sa_select(
+    func.count(), func.coalesce(func.sum(case((col(Ticket.created_at) >= bindparam("hour_ago"), 1), else_=0)), 0)
+).where(col(Ticket.resident_id) == bindparam("resident_id"), col(Ticket.created_at) >= bindparam("day_ago"))
+
+
 def opened_by(session: Session, resident_id: int, hour_ago: datetime, day_ago: datetime) -> tuple[int, int]:
     """How many tickets the resident opened since each time (links not counted), from ix_ticket_resident_created."""
-    recent = case((col(Ticket.created_at) >= hour_ago, 1), else_=0)
-    query = select(func.count(), func.coalesce(func.sum(recent), 0)).where(
-        Ticket.resident_id == resident_id, Ticket.created_at >= day_ago
-    )
-    day, hour = session.exec(query).one()
+    params = {"resident_id": resident_id, "hour_ago": hour_ago, "day_ago": day_ago}
+    day, hour = session.execute(_OPENED_BY, params).one()
     return int(hour), int(day)
 
 
-def urgent_candidates(session: Session, grid_id: int | None, since: datetime, limit: int = 50) -> Sequence[Ticket]:
+# What the duplicate search reads of each open ticket: a few columns, not 45-column Ticket objects.
+_CANDIDATE = tuple(
+    col(c) for c in (Ticket.id, Ticket.text, Ticket.location_text, Ticket.category, Ticket.status, Ticket.awaiting)
+)
+
+
+class Candidate(NamedTuple):
+    id: int
+    text: str
+    location_text: str
+    category: str
+    status: str
+    awaiting: str | None
+
+
+def _candidates_query(*where: ColumnElement[bool]) -> Executable:
+    since = col(Ticket.created_at) >= bindparam("since")
+    return sa_select(*_CANDIDATE).where(*where, since).order_by(col(Ticket.id).desc()).limit(bindparam("limit"))
+
+
+_OPEN = col(Ticket.status).in_([str(s) for s in sorted(OPEN_STATUSES)])
+_URGENT = (col(Ticket.urgent).is_(True), _OPEN)
+_URGENT_OF_GRID = _candidates_query(col(Ticket.grid_id) == bindparam("grid_id"), *_URGENT)
+_URGENT_UNROUTED = _candidates_query(col(Ticket.grid_id).is_(None), *_URGENT)
+_UNROUTED = _candidates_query(
+    col(Ticket.grid_id).is_(None), col(Ticket.category) == bindparam("category"), col(Ticket.status) == Status.NEW
+)
+_DUPLICATES = _candidates_query(
+    col(Ticket.grid_id) == bindparam("grid_id"), col(Ticket.category) == bindparam("category"), _OPEN
+)
+
+
+def _candidates(session: Session, query: Executable, **params: object) -> list[Candidate]:
+    return [Candidate(*row) for row in session.execute(query, params).all()]
+
+
+def urgent_candidates(session: Session, grid_id: int | None, since: datetime, limit: int = 50) -> list[Candidate]:
     """Open urgent tickets of one grid (or of none: the centre's queue) opened since then."""
-    query = (
-        select(Ticket)
-        .where(
-            Ticket.grid_id == grid_id,
-            col(Ticket.urgent).is_(True),
-            col(Ticket.status).in_(list(OPEN_STATUSES)),
-            Ticket.created_at >= since,
-        )
-        .order_by(col(Ticket.id).desc())
-        .limit(limit)
-    )
-    return session.exec(query).all()
+    if grid_id is None:
+        return _candidates(session, _URGENT_UNROUTED, since=since, limit=limit)
+    return _candidates(session, _URGENT_OF_GRID, grid_id=grid_id, since=since, limit=limit)
 
 
-def unrouted_candidates(session: Session, category: str, since: datetime, limit: int = 50) -> Sequence[Ticket]:
+def unrouted_candidates(session: Session, category: str, since: datetime, limit: int = 50) -> list[Candidate]:
     """Tickets in the centre's queue for want of a grid, of one category, opened since then."""
-    query = (
-        select(Ticket)
-        .where(
-            col(Ticket.grid_id).is_(None),
-            Ticket.category == category,
-            Ticket.status == Status.NEW,
-            Ticket.created_at >= since,
-        )
-        .order_by(col(Ticket.id).desc())
-        .limit(limit)
-    )
-    return session.exec(query).all()
+    return _candidates(session, _UNROUTED, category=category, since=since, limit=limit)
+
+
+def duplicate_candidates(
+    session: Session, grid_id: int, category: str, since: datetime, limit: int = 50
+) -> list[Candidate]:
+    """Open tickets of one grid and category opened since then: what a new complaint may repeat."""
+    return _candidates(session, _DUPLICATES, grid_id=grid_id, category=category, since=since, limit=limit)
 
 
 def recent_alert(session: Session, ticket_id: int, events: Sequence[str], since: datetime) -> bool:
     """Whether a notification of these events about the ticket was queued since then."""
+    journal.write(session)
     query = select(Outbox.id).where(
         Outbox.ticket_id == ticket_id, col(Outbox.event).in_(list(events)), Outbox.created_at >= since
     )
@@ -193,24 +235,6 @@ def recent_alert(session: Session, ticket_id: int, events: Sequence[str], since:
 def reporters(session: Session, ticket_id: int) -> Sequence[TicketReporter]:
     """Further residents linked to the ticket, in the order they reported."""
     query = select(TicketReporter).where(TicketReporter.ticket_id == ticket_id).order_by(col(TicketReporter.id))
-    return session.exec(query).all()
-
-
-def duplicate_candidates(
-    session: Session, grid_id: int, category: str, since: datetime, limit: int = 50
-) -> Sequence[Ticket]:
-    """Open tickets of one grid and category opened since then: what a new complaint may repeat."""
-    query = (
-        select(Ticket)
-        .where(
-            Ticket.grid_id == grid_id,
-            Ticket.category == category,
-            col(Ticket.status).in_(list(OPEN_STATUSES)),
-            Ticket.created_at >= since,
-        )
-        .order_by(col(Ticket.id).desc())
-        .limit(limit)
-    )
     return session.exec(query).all()
 
 
@@ -325,6 +349,7 @@ def open_in_grid(session: Session, grid_id: int, limit: int = 20) -> Sequence[Ti
 
 def corrections(session: Session) -> Sequence[tuple[TicketEvent, Ticket]]:
     """Every 改类 with its ticket, oldest first: the labels a retraining learns from."""
+    journal.write(session)
     query = (
         select(TicketEvent, Ticket)
         .where(TicketEvent.action == "reclassify", TicketEvent.ticket_id == Ticket.id)

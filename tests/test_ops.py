@@ -35,7 +35,7 @@ from simulator.aibot import AIBotServer
 from simulator.officialaccount import OfficialAccount
 from storage import outbox, tickets
 from storage.db import transaction
-from storage.models import Ticket, utcnow
+from storage.models import Outbox, Ticket, utcnow
 from tests.processes import Processes, free_port
 
 COMPLAINT = "3号楼楼道灯坏了好几天了，有事打我电话13912345678"
@@ -154,8 +154,10 @@ def test_healthz_says_which_year_of_holidays_to_add_a_month_before_it_starts(mak
 
 def test_healthz_is_degraded_but_200_without_a_worker_and_with_undelivered_notices(client, rt, session):
     with transaction(rt.engine) as s:
-        row = outbox.add(s, "resident_notice", "assigned", "o-someone", None)
-        row.created_at = utcnow() - timedelta(minutes=5)
+        outbox.add(s, "resident_notice", "assigned", "o-someone", None)
+    ((row_id, _),) = outbox.queued(s)
+    with transaction(rt.engine) as s:
+        s.get(Outbox, row_id).created_at = utcnow() - timedelta(minutes=5)
     status, body = health(client)
     assert status == 200
     assert body["status"] == "degraded"

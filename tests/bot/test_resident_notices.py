@@ -81,9 +81,9 @@ def resident_wrote(engine: Engine, tencent: Tencent, at: datetime, openid: str =
 
 def notice(engine: Engine, text: str = ACCEPTED, event: str = "accepted", openid: str = RESIDENT) -> Delivery:
     with transaction(engine) as s:
-        row = outbox.add(s, "resident_notice", event, openid, ticket_id=None)
-    assert row.id is not None
-    return Delivery(row.id, "resident_notice", event, openid, text)
+        outbox.add(s, "resident_notice", event, openid, None)
+    ((row_id, _),) = outbox.queued(s)
+    return Delivery(row_id, "resident_notice", event, openid, text)
 
 
 def deliver(engine: Engine, chan: ResidentNoticeChannel, delivery: Delivery) -> str:

@@ -99,9 +99,9 @@ def rendered(rt: Runtime, row: Outbox) -> Delivery:
 
 def push(rt: Runtime, text: str, chat: str = G01_CHAT, kind: str = "group_push") -> Delivery:
     with transaction(rt.engine) as s:
-        row = outbox.add(s, kind, "assigned", chat, ticket_id=None)
-    assert row.id is not None
-    return Delivery(row.id, kind, "assigned", chat, text)
+        outbox.add(s, kind, "assigned", chat, None)
+    ((row_id, _),) = outbox.queued(s)
+    return Delivery(row_id, kind, "assigned", chat, text)
 
 
 def test_a_group_push_arrives_as_markdown_at_the_grids_robot_with_the_phone_masked(rt, resident, robots, channel):
@@ -127,7 +127,10 @@ def test_a_push_for_a_chat_we_do_not_know_goes_to_the_tickets_grid(rt, resident,
     resident.say("3号楼楼道灯坏了好几天了")
     (row,) = rows(rt)
     with transaction(rt.engine) as s:
-        urged = outbox.add(s, "group_push", "urged", "", row.ticket_id)  # a robot-only group has no chat id
+        outbox.add(s, "group_push", "urged", "", row.ticket_id)  # a robot-only group has no chat id
+    ((urged_id, _),) = outbox.queued(s)
+    with Session(rt.engine) as s:
+        urged = s.get(Outbox, urged_id)
 
     assert channel().send(rendered(rt, urged)) == "webhook"
     assert robots.contents(key)[0].startswith("**【催办】")

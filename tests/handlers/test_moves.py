@@ -24,7 +24,7 @@ def ticket_id(rt) -> int:
         s.add(grid)
         s.flush()
         ticket = tickets.open_ticket(s, Ticket(category="facility", text="路灯坏了", grid_id=grid.id), None)
-        return ticket.id
+        return tickets.number(s, ticket)
 
 
 def state(rt, ticket_id: int) -> tuple[str, list[str]]:
