@@ -58,6 +58,9 @@ class Settings:
     wecom_bot_id: str = ""
     wecom_bot_secret: str = ""
     wecom_ws_url: str = "wss://openws.work.weixin.qq.com"
+    # How the bot pushes into groups: "card" (template cards with buttons) or "markdown" (text with the typed
+    # commands), for tenants where WeCom refuses actively pushed template cards (a card in a reply still works).
+    wecom_bot_push: str = "card"
     # The supervisors' group chat (指挥中心群), where escalations and centre notices go.
     supervisor_chat_id: str = ""
     # WeCom self-built app (自建应用) single-chat callback at /wecom, for tenants without the AI bot.
@@ -116,6 +119,7 @@ class Settings:
             recording_path=Path(env["WGT_RECORDING_PATH"]) if env.get("WGT_RECORDING_PATH") else None,
             wecom_bot_id=env.get("WECOM_BOT_ID", ""),
             wecom_bot_secret=env.get("WECOM_BOT_SECRET", ""),
+            wecom_bot_push=env.get("WECOM_BOT_PUSH", "card"),
             wecom_ws_url=env.get("WECOM_WS_URL", cls.wecom_ws_url),
             supervisor_chat_id=env.get("WECOM_SUPERVISOR_CHAT_ID", ""),
             wecom_supervisor_webhook_key=env.get("WECOM_SUPERVISOR_WEBHOOK_KEY", ""),
@@ -145,6 +149,8 @@ class Settings:
     def validate(self) -> None:
         if self.delivery not in ("live", "recording"):
             raise ConfigError("WGT_DELIVERY 只能是 live 或 recording")
+        if self.wecom_bot_push not in ("card", "markdown"):
+            raise ConfigError("WECOM_BOT_PUSH 只能是 card（模板卡片）或 markdown（文字加命令）")
         if self.wechat_mode not in WECHAT_MODES:
             raise ConfigError("WECHAT_MODE 只能是 plain、compatible 或 safe（与公众号后台的消息加解密方式一致）")
         if not 1 <= self.sender_limit_hour <= self.sender_limit_day:

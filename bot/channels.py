@@ -16,6 +16,30 @@ GATEWAY_KINDS = (OutboxKind.GROUP_PUSH, OutboxKind.SUPERVISOR_NOTICE)
 GATEWAY_WAKE_CHANNEL = "wanggetong:gateway:wake"
 
 
+# Worth another try later, on either platform (WeChat and WeCom share these codes); any other errcode is final.
+RETRYABLE_ERRCODES = frozenset(
+    {
+        -1,  # 系统繁忙
+        45009,  # 接口调用超过限制: an API quota, a chat's or a robot's frequency limit
+        45011,  # API 调用太频繁
+        # An access token refused (40001, 40014, 42001: the Official Account refreshes it once first), and
+        # credentials or the IP allow-list (40013, 40125, 40164): an operator can fix them, and the notice waits in
+        # the outbox instead of being lost.
+        40001,
+        40014,
+        42001,
+        40013,
+        40125,
+        40164,
+    }
+)
+
+
+def retryable(errcode: int | None) -> bool:
+    """Whether a refusal is worth another try; None (no errcode: the connection failed, an HTTP error page) is."""
+    return errcode is None or errcode in RETRYABLE_ERRCODES
+
+
 @dataclass(frozen=True)
 class Delivery:
     outbox_id: int

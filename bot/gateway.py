@@ -10,13 +10,11 @@ both receives workers' @-messages and card clicks and delivers the group pushes 
   only another gateway's token in it means stop.
 - Receive: callback -> handlers.types.Message -> handlers.conversation.process (in a thread: it is sync and uses
   the database) -> stream reply to the callback; a click also updates the card in place (Tencent allows 5 s).
-- Push: every POLL_SECONDS, or at once when something is published on WAKE_CHANNEL, pending rows are sent in id
-  order per chat. A chat whose head row failed transiently (45009, -1, timeout, lost connection) waits out its
-  backoff and nothing behind it overtakes it; other chats go on. A row is marked sent only after Tencent's ack
-  with errcode 0, so a reconnect loses nothing. A card carries a task_id that is the same on every attempt of its
-  row (bot/cards.task_id_for) and Tencent refuses a task_id it has seen (42014), so a card whose ack was lost is
-  shown once: the refusal of the repeat marks the row sent. A markdown text has no such id: when its ack is lost
-  (the connection drops, or the ack takes longer than the SDK's 5 s) it is sent again, at least once.
+- Push: every POLL_SECONDS, or at once when something is published on WAKE_CHANNEL, bot/pusher.py sends the
+  pending rows, in order per chat and paced under WeCom's per-chat limit, through the one delivery pipeline
+  (bot/delivery.py). A row is marked sent only after Tencent's ack with errcode 0, so a reconnect loses nothing.
+- Callback handlers run inside one error guard (guarded): a failure logs its traceback and the connection goes on.
+  Frames are read in bot/frames.py; the lock and the Redis loops' backoff are bot/botlock.py.
 - Heartbeat and reconnect with backoff are the SDK's (wecom-aibot-python-sdk, max_reconnect_attempts=-1). Our own
   heartbeat, for /healthz, is a Redis key with a TTL written every 10 s while connected (bot/ops.py).
 """
@@ -24,34 +22,29 @@ both receives workers' @-messages and card clicks and delivers the group pushes 
 from __future__ import annotations
 
 import asyncio
-import json
+import functools
 import logging
-import re
 import signal
 import sys
 import time
-import uuid
 import warnings
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlparse
 
-from redis import Redis
 from sqlmodel import Session
 
-from bot import jobs, logs, ops, runtime
-from bot.cards import TASK_ID, TASK_ID_REFUSED, card_message, markdown_message, task_id_for, template_card
-from bot.channels import GATEWAY_KINDS, GATEWAY_WAKE_CHANNEL
-from bot.markup import escape_markdown, mention
-from bot.wechat import MAX_DEDUPE_KEY
+from bot import delivery, jobs, logs, ops, pusher, runtime
+from bot.botlock import BotLock, RedisTrouble
+from bot.cards import TASK_ID, template_card
+from bot.channels import GATEWAY_WAKE_CHANNEL
+from bot.frames import clicked_task_id, message_from_click, message_from_image, message_from_text, ticket_number
+from bot.markup import escape_markdown
 from config import ConfigError, Settings
-from handlers import conversation, notices, notify
+from handlers import conversation
 from handlers.cards import Card, card_for
-from handlers.types import Message, Outcome
-from storage import outbox
-from storage.db import transaction
-from storage.models import Outbox, Ticket, utcnow
+from handlers.types import Outcome
+from storage.models import Ticket
 
 with warnings.catch_warnings():
     # aibot 1.0.2 imports websockets' legacy client class for a type hint only (it connects with the new
@@ -66,137 +59,8 @@ log = logging.getLogger(__name__)
 
 # bot/jobs.enqueue publishes here (any payload) after committing rows the gateway delivers; polling covers a lost one.
 WAKE_CHANNEL = GATEWAY_WAKE_CHANNEL
-PUSH_KINDS = GATEWAY_KINDS
-# -1 system busy, 45009 frequency limit (a chat takes 30 messages/min): worth retrying. Other errcodes are final.
-RETRYABLE_ERRCODES = frozenset({-1, 45009})
-# A row is leased just before its send and marked sent on Tencent's ack, which the SDK waits at most 5 s for: 15 s
-# covers that. A gateway that dies mid-send holds its chats' queues until the lease runs out, about as long as its
-# successor waits for the bot lock (15 s); a 60 s lease held them a minute after the successor was online.
-LEASE_SECONDS = 15
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _SDK_TLS = sdk_ws._SSL_CONTEXT
-
-
-def lock_key(bot_id: str) -> str:
-    return f"wanggetong:gateway:{bot_id}"
-
-
-class BotLock:
-    """`SET NX PX` with a random token; renew and release only while the token is still ours."""
-
-    # 1: renewed. 2: the key was gone and is ours again: a Redis restarted without its data (or flushed) forgot the
-    # lock while this gateway stayed connected, and no other gateway can have connected since without taking it.
-    # 0: another gateway's token is there.
-    _RENEW = """
-local held = redis.call('get', KEYS[1])
-if held == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
-if not held then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end
-return 0"""
-    _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
-    RENEWED, RETAKEN, LOST = 1, 2, 0
-
-    def __init__(self, redis: Redis, bot_id: str, ttl_ms: int) -> None:
-        self.redis, self.key, self.ttl_ms = redis, lock_key(bot_id), ttl_ms
-        self.token = uuid.uuid4().hex
-
-    def acquire(self) -> bool:
-        return bool(self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms))
-
-    def renew(self) -> int:
-        """RENEWED, RETAKEN (the key had vanished) or LOST (another gateway holds it)."""
-        return int(self.redis.eval(self._RENEW, 1, self.key, self.token, self.ttl_ms))
-
-    def release(self) -> None:
-        self.redis.eval(self._RELEASE, 1, self.key, self.token)
-
-
-class RedisTrouble:
-    """One loop's view of a Redis that keeps failing: growing waits between attempts (0.5 s doubling up to 30 s),
-    one warning when the trouble starts and one line when it ends, rather than a traceback every few seconds."""
-
-    FIRST, MOST = 0.5, 30.0
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.failures = 0
-
-    def failed(self, error: BaseException) -> float:
-        """Note a failure; the seconds to wait before the next attempt."""
-        self.failures += 1
-        if self.failures == 1:
-            log.warning("%s: Redis unavailable (%s); retrying until it answers", self.what, error, exc_info=error)
-        else:
-            log.debug("%s: Redis still unavailable (%s)", self.what, error)
-        return min(self.MOST, self.FIRST * 2 ** (self.failures - 1))
-
-    def worked(self) -> None:
-        if self.failures:
-            log.info("%s: Redis answers again after %d failed attempts", self.what, self.failures)
-        self.failures = 0
-
-
-# ---- frames -> Message --------------------------------------------------------------------------------------------
-
-MENTION = re.compile(r"^\s*@\S+\s*")
-
-
-def from_frame(body: dict[str, Any], kind: str, **fields: Any) -> Message | None:
-    """The Message for a callback body: who, which chat, which delivery (msgid); None without a sender or msgid."""
-    source = body.get("from")
-    sender = source.get("userid") if isinstance(source, dict) else None
-    msgid, chat_id = body.get("msgid"), body.get("chatid") or sender
-    if not isinstance(sender, str) or not 0 < len(sender) <= 64 or not isinstance(chat_id, str):
-        return None  # a WeCom userid is at most 64 characters; anything else is not a person on the roster
-    if not isinstance(msgid, str | int) or not str(msgid):
-        return None
-    return Message(
-        channel="wecom", dedupe_key=str(msgid)[:MAX_DEDUPE_KEY], sender=sender, kind=kind, chat_id=chat_id, **fields
-    )
-
-
-def message_from_text(body: dict[str, Any]) -> Message | None:
-    """An aibot_msg_callback text body; in a group the text starts with "@botname ", which is no part of it."""
-    text = str(_field(body, "text").get("content", ""))
-    if body.get("chattype") == "group":
-        text = MENTION.sub("", text, count=1)
-    return from_frame(body, "text", text=text)
-
-
-def message_from_image(body: dict[str, Any]) -> Message | None:
-    """An aibot_msg_callback image body: a worker's after-photo (its url is encrypted with image.aeskey)."""
-    return from_frame(body, "image", pic_url=str(_field(body, "image").get("url", ""))[:512])
-
-
-def message_from_click(body: dict[str, Any]) -> Message | None:
-    """An aibot_event_callback template_card_event body."""
-    event = _field(_field(body, "event"), "template_card_event")
-    return from_frame(body, "event", event="template_card_event", event_key=str(event.get("event_key", "")))
-
-
-def _field(body: dict[str, Any], name: str) -> dict[str, Any]:
-    """A nested object of a frame, or {} when it is missing or not an object."""
-    value = body.get(name)
-    return value if isinstance(value, dict) else {}
-
-
-def ticket_number(event_key: str) -> int | None:
-    """ "accept:12" -> 12."""
-    number = event_key.rpartition(":")[2]
-    return int(number) if number.isdecimal() and number.isascii() else None
-
-
-ERRCODE = re.compile(r"errcode=(-?\d+)")
-
-
-def errcode_of(failure: BaseException) -> int | None:
-    """The SDK reports a refused ack as RuntimeError("... errcode=N ..."); None for the transport's failures."""
-    found = ERRCODE.search(str(failure))
-    return None if found is None else int(found.group(1))
-
-
-def is_retryable(failure: BaseException) -> bool:
-    errcode = errcode_of(failure)
-    return errcode is None or errcode in RETRYABLE_ERRCODES
 
 
 class _SdkLog:
@@ -237,15 +101,6 @@ def use_transport_for(url: str, production: bool) -> None:
         raise ConfigError(f"WECOM_WS_URL must be wss:// (got {url!r})")
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    body: dict[str, Any]
-    attempts: int
-    kind: str = ""
-    ticket_id: int | None = None
-    task_id: str = ""  # a card's: Tencent refuses it a second time
-
-
 class Gateway:
     """The gateway's asyncio logic; `await Gateway(rt).run(stop)` runs until `stop` is set (or a fatal error)."""
 
@@ -257,8 +112,8 @@ class Gateway:
         lock_ttl_ms: int = 15_000,
         heartbeat_ms: int = 30_000,
         reconnect_ms: int = 1_000,
-        retry_base_seconds: float = 2.0,
-        max_retry_seconds: float = 300.0,
+        retry_base_seconds: float = delivery.BACKOFF_FIRST_SECONDS,
+        chat_limits: tuple[tuple[int, float], ...] = pusher.CHAT_LIMITS,
     ) -> None:
         settings = rt.settings
         if not settings.wecom_bot_id or not settings.wecom_bot_secret:
@@ -266,7 +121,8 @@ class Gateway:
         use_transport_for(settings.wecom_ws_url, settings.production)
         self.rt, self.settings = rt, settings
         self.poll_seconds, self.reconnect_ms, self.heartbeat_ms = poll_seconds, reconnect_ms, heartbeat_ms
-        self.retry_base_seconds, self.max_retry_seconds = retry_base_seconds, max_retry_seconds
+        self.pusher = pusher.Pusher(rt, self._send, retry_base_seconds=retry_base_seconds, chat_limits=chat_limits)
+        self.pusher.wake_later = self._wake_in
         self.lock = BotLock(rt.redis, settings.wecom_bot_id, lock_ttl_ms)
         self.state = "new"  # waiting (for the lock) | connecting | online | stopped
         self.fatal = ""  # why the gateway gave up on its own (displaced, lost lock, refused credentials)
@@ -413,9 +269,9 @@ class Gateway:
         client.on("authenticated", self._on_authenticated)
         client.on("disconnected", self._on_disconnected)
         client.on("error", self._on_error)
-        client.on("message.text", self._on_text)
-        client.on("message.image", self._on_image)
-        client.on("event.template_card_event", self._on_click)
+        client.on("message.text", guarded(self._on_text))
+        client.on("message.image", guarded(self._on_image))
+        client.on("event.template_card_event", guarded(self._on_click))
         client.on("event.disconnected_event", self._on_displaced)
         return client
 
@@ -464,7 +320,7 @@ class Gateway:
             return
         outcome = await asyncio.to_thread(conversation.process, self.rt.engine, msg)
         card = await asyncio.to_thread(self._card, ticket_number(msg.event_key))
-        task_id = _field(_field(frame.get("body") or {}, "event"), "template_card_event").get("task_id")
+        task_id = clicked_task_id(frame.get("body") or {})
         assert self.client is not None
         if card is not None and isinstance(task_id, str) and TASK_ID.fullmatch(task_id):
             try:  # first: Tencent takes a card update only within 5 s of the click
@@ -478,6 +334,9 @@ class Gateway:
         if not outcome.reply.text:
             return
         assert self.client is not None
+        chat = str((frame.get("body") or {}).get("chatid") or "")
+        if chat:  # a reply counts toward the chat's limit: it takes its slot, and the pushes behind it wait
+            await asyncio.to_thread(self.pusher.take_slot, chat, True)
         try:
             # A stream is markdown, and replies quote residents' words (查 12 shows the complaint).
             content = escape_markdown(outcome.reply.text)
@@ -514,6 +373,18 @@ class Gateway:
             finally:
                 await asyncio.to_thread(pubsub.close)
 
+    async def _send(self, chat: str, body: dict[str, Any]) -> dict[str, Any]:
+        assert self.client is not None
+        ack: dict[str, Any] = await self.client.send_message(chat, body)
+        return ack
+
+    def _wake_in(self, seconds: float) -> None:
+        """Push again once a chat's next slot is free (from the pusher, in the event loop)."""
+        asyncio.get_running_loop().call_later(seconds, self._wake.set)
+
+    async def push_once(self) -> int:
+        return await self.pusher.push_once()
+
     async def _push_loop(self) -> None:
         while not self._stop.is_set():
             try:
@@ -528,116 +399,23 @@ class Gateway:
             except Exception:
                 log.exception("push cycle failed; retrying")
 
-    async def push_once(self) -> int:
-        """One pass over pending rows; returns how many were sent."""
-        rows = await asyncio.to_thread(self._pending)
-        queues: dict[str, list[tuple[int, bool]]] = {}
-        for outbox_id, kind, recipient, held in rows:
-            chat = self.settings.supervisor_chat_id if kind == "supervisor_notice" else recipient
-            queues.setdefault(chat, []).append((outbox_id, held))
-        sent = await asyncio.gather(*(self._drain(chat, items) for chat, items in queues.items()))
-        return sum(sent)
 
-    def _pending(self) -> list[tuple[int, str, str, bool]]:
-        with Session(self.rt.engine) as session:  # a reader: never takes SQLite's write lock
-            return outbox.pending(session, PUSH_KINDS, utcnow())
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
-    async def _drain(self, chat: str, items: list[tuple[int, bool]]) -> int:
-        """Send one chat's rows in order; stop at a held head or a transient failure, so nothing overtakes."""
-        sent = 0
-        for outbox_id, held in items:
-            if held:
-                return sent
-            result = await self._deliver(outbox_id, chat)
-            if result == "sent":
-                sent += 1
-            elif result in ("retry", "skipped"):
-                return sent
-        return sent
 
-    async def _deliver(self, outbox_id: int, chat: str) -> str:
-        prepared = await asyncio.to_thread(self._lease_and_render, outbox_id, chat)
-        if not isinstance(prepared, _Prepared):
-            return prepared
-        assert self.client is not None
+def guarded(handler: Handler) -> Handler:
+    """The one error guard of the callback handlers: a handler that fails logs its traceback, with the frame's
+    req_id, and the connection goes on (the SDK would otherwise drop the exception without a word)."""
+
+    @functools.wraps(handler)
+    async def guard(frame: dict[str, Any]) -> None:
         try:
-            ack = await self.client.send_message(chat, prepared.body)
-            if ack.get("errcode", 0) != 0:
-                raise RuntimeError(f"ack errcode={ack.get('errcode')}, errmsg={ack.get('errmsg')}")
-        except Exception as failure:
-            if prepared.task_id and errcode_of(failure) == TASK_ID_REFUSED:
-                # Only an earlier attempt of this row can have used its task_id: that card is in the chat already,
-                # its ack was lost (the connection dropped, or the ack came after the SDK stopped waiting).
-                await asyncio.to_thread(self._sent, outbox_id, prepared, "already")
-                return "sent"
-            retry = is_retryable(failure)
-            await asyncio.to_thread(self._failed, outbox_id, str(failure) or type(failure).__name__, retry, prepared)
-            log.warning("outbox %s to %s not sent (%s): %s", outbox_id, chat, "retry" if retry else "final", failure)
-            return "retry" if retry else "failed"
-        await asyncio.to_thread(self._sent, outbox_id, prepared)
-        return "sent"
+            await handler(frame)
+        except Exception:
+            req_id = (frame.get("headers") or {}).get("req_id") if isinstance(frame, dict) else None
+            log.exception("callback handler %s failed", handler.__name__, extra={"req_id": req_id})
 
-    def _lease_and_render(self, outbox_id: int, chat: str) -> _Prepared | str:
-        now = utcnow()
-        with transaction(self.rt.engine) as session:
-            row = outbox.lease(session, outbox_id, now, LEASE_SECONDS)
-            if row is None:
-                return "skipped"
-            body, error = self._render(session, row, chat)
-            if body is None:
-                outbox.mark_failed(session, row, error, permanent=True, now=now, retry_in=0)
-                log.error("outbox %s not sendable: %s", outbox_id, error, extra={"ticket_id": row.ticket_id})
-                ops.count_delivery(self.rt.redis, row.kind, "failed")
-                return "failed"
-            card = body.get("template_card") or {}
-            return _Prepared(body, row.attempts, row.kind, row.ticket_id, str(card.get("task_id", "")))
-
-    def _render(self, session: Any, row: Outbox, chat: str) -> tuple[dict[str, Any] | None, str]:
-        if not chat:
-            if row.kind == "supervisor_notice":
-                return None, "WECOM_SUPERVISOR_CHAT_ID is not set: no chat for supervisor notices"
-            return None, "the grid has no WeCom chat_id"
-        if row.kind == "group_push" and row.event in notify.CARD_EVENTS:
-            ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
-            if ticket is None:
-                return None, f"ticket {row.ticket_id} not found"
-            headline = notices.GROUP_HEADLINES.get(row.event, "")
-            assert row.id is not None and ticket.id is not None
-            task_id = task_id_for(ticket.id, row.id, row.created_at)
-            return card_message(card_for(session, ticket), task_id, headline), ""
-        text = notices.render(session, row)
-        if not text:
-            return None, f"nothing to say for ticket {row.ticket_id}"
-        payload = json.loads(row.payload or "{}")
-        return markdown_message(
-            mention(escape_markdown(text), payload.get("worker", ""), payload.get("mention", ""))
-        ), ""
-
-    def _sent(self, outbox_id: int, prepared: _Prepared, result: str = "sent") -> None:
-        """Mark the row sent; result "already": Tencent refused a repeat of a card that had arrived."""
-        with transaction(self.rt.engine) as session:
-            row = session.get(Outbox, outbox_id)
-            assert row is not None
-            outbox.mark_sent(session, row, utcnow())
-            row.via = "aibot"
-            session.add(row)
-        ops.count_delivery(self.rt.redis, prepared.kind, result)
-        log.info(
-            "delivery sent" if result == "sent" else "delivery had arrived (its ack was lost); not repeated",
-            extra={"outbox_id": outbox_id, "ticket_id": prepared.ticket_id, "kind": prepared.kind, "via": "aibot"},
-        )
-
-    def _failed(self, outbox_id: int, error: str, retry: bool, prepared: _Prepared) -> None:
-        now = utcnow()
-        with transaction(self.rt.engine) as session:
-            row = session.get(Outbox, outbox_id)
-            assert row is not None
-            if retry:
-                backoff = min(self.max_retry_seconds, self.retry_base_seconds * 2 ** max(0, prepared.attempts - 1))
-                outbox.postpone(session, row, error, now + timedelta(seconds=backoff))
-            else:
-                outbox.mark_failed(session, row, error, permanent=True, now=now, retry_in=0)
-        ops.count_delivery(self.rt.redis, prepared.kind, "retry" if retry else "failed")
+    return guard
 
 
 async def serve(rt: runtime.Runtime) -> int:

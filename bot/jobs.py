@@ -9,54 +9,33 @@ from datetime import timedelta
 
 from redis.exceptions import RedisError
 from rq import Queue
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from bot import ops, runtime
+from bot import delivery, runtime
 from bot.channels import GATEWAY_KINDS, GATEWAY_WAKE_CHANNEL, Delivery, DeliveryError
 from handlers import lifecycle, notices, supervisor
 from storage import outbox
 from storage.db import transaction
-from storage.models import Outbox, utcnow
+from storage.models import Outbox, OutboxKind, utcnow
 
 log = logging.getLogger(__name__)
+# A worker holds a row this long for one attempt (a channel's HTTP timeouts are well inside it); a killed worker's
+# row is offered again by the sweep once it has run out.
 LEASE_SECONDS = 60
-# Transient failures wait 10 s, 20 s, 40 s … up to 10 minutes before the sweep offers the row again.
-MAX_BACKOFF_SECONDS = 600
 
 
 def deliver(outbox_id: int) -> str:
-    """Send one notification unless it is sent already, another worker holds it, or the gateway sends it."""
+    """Send one notification unless it is sent already, another sender holds it, or the gateway sends its kind."""
     rt = runtime.current()
-    now = utcnow()
-    with transaction(rt.engine) as session:
-        kind = session.exec(select(Outbox.kind).where(Outbox.id == outbox_id)).first()
-        if kind is None or (kind in GATEWAY_KINDS and rt.settings.wecom_bot_id):
-            return "skipped"
-        row = outbox.lease(session, outbox_id, now, LEASE_SECONDS)
-        if row is None:
-            return "skipped"
-        delivery = delivery_for(session, row)
-        attempts, ticket_id = row.attempts, row.ticket_id
-    about = {"outbox_id": outbox_id, "ticket_id": ticket_id, "kind": kind, "attempt": attempts}
+    kinds = [k for k in OutboxKind if not (k in GATEWAY_KINDS and rt.settings.wecom_bot_id)]
+    leased = delivery.lease(rt, outbox_id, kinds, LEASE_SECONDS, delivery_for)
+    if isinstance(leased, str):
+        return leased
     try:
-        via = rt.channel.send(delivery)
+        via = rt.channel.send(leased.body)
     except DeliveryError as failure:
-        with transaction(rt.engine) as session:
-            row = session.get(Outbox, outbox_id)
-            assert row is not None
-            backoff = min(MAX_BACKOFF_SECONDS, 10 * 2 ** (attempts - 1))
-            outbox.mark_failed(session, row, str(failure), failure.permanent, utcnow(), backoff)
-        result = "failed" if failure.permanent else "retry"
-        ops.count_delivery(rt.redis, kind, result)
-        log.warning("delivery %s: %s", result, failure, extra={**about, "result": result})
-        return "failed"
-    with transaction(rt.engine) as session:
-        row = session.get(Outbox, outbox_id)
-        assert row is not None
-        outbox.mark_sent(session, row, utcnow(), via)
-    ops.count_delivery(rt.redis, kind, "sent")
-    log.info("delivery sent", extra={**about, "result": "sent", "via": via})
-    return "sent"
+        return delivery.failed(rt, leased, str(failure), retry=not failure.permanent)
+    return delivery.sent(rt, leased, via)
 
 
 def delivery_for(session: Session, row: Outbox) -> Delivery:

@@ -22,7 +22,7 @@ from sqlmodel import Session
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
-from bot.channels import Delivery, DeliveryError
+from bot.channels import Delivery, DeliveryError, retryable
 from config import Settings
 from handlers.clock import local
 from storage import notices
@@ -32,9 +32,6 @@ log = logging.getLogger(__name__)
 
 # The token was refused: invalid, not the latest, expired. Refresh once and retry.
 TOKEN_REFUSED = frozenset({40001, 40014, 42001})
-# Worth another try later: system busy, API quotas, and credentials or IP allow-list an operator can fix (the
-# notice waits in the outbox instead of being lost). A token still refused after one refresh is here too.
-RETRYABLE = frozenset({-1, 45009, 45011, 40013, 40125, 40164, *TOKEN_REFUSED})
 # Customer-service messages are closed for this resident: outside 48 h, or 5 already sent.
 WINDOW_CLOSED = frozenset({45015, 45047})
 
@@ -310,7 +307,7 @@ def as_delivery_error(failure: Exception) -> DeliveryError:
     if isinstance(failure, WeChatClientException):
         errcode = failure.errcode
         # None: an HTTP error status rather than an errcode (a proxy, an outage page).
-        permanent = errcode is not None and errcode not in RETRYABLE
+        permanent = not retryable(errcode)
         return DeliveryError(f"wechat {errcode}: {failure.errmsg}", permanent=permanent)
     # TRANSIENT_FAILURES: nothing says the notice itself is wrong.
     return DeliveryError(f"{type(failure).__name__}: {failure}", permanent=False)

@@ -15,7 +15,6 @@ import hashlib
 import logging
 import re
 import time
-import uuid
 from typing import Any
 
 import requests
@@ -25,8 +24,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from bot.channels import Delivery, DeliveryError
+from bot.channels import Delivery, DeliveryError, retryable
 from bot.markup import escape_markdown, mention
+from bot.pacing import Pace
 from config import Settings
 from storage import grids
 from storage.models import Grid, Outbox, Ticket
@@ -44,8 +44,6 @@ WINDOW_SECONDS = 60.0
 # Tencent counts a message when it arrives, a little after we took its slot: our window is a bit longer.
 WINDOW_MARGIN_SECONDS = 2.0
 
-# Worth another try later: system busy, over the minute's quota.
-RETRYABLE = frozenset({-1, 45009})
 
 # One progress record per outbox row, kept a few days: long enough for any retry of a row.
 CLAIM_SECONDS = 3 * 24 * 3600
@@ -57,22 +55,6 @@ _HINT = re.compile(r"^回复“(?P<command>[^”]+)”(?P<rest>.*?)。?$")
 _TITLE = re.compile(r"^工单 \d+｜")
 _FIELD = re.compile(r"^(?P<name>[\u4e00-\u9fa5]{2,4})：(?P<value>.*)$")
 
-# Sliding window: at most ARGV[2] slots in any ARGV[1] microseconds, on Redis's clock (one clock for every
-# worker). Returns 0 when a slot was taken, else the milliseconds until the oldest slot frees up.
-_TAKE_SLOT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local window = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
-  return 0
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, math.ceil((tonumber(oldest[2]) + window - now) / 1000))
-"""
-
 # Progress of one outbox row: "done:<n>" (n parts sent, none in flight) or "sending:<i>:<unix time>" (part i
 # under way). Taking over from "done:<n>" is atomic, so two attempts never send the same part.
 _CLAIM = """
@@ -83,21 +65,6 @@ if tonumber(n) >= tonumber(ARGV[2]) then return 'sent' end
 redis.call('SET', KEYS[1], 'sending:' .. n .. ':' .. ARGV[1], 'EX', ARGV[3])
 return 'claimed:' .. n
 """
-
-
-class SlotLimiter:
-    """At most `per_window` messages in any `window_seconds`, per robot key, shared by every worker."""
-
-    def __init__(self, redis: Redis, per_window: int, window_seconds: float) -> None:
-        self.redis = redis
-        self.per_window = per_window
-        self.window_us = int(window_seconds * 1_000_000)
-        self.script = redis.register_script(_TAKE_SLOT)
-
-    def take(self, key: str) -> int:
-        """0 if a slot was taken; otherwise how many milliseconds until one frees up."""
-        slot = uuid.uuid4().hex
-        return int(self.script(keys=[_redis_key("rate", key)], args=[self.window_us, self.per_window, slot]))
 
 
 class WebhookChannel:
@@ -123,7 +90,7 @@ class WebhookChannel:
         self.supervisor_key = supervisor_key
         # Outbox ids are one database's; deployments sharing a Redis already keep apart by queue name.
         self.progress_prefix = f"wgt:{settings.queue_name}:webhook:outbox:"
-        self.limiter = SlotLimiter(redis, per_window, window_seconds)
+        self.limiter = Pace(redis, "wgt:webhook:rate", [(per_window, window_seconds)])
         self.claim = redis.register_script(_CLAIM)
         self.http = requests.Session()
 
@@ -246,7 +213,7 @@ class WebhookChannel:
         if errcode == 0:
             return
         errmsg = str(result.get("errmsg", "")) if isinstance(result, dict) else repr(result)[:200]
-        permanent = isinstance(errcode, int) and errcode not in RETRYABLE
+        permanent = isinstance(errcode, int) and not retryable(errcode)
         raise DeliveryError(f"wecom webhook {errcode}: {errmsg}".replace(robot, "***"), permanent=permanent)
 
 

@@ -24,8 +24,9 @@ from redis import Redis
 from sqlmodel import select
 
 from bot import ops
+from bot.botlock import lock_key
 from bot.channels import GATEWAY_WAKE_CHANNEL
-from bot.gateway import Gateway, lock_key
+from bot.gateway import Gateway
 from bot.runtime import Runtime
 from config import Settings
 from simulator.aibot import AIBotServer

@@ -16,7 +16,8 @@ from websockets.sync.client import connect
 
 from bot import ops
 from bot.cards import ticket_of
-from bot.gateway import Gateway, is_retryable, message_from_text, use_transport_for
+from bot.frames import is_retryable, message_from_text
+from bot.gateway import Gateway, use_transport_for
 from bot.runtime import Runtime
 from config import ConfigError
 from handlers import notify
@@ -75,7 +76,7 @@ def start_gateway(settings, aibot):  # type: ignore[no-untyped-def]
     """Start gateways for the stand-in's bot, with short timings; all are stopped after the test."""
     started: list[Running] = []
 
-    def start(**changes: object) -> Running:
+    def start(chat_limits: tuple[tuple[int, float], ...] = ((30, 60.0),), **changes: object) -> Running:
         gateway_settings = replace(
             settings,
             wecom_bot_id=aibot.bot_id,
@@ -85,7 +86,12 @@ def start_gateway(settings, aibot):  # type: ignore[no-untyped-def]
         )
         gateway_settings = replace(gateway_settings, **changes)  # type: ignore[arg-type]
         gateway = Gateway(
-            Runtime(gateway_settings), poll_seconds=0.1, retry_base_seconds=0.1, reconnect_ms=100, lock_ttl_ms=3000
+            Runtime(gateway_settings),
+            poll_seconds=0.1,
+            retry_base_seconds=0.1,
+            reconnect_ms=100,
+            lock_ttl_ms=3000,
+            chat_limits=chat_limits,
         )
         started.append(Running(gateway))
         return started[-1]
@@ -367,3 +373,61 @@ def test_every_card_of_a_ticket_is_its_own_message(start_gateway, aibot, residen
     aibot.wait_for(lambda: len(aibot.replies_to(click)) >= 2)
     assert "已接单" in aibot.cards(G01)[second]["sub_title_text"]
     assert "sub_title_text" not in aibot.cards(G01)[first]  # the other card is left as it was
+
+
+def test_a_chat_at_its_limit_waits_for_its_next_slot_which_goes_to_the_urgent_ticket(
+    start_gateway, aibot, resident, session
+):
+    start_gateway(chat_limits=((3, 2.0),))  # WeCom's 30 a minute, shrunk to 3 in 2 s
+    aibot.wait_for(lambda: aibot.connected)
+    for text in ("3号楼楼道灯坏了", "3号楼门口垃圾没人清运", "3号楼电梯坏了", "3号楼下水道堵了"):
+        resident.say(text)
+    aibot.wait_for(lambda: len(sends(aibot, G01)) == 3)
+    resident.say("3号楼楼道里着火了，好多烟")
+    urgent = tickets(session)[-1]
+    time.sleep(0.5)
+    assert len(sends(aibot, G01)) == 3, "a chat at its limit gets nothing more until a slot frees"
+
+    aibot.wait_for(lambda: len(sends(aibot, G01)) == 5, timeout=6)
+    assert card_tickets(aibot, G01)[3] == urgent, "the first free slot goes to the fire, not the drain"
+    assert all(r.status == "sent" and r.attempts == 1 for r in rows(session)), "paced, never refused and retried"
+
+
+def test_a_worker_reply_takes_a_slot_of_its_chat_so_the_pushes_behind_it_wait(start_gateway, aibot, resident, session):
+    start_gateway(chat_limits=((2, 2.0),))
+    aibot.wait_for(lambda: aibot.connected)
+    said = aibot.say(G01, "zhangwei", "帮助")
+    aibot.wait_for(lambda: aibot.replies_to(said))
+    resident.say("3号楼楼道灯坏了")
+    resident.say("3号楼电梯坏了")
+    aibot.wait_for(lambda: len(sends(aibot, G01)) == 1)
+    time.sleep(0.5)
+    assert len(sends(aibot, G01)) == 1, "the reply and one card fill the chat's 2 slots"
+    aibot.wait_for(lambda: len(sends(aibot, G01)) == 2, timeout=6)
+
+
+def test_with_markdown_pushes_a_new_ticket_arrives_as_text_with_the_command_to_type(
+    start_gateway, aibot, resident, session
+):
+    start_gateway(wecom_bot_push="markdown")
+    aibot.wait_for(lambda: aibot.connected)
+    resident.say("3号楼楼道灯坏了，有事打我电话13912345678")
+    (number,) = tickets(session)
+
+    (pushed,) = aibot.wait_for(lambda: sends(aibot, G01))
+    assert pushed["msgtype"] == "markdown" and "template_card" not in pushed
+    content = pushed["markdown"]["content"]
+    assert "【新工单】" in content and f"接单 {number}" in content
+    assert "13912345678" not in content
+
+
+def test_a_callback_whose_handler_fails_logs_its_traceback_and_the_bot_stays_online(
+    start_gateway, aibot, session, caplog
+):
+    running = start_gateway(database_url="sqlite:////nonexistent-wgt-dir/gone.db")  # a database it cannot open
+    aibot.wait_for(lambda: aibot.connected)
+
+    aibot.say(G01, "zhangwei", "待办")
+    record = aibot.wait_for(lambda: next((r for r in caplog.records if "handler" in r.getMessage()), None))
+    assert "callback handler _on_text failed" in record.getMessage() and record.exc_info is not None
+    assert running.gateway.state == "online" and aibot.connected

@@ -1,0 +1,167 @@
+"""One delivery pipeline for every outbox row, whoever sends it: an rq worker through a Channel (bot/jobs.py), or the
+AI-bot gateway over its connection (bot/pusher.py).
+
+    lease (one conditional UPDATE … RETURNING) → render → send → sent() or failed()
+
+Every transport shares the lease, the marks, the counting and the one backoff; the one table of retryable errcodes
+is bot/channels.RETRYABLE_ERRCODES. Only the send differs. A row is leased just before its send, so a sender that
+dies mid-send holds it until the lease runs out, and the sweep (or the gateway's next pass) offers it again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import bindparam, or_, update
+from sqlmodel import col
+
+from bot import ops, runtime
+from storage import outbox
+from storage.db import transaction
+from storage.models import Outbox, OutboxStatus, utcnow
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# A transient failure waits 5 s, 10 s, 20 s … up to 5 minutes before the row is offered again.
+BACKOFF_FIRST_SECONDS = 5.0
+BACKOFF_MOST_SECONDS = 300.0
+
+
+def backoff(attempts: int, first: float = BACKOFF_FIRST_SECONDS, most: float = BACKOFF_MOST_SECONDS) -> float:
+    """Seconds before the next try of a row that has failed `attempts` times."""
+    return min(most, first * 2 ** max(0, attempts - 1))
+
+
+class Unsendable(Exception):
+    """The row can never go out as it is (no chat, no ticket, nothing to say): it fails for good."""
+
+
+@dataclass(frozen=True)
+class Leased(Generic[T]):
+    """A row taken for one attempt, with what the transport rendered from it."""
+
+    outbox_id: int
+    kind: str
+    event: str
+    recipient: str
+    ticket_id: int | None
+    attempts: int
+    payload: dict[str, Any] = field(repr=False)
+    created_at: datetime
+    body: T
+
+
+_LEASE = (
+    update(Outbox)
+    .where(
+        col(Outbox.id) == bindparam("outbox_id"),
+        col(Outbox.status) == OutboxStatus.PENDING,
+        col(Outbox.kind).in_(bindparam("kinds", expanding=True)),
+        or_(col(Outbox.locked_until).is_(None), col(Outbox.locked_until) < bindparam("now")),
+    )
+    .values(locked_until=bindparam("until"), attempts=col(Outbox.attempts) + 1)
+    .returning(Outbox)
+)
+
+
+def lease(
+    rt: runtime.Runtime,
+    outbox_id: int,
+    kinds: Iterable[str],
+    seconds: float,
+    render: Callable[[Any, Outbox], T],
+) -> Leased[T] | str:
+    """Take the row for one attempt and render it, in one short transaction; "skipped" when it is not pending, not
+    of these kinds or held by another sender, "failed" when it can never be sent (marked so).
+
+    A conditional UPDATE … RETURNING: two senders given the same id cannot both take it, and the row comes back in
+    the same statement.
+    """
+    now = utcnow()
+    params = {"outbox_id": outbox_id, "kinds": list(kinds), "now": now, "until": now + timedelta(seconds=seconds)}
+    with transaction(rt.engine) as session:
+        row = session.scalars(_LEASE, params).first()
+        if row is None:
+            return "skipped"
+        try:
+            body = render(session, row)
+        except Unsendable as reason:
+            outbox.mark_failed(session, row, str(reason), permanent=True, now=now, retry_in=0)
+            failure = str(reason)
+        else:
+            assert row.id is not None
+            return Leased(
+                row.id,
+                row.kind,
+                row.event,
+                row.recipient,
+                row.ticket_id,
+                row.attempts,
+                json.loads(row.payload or "{}"),
+                row.created_at,
+                body,
+            )
+    log.error("outbox %s not sendable: %s", outbox_id, failure, extra={"outbox_id": outbox_id})
+    ops.count_delivery(rt.redis, row.kind, "failed")
+    return "failed"
+
+
+_SENT = (
+    update(Outbox)
+    .where(col(Outbox.id) == bindparam("outbox_id"))
+    .values(status=OutboxStatus.SENT, via=bindparam("via"), sent_at=bindparam("now"), locked_until=None, last_error="")
+)
+
+
+def sent(rt: runtime.Runtime, leased: Leased[Any], via: str, result: str = "sent") -> str:
+    """Mark the row sent (one UPDATE); result "already": the platform refused a repeat of what had arrived."""
+    with transaction(rt.engine) as session:
+        session.execute(_SENT, {"outbox_id": leased.outbox_id, "via": via, "now": utcnow()})
+    ops.count_delivery(rt.redis, leased.kind, result)
+    log.info(
+        "delivery sent" if result == "sent" else "delivery had arrived (its ack was lost); not repeated",
+        extra={**_about(leased), "result": result, "via": via},
+    )
+    return "sent"
+
+
+_RETRY = (
+    update(Outbox)
+    .where(col(Outbox.id) == bindparam("outbox_id"))
+    .values(last_error=bindparam("error"), locked_until=bindparam("until"))
+)
+_FAIL = (
+    update(Outbox)
+    .where(col(Outbox.id) == bindparam("outbox_id"))
+    .values(last_error=bindparam("error"), status=OutboxStatus.FAILED, locked_until=None)
+)
+
+
+def failed(
+    rt: runtime.Runtime, leased: Leased[Any], error: str, retry: bool, first: float = BACKOFF_FIRST_SECONDS
+) -> str:
+    """A failed attempt: "retry" (the row waits out the backoff, then anyone may take it) or "failed" for good."""
+    params: dict[str, Any] = {"outbox_id": leased.outbox_id, "error": error[:500]}
+    if retry:
+        params["until"] = utcnow() + timedelta(seconds=backoff(leased.attempts, first))
+    with transaction(rt.engine) as session:
+        session.execute(_RETRY if retry else _FAIL, params)
+    result = "retry" if retry else "failed"
+    ops.count_delivery(rt.redis, leased.kind, result)
+    log.warning("delivery %s: %s", result, error, extra={**_about(leased), "result": result})
+    return result
+
+
+def _about(leased: Leased[Any]) -> dict[str, Any]:
+    return {
+        "outbox_id": leased.outbox_id,
+        "ticket_id": leased.ticket_id,
+        "kind": leased.kind,
+        "attempt": leased.attempts,
+    }
