@@ -7,6 +7,10 @@
   imported, so it is set here, in the master, before any worker imports the app.
 - WGT_LOG_FORMAT=json (production's default) also puts gunicorn's own lines in JSON, so the stream is one JSON
   object per line; an access log (--access-logfile) keeps gunicorn's format.
+- preload_app: the master loads the app once (jieba's dictionary, the classifier, the routing index) and forks the
+  workers, which share those pages instead of each building its own copy; gc.freeze() keeps the collector from
+  writing to (and so copying) them. post_fork drops the database connections the master opened while loading:
+  a connection must never be shared by two processes. redis-py and rq reconnect by themselves after a fork.
 - The control socket (gunicorn >= 25, for `gunicornc`) lives in WGT_VAR_DIR. gunicorn's default is one path per
   user ($XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl): a second gunicorn of the same user took it over
   (gunicorn unlinks what is there) and deleted it on stopping, leaving the first with none.
@@ -14,6 +18,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 from typing import Any
@@ -28,6 +33,19 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_settings.effective_metric
 # One per deployment, beside its other state; gunicorn keeps its 0600 mode. A path over 107 bytes (the limit of a
 # unix socket's name) only costs the socket: gunicorn logs a warning and serves on.
 control_socket = str(_settings.var_dir / "gunicorn.ctl")
+
+
+preload_app = True
+
+
+def when_ready(server: Any) -> None:
+    """After the master loaded the app, before the first fork: what exists now is shared, not collected."""
+    gc.freeze()
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """In each new worker: a pool of its own (the master's connections stay the master's)."""
+    server.app.wsgi().extensions["wanggetong"].engine.dispose(close=False)
 
 
 def on_starting(server: Any) -> None:
