@@ -6,6 +6,28 @@ Speaks the frames of developer.work.weixin.qq.com/document/path/101463: every fr
 with aibot_respond_msg / aibot_respond_update_msg (same req_id as the callback) and pushes with aibot_send_msg.
 One connection per bot: a newer one displaces the older, which gets a disconnected_event and is closed.
 
+Tencent's frequency limit per conversation, as 101463 (the page of March 2026) states it twice, under 回复普通消息
+and under 主动推送消息:
+    "无论是回复还是主动推送消息，总共给某个会话发消息的限制为 30 条/分钟，1000 条/小时"
+(whether replying or pushing, everything sent to one conversation together is limited to 30 a minute and 1,000 an
+hour). Its other rules there (a reply only within 24 hours of the callback; a push only to a chat that has written
+to the bot) are not modelled; the group robot's own limit (20 a minute per robot) is simulator/wecom_webhook.py's.
+The stand-in keeps one sliding window per chat (time.monotonic() of every message it took) and answers what goes
+beyond it with errcode 45009 "api freq out of limit"; a message so refused is not in the chat: not in the
+transcript, no card changed.
+Where the page is silent we chose, and the choices are the strict reading, so that a pace our gateway gets away
+with here is one Tencent accepts too:
+- what counts: every aibot_send_msg, aibot_respond_msg (each frame, a stream's refreshes too: the page says only
+  that the stream's refreshes share its req_id), aibot_respond_update_msg (a card update is a reply, listed under
+  the page's 回复消息 with the other two) and aibot_respond_welcome_msg, in the chat they reach;
+- only messages taken count: one refused (45009, a repeated task_id, an unknown req_id, an injected failure) does
+  not use up the window, so the same push sent again once the window has moved on is taken;
+- the error code: the page names none for this limit; 45009 is WeCom's global code for a frequency limit
+  ("接口调用超过限制", errmsg "api freq out of limit"), and the one the group-robot webhook answers beyond its own.
+The limits and both windows are constructor arguments with Tencent's numbers as defaults (per_minute=30,
+per_hour=1000, minute=60 s, hour=3600 s; None for no limit): tests and benchmarks shrink or raise them explicitly.
+`rate_refused` counts the refusals.
+
 Plain ws:// on 127.0.0.1 only: the stand-in never leaves the machine, so TLS would test nothing of ours.
 """
 
@@ -18,8 +40,9 @@ import re
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -34,14 +57,41 @@ UNKNOWN_CMD = 40033
 # ("同一个机器人任务id不能重复，只能由数字、字母和“_-@”组成，最长128字节").
 TASK_ID_REFUSED = 42014
 TASK_ID = re.compile(r"[0-9A-Za-z_\-@]{1,128}")
+# More than a conversation may take: 30 messages a minute, 1,000 an hour, replies and pushes together (101463).
+FREQ_LIMITED = 45009
+PER_MINUTE, PER_HOUR = 30, 1000
+MINUTE_SECONDS, HOUR_SECONDS = 60.0, 3600.0
+
+
+class Limits(TypedDict, total=False):
+    """AIBotServer's frequency-limit keywords, for whoever builds the stand-in on a caller's behalf."""
+
+    per_minute: int | None
+    per_hour: int | None
+    minute: float
+    hour: float
 
 
 class AIBotServer:
     """One AI bot as Tencent's servers see it: credentials, the live connection, and a transcript per chat."""
 
-    def __init__(self, bot_id: str, secret: str, port: int = 0, name: str = "网格通") -> None:
+    def __init__(
+        self,
+        bot_id: str,
+        secret: str,
+        port: int = 0,
+        name: str = "网格通",
+        *,
+        per_minute: int | None = PER_MINUTE,
+        per_hour: int | None = PER_HOUR,
+        minute: float = MINUTE_SECONDS,
+        hour: float = HOUR_SECONDS,
+    ) -> None:
+        """per_minute / per_hour: messages one chat takes within `minute` / `hour` seconds (None: no limit)."""
         self.bot_id, self.secret, self.name = bot_id, secret, name
         self._port = port
+        self.per_minute, self.per_hour, self.minute, self.hour = per_minute, per_hour, minute, hour
+        self._sent_at: dict[str, deque[float]] = {}  # chat -> monotonic times of the messages it took, oldest first
         self._lock = threading.Lock()
         self._transcripts: dict[str, list[dict[str, Any]]] = {}
         self._cards: dict[str, dict[str, dict[str, Any]]] = {}
@@ -56,6 +106,7 @@ class AIBotServer:
         self.authentications = 0  # successful aibot_subscribe, ever: a reconnect adds one
         self.refused = 0  # aibot_subscribe with wrong credentials
         self.repeats_refused = 0  # aibot_send_msg with a card task_id this bot had already pushed
+        self.rate_refused = 0  # messages beyond a chat's frequency limit (45009), sends and replies alike
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -248,6 +299,19 @@ class AIBotServer:
             {"kind": kind, "body": body, "time": time.time(), "req_id": req_id}
         )
 
+    def _take_slot(self, chat: str) -> bool:
+        """Whether the chat takes one more message now, and if so count it (caller holds the lock)."""
+        now = time.monotonic()
+        sent = self._sent_at.setdefault(chat, deque())
+        while sent and sent[0] <= now - max(self.minute, self.hour):
+            sent.popleft()
+        for limit, window in ((self.per_minute, self.minute), (self.per_hour, self.hour)):
+            if limit is not None and _count_since(sent, now - window) >= limit:
+                self.rate_refused += 1
+                return False
+        sent.append(now)
+        return True
+
     async def _answer(self, ws: ServerConnection, req_id: str, errcode: int = 0, errmsg: str = "ok") -> None:
         with self._lock:
             delay = self._delay
@@ -322,7 +386,7 @@ class AIBotServer:
             return
         errcode = self._take_failure()
         if errcode:
-            await self._answer(ws, req_id, errcode, "api freq out of limit" if errcode == 45009 else "failed")
+            await self._answer(ws, req_id, errcode, "api freq out of limit" if errcode == FREQ_LIMITED else "failed")
             return
         card = body.get("template_card") if body["msgtype"] == "template_card" else None
         task_id = card.get("task_id") if isinstance(card, dict) else None
@@ -330,20 +394,25 @@ class AIBotServer:
             repeat = isinstance(task_id, str) and task_id in self._task_ids
             refused = card is not None and (repeat or not isinstance(task_id, str) or not TASK_ID.fullmatch(task_id))
             self.repeats_refused += repeat
-            if not refused:
+            # A push beyond the limit leaves its task_id free: the same card is taken once the window moves on.
+            limited = not refused and not self._take_slot(chat)
+            if not refused and not limited:
                 self._record(chat, "send", body, req_id)
                 if isinstance(card, dict) and isinstance(task_id, str):
                     self._task_ids.add(task_id)
                     self._cards.setdefault(chat, {})[task_id] = card
         if refused:
             await self._answer(ws, req_id, TASK_ID_REFUSED, "taskid has existed or empty or exceed max len")
+        elif limited:
+            await self._answer(ws, req_id, FREQ_LIMITED, "api freq out of limit")
         else:
             await self._answer(ws, req_id)
 
     async def _respond(self, ws: ServerConnection, cmd: str, req_id: str, body: dict[str, Any]) -> None:
         with self._lock:
             chat = self._callbacks.get(req_id)
-            if chat is not None:
+            limited = chat is not None and not self._take_slot(chat)
+            if chat is not None and not limited:
                 kind = "update" if cmd == "aibot_respond_update_msg" else "reply"
                 self._record(chat, kind, body, req_id)
                 card = body.get("template_card") or {}
@@ -351,5 +420,17 @@ class AIBotServer:
                     self._cards.setdefault(chat, {})[card["task_id"]] = card
         if chat is None:
             await self._answer(ws, req_id, UNKNOWN_REQ_ID, "invalid req_id")
+        elif limited:
+            await self._answer(ws, req_id, FREQ_LIMITED, "api freq out of limit")
         else:
             await self._answer(ws, req_id)
+
+
+def _count_since(times: deque[float], since: float) -> int:
+    """How many of the ascending `times` are later than `since`."""
+    count = 0
+    for t in reversed(times):
+        if t <= since:
+            break
+        count += 1
+    return count

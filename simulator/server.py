@@ -63,7 +63,7 @@ from werkzeug.serving import make_server
 
 from config import ROOT, Settings
 from simulator import wecom_webhook
-from simulator.aibot import AIBotServer
+from simulator.aibot import AIBotServer, Limits
 from simulator.officialaccount import OfficialAccount
 from simulator.wechat_api import WeChatApi, create_wechat_api
 
@@ -528,8 +528,12 @@ def start(
     bot_secret: str = DEFAULT_BOT_SECRET,
     demo_dir: Path = ROOT / "demo",
     supervisor_chat_id: str = SUPERVISOR_CHAT_ID,
+    aibot_limits: Limits | None = None,
 ) -> Running:
-    """Start both stand-ins and the page on 127.0.0.1 in background threads (port 0: any free port)."""
+    """Start both stand-ins and the page on 127.0.0.1 in background threads (port 0: any free port).
+
+    aibot_limits: the AI-bot stand-in's frequency limit per chat, as AIBotServer's keywords (per_minute, per_hour,
+    minute, hour); unset, Tencent's (30 a minute, 1,000 an hour), which `python -m simulator serve` always uses."""
     settings = settings or Settings.from_env()
     account = OfficialAccount(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
     wechat_api_app = create_wechat_api(settings.wechat_appid, settings.wechat_secret)
@@ -539,7 +543,7 @@ def start(
         for grid in csv.DictReader(grids_file):
             if grid.get("webhook_key"):
                 robots.register_key(grid["webhook_key"], grid["name"])
-    aibot = AIBotServer(bot_id, bot_secret, port=ws_port).start()
+    aibot = AIBotServer(bot_id, bot_secret, port=ws_port, **(aibot_limits or Limits())).start()
     directory = Directory.load(demo_dir, supervisor_chat_id)
     sim = Simulator(app_url, account, directory, wechat_api_app.extensions["wechat_api"], aibot)
     try:
