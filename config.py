@@ -61,6 +61,10 @@ class Settings:
     # How the bot pushes into groups: "card" (template cards with buttons) or "markdown" (text with the typed
     # commands), for tenants where WeCom refuses actively pushed template cards (a card in a reply still works).
     wecom_bot_push: str = "card"
+    # What WeCom lets an AI bot say in one chat (replies and pushes together); the gateway paces itself under it.
+    # Tencent's numbers: raise them only against a stand-in (the load benchmark measures our pipeline that way).
+    wecom_chat_per_minute: int = 30
+    wecom_chat_per_hour: int = 1000
     # The supervisors' group chat (指挥中心群), where escalations and centre notices go.
     supervisor_chat_id: str = ""
     # WeCom self-built app (自建应用) single-chat callback at /wecom, for tenants without the AI bot.
@@ -120,6 +124,8 @@ class Settings:
             wecom_bot_id=env.get("WECOM_BOT_ID", ""),
             wecom_bot_secret=env.get("WECOM_BOT_SECRET", ""),
             wecom_bot_push=env.get("WECOM_BOT_PUSH", "card"),
+            wecom_chat_per_minute=int(env.get("WECOM_CHAT_PER_MINUTE", "30")),
+            wecom_chat_per_hour=int(env.get("WECOM_CHAT_PER_HOUR", "1000")),
             wecom_ws_url=env.get("WECOM_WS_URL", cls.wecom_ws_url),
             supervisor_chat_id=env.get("WECOM_SUPERVISOR_CHAT_ID", ""),
             wecom_supervisor_webhook_key=env.get("WECOM_SUPERVISOR_WEBHOOK_KEY", ""),
@@ -149,6 +155,8 @@ class Settings:
     def validate(self) -> None:
         if self.delivery not in ("live", "recording"):
             raise ConfigError("WGT_DELIVERY 只能是 live 或 recording")
+        if not 1 <= self.wecom_chat_per_minute <= self.wecom_chat_per_hour:
+            raise ConfigError("WECOM_CHAT_PER_MINUTE 至少为 1，且不能大于 WECOM_CHAT_PER_HOUR")
         if self.wecom_bot_push not in ("card", "markdown"):
             raise ConfigError("WECOM_BOT_PUSH 只能是 card（模板卡片）或 markdown（文字加命令）")
         if self.wechat_mode not in WECHAT_MODES:

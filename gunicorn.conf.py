@@ -44,8 +44,11 @@ def when_ready(server: Any) -> None:
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """In each new worker: a pool of its own (the master's connections stay the master's)."""
-    server.app.wsgi().extensions["wanggetong"].engine.dispose(close=False)
+    """In each new worker: a pool of its own (the master's connections stay the master's). Another app started
+    with this file (bench/floor.py) has no runtime."""
+    rt = getattr(server.app.wsgi(), "extensions", {}).get("wanggetong")
+    if rt is not None:
+        rt.engine.dispose(close=False)
 
 
 def on_starting(server: Any) -> None:

@@ -113,7 +113,7 @@ class Gateway:
         heartbeat_ms: int = 30_000,
         reconnect_ms: int = 1_000,
         retry_base_seconds: float = delivery.BACKOFF_FIRST_SECONDS,
-        chat_limits: tuple[tuple[int, float], ...] = pusher.CHAT_LIMITS,
+        chat_limits: tuple[tuple[int, float], ...] | None = None,
     ) -> None:
         settings = rt.settings
         if not settings.wecom_bot_id or not settings.wecom_bot_secret:
@@ -121,7 +121,7 @@ class Gateway:
         use_transport_for(settings.wecom_ws_url, settings.production)
         self.rt, self.settings = rt, settings
         self.poll_seconds, self.reconnect_ms, self.heartbeat_ms = poll_seconds, reconnect_ms, heartbeat_ms
-        self.pusher = pusher.Pusher(rt, self._send, retry_base_seconds=retry_base_seconds, chat_limits=chat_limits)
+        self.pusher = pusher.Pusher(rt, self._send, retry_base_seconds=retry_base_seconds, limits=chat_limits)
         self.pusher.wake_later = self._wake_in
         self.lock = BotLock(rt.redis, settings.wecom_bot_id, lock_ttl_ms)
         self.state = "new"  # waiting (for the lock) | connecting | online | stopped
@@ -323,6 +323,8 @@ class Gateway:
         task_id = clicked_task_id(frame.get("body") or {})
         assert self.client is not None
         if card is not None and isinstance(task_id, str) and TASK_ID.fullmatch(task_id):
+            if chat := str((frame.get("body") or {}).get("chatid") or ""):  # an update counts like a reply
+                await asyncio.to_thread(self.pusher.take_slot, chat, True)
             try:  # first: Tencent takes a card update only within 5 s of the click
                 await self.client.update_template_card(frame, template_card(card, task_id))  # the card tapped
             except Exception as failure:

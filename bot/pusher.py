@@ -34,6 +34,7 @@ from bot.channels import GATEWAY_KINDS
 from bot.frames import errcode_of, is_retryable
 from bot.markup import escape_markdown, mention
 from bot.pacing import Pace
+from config import Settings
 from handlers import notices, notify
 from handlers.cards import card_for
 from storage import outbox
@@ -45,8 +46,18 @@ log = logging.getLogger(__name__)
 # covers that. A gateway that dies mid-send holds its chats' queues until the lease runs out, about as long as its
 # successor waits for the bot lock (15 s).
 LEASE_SECONDS = 15
-# WeCom's frequency limit for what an AI bot says in one conversation.
-CHAT_LIMITS = ((30, 60.0), (1000, 3600.0))
+# Tencent counts a message when it arrives, a little after we took its slot: our windows are this much longer.
+WINDOW_MARGIN_SECONDS = 2.0
+
+
+def chat_limits(settings: Settings) -> tuple[tuple[int, float], ...]:
+    """WeCom's frequency limit for what an AI bot says in one conversation ("无论是回复还是主动推送消息，总共给某个
+    会话发消息的限制为 30 条/分钟，1000 条/小时", developer.work.weixin.qq.com/document/path/101463)."""
+    return (
+        (settings.wecom_chat_per_minute, 60.0 + WINDOW_MARGIN_SECONDS),
+        (settings.wecom_chat_per_hour, 3600.0 + WINDOW_MARGIN_SECONDS),
+    )
+
 
 Send = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -66,11 +77,12 @@ class Pusher:
         send: Send,
         *,
         retry_base_seconds: float = delivery.BACKOFF_FIRST_SECONDS,
-        chat_limits: tuple[tuple[int, float], ...] = CHAT_LIMITS,
+        limits: tuple[tuple[int, float], ...] | None = None,
     ) -> None:
         self.rt, self.settings, self.send = rt, rt.settings, send
         self.retry_base_seconds = retry_base_seconds
-        self.pace = Pace(rt.redis, f"wgt:aibot:{rt.settings.wecom_bot_id}:chat", chat_limits)
+        windows = limits or chat_limits(rt.settings)
+        self.pace = Pace(rt.redis, f"wgt:aibot:{rt.settings.wecom_bot_id}:chat", windows)
         self.markdown_only = rt.settings.wecom_bot_push == "markdown"
         self.wake_later: Callable[[float], None] = lambda seconds: None
 

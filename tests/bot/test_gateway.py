@@ -76,7 +76,7 @@ def start_gateway(settings, aibot):  # type: ignore[no-untyped-def]
     """Start gateways for the stand-in's bot, with short timings; all are stopped after the test."""
     started: list[Running] = []
 
-    def start(chat_limits: tuple[tuple[int, float], ...] = ((30, 60.0),), **changes: object) -> Running:
+    def start(chat_limits: tuple[tuple[int, float], ...] | None = None, **changes: object) -> Running:
         gateway_settings = replace(
             settings,
             wecom_bot_id=aibot.bot_id,
