@@ -33,7 +33,7 @@ from redis.retry import Retry
 from sqlalchemy import Table, event, insert, make_url, text
 from sqlalchemy.engine import Engine
 
-from demo.complaints import Building, write_residents
+from demo.complaints import Building, Complaint, buildings, complaints, residents, write_residents
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -184,6 +184,16 @@ def import_residents(env: Environment, people: dict[Building, list[str]]) -> str
     done = flask(env, "import-people", str(write_residents(people, env.tmp / "residents.csv")))
     progress(f"  {done}")
     return done
+
+
+def demo_with_residents(env: Environment) -> Iterator[Complaint]:
+    """The demo community and its 430 residents bound to their buildings; complaints from them, each a different
+    problem (building x unit x fault), or the second would be linked to the first instead of opening a ticket."""
+    seed_demo(env)
+    places = buildings()
+    people = residents(places)
+    import_residents(env, people)
+    return iter(complaints(places, people))
 
 
 @contextmanager

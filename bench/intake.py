@@ -20,7 +20,6 @@ from bench.harness import BenchError, Environment, Options, Server, progress
 from bench.results import Report
 from bench.stats import Run
 from config import DEV_WECHAT_AES_KEY, DEV_WECHAT_APPID, DEV_WECHAT_TOKEN
-from demo.complaints import buildings, complaints, residents
 from simulator.officialaccount import OfficialAccount
 
 SECTION = "Intake latency (sequential)"
@@ -57,13 +56,7 @@ at the tail it may exceed the client's figure."""
 def run(options: Options) -> list[Report]:
     oa = OfficialAccount(token=DEV_WECHAT_TOKEN, aes_key=DEV_WECHAT_AES_KEY, appid=DEV_WECHAT_APPID)
     with harness.environment(options) as env:
-        harness.seed_demo(env)
-        # Each message a different problem (building x unit x fault), or the second would be linked to the first
-        # as the same problem instead of opening a ticket.
-        places = buildings()
-        people = residents(places)
-        harness.import_residents(env, people)
-        pool = iter(complaints(places, people))
+        pool = harness.demo_with_residents(env)
 
         def complaint(safe: bool) -> tuple[str, bytes]:
             c = next(pool)

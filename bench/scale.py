@@ -51,7 +51,6 @@ from bench.city import (
 from bench.harness import CHUNK, BenchError, Environment, Options, progress
 from bench.results import Report
 from bench.stats import Run, baseline_ms
-from demo.complaints import buildings, complaints, residents
 from handlers import conversation, lifecycle, sla
 from handlers.clock import CST, period
 from handlers.types import Message
@@ -852,11 +851,7 @@ def grid_list(options: Options) -> Report:
     city_tickets = SMOKE_CITY_TICKETS if options.smoke else CITY_TICKETS
     slow = SMOKE_SLOW_MESSAGES if options.smoke else SLOW_MESSAGES
     with harness.environment(options) as env:
-        harness.seed_demo(env)
-        places = buildings()
-        people = residents(places)
-        harness.import_residents(env, people)
-        pool = iter(complaints(places, people))
+        pool = harness.demo_with_residents(env)
         with harness.engine(env) as engine:
             cases = [complain(engine, "8 grids (the demo)", pool, options)]
             started = time.perf_counter()
