@@ -66,20 +66,23 @@ def card_for(session: Session, ticket: Ticket, now: datetime | None = None) -> C
     )
 
 
+# The acts a card's note names, newest first: "张伟 已接单 11月23日 10:42".
+ACT_VERBS = {
+    "accept": "已接单",
+    "resolve": "已办结",
+    "return": "已退回",
+    "progress": "更新进展",
+    "reopen": "不满意，要求重办",
+}
+
+
 def last_act(session: Session, ticket: Ticket) -> str:
-    for event in reversed(tickets.events(session, ticket.id or 0)):
-        if event.action in ("accept", "resolve", "return", "progress", "reopen"):
-            actor = session.get(Person, event.actor_id) if event.actor_id else None
-            who = actor.name if actor and actor.name else "居民" if event.action == "reopen" else "系统"
-            verb = {
-                "accept": "已接单",
-                "resolve": "已办结",
-                "return": "已退回",
-                "progress": "更新进展",
-                "reopen": "不满意，要求重办",
-            }[event.action]
-            return f"{who} {verb} {fmt(event.created_at)}"
-    return ""
+    found = tickets.last_act(session, ticket.id or 0, list(ACT_VERBS))
+    if found is None:
+        return ""
+    action, at, name = found
+    who = name or ("居民" if action == "reopen" else "系统")
+    return f"{who} {ACT_VERBS[action]} {fmt(at)}"
 
 
 def list_line(ticket: Ticket, now: datetime) -> str:

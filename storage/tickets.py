@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 import policy
 from storage import journal
-from storage.models import OPEN_STATUSES, Once, Outbox, Status, Ticket, TicketEvent, TicketReporter, utcnow
+from storage.models import OPEN_STATUSES, Once, Outbox, Person, Status, Ticket, TicketEvent, TicketReporter, utcnow
 
 STATUS_NAMES = {
     Status.NEW: "待派单",
@@ -88,6 +88,26 @@ def events(session: Session, ticket_id: int) -> Sequence[TicketEvent]:
     return session.exec(
         select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(col(TicketEvent.id))
     ).all()
+
+
+_LAST_ACT = (
+    sa_select(col(TicketEvent.action), col(TicketEvent.created_at), col(Person.name))
+    .join(Person, col(Person.id) == col(TicketEvent.actor_id), isouter=True)
+    .where(
+        col(TicketEvent.ticket_id) == bindparam("ticket_id"),
+        col(TicketEvent.action).in_(bindparam("actions", expanding=True)),
+    )
+    .order_by(col(TicketEvent.id).desc())
+    .limit(1)
+)
+
+
+def last_act(session: Session, ticket_id: int, actions: Sequence[str]) -> tuple[str, datetime, str | None] | None:
+    """The ticket's newest event of these actions, with its actor's name (None: no actor, or a nameless one); one
+    statement from ix on ticket_event.ticket_id, not every event of the ticket."""
+    journal.write(session)
+    row = session.execute(_LAST_ACT, {"ticket_id": ticket_id, "actions": list(actions)}).first()
+    return (row[0], row[1], row[2]) if row is not None else None
 
 
 def events_by_actor(session: Session, actor_id: int, since: datetime) -> Sequence[TicketEvent]:
