@@ -214,10 +214,10 @@ def assign(ticket: Ticket, grid: Grid, ctx: Context, action: str = "assign") -> 
     """Give the ticket to the grid: assign (routed at intake), dispatch (the centre's 派) or transfer (转派); the
     move starts the accept clock and queues the group push. Returns the resident's reply; raises IllegalMove when
     the ticket cannot move."""
-    moves.do(ctx.session, ticket, action, ctx.person.id, ctx.now, grid.code, {"grid": grid.code}, grid=grid)
+    done = moves.do(ctx.session, ticket, action, ctx.person.id, ctx.now, grid.code, {"grid": grid.code}, grid=grid)
     n = number(ticket, ctx)
-    worker = ctx.session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
-    who = f" {worker.name[:1]}网格员" if worker and worker.name else ""
+    name = str(done.get("assignee_name") or "")
+    who = f" {name[:1]}网格员" if name else ""
     return (
         f"已受理，工单号 {n}（{label(ticket)}）。已派给 {grid.name}{who}，"
         f"预计 {fmt(ticket.resolve_due_at)} 前办结。回复“进度”查看。"

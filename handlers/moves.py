@@ -258,15 +258,16 @@ def do(
     note: str = "",
     about: Mapping[str, object] | None = None,
     grid: Grid | None = None,
-) -> None:
-    """Make one move, or raise IllegalMove (the reason to show) and change nothing.
+) -> Mapping[str, object]:
+    """Make one move, or raise IllegalMove (the reason to show) and change nothing; the move's details, with
+    `assignee_name` when it gave the ticket to a grid's worker.
 
     `note` is the event's note (and the notices' `note` unless `about` gives one); `about` holds the other details
     the move's effects and notices use (`due` is the resolve deadline after the move); `grid` is where a move to a
     grid sends the ticket.
     """
     with session.no_autoflush:  # its lookups need nothing unwritten, and a new ticket is INSERTed once, finished
-        _do(session, ticket, name, by, now, note, about or {}, grid)
+        return _do(session, ticket, name, by, now, note, about or {}, grid)
 
 
 def _do(
@@ -278,7 +279,7 @@ def _do(
     note: str,
     about: Mapping[str, object],
     grid: Grid | None,
-) -> None:
+) -> Mapping[str, object]:
     move = MOVES[name]
     current = Status(ticket.status)
     if current not in move.sources:
@@ -287,14 +288,17 @@ def _do(
     if move.to_grid:
         if grid is None or grid.id is None:
             raise IllegalMove("尚未确定网格，不能派单")
+        worker = people.first_worker_of_grid(session, grid.id)
         ticket.grid_id = grid.id
-        ticket.assignee_id = people.first_worker_of_grid(session, grid.id)
+        ticket.assignee_id = worker[0] if worker else None
     if move.target is not None:
         ticket.status = move.target
         ticket.updated_at = now
     for stamp in move.stamps:
         setattr(ticket, stamp, now)
-    details = {"note": note, **about}
+    details: dict[str, object] = {"note": note, **about}
+    if move.to_grid:
+        details["assignee_name"] = worker[1] if worker else ""
     for effect in move.effects:
         effect(ticket, now, details)
     sla.refresh(ticket, now)
@@ -308,6 +312,7 @@ def _do(
             continue
         payload = {key: details[key] for key in tell.keys if key in details}
         _send(session, ticket, tell, payload, old_grid, grid if move.to_grid else None)
+    return details
 
 
 def _send(

@@ -12,7 +12,7 @@ from storage.models import Person, Role
 
 _BY_OPENID = select(Person).where(col(Person.openid) == bindparam("openid"))
 _FIRST_WORKER = (
-    select(Person.id)
+    select(Person.id, Person.name)
     .where(col(Person.grid_id) == bindparam("grid_id"), col(Person.role) == Role.GRID_WORKER)
     .order_by(col(Person.id))
     .limit(1)
@@ -52,6 +52,8 @@ def workers_of_grid(session: Session, grid_id: int) -> Sequence[Person]:
     return session.exec(query).all()
 
 
-def first_worker_of_grid(session: Session, grid_id: int) -> int | None:
-    """The grid's worker a new ticket is assigned to (the first on the roster); None when it has none."""
-    return session.exec(_FIRST_WORKER, params={"grid_id": grid_id}).first()
+def first_worker_of_grid(session: Session, grid_id: int) -> tuple[int, str] | None:
+    """The grid's worker a new ticket is assigned to (the first on the roster), as (id, name); None when it has
+    none."""
+    found = session.exec(_FIRST_WORKER, params={"grid_id": grid_id}).first()
+    return (found[0], found[1]) if found is not None and found[0] is not None else None
