@@ -17,13 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import bindparam, or_, update
-from sqlmodel import col
-
 from bot import ops, runtime
 from storage import outbox
 from storage.db import transaction
-from storage.models import Outbox, OutboxStatus, utcnow
+from storage.models import Outbox, utcnow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,19 +54,6 @@ class Leased(Generic[T]):
     body: T
 
 
-_LEASE = (
-    update(Outbox)
-    .where(
-        col(Outbox.id) == bindparam("outbox_id"),
-        col(Outbox.status) == OutboxStatus.PENDING,
-        col(Outbox.kind).in_(bindparam("kinds", expanding=True)),
-        or_(col(Outbox.locked_until).is_(None), col(Outbox.locked_until) < bindparam("now")),
-    )
-    .values(locked_until=bindparam("until"), attempts=col(Outbox.attempts) + 1)
-    .returning(Outbox)
-)
-
-
 def lease(
     rt: runtime.Runtime,
     outbox_id: int,
@@ -80,19 +64,17 @@ def lease(
     """Take the row for one attempt and render it, in one short transaction; "skipped" when it is not pending, not
     of these kinds or held by another sender, "failed" when it can never be sent (marked so).
 
-    A conditional UPDATE … RETURNING: two senders given the same id cannot both take it, and the row comes back in
-    the same statement.
+    The lease is storage/outbox.lease: one conditional UPDATE … RETURNING.
     """
-    now = utcnow()
-    params = {"outbox_id": outbox_id, "kinds": list(kinds), "now": now, "until": now + timedelta(seconds=seconds)}
     with transaction(rt.engine) as session:
-        row = session.scalars(_LEASE, params).first()
+        row = outbox.lease(session, outbox_id, list(kinds), utcnow(), seconds)
         if row is None:
             return "skipped"
         try:
             body = render(session, row)
         except Unsendable as reason:
-            outbox.mark_failed(session, row, str(reason), permanent=True, now=now, retry_in=0)
+            assert row.id is not None
+            outbox.mark_failed(session, row.id, str(reason))
             failure = str(reason)
         else:
             assert row.id is not None
@@ -112,17 +94,10 @@ def lease(
     return "failed"
 
 
-_SENT = (
-    update(Outbox)
-    .where(col(Outbox.id) == bindparam("outbox_id"))
-    .values(status=OutboxStatus.SENT, via=bindparam("via"), sent_at=bindparam("now"), locked_until=None, last_error="")
-)
-
-
 def sent(rt: runtime.Runtime, leased: Leased[Any], via: str, result: str = "sent") -> str:
     """Mark the row sent (one UPDATE); result "already": the platform refused a repeat of what had arrived."""
     with transaction(rt.engine) as session:
-        session.execute(_SENT, {"outbox_id": leased.outbox_id, "via": via, "now": utcnow()})
+        outbox.mark_sent(session, leased.outbox_id, utcnow(), via)
     ops.count_delivery(rt.redis, leased.kind, result)
     log.info(
         "delivery sent" if result == "sent" else "delivery had arrived (its ack was lost); not repeated",
@@ -131,27 +106,16 @@ def sent(rt: runtime.Runtime, leased: Leased[Any], via: str, result: str = "sent
     return "sent"
 
 
-_RETRY = (
-    update(Outbox)
-    .where(col(Outbox.id) == bindparam("outbox_id"))
-    .values(last_error=bindparam("error"), locked_until=bindparam("until"))
-)
-_FAIL = (
-    update(Outbox)
-    .where(col(Outbox.id) == bindparam("outbox_id"))
-    .values(last_error=bindparam("error"), status=OutboxStatus.FAILED, locked_until=None)
-)
-
-
 def failed(
     rt: runtime.Runtime, leased: Leased[Any], error: str, retry: bool, first: float = BACKOFF_FIRST_SECONDS
 ) -> str:
     """A failed attempt: "retry" (the row waits out the backoff, then anyone may take it) or "failed" for good."""
-    params: dict[str, Any] = {"outbox_id": leased.outbox_id, "error": error[:500]}
-    if retry:
-        params["until"] = utcnow() + timedelta(seconds=backoff(leased.attempts, first))
     with transaction(rt.engine) as session:
-        session.execute(_RETRY if retry else _FAIL, params)
+        if retry:
+            until = utcnow() + timedelta(seconds=backoff(leased.attempts, first))
+            outbox.retry_after(session, leased.outbox_id, error, until)
+        else:
+            outbox.mark_failed(session, leased.outbox_id, error)
     result = "retry" if retry else "failed"
     ops.count_delivery(rt.redis, leased.kind, result)
     log.warning("delivery %s: %s", result, error, extra={**_about(leased), "result": result})

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, update
+from sqlalchemy import and_, bindparam, case, func, or_, update
 from sqlmodel import Session, col, select
 
 from storage import journal
@@ -50,44 +50,58 @@ def queued(session: Session) -> list[Queued]:
     return found
 
 
-def lease(session: Session, outbox_id: int, now: datetime, seconds: int = 60) -> Outbox | None:
-    """Take the row for delivery if it is pending and nobody holds it; None otherwise.
-
-    A conditional UPDATE, so two workers given the same id cannot both take it; a killed worker's lease runs
-    out and the sweep hands the row to another.
-    """
-    result = session.execute(
-        update(Outbox)
-        .where(
-            col(Outbox.id) == outbox_id,
-            col(Outbox.status) == OutboxStatus.PENDING,
-            or_(col(Outbox.locked_until).is_(None), col(Outbox.locked_until) < now),
-        )
-        .values(locked_until=now + timedelta(seconds=seconds), attempts=col(Outbox.attempts) + 1)
+# Prebuilt: one statement each per delivery attempt (bot/delivery.py).
+_LEASE = (
+    update(Outbox)
+    .where(
+        col(Outbox.id) == bindparam("outbox_id"),
+        col(Outbox.status) == OutboxStatus.PENDING,
+        col(Outbox.kind).in_(bindparam("kinds", expanding=True)),
+        or_(col(Outbox.locked_until).is_(None), col(Outbox.locked_until) < bindparam("now")),
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    row = session.get(Outbox, outbox_id, populate_existing=True)
-    return row
+    .values(locked_until=bindparam("until"), attempts=col(Outbox.attempts) + 1)
+    .returning(Outbox)
+)
+_SENT = (
+    update(Outbox)
+    .where(col(Outbox.id) == bindparam("outbox_id"))
+    .values(status=OutboxStatus.SENT, via=bindparam("via"), sent_at=bindparam("now"), locked_until=None, last_error="")
+)
+_RETRY = (
+    update(Outbox)
+    .where(col(Outbox.id) == bindparam("outbox_id"))
+    .values(last_error=bindparam("error"), locked_until=bindparam("until"))
+)
+_FAIL = (
+    update(Outbox)
+    .where(col(Outbox.id) == bindparam("outbox_id"))
+    .values(last_error=bindparam("error"), status=OutboxStatus.FAILED, locked_until=None)
+)
 
 
-def mark_sent(session: Session, row: Outbox, now: datetime, via: str = "") -> None:
-    row.status = OutboxStatus.SENT
-    row.via = via
-    row.sent_at = now
-    row.locked_until = None
-    row.last_error = ""
-    session.add(row)
+def lease(session: Session, outbox_id: int, kinds: Sequence[str], now: datetime, seconds: float) -> Outbox | None:
+    """Take the row for one attempt if it is pending, of these kinds and nobody holds it; None otherwise.
+
+    A conditional UPDATE … RETURNING: two senders given the same id cannot both take it, and the row comes back in
+    the same statement. A killed sender's lease runs out and the sweep hands the row to another.
+    """
+    until = now + timedelta(seconds=seconds)
+    params = {"outbox_id": outbox_id, "kinds": list(kinds), "now": now, "until": until}
+    return session.scalars(_LEASE, params).first()
 
 
-def mark_failed(session: Session, row: Outbox, error: str, permanent: bool, now: datetime, retry_in: int) -> None:
-    row.last_error = error[:500]
-    if permanent:
-        row.status = OutboxStatus.FAILED
-        row.locked_until = None
-    else:
-        row.locked_until = now + timedelta(seconds=retry_in)
-    session.add(row)
+def mark_sent(session: Session, outbox_id: int, now: datetime, via: str) -> None:
+    session.execute(_SENT, {"outbox_id": outbox_id, "via": via, "now": now})
+
+
+def retry_after(session: Session, outbox_id: int, error: str, until: datetime) -> None:
+    """A transient failure: the row stays pending, but nobody takes it before `until`."""
+    session.execute(_RETRY, {"outbox_id": outbox_id, "error": error[:500], "until": until})
+
+
+def mark_failed(session: Session, outbox_id: int, error: str) -> None:
+    """A failure for good: the row is never offered again."""
+    session.execute(_FAIL, {"outbox_id": outbox_id, "error": error[:500]})
 
 
 def stale(session: Session, older_than: datetime, now: datetime, limit: int = 500) -> list[Queued]:
@@ -124,13 +138,6 @@ def pending(
         .limit(limit)
     )
     return [(i, kind, recipient, bool(h)) for i, kind, recipient, h in session.exec(query).all() if i is not None]
-
-
-def postpone(session: Session, row: Outbox, error: str, until: datetime) -> None:
-    """A transient failure: keep the row pending but let nobody take it before `until`."""
-    row.last_error = error[:500]
-    row.locked_until = until
-    session.add(row)
 
 
 def backlog(session: Session, older_than: datetime) -> tuple[int, datetime | None]:

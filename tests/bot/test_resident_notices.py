@@ -20,7 +20,7 @@ from bot.runtime import Runtime
 from simulator.wechat_api import WeChatApi, create_wechat_api
 from storage import outbox
 from storage.db import transaction
-from storage.models import InboundMessage, Outbox, utcnow
+from storage.models import InboundMessage, utcnow
 
 SECRET = "test-oa-secret"
 TEMPLATE_ID = "tpl-ticket-progress"
@@ -90,10 +90,7 @@ def deliver(engine: Engine, chan: ResidentNoticeChannel, delivery: Delivery) -> 
     """What bot.jobs.deliver does once a channel reports how it sent: send, then mark the row sent with its via."""
     via = chan.send(delivery)
     with transaction(engine) as s:
-        row = s.get(Outbox, delivery.outbox_id)
-        assert row is not None
-        outbox.mark_sent(s, row, utcnow())
-        row.via = via
+        outbox.mark_sent(s, delivery.outbox_id, utcnow(), via)
     return via
 
 
