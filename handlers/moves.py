@@ -34,12 +34,6 @@ def stop_waiting(ticket: Ticket, now: datetime, details: Mapping[str, object]) -
     sla.resume(ticket, now)
 
 
-def leave_queue(ticket: Ticket, now: datetime, details: Mapping[str, object]) -> None:
-    """不再等位置或指挥中心，暂停的时钟继续走"""
-    ticket.awaiting = None
-    sla.resume(ticket, now)
-
-
 def first_accept(ticket: Ticket, now: datetime, details: Mapping[str, object]) -> None:
     """首次接单：记下首次接单时间、是否按时接单（响应率）"""
     if ticket.first_accepted_at is None:
@@ -70,7 +64,7 @@ def wait_for_resident(ticket: Ticket, now: datetime, details: Mapping[str, objec
 
 
 def resume_clock(ticket: Ticket, now: datetime, details: Mapping[str, object]) -> None:
-    """时钟继续走，暂停的时间加到每个时限上"""
+    """不再等居民或指挥中心，暂停的时钟继续走（暂停的时间加到每个时限上）"""
     ticket.awaiting = None
     sla.resume(ticket, now)
 
@@ -130,7 +124,7 @@ MOVES: dict[str, Move] = {
         QUEUED,
         S.ASSIGNED,
         ("assigned_at",),
-        (leave_queue,),
+        (resume_clock,),
         (Tell(To.GROUP, "assigned", ("grid",)),),
         to_grid=True,
     ),
@@ -139,7 +133,7 @@ MOVES: dict[str, Move] = {
         QUEUED,
         S.ASSIGNED,
         ("assigned_at",),
-        (leave_queue,),
+        (resume_clock,),
         (Tell(To.GROUP, "assigned", ("grid",)), Tell(To.RESIDENTS, "dispatched")),
         event="assign",
         to_grid=True,
@@ -149,7 +143,7 @@ MOVES: dict[str, Move] = {
         WORKING,
         S.ASSIGNED,
         ("assigned_at",),
-        (leave_queue,),
+        (resume_clock,),
         (
             Tell(To.GROUP, "assigned", ("grid",)),
             Tell(To.RESIDENTS, "dispatched"),

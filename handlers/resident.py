@@ -16,7 +16,6 @@ commands = Registry()
 RESIDENT = {Role.RESIDENT}
 
 RATINGS = {"满意": 5, "非常满意": 5, "基本满意": 3, "一般": 3, "不满意": 1, "很不满意": 1}
-# A rating this low means the problem is not solved: the ticket is handled again (重办).
 
 
 def own_ticket(ctx: Context, arg: str | None) -> Ticket | None:

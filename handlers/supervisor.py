@@ -218,7 +218,10 @@ def refuse_extension(msg: Message, args: list[str], ctx: Context) -> Reply:
         return Reply(f"工单 {ticket.id} 没有待审批的延期申请。回复“查 {ticket.id}”看详情。")
     reason = " ".join(args[1:])[:200] or "请按原时限办结"
     if not moves.allows(ticket, "extend_refuse"):  # resolved meanwhile: nothing left to refuse
-        return Reply(f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，延期申请已无需审批。")
+        return Reply(
+            f"工单 {ticket.id} 当前{STATUS_NAMES[Status(ticket.status)]}，延期申请已无需审批。"
+            f"回复“查 {ticket.id}”看详情。"
+        )
     moves.do(ctx.session, ticket, "extend_refuse", ctx.person.id, ctx.now, reason, {"reason": reason})
     return Reply(f"已驳回工单 {ticket.id} 的延期申请，时限仍为 {fmt(ticket.resolve_due_at)}。")
 
