@@ -121,8 +121,9 @@ class Gateway:
         use_transport_for(settings.wecom_ws_url, settings.production)
         self.rt, self.settings = rt, settings
         self.poll_seconds, self.reconnect_ms, self.heartbeat_ms = poll_seconds, reconnect_ms, heartbeat_ms
-        self.pusher = pusher.Pusher(rt, self._send, retry_base_seconds=retry_base_seconds, limits=chat_limits)
-        self.pusher.wake_later = self._wake_in
+        self.pusher = pusher.Pusher(
+            rt, self._send, self._wake_in, retry_base_seconds=retry_base_seconds, limits=chat_limits
+        )
         self.lock = BotLock(rt.redis, settings.wecom_bot_id, lock_ttl_ms)
         self.state = "new"  # waiting (for the lock) | connecting | online | stopped
         self.fatal = ""  # why the gateway gave up on its own (displaced, lost lock, refused credentials)
@@ -323,8 +324,7 @@ class Gateway:
         task_id = clicked_task_id(frame.get("body") or {})
         assert self.client is not None
         if card is not None and isinstance(task_id, str) and TASK_ID.fullmatch(task_id):
-            if chat := str((frame.get("body") or {}).get("chatid") or ""):  # an update counts like a reply
-                await asyncio.to_thread(self.pusher.take_slot, chat, True)
+            await self._count_answer(frame)  # an update counts like a reply
             try:  # first: Tencent takes a card update only within 5 s of the click
                 await self.client.update_template_card(frame, template_card(card, task_id))  # the card tapped
             except Exception as failure:
@@ -336,15 +336,19 @@ class Gateway:
         if not outcome.reply.text:
             return
         assert self.client is not None
-        chat = str((frame.get("body") or {}).get("chatid") or "")
-        if chat:  # a reply counts toward the chat's limit: it takes its slot, and the pushes behind it wait
-            await asyncio.to_thread(self.pusher.take_slot, chat, True)
+        await self._count_answer(frame)
         try:
             # A stream is markdown, and replies quote residents' words (查 12 shows the complaint).
             content = escape_markdown(outcome.reply.text)
             await self.client.reply_stream(frame, generate_req_id("stream"), content, finish=True)
         except Exception as failure:  # the user asks again; a repeated delivery gets the stored reply
             log.warning("reply to %s not delivered: %s", frame.get("headers", {}).get("req_id"), failure)
+
+    async def _count_answer(self, frame: dict[str, Any]) -> None:
+        """A reply or a card update counts toward its chat's limit: it takes a slot (even from a full window: the
+        worker is waiting for it), and the pushes behind it wait."""
+        if chat := str((frame.get("body") or {}).get("chatid") or ""):
+            await asyncio.to_thread(self.pusher.take_slot, chat, True)
 
     async def _hand_over(self, outcome: Outcome) -> None:
         if outcome.queued:

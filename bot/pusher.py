@@ -69,12 +69,14 @@ class Body:
 
 
 class Pusher:
-    """Sends the gateway's pending rows; `send(chat, body)` is the connection's send, returning Tencent's ack."""
+    """Sends the gateway's pending rows; `send(chat, body)` is the connection's send, returning Tencent's ack, and
+    `wake_later(seconds)` asks for another pass once a full chat has a free slot again."""
 
     def __init__(
         self,
         rt: runtime.Runtime,
         send: Send,
+        wake_later: Callable[[float], None],
         *,
         retry_base_seconds: float = delivery.BACKOFF_FIRST_SECONDS,
         limits: tuple[tuple[int, float], ...] | None = None,
@@ -84,7 +86,7 @@ class Pusher:
         windows = limits or chat_limits(rt.settings)
         self.pace = Pace(rt.redis, f"wgt:aibot:{rt.settings.wecom_bot_id}:chat", windows)
         self.markdown_only = rt.settings.wecom_bot_push == "markdown"
-        self.wake_later: Callable[[float], None] = lambda seconds: None
+        self.wake_later = wake_later
 
     def chat_of(self, kind: str, recipient: str) -> str:
         return self.settings.supervisor_chat_id if kind == OutboxKind.SUPERVISOR_NOTICE else recipient
