@@ -11,7 +11,7 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from storage import outbox, tickets
-from storage.models import Grid, OutboxKind, Person, Ticket
+from storage.models import Grid, OutboxKind, Person, Status, Ticket
 
 CENTRE = "supervisors"  # the recipient of a centre notice: the bot delivers it to the centre's group
 
@@ -91,5 +91,5 @@ def centre(session: Session, ticket: Ticket | None, event: str, **payload: objec
 
 def group_or_centre(session: Session, ticket: Ticket, event: str, **payload: object) -> None:
     """The grid's group once the ticket is with a grid; the centre while it waits in the centre's queue."""
-    if not (ticket.status != "new" and group(session, ticket, event, **payload)):
+    if not (ticket.status != Status.NEW and group(session, ticket, event, **payload)):
         centre(session, ticket, event, **payload)
