@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 from bot import ops, runtime
 from storage import outbox
 from storage.db import transaction
-from storage.models import Outbox, utcnow
+from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,7 +59,7 @@ def lease(
     outbox_id: int,
     kinds: Iterable[str],
     seconds: float,
-    render: Callable[[Any, Outbox], T],
+    render: Callable[[Any, outbox.Notification], T],
 ) -> Leased[T] | str:
     """Take the row for one attempt and render it, in one short transaction; "skipped" when it is not pending, not
     of these kinds or held by another sender, "failed" when it can never be sent (marked so).

@@ -16,7 +16,7 @@ from bot.channels import GATEWAY_KINDS, GATEWAY_WAKE_CHANNEL, Delivery, Delivery
 from handlers import lifecycle, notices, supervisor
 from storage import outbox
 from storage.db import transaction
-from storage.models import Outbox, OutboxKind, utcnow
+from storage.models import OutboxKind, utcnow
 
 log = logging.getLogger(__name__)
 # A worker holds a row this long for one attempt (a channel's HTTP timeouts are well inside it); a killed worker's
@@ -38,7 +38,7 @@ def deliver(outbox_id: int) -> str:
     return delivery.sent(rt, leased, via)
 
 
-def delivery_for(session: Session, row: Outbox) -> Delivery:
+def delivery_for(session: Session, row: outbox.Notification) -> Delivery:
     """What a channel is handed for this row: its text as of now, and the worker a group push @-mentions."""
     payload = json.loads(row.payload or "{}")
     mentions = row.kind == "group_push"

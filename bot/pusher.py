@@ -38,7 +38,7 @@ from config import Settings
 from handlers import notices, notify
 from handlers.cards import card_for
 from storage import outbox
-from storage.models import Outbox, OutboxKind, Ticket, utcnow
+from storage.models import OutboxKind, Ticket, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class Pusher:
             return await asyncio.to_thread(delivery.failed, self.rt, leased, error, retry, self.retry_base_seconds)
         return await asyncio.to_thread(delivery.sent, self.rt, leased, "aibot")
 
-    def _render(self, session: Any, row: Outbox, chat: str) -> Body:
+    def _render(self, session: Any, row: outbox.Notification, chat: str) -> Body:
         if not chat:
             if row.kind == OutboxKind.SUPERVISOR_NOTICE:
                 raise delivery.Unsendable("WECOM_SUPERVISOR_CHAT_ID is not set: no chat for supervisor notices")

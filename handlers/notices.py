@@ -11,7 +11,8 @@ import policy
 from handlers import complaints
 from handlers.clock import fmt
 from handlers.privacy import mask, mask_name
-from storage.models import Grid, Outbox, Person, Ticket
+from storage.models import Grid, Person, Ticket
+from storage.outbox import Notification
 
 GROUP_HEADLINES = {
     "assigned": "【新工单】",
@@ -94,7 +95,7 @@ class _Blank(dict):
         return ""
 
 
-def render(session: Session, row: Outbox) -> str:
+def render(session: Session, row: Notification) -> str:
     """The text of one outbox row, from the ticket as it is now."""
     payload = json.loads(row.payload or "{}")
     if row.ticket_id is None and payload.get("text"):

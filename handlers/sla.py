@@ -53,7 +53,7 @@ class Clock:
     cal: WorkCalendar
 
     def at(self, start: datetime, seconds: float) -> datetime:
-        return self.cal.add(start, seconds) if self.working else start + timedelta(seconds=seconds)
+        return _working_at(self.cal, start, seconds) if self.working else start + timedelta(seconds=seconds)
 
     def elapsed(self, start: datetime, end: datetime) -> float:
         if self.working:
@@ -68,6 +68,13 @@ class Clock:
 
     def days(self, days: int) -> float:
         return days * (self.cal.day_seconds if self.working else DAY)
+
+
+@lru_cache(maxsize=4096)
+def _working_at(cal: WorkCalendar, start: datetime, seconds: float) -> datetime:
+    """The calendar's walk, remembered: one change to a ticket asks for the same moments several times (every
+    stage of both clocks, again after each move of a complaint's intake), and the walk is pure."""
+    return cal.add(start, seconds)
 
 
 @lru_cache(maxsize=2)
