@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,8 +33,15 @@ def rt() -> Runtime:
     return runtime
 
 
+IMPORTERS: dict[str, Callable[[Session, bytes], admin.ImportResult]] = {
+    "org": admin.import_org,
+    "grids": admin.import_grids,
+    "people": admin.import_people,
+}
+
+
 def run_import(kind: str, path: Path) -> None:
-    importer = admin.import_grids if kind == "grids" else admin.import_people
+    importer = IMPORTERS[kind]
     raw = path.read_bytes()
     # Raising inside the transaction rolls it back: a file with one bad row imports nothing.
     with transaction(rt().engine) as session:
@@ -155,16 +163,24 @@ def register(app: Flask) -> None:
         migrate(rt().engine)
         click.echo("数据库已是最新结构")
 
+    @app.cli.command("import-org")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def import_org(file: Path) -> None:
+        """Import the organisation tree: columns code,name,level,parent[,chat_id] (level: district|street|community,
+        or 区|街道|社区; parent empty for a district)."""
+        run_import("org", file)
+
     @app.cli.command("import-grids")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def import_grids(file: Path) -> None:
-        """Import grids: columns code,name,community,aliases,chat_id,lat,lng (aliases separated by |)."""
+        """Import grids: columns code,name,community,aliases,chat_id,lat,lng[,org] (aliases separated by |; org: the
+        community's code from import-org)."""
         run_import("grids", file)
 
     @app.cli.command("import-people")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def import_people(file: Path) -> None:
-        """Import people: columns role,id,name,grid,phone,address."""
+        """Import people: columns role,id,name,grid,phone,address[,org] (org: a supervisor's unit code)."""
         run_import("people", file)
 
     @app.cli.command("seed-demo")

@@ -1,4 +1,4 @@
-"""Importing the roster: grids and people from the CSV files a street office keeps in Excel."""
+"""Importing the roster: the organisation tree, grids and people from the CSV files a street office keeps in Excel."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -19,8 +19,8 @@ import nlp
 from handlers.clock import local
 from handlers.privacy import mask
 from handlers.routing import parse_polygon
-from storage import grids, people, tickets
-from storage.models import Grid, Person, Role, Ticket, TicketEvent
+from storage import grids, org, people, tickets
+from storage.models import Grid, OrgLevel, OrgUnit, Person, Role, Ticket, TicketEvent
 
 GRID_COLUMNS = ("code", "name", "community", "aliases", "chat_id", "lat", "lng")
 # Optional: the grid group's robot key (群机器人), for tenants without the AI bot. A file without the column
@@ -31,6 +31,25 @@ GRID_WEBHOOK_COLUMN = "webhook_key"
 GRID_POLYGON_COLUMN = "polygon"
 WEBHOOK_KEY_MAX = 64
 PEOPLE_COLUMNS = ("role", "id", "name", "grid", "phone", "address")
+ORG_COLUMNS = ("code", "name", "level", "parent")
+# Optional: the unit's command-centre group chat. A file without the column leaves the chats already stored alone.
+ORG_CHAT_COLUMN = "chat_id"
+# Optional in grids (the community the grid belongs to) and in people (the unit whose command centre a supervisor
+# sits in): a unit's code from import-org. A file without the column leaves what is stored alone.
+ORG_COLUMN = "org"
+# What a street office writes for a level: our names, or the Chinese ones (乡镇 and 村 are the rural 街道 and 社区).
+ORG_LEVELS = {
+    "district": OrgLevel.DISTRICT,
+    "区": OrgLevel.DISTRICT,
+    "street": OrgLevel.STREET,
+    "街道": OrgLevel.STREET,
+    "乡镇": OrgLevel.STREET,
+    "community": OrgLevel.COMMUNITY,
+    "社区": OrgLevel.COMMUNITY,
+    "村": OrgLevel.COMMUNITY,
+}
+# Codes are joined with "/" into paths ("/D01/S01/C01/") and matched as their prefixes.
+_ORG_CODE = re.compile(r"[A-Za-z0-9_-]+")
 SAVE_AS_CSV = "请在 Excel 中另存为“CSV UTF-8（逗号分隔）”再导入"
 _RANGE = re.compile(r"^(?P<head>.*?)(?P<start>\d+)-(?P<end>\d+)(?P<tail>栋|号楼|幢|座)$")
 
@@ -160,6 +179,7 @@ def import_grids(session: Session, raw: bytes) -> ImportResult:
     """Create or update grids by code. Any bad row: nothing is imported (the caller rolls back)."""
     result = ImportResult()
     records, result.errors = rows(raw, GRID_COLUMNS)
+    units = _units_if_named(session, records)
     first_line: dict[str, int] = {}
     line = 1
     try:
@@ -179,6 +199,12 @@ def import_grids(session: Session, raw: bytes) -> ImportResult:
             polygon = r.get(GRID_POLYGON_COLUMN, "").strip()
             if polygon and not parse_polygon(polygon):  # it also refuses nan and out-of-range corners
                 errors.append(f"第{line}行：polygon 应为“经度,纬度;经度,纬度;…”，至少三个点")
+            unit = units.get(r.get(ORG_COLUMN, ""))
+            if r.get(ORG_COLUMN) and unit is None:
+                errors.append(f"第{line}行：org {r[ORG_COLUMN]} 不存在，请先导入组织架构（import-org）")
+            elif unit is not None and unit.level != OrgLevel.COMMUNITY:
+                level = org.LEVEL_NAMES[OrgLevel(unit.level)]
+                errors.append(f"第{line}行：org {unit.code} 是{level}，不是社区。网格只挂在社区下，请填社区的编号")
             if errors:
                 result.errors += errors
                 continue
@@ -195,6 +221,8 @@ def import_grids(session: Session, raw: bytes) -> ImportResult:
                 grid.webhook_key = webhook_key
             if GRID_POLYGON_COLUMN in r:
                 grid.polygon = polygon or None
+            if ORG_COLUMN in r:
+                grid.org_id, grid.org_path = (unit.id, unit.path) if unit else (None, "")
             session.add(grid)
             session.flush()
         grids.changed(session)
@@ -221,6 +249,7 @@ def import_people(session: Session, raw: bytes) -> ImportResult:
     result = ImportResult()
     records, result.errors = rows(raw, PEOPLE_COLUMNS)
     roles = {r.value for r in Role}
+    units = _units_if_named(session, records)
     first_line: dict[tuple[bool, str], int] = {}
     line = 1
     try:
@@ -251,6 +280,11 @@ def import_people(session: Session, raw: bytes) -> ImportResult:
                 errors.append(f"第{line}行：网格 {r['grid']} 不存在，请先导入网格")
             elif r["role"] == Role.GRID_WORKER and grid is None:
                 errors.append(f"第{line}行：网格员必须填写所属网格")
+            unit = units.get(r.get(ORG_COLUMN, ""))
+            if r.get(ORG_COLUMN) and r["role"] != Role.SUPERVISOR:
+                errors.append(f"第{line}行：org 列只给指挥中心人员（supervisor）填所在单位，网格员和居民请留空")
+            elif r.get(ORG_COLUMN) and unit is None:
+                errors.append(f"第{line}行：org {r[ORG_COLUMN]} 不存在，请先导入组织架构（import-org）")
             if errors:
                 result.errors += errors
                 continue
@@ -262,11 +296,215 @@ def import_people(session: Session, raw: bytes) -> ImportResult:
                 result.updated += 1
             person.role, person.name, person.phone, person.address = r["role"], r["name"], r["phone"], r["address"]
             person.grid_id = grid.id if grid else None
+            if ORG_COLUMN in r:
+                person.org_id = unit.id if unit else None
             session.add(person)
             session.flush()
     except SQLAlchemyError as problem:
         result.errors.append(refused(line, problem))
     return result
+
+
+def _units_if_named(session: Session, records: list[tuple[int, dict[str, str]]]) -> dict[str, OrgUnit]:
+    """The units by code when the file has an org column: one read of the tree instead of one per row."""
+    if not records or ORG_COLUMN not in records[0][1]:
+        return {}
+    return {u.code: u for u in org.all_units(session)}
+
+
+@dataclass(frozen=True)
+class _OrgRow:
+    line: int
+    name: str
+    level: OrgLevel
+    parent: str
+    chat_id: str | None  # None: the file has no chat_id column
+
+
+def import_org(session: Session, raw: bytes) -> ImportResult:
+    """Create or update the organisation's units (区 → 街道 → 社区) by code, then every unit's path and every grid's
+    copy of its community's path. Rows come in any order; a parent is found in the file or in the database.
+
+    Everything is checked before anything is written; any bad row: nothing is imported (the caller rolls back)."""
+    result = ImportResult()
+    records, result.errors = rows(raw, ORG_COLUMNS)
+    stored = {u.code: u for u in org.all_units(session)}
+    found: list[tuple[int, str]] = []
+    planned, first_line = _org_rows(records, found)
+    found += _org_tree_errors(planned, first_line, stored)
+    found += _org_grid_errors(session, planned, stored)
+    result.errors += [problem for _, problem in sorted(found, key=lambda pair: pair[0])]
+    if result.errors:
+        return result
+    ids = {code: unit.id for code, unit in stored.items()}
+    line = 1
+    try:
+        # Top down, so every parent has its id before its children are written.
+        for code, row in sorted(planned.items(), key=lambda item: list(OrgLevel).index(item[1].level)):
+            line = row.line
+            unit = stored.get(code)
+            if unit is None:
+                unit = OrgUnit(code=code, name=row.name, level=row.level)
+                result.created += 1
+            else:
+                result.updated += 1
+            unit.name, unit.level = row.name, row.level
+            unit.parent_id = ids[row.parent] if row.parent else None
+            if row.chat_id is not None:
+                unit.chat_id = row.chat_id
+            session.add(unit)
+            session.flush()
+            ids[code] = unit.id
+        _, regridded = org.rebuild_paths(session)
+        if regridded:
+            grids.changed(session)
+        session.flush()
+    except SQLAlchemyError as problem:
+        result.errors.append(refused(line, problem))
+    return result
+
+
+def _org_rows(
+    records: list[tuple[int, dict[str, str]]], found: list[tuple[int, str]]
+) -> tuple[dict[str, _OrgRow], dict[str, int]]:
+    """The rows that are right on their own, by code in file order, and the first line of every code in the file."""
+    planned: dict[str, _OrgRow] = {}
+    first_line: dict[str, int] = {}
+    for line, r in records:
+        code, name = r["code"], r["name"]
+        if not code or not name:
+            found.append((line, f"第{line}行：code 和 name 不能为空"))
+            continue
+        if code in first_line:
+            found.append((line, f"第{line}行：组织编号 {code} 与第{first_line[code]}行重复，每个单位只能有一行"))
+            continue
+        first_line[code] = line
+        chat_id = r.get(ORG_CHAT_COLUMN)
+        errors = too_long(OrgUnit, {"code": code, "name": name, "chat_id": chat_id or ""}, line)
+        if not _ORG_CODE.fullmatch(code):
+            errors.append(
+                f"第{line}行：code“{code}”只能含英文字母、数字、- 和 _（不能有空格、“/”或汉字），请改用如 S01 的编号"
+            )
+        level = ORG_LEVELS.get(r["level"].lower())
+        if level is None:
+            errors.append(
+                f"第{line}行：level 应为 district（区）、street（街道、乡镇）或 community（社区、村），"
+                f"而不是“{r['level']}”"
+            )
+        if errors or level is None:
+            found += [(line, problem) for problem in errors]
+            continue
+        planned[code] = _OrgRow(line, name, level, r["parent"], chat_id)
+    return planned, first_line
+
+
+def _org_tree_errors(
+    planned: dict[str, _OrgRow], first_line: dict[str, int], stored: dict[str, OrgUnit]
+) -> list[tuple[int, str]]:
+    """What is wrong with the tree the file and the database make together: missing parents, cycles, and a parent
+    of the wrong level (a community's must be a street, a street's a district), also for stored units whose parent
+    the file changes."""
+    code_of = {unit.id: code for code, unit in stored.items()}
+
+    def parent_of(code: str) -> str:
+        if code in planned:
+            return planned[code].parent
+        unit = stored.get(code)
+        return code_of.get(unit.parent_id, "") if unit is not None and unit.parent_id is not None else ""
+
+    def level_of(code: str) -> OrgLevel:
+        return planned[code].level if code in planned else OrgLevel(stored[code].level)
+
+    found: list[tuple[int, str]] = []
+    on_cycle: set[str] = set()
+    for code, row in planned.items():
+        line, level, parent = row.line, row.level, row.parent
+        above = org.PARENT_LEVEL[level]
+        if not parent:
+            if above is not None:
+                missing = (
+                    f"{org.LEVEL_NAMES[level]} {code} 缺少上级，请在 parent 填它所属{org.LEVEL_NAMES[above]}的编号"
+                )
+                found.append((line, f"第{line}行：{missing}"))
+            continue
+        if (parent in first_line and parent not in planned) or code in on_cycle:
+            continue  # the parent's own row is wrong, or the cycle is named already: said once
+        if parent not in planned and parent not in stored:
+            found.append((line, f"第{line}行：上级 {parent} 不存在。请在本文件中加上它的一行，或先导入它"))
+            continue
+        cycle = _cycle(code, parent_of)
+        if cycle:
+            on_cycle.update(cycle)
+            lines = [str(planned[c].line) for c in cycle[:-1] if c in planned]
+            where = f"（第{'、'.join(lines)}行）。请改正其中一行" if len(lines) > 1 else "。请改正这一行"
+            found.append((line, f"第{line}行：上下级形成循环：{' → '.join(cycle)}{where}的 parent"))
+            continue
+        if above is None:
+            found.append((line, f"第{line}行：区 {code} 是最上一级，parent 应留空"))
+        elif level_of(parent) != above:
+            found.append(
+                (
+                    line,
+                    f"第{line}行：{org.LEVEL_NAMES[level]} {code} 的上级应是{org.LEVEL_NAMES[above]}，"
+                    f"而 {parent} 是{org.LEVEL_NAMES[level_of(parent)]}。请改正 parent 或 level",
+                )
+            )
+    # Units the file leaves out keep their parent; a parent that changes level would leave them under the wrong one.
+    misplaced: dict[str, list[str]] = {}
+    for code, unit in stored.items():
+        parent = code_of.get(unit.parent_id, "") if unit.parent_id is not None else ""
+        if code not in planned and parent in planned:
+            if org.PARENT_LEVEL[OrgLevel(unit.level)] != planned[parent].level:
+                misplaced.setdefault(parent, []).append(code)
+    for parent, codes in misplaced.items():
+        row = planned[parent]
+        named = "、".join(sorted(codes)[:5]) + (f" 等 {len(codes)} 个" if len(codes) > 5 else "")
+        found.append(
+            (
+                row.line,
+                f"第{row.line}行：{parent} 改为{org.LEVEL_NAMES[row.level]}后，已有的下级 {named}（不在本文件中）"
+                "就挂在了错误的级别下。请在本文件中一并改正它们的 level 或 parent",
+            )
+        )
+    return found
+
+
+def _cycle(code: str, parent_of: Callable[[str], str]) -> list[str] | None:
+    """The chain from a unit up its parents back to itself ([S01, S02, S01]); None when it is not on a cycle."""
+    chain, seen = [code], {code}
+    above = parent_of(code)
+    while above:
+        if above == code:
+            return [*chain, code]
+        if above in seen:
+            return None  # it leads into a cycle of others, which is named at their rows
+        chain.append(above)
+        seen.add(above)
+        above = parent_of(above)
+    return None
+
+
+def _org_grid_errors(
+    session: Session, planned: dict[str, _OrgRow], stored: dict[str, OrgUnit]
+) -> list[tuple[int, str]]:
+    """A community with grids under it cannot become a street or a district: its grids would hang nowhere."""
+    leaving = {
+        stored[code].id: code
+        for code, row in planned.items()
+        if code in stored and stored[code].level == OrgLevel.COMMUNITY and row.level != OrgLevel.COMMUNITY
+    }
+    found = []
+    for unit_id, count in org.grid_counts(session, [i for i in leaving if i is not None]).items():
+        code = leaving[unit_id]
+        row = planned[code]
+        found.append(
+            (
+                row.line,
+                f"第{row.line}行：社区 {code} 下有 {count} 个网格，不能改为{org.LEVEL_NAMES[row.level]}。"
+                "请先用 import-grids 的 org 列把这些网格挂到别的社区",
+            )
+        )
+    return found
 
 
 # What a spreadsheet takes as the start of a formula (OWASP, CSV injection), TAB and CR included.

@@ -32,9 +32,32 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
 
 
+class OrgLevel(StrEnum):
+    """The levels of the organisation tree, top down; grids hang under communities."""
+
+    DISTRICT = "district"  # 区
+    STREET = "street"  # 街道（乡镇）
+    COMMUNITY = "community"  # 社区（村）
+
+
 OPEN_STATUSES = frozenset(
     {Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.RETURNED, Status.REOPENED, Status.SUSPENDED}
 )
+
+
+class OrgUnit(SQLModel, table=True):
+    """A unit of the organisation (区 → 街道 → 社区) with its command centre's group chat."""
+
+    __tablename__ = "org_unit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=32)
+    name: str = Field(max_length=64)
+    level: str = Field(max_length=16)  # an OrgLevel
+    parent_id: int | None = Field(default=None, foreign_key="org_unit.id", index=True)
+    # The codes from the root down, "/D01/S01/C01/": a unit's subtree is every path that starts with its own.
+    path: str = Field(default="", max_length=160, index=True)
+    chat_id: str = Field(default="", max_length=128)
 
 
 class Grid(SQLModel, table=True):
@@ -50,6 +73,10 @@ class Grid(SQLModel, table=True):
     lat: float | None = None
     lng: float | None = None
     polygon: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The community the grid belongs to, and that unit's path copied (an import keeps it current), so "the tickets
+    # of a street" is one indexed prefix match on grids instead of a walk down the tree.
+    org_id: int | None = Field(default=None, foreign_key="org_unit.id")
+    org_path: str = Field(default="", max_length=160, index=True)
 
     def alias_list(self) -> list[str]:
         return [a for a in self.aliases.split("|") if a]
@@ -68,6 +95,9 @@ class Person(SQLModel, table=True):
     address: str = Field(default="", max_length=128)
     subscribed: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    # Supervisors: the unit whose command centre they sit in; they see and act on its subtree only. None: the
+    # whole database (a deployment without an organisation tree).
+    org_id: int | None = Field(default=None, foreign_key="org_unit.id")
 
 
 class Ticket(SQLModel, table=True):
