@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from handlers import complaints, resident, supervisor, worker
+from handlers import complaints, resident, scope, supervisor, worker
 from handlers.cards import ACTION_WORDS
 from handlers.commands import Command, Context, Registry, normalize, parse_ticket_number, split_args
 from handlers.types import Message, Outcome, Reply
 from storage import grids, inbound, outbox, people, tickets
 from storage.db import transaction
-from storage.models import Grid, Person, Role, Ticket, utcnow
+from storage.models import Grid, Person, Role, utcnow
 
 EVERYONE = {Role.RESIDENT, Role.GRID_WORKER, Role.SUPERVISOR}
 help_commands = Registry()
@@ -51,15 +51,8 @@ NOT_ON_ROSTER = "您还不在网格员名册中，暂时不能处理工单。请
 BUTTON_RESOLVE_NOTE = "网格员已现场处理"
 
 
-def may_act_on(person: Person, ticket: Ticket) -> bool:
-    """A grid worker acts only on their own grid's tickets; the centre on any."""
-    if person.role == Role.SUPERVISOR:
-        return True
-    return person.role == Role.GRID_WORKER and ticket.grid_id is not None and ticket.grid_id == person.grid_id
-
-
 def resolve_ticket_arg(command: Command, args: list[str], ctx: Context) -> Reply | None:
-    """Load the ticket a command acts on into ctx.ticket, or say why not."""
+    """Load the ticket a command acts on into ctx.ticket, or say why not (handlers/scope.py decides)."""
     word = command.words[0]
     number = parse_ticket_number(args[0]) if args else None
     if number is None:
@@ -67,8 +60,10 @@ def resolve_ticket_arg(command: Command, args: list[str], ctx: Context) -> Reply
     ticket = tickets.get(ctx.session, number)
     if ticket is None:
         return Reply(f"没有工单 {number}。回复“待办”查看本网格的工单。")
-    if not may_act_on(ctx.person, ticket):
+    if not scope.may_act_on(ctx.session, ctx.person, ticket):
         grid = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
+        if ctx.person.role == Role.SUPERVISOR:
+            return Reply(scope.outside(ctx.session, ctx.person, f"工单 {number} ", grid))
         owner = f"属于{grid.name}" if grid else "还没有派到网格"
         return Reply(f"工单 {number} {owner}，您不能{word}。回复“待办”查看本网格的工单。")
     ctx.ticket = ticket

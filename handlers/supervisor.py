@@ -9,18 +9,43 @@ from sqlmodel import Session
 
 import nlp
 import policy
-from handlers import cards, complaints, extensions, moves, notify, sla
+from handlers import cards, complaints, extensions, moves, notify, scope, sla
 from handlers.clock import fmt, local, period
 from handlers.commands import Context, Registry, parse_ticket_number, ticket_of
 from handlers.privacy import mask, mask_name, mask_phone
 from handlers.types import Message, Reply
-from storage import grids, metrics, people, tickets
-from storage.models import Grid, Person, Role, Status, Ticket
+from storage import grids, metrics, org, people, tickets
+from storage.models import Grid, OrgLevel, OrgUnit, Person, Role, Status, Ticket
+from storage.scope import Within
 from storage.tickets import STATUS_NAMES, IllegalMove
 
 commands = Registry()
 SUPERVISOR = {Role.SUPERVISOR}
 PERIODS = ("今日", "今天", "本周", "本月", "上月")
+# 统计 at a street or district ranks the units under it; a longer list would not fit one chat message.
+RANKED_AT_MOST = 15
+CHILD_WORDS = {OrgLevel.DISTRICT: "街道", OrgLevel.STREET: "社区"}
+
+
+def visible_ticket(ctx: Context, number: int | None, missing: str) -> Ticket | Reply:
+    """The ticket if it exists and is inside the sender's unit; else what to say (nothing changes)."""
+    ticket = tickets.get(ctx.session, number) if number is not None else None
+    if ticket is None or ticket.id is None:
+        return Reply(missing)
+    if not scope.may_act_on(ctx.session, ctx.person, ticket):
+        grid = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
+        return Reply(scope.outside(ctx.session, ctx.person, f"工单 {ticket.id} ", grid))
+    return ticket
+
+
+def visible_grid(ctx: Context, code: str) -> Grid | Reply:
+    """The grid if it exists and is inside the sender's unit; else what to say."""
+    grid = grids.by_code(ctx.session, code.upper()) or grids.by_code(ctx.session, code)
+    if grid is None or grid.id is None:
+        return Reply(f"没有编号为 {code} 的网格。回复“网格”查看全部编号。")
+    if not scope.of(ctx.session, ctx.person).covers(grid):
+        return Reply(scope.outside(ctx.session, ctx.person, f"网格 {grid.code} ", grid))
+    return grid
 
 
 @commands.command("统计", roles=SUPERVISOR, glued_args=True)
@@ -28,18 +53,51 @@ def stats(msg: Message, args: list[str], ctx: Context) -> Reply:
     """统计 [今日|本周|本月|上月] [网格编号]：响应率、按期办结率、办结率、满意率、重办率"""
     period_word = next((a for a in args if a in PERIODS), "今日")
     grid_code = next((a for a in args if a not in PERIODS), None)
-    grid = grids.by_code(ctx.session, grid_code) if grid_code else None
-    if grid_code and grid is None:
-        return Reply(f"没有编号为 {grid_code} 的网格。回复“统计”看全部，或“网格 编号”看单个网格。")
+    grid = visible_grid(ctx, grid_code) if grid_code else None
+    if isinstance(grid, Reply):
+        return grid
     since, until, shown = period("今日" if period_word == "今天" else period_word, ctx.now)
-    scope = f"{grid.name} " if grid else ""
-    text = summary(ctx.session, since, until, ctx.now, grid.id if grid else None, f"{scope}{shown}")
+    reach = scope.of(ctx.session, ctx.person)
+    if grid is not None:
+        return Reply(summary(ctx.session, since, until, ctx.now, f"{grid.name} {shown}", grid_id=grid.id))
+    title = f"{reach.name} {shown}" if reach.unit is not None else shown
+    text = summary(ctx.session, since, until, ctx.now, title, within=reach.within)
+    if reach.unit is not None and (ranked := ranking(ctx.session, reach.unit, since, until, ctx.now)):
+        text += "\n" + ranked
     return Reply(text)
 
 
-def summary(session: Session, since: datetime, until: datetime, now: datetime, grid_id: int | None, title: str) -> str:
+def ranking(session: Session, unit: OrgUnit, since: datetime, until: datetime, now: datetime) -> str:
+    """The units right under a street or district side by side (排名), best 办结率 first; "" below a street."""
+    word = CHILD_WORDS.get(OrgLevel(unit.level))
+    if word is None:
+        return ""
+    rows = []
+    for child in org.children(session, unit):
+        m = metrics.compute(session, since, until, now, within=Within(child.path))
+        rows.append((m.closure.value if m.closure.value is not None else -1.0, child.name, m))
+    if not rows:
+        return ""
+    rows.sort(key=lambda r: (-r[0], r[1]))
+    lines = [
+        f"{i}. {name} {m.closure}｜{m.on_time}｜{m.satisfaction}（{m.total}件）"
+        for i, (_, name, m) in enumerate(rows[:RANKED_AT_MOST], 1)
+    ]
+    more = f"\n……共 {len(rows)} 个{word}" if len(rows) > RANKED_AT_MOST else ""
+    return f"各{word}排名（办结率｜按期办结率｜满意率）：\n" + "\n".join(lines) + more
+
+
+def summary(
+    session: Session,
+    since: datetime,
+    until: datetime,
+    now: datetime,
+    title: str,
+    grid_id: int | None = None,
+    within: Within | None = None,
+) -> str:
     """The numbers of docs/metrics.md in five short lines."""
-    m = metrics.compute(session, since, until, now, grid_id)
+    m = metrics.compute(session, since, until, now, grid_id, within)
     rated = f"{m.satisfaction.whole}条评价，平均{m.avg_rating:.1f}分" if m.avg_rating is not None else "暂无评价"
     accept = f"{m.mean_accept_minutes:.0f}分钟" if m.mean_accept_minutes is not None else "—"
     resolve = f"{m.mean_resolve_hours:.1f}小时" if m.mean_resolve_hours is not None else "—"
@@ -59,11 +117,11 @@ def summary(session: Session, since: datetime, until: datetime, now: datetime, g
     return "\n".join(lines)
 
 
-def daily_report(session: Session, now: datetime) -> str:
-    """The 18:00 push to the centre's group: today's numbers and what is late."""
+def daily_report(session: Session, now: datetime, within: Within | None = None, name: str = "") -> str:
+    """The 18:00 push to the centre's group: today's numbers and what is late, of a unit's subtree or all."""
     since, until, _ = period("今日", now)
-    late = tickets.overdue(session, now, limit=5)
-    text = "【日报】" + summary(session, since, until, now, None, f"{local(now):%m月%d日} ")
+    late = tickets.overdue(session, now, limit=5, within=within)
+    text = "【日报】" + summary(session, since, until, now, f"{name} {local(now):%m月%d日} ".lstrip(), within=within)
     if late:
         text += "\n超时最久：" + "；".join(f"{t.id}（超时{sla.late_by(t, now)}）" for t in late[:3])
     return text
@@ -83,13 +141,14 @@ def push_daily_report(session: Session, now: datetime, report_at: time | None) -
 @commands.command("日报", roles=SUPERVISOR)
 def report_now(msg: Message, args: list[str], ctx: Context) -> Reply:
     """日报：今天的汇总（每个工作日 18:00 也会自动推送到指挥中心群）"""
-    return Reply(daily_report(ctx.session, ctx.now))
+    reach = scope.of(ctx.session, ctx.person)
+    return Reply(daily_report(ctx.session, ctx.now, reach.within, reach.name))
 
 
 @commands.command("超时", roles=SUPERVISOR, glued_args=True)
 def overdue(msg: Message, args: list[str], ctx: Context) -> Reply:
     """超时：列出已超过办结时限的工单，最晚的在前"""
-    late = tickets.overdue(ctx.session, ctx.now, limit=20)
+    late = tickets.overdue(ctx.session, ctx.now, limit=20, within=scope.of(ctx.session, ctx.person).within)
     if not late:
         return Reply("目前没有超时工单。")
     names = grids.names(ctx.session, (t.grid_id for t in late))
@@ -105,11 +164,12 @@ def overdue(msg: Message, args: list[str], ctx: Context) -> Reply:
 def grid_summary(msg: Message, args: list[str], ctx: Context) -> Reply:
     """网格 <编号>：一个网格的网格员和在办工单"""
     if not args:
-        codes = "、".join(grids.first_codes(ctx.session, 20))
+        codes = "、".join(grids.first_codes(ctx.session, 20, scope.of(ctx.session, ctx.person).within))
         return Reply(f"请带上网格编号，如：网格 {codes.split('、')[0] if codes else 'G01'}。现有网格：{codes or '无'}")
-    grid = grids.by_code(ctx.session, args[0])
-    if grid is None or grid.id is None:
-        return Reply(f"没有编号为 {args[0]} 的网格。回复“网格”查看全部编号。")
+    grid = visible_grid(ctx, args[0])
+    if isinstance(grid, Reply):
+        return grid
+    assert grid.id is not None
     workers = people.workers_of_grid(ctx.session, grid.id)
     staff = "、".join(f"{w.name}（{mask_phone(w.phone)}）" if w.phone else w.name for w in workers) or "未配置网格员"
     open_tickets = tickets.open_in_grid(ctx.session, grid.id)
@@ -122,9 +182,9 @@ def grid_summary(msg: Message, args: list[str], ctx: Context) -> Reply:
 def inspect(msg: Message, args: list[str], ctx: Context) -> Reply:
     """查 <工单号>：工单详情，含分类依据的关键词"""
     number = parse_ticket_number(args[0]) if args else None
-    ticket = tickets.get(ctx.session, number) if number is not None else None
-    if ticket is None:
-        return Reply("请带上正确的工单号，如：查 1024。回复“超时”或“统计”查看工单。")
+    ticket = visible_ticket(ctx, number, "请带上正确的工单号，如：查 1024。回复“超时”或“统计”查看工单。")
+    if isinstance(ticket, Reply):
+        return ticket
     grid = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
     resident = ctx.session.get(Person, ticket.resident_id) if ticket.resident_id else None
     runner_up = f"，次选 {nlp.category_name(ticket.runner_up)}" if ticket.runner_up else ""
@@ -155,12 +215,12 @@ def ticket_and_grid(args: list[str], ctx: Context, word: str) -> tuple[Ticket, G
     usage = Reply(f"请这样写：{word} 工单号 网格编号，如：{word} 1024 G02")
     if len(args) < 2 or (number := parse_ticket_number(args[0])) is None:
         return usage
-    ticket = tickets.get(ctx.session, number)
-    if ticket is None:
-        return Reply(f"没有工单 {number}。回复“超时”或“统计”查看工单。")
-    grid = grids.by_code(ctx.session, args[1].upper())
-    if grid is None or grid.id is None:
-        return Reply(f"没有编号为 {args[1]} 的网格。回复“网格”查看全部编号。")
+    ticket = visible_ticket(ctx, number, f"没有工单 {number}。回复“超时”或“统计”查看工单。")
+    if isinstance(ticket, Reply):
+        return ticket
+    grid = visible_grid(ctx, args[1])
+    if isinstance(grid, Reply):
+        return grid
     return ticket, grid
 
 
@@ -243,9 +303,9 @@ def supervise(msg: Message, args: list[str], ctx: Context) -> Reply:
 def callback(msg: Message, args: list[str], ctx: Context) -> Reply:
     """回访 [工单号 回访结果]：列出需要回访的工单（不满意、重办、紧急），或记下回访结果"""
     if args and (number := parse_ticket_number(args[0])) is not None:
-        ticket = tickets.get(ctx.session, number)
-        if ticket is None:
-            return Reply(f"没有工单 {number}。回复“回访”查看需要回访的工单。")
+        ticket = visible_ticket(ctx, number, f"没有工单 {number}。回复“回访”查看需要回访的工单。")
+        if isinstance(ticket, Reply):
+            return ticket
         note = " ".join(args[1:])[:200]
         if not note:
             return Reply(f"请写上回访结果，如：回访 {number} 已电话联系，居民表示灯已修好")
@@ -253,7 +313,8 @@ def callback(msg: Message, args: list[str], ctx: Context) -> Reply:
         ctx.session.add(ticket)
         tickets.record(ctx.session, ticket, ctx.person.id, "callback", note, ctx.now)
         return Reply(f"已记录工单 {number} 的回访结果。")
-    due = tickets.callbacks_due(ctx.session, ctx.now - timedelta(days=policy.CALLBACK_DAYS))
+    since = ctx.now - timedelta(days=policy.CALLBACK_DAYS)
+    due = tickets.callbacks_due(ctx.session, since, within=scope.of(ctx.session, ctx.person).within)
     if not due:
         return Reply(f"近 {policy.CALLBACK_DAYS} 天没有需要回访的工单。")
     # In a group the whole number would be read by everyone; in a private chat the centre needs it to call.
@@ -279,9 +340,10 @@ def callback(msg: Message, args: list[str], ctx: Context) -> Reply:
 def split(msg: Message, args: list[str], ctx: Context) -> Reply:
     """拆分 <工单号> [序号]：查看关联到工单的居民反映，把关联错的拆成新工单"""
     number = parse_ticket_number(args[0]) if args else None
-    ticket = tickets.get(ctx.session, number) if number is not None else None
-    if ticket is None or ticket.id is None:
-        return Reply("请带上工单号，如：拆分 1024。")
+    ticket = visible_ticket(ctx, number, "请带上工单号，如：拆分 1024。")
+    if isinstance(ticket, Reply):
+        return ticket
+    assert ticket.id is not None
     linked = tickets.reporters(ctx.session, ticket.id)
     if not linked:
         return Reply(f"工单 {ticket.id} 没有关联的其他居民反映。")
@@ -313,9 +375,9 @@ def reclassify(msg: Message, args: list[str], ctx: Context) -> Reply:
     number = parse_ticket_number(args[0]) if args else None
     if number is None or len(args) < 2:
         return Reply(f"请这样写：改类 工单号 类别，如：改类 1024 停车交通。类别有：{names}")
-    ticket = tickets.get(ctx.session, number)
-    if ticket is None:
-        return Reply(f"没有工单 {number}。回复“超时”或“统计”查看工单。")
+    ticket = visible_ticket(ctx, number, f"没有工单 {number}。回复“超时”或“统计”查看工单。")
+    if isinstance(ticket, Reply):
+        return ticket
     code = nlp.find_category(args[1])
     if code is None:
         return Reply(f"没有“{args[1]}”这个类别。类别有：{names}")

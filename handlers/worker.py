@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import policy
-from handlers import cards, complaints, extensions, moves
+from handlers import cards, complaints, extensions, moves, scope
 from handlers.clock import fmt
 from handlers.commands import Context, Registry, ticket_of
 from handlers.types import Message, Reply
@@ -94,6 +94,8 @@ def todo(msg: Message, args: list[str], ctx: Context) -> Reply:
             if ctx.person.role == Role.SUPERVISOR
             else "您还没有分配网格，请联系指挥中心。"
         )
+    if not scope.of(ctx.session, ctx.person).covers(grid):
+        return Reply(scope.outside(ctx.session, ctx.person, f"网格 {grid.code} ", grid))
     open_tickets = tickets.open_in_grid(ctx.session, grid.id)
     if not open_tickets:
         return Reply(f"{grid.name}目前没有待办工单。")

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from sqlmodel import Session, col, select
 
 from storage.models import DataVersion, Grid, utcnow
+from storage.scope import Within, grid_filter
 
 VERSION = "grids"
 
@@ -44,8 +45,9 @@ def names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
     return {grid_id: name for grid_id, name in rows if grid_id is not None}
 
 
-def first_codes(session: Session, limit: int) -> list[str]:
-    return list(session.exec(select(Grid.code).order_by(col(Grid.code)).limit(limit)).all())
+def first_codes(session: Session, limit: int, within: Within | None = None) -> list[str]:
+    query = select(Grid.code).where(*grid_filter(within)).order_by(col(Grid.code)).limit(limit)
+    return list(session.exec(query).all())
 
 
 def by_code(session: Session, code: str) -> Grid | None:

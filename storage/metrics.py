@@ -13,6 +13,7 @@ from sqlmodel.sql.expression import Select
 
 import policy
 from storage.models import OPEN_STATUSES, Status, Ticket
+from storage.scope import Within, ticket_filter
 
 DONE_STATUSES = (Status.RESOLVED, Status.CLOSED)
 COUNTED_STATUSES = tuple(status for status in Status if status != Status.CANCELLED)
@@ -50,12 +51,21 @@ class Metrics:
     mean_resolve_hours: float | None  # 平均办结时长, calendar time
 
 
-def compute(session: Session, since: datetime, until: datetime, now: datetime, grid_id: int | None = None) -> Metrics:
-    """The numbers of the tickets created in [since, until), of one grid or all; cancelled tickets never count."""
+def compute(
+    session: Session,
+    since: datetime,
+    until: datetime,
+    now: datetime,
+    grid_id: int | None = None,
+    within: Within | None = None,
+) -> Metrics:
+    """The numbers of the tickets created in [since, until), of one grid, of a unit's subtree or all; cancelled
+    tickets never count."""
     cohort = [
         col(Ticket.created_at) >= since,
         col(Ticket.created_at) < until,
         col(Ticket.status) != Status.CANCELLED,
+        *ticket_filter(within),
     ]
     if grid_id is not None:
         cohort.append(col(Ticket.grid_id) == grid_id)

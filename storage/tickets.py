@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 import policy
 from storage import journal
 from storage.models import OPEN_STATUSES, Once, Outbox, Person, Status, Ticket, TicketEvent, TicketReporter, utcnow
+from storage.scope import Within, ticket_filter
 
 STATUS_NAMES = {
     Status.NEW: "待派单",
@@ -282,11 +283,12 @@ def claim_once(session: Session, key: str, now: datetime) -> bool:
     return True
 
 
-def callbacks_due(session: Session, since: datetime, limit: int = 20) -> Sequence[Ticket]:
+def callbacks_due(session: Session, since: datetime, limit: int = 20, within: Within | None = None) -> Sequence[Ticket]:
     """Resolved since then and worth a call: a low rating, a reopen, or urgent; not called back yet."""
     query = (
         select(Ticket)
         .where(
+            *ticket_filter(within),
             col(Ticket.status).in_([Status.RESOLVED, Status.CLOSED, Status.REOPENED]),
             col(Ticket.first_resolved_at).is_not(None),
             col(Ticket.first_resolved_at) >= since,
@@ -335,7 +337,9 @@ def count_overdue(session: Session, now: datetime) -> int:
     return int(session.exec(select(func.count()).select_from(Ticket).where(*_overdue(now))).one())
 
 
-def overdue(session: Session, now: datetime, grid_id: int | None = None, limit: int = 20) -> Sequence[Ticket]:
+def overdue(
+    session: Session, now: datetime, grid_id: int | None = None, limit: int = 20, within: Within | None = None
+) -> Sequence[Ticket]:
     """Open tickets past their resolve deadline (the 超时 list's rule), the longest overdue first.
 
     The first `limit` of each open status, each read in order from ix_ticket_open_due (status, paused_at,
@@ -343,6 +347,7 @@ def overdue(session: Session, now: datetime, grid_id: int | None = None, limit: 
     query would walk the deadline index from the oldest deadline and skip every closed ticket on the way.
     """
     late = [*_past_deadline(now), *([col(Ticket.grid_id) == grid_id] if grid_id is not None else [])]
+    late += ticket_filter(within)
     # paused_at is NULL in every row here, so ordering by it changes nothing; it lets PostgreSQL see that the
     # index is already in this order (an IS NULL column does not count as fixed for that), and stop after `limit`.
     firsts = [
