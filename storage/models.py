@@ -40,6 +40,11 @@ class OrgLevel(StrEnum):
     COMMUNITY = "community"  # 社区（村）
 
 
+class TicketSource(StrEnum):
+    RESIDENT = "resident"  # 群众反映
+    PATROL = "patrol"  # 巡查发现
+
+
 OPEN_STATUSES = frozenset(
     {Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.RETURNED, Status.REOPENED, Status.SUSPENDED}
 )
@@ -122,6 +127,9 @@ class Ticket(SQLModel, table=True):
     lat: float | None = None
     lng: float | None = None
     channel: str = Field(default="wechat", max_length=16)
+    # Who brought it: a resident (群众反映) or a grid worker on patrol (巡查发现, found_by_id says who).
+    source: str = Field(default="resident", max_length=16)  # a TicketSource
+    found_by_id: int | None = Field(default=None, foreign_key="person.id")
     source_msg_id: str = Field(default="", max_length=128)
     # What routed it, so a supervisor can see why (查).
     keywords: str = Field(default="", max_length=256)
