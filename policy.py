@@ -22,8 +22,11 @@ AUTO_CLOSE_AFTER = timedelta(days=7)
 REMIND_AT = 0.5  # 接单提醒
 ESCALATE_AT = 1.0  # 超时未接单: the centre hears
 WARN_AT = 0.8  # 临期
-OVERDUE_AT = 1.0  # 已超时: 督办
-BADLY_LATE_AT = 3.0  # 严重超时
+# A late ticket climbs the organisation tree (docs/organisation.md): each centre hears once, at its multiple of the
+# limit; a deployment without a tree has one centre, which hears at each.
+OVERDUE_AT = 1.0  # 已超时: 督办, the community's centre hears
+VERY_LATE_AT = 2.0  # 超时2倍: the street's centre hears
+BADLY_LATE_AT = 3.0  # 严重超时: the district's centre hears
 
 # -- extensions (延期) -----------------------------------------------------------------------------------------
 MAX_EXTENSIONS = 1  # a worker may ask this often per ticket; the centre can always extend directly

@@ -89,7 +89,10 @@ class Pusher:
         self.wake_later = wake_later
 
     def chat_of(self, kind: str, recipient: str) -> str:
-        return self.settings.supervisor_chat_id if kind == OutboxKind.SUPERVISOR_NOTICE else recipient
+        """A centre notice names its unit's chat, or notify.CENTRE for the configured centre's group."""
+        if kind == OutboxKind.SUPERVISOR_NOTICE and recipient in ("", notify.CENTRE):
+            return self.settings.supervisor_chat_id
+        return recipient
 
     def take_slot(self, chat: str, force: bool = False) -> int:
         """A slot in the chat's window (0), or the milliseconds until one frees; a reply forces its slot."""

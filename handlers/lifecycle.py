@@ -14,9 +14,16 @@ from sqlmodel import Session
 import policy
 from handlers import moves, notify, sla
 from storage import tickets
-from storage.models import Ticket
+from storage.models import OrgLevel, Ticket
 
 log = logging.getLogger(__name__)
+# The late stages of the resolve clock: whose centre hears (the nearest with a chat at or above that level), and
+# the 督办 note recorded.
+LATE_STAGES = {
+    "overdue": (OrgLevel.COMMUNITY, "已超时"),
+    "very_late": (OrgLevel.STREET, f"超时{policy.VERY_LATE_AT:g}倍，报街道"),
+    "badly_late": (OrgLevel.DISTRICT, "严重超时，报区"),
+}
 AUTO_CLOSE_NOTE = f"{policy.AUTO_CLOSE_AFTER.days}天未评价，自动结案"
 # Phases whose stages supersede each other: when a sweep finds several due at once, only the latest is announced.
 PHASES = {
@@ -24,6 +31,7 @@ PHASES = {
     "escalate": "accept",
     "warn": "resolve",
     "overdue": "resolve",
+    "very_late": "resolve",
     "badly_late": "resolve",
     "rate_remind": "rating",
     "auto_close": "rating",
@@ -59,12 +67,10 @@ def _stage(session: Session, ticket: Ticket, stage: str, announce: bool, now: da
     late = sla.late_by(ticket, now)
     if stage == "escalate" and ticket.accept_on_time is None:
         ticket.accept_on_time = False
-    if stage in ("overdue", "badly_late"):
+    if stage in LATE_STAGES:
         if ticket.resolve_on_time is None:
             ticket.resolve_on_time = False
-        tickets.record(
-            session, ticket, None, "supervise", f"系统督办：{'严重超时' if stage == 'badly_late' else '已超时'}", now
-        )
+        tickets.record(session, ticket, None, "supervise", f"系统督办：{LATE_STAGES[stage][1]}", now)
     if stage == "auto_close":
         moves.do(session, ticket, "close", None, now, AUTO_CLOSE_NOTE)
         sla.mark(ticket, ["rate_remind", "auto_close"], now)
@@ -77,8 +83,9 @@ def _stage(session: Session, ticket: Ticket, stage: str, announce: bool, now: da
         tickets.record(session, ticket, None, "escalate", "超过接单时限未接单", now)
         notify.centre(session, ticket, "escalated")
         notify.group(session, ticket, "escalated")
-    elif stage in ("overdue", "badly_late"):
-        notify.centre(session, ticket, stage, late=late)
+    elif stage in LATE_STAGES:
+        # Each stage is its own centre's: the community at the limit, the street at twice, the district at three times.
+        notify.centre_at(session, ticket, stage, LATE_STAGES[stage][0], {"late": late})
         notify.group(session, ticket, stage, late=late)
     elif stage == "rate_remind":
         notify.residents(session, ticket, "rate_remind")

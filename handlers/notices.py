@@ -26,6 +26,10 @@ GROUP_TEXTS = {
     "escalated": "【超时未接单】{who}工单 {n}（{label}）已超过接单时限，已报指挥中心。请尽快回复“接单 {n}”。",
     "warn": "【临期】{who}工单 {n}（{label}）{due} 到期。办完回复“办结 {n} 处理说明”，来不及请“延期 {n} 天数 原因”。",
     "overdue": "【已超时】{who}工单 {n}（{label}）已超时{late}，指挥中心已督办。办完回复“办结 {n} 处理说明”。",
+    "very_late": (
+        "【超时升级】{who}工单 {n}（{label}）已超时{late}，已报上级指挥中心。"
+        "办完回复“办结 {n} 处理说明”，办不了请“退回 {n} 原因”。"
+    ),
     "badly_late": (
         "【严重超时】{who}工单 {n}（{label}）已超时{late}，超过时限{badly_times}倍。请今天办结或回复“退回 {n} 原因”。"
     ),
@@ -51,6 +55,10 @@ SUPERVISOR_TEXTS = {
     ),
     "escalated": "【超时未接单】{grid}工单 {n}（{label}）超过接单时限仍未接单。回复“督办 {n}”或“转派 {n} 网格编号”。",
     "overdue": "【超时】{grid}工单 {n}（{label}）已超时{late}，已自动督办。回复“查 {n}”看详情。",
+    "very_late": (
+        "【超时升级】{grid}工单 {n}（{label}）已超时{late}，超过时限{very_times}倍。"
+        "回复“督办 {n} 要求”督促，“查 {n}”看详情。"
+    ),
     "badly_late": "【严重超时】{grid}工单 {n}（{label}）已超时{late}，超过时限{badly_times}倍。回复“查 {n}”看详情。",
     "flooding": (
         "【频繁反映】{resident}{window}内反映超过限额，之后的反映暂存在待派单，不推送网格群。"
@@ -119,6 +127,7 @@ def render(session: Session, row: Notification) -> str:
         resident=resident_name(session, ticket) if row.event == "flooding" else "",
         # The promises a text makes, as the rules are now (policy.py).
         badly_times=f"{policy.BADLY_LATE_AT:g}",
+        very_times=f"{policy.VERY_LATE_AT:g}",
         auto_close_days=policy.AUTO_CLOSE_AFTER.days,
     )
     if row.kind == "resident_notice":

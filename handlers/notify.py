@@ -10,8 +10,8 @@ from enum import StrEnum
 
 from sqlmodel import Session
 
-from storage import outbox, tickets
-from storage.models import Grid, OutboxKind, Person, Status, Ticket
+from storage import org, outbox, tickets
+from storage.models import Grid, OrgLevel, OrgUnit, OutboxKind, Person, Status, Ticket
 
 CENTRE = "supervisors"  # the recipient of a centre notice: the bot delivers it to the centre's group
 
@@ -85,8 +85,34 @@ def push(
 
 
 def centre(session: Session, ticket: Ticket | None, event: str, **payload: object) -> None:
-    """A notice to the command centre's group."""
-    outbox.add(session, OutboxKind.SUPERVISOR_NOTICE, event, CENTRE, ticket, payload)
+    """A notice to the command centre the ticket belongs to: its community's (centre_at has the others)."""
+    centre_at(session, ticket, event, None, payload)
+
+
+def centre_at(
+    session: Session, ticket: Ticket | None, event: str, up_to: OrgLevel | None, payload: dict[str, object]
+) -> None:
+    """A notice to the centre of the nearest unit above the ticket's grid that has a chat, at or above `up_to`
+    (None: the community, the lowest). Without one (no tree, no grid yet, no unit with a chat) it goes to the
+    configured centre's group."""
+    outbox.add(session, OutboxKind.SUPERVISOR_NOTICE, event, centre_chat(session, ticket, up_to), ticket, payload)
+
+
+def unit_centre(session: Session, unit: OrgUnit, event: str, **payload: object) -> None:
+    """A notice to one unit's centre, about no ticket (its 日报)."""
+    outbox.add(session, OutboxKind.SUPERVISOR_NOTICE, event, unit.chat_id or CENTRE, None, payload)
+
+
+def centre_chat(session: Session, ticket: Ticket | None, up_to: OrgLevel | None = None) -> str:
+    """The chat a centre notice about the ticket goes to; CENTRE for the configured centre's group."""
+    grid = session.get(Grid, ticket.grid_id) if ticket is not None and ticket.grid_id else None
+    if grid is None or not grid.org_path:
+        return CENTRE
+    units = org.units_on_path(session, grid.org_path)  # top down: district, street, community
+    if up_to is not None:
+        levels = [u.level for u in units]
+        units = units[: levels.index(up_to) + 1] if up_to in levels else units
+    return next((u.chat_id for u in reversed(units) if u.chat_id), CENTRE)
 
 
 def group_or_centre(session: Session, ticket: Ticket, event: str, **payload: object) -> None:

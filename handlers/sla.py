@@ -23,7 +23,12 @@ from handlers.workcal import WorkCalendar, default_calendar
 from storage.models import Status, Ticket
 
 ACCEPT_STAGES = (("remind", policy.REMIND_AT), ("escalate", policy.ESCALATE_AT))
-RESOLVE_STAGES = (("warn", policy.WARN_AT), ("overdue", policy.OVERDUE_AT), ("badly_late", policy.BADLY_LATE_AT))
+RESOLVE_STAGES = (
+    ("warn", policy.WARN_AT),
+    ("overdue", policy.OVERDUE_AT),
+    ("very_late", policy.VERY_LATE_AT),
+    ("badly_late", policy.BADLY_LATE_AT),
+)
 RATING_STAGES = (("rate_remind", policy.RATE_REMIND_AFTER), ("auto_close", policy.AUTO_CLOSE_AFTER))
 ACCEPTING = frozenset({Status.ASSIGNED, Status.REOPENED})
 RUNNING = frozenset({Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.RETURNED, Status.REOPENED})

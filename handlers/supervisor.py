@@ -128,14 +128,22 @@ def daily_report(session: Session, now: datetime, within: Within | None = None, 
 
 
 def push_daily_report(session: Session, now: datetime, report_at: time | None) -> bool:
-    """At report_at on a working day, the centre's group gets the day's numbers, once; whether it was queued now."""
+    """At report_at on a working day, the configured centre's group gets the whole day's numbers and every unit with
+    a group of its own gets its own numbers, each once; whether any was queued now."""
     today = local(now)
     if report_at is None or today.time() < report_at or not sla.calendar().is_workday(today.date()):
         return False
-    if not tickets.claim_once(session, f"daily:{today.date().isoformat()}", now):
-        return False
-    notify.centre(session, None, "daily", text=daily_report(session, now))
-    return True
+    day = today.date().isoformat()
+    queued = False
+    if tickets.claim_once(session, f"daily:{day}", now):
+        notify.centre(session, None, "daily", text=daily_report(session, now))
+        queued = True
+    for unit in org.with_chat(session):
+        if tickets.claim_once(session, f"daily:{day}:{unit.code}", now):
+            text = daily_report(session, now, scope.Scope(unit).within, unit.name)
+            notify.unit_centre(session, unit, "daily", text=text)
+            queued = True
+    return queued
 
 
 @commands.command("日报", roles=SUPERVISOR)

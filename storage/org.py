@@ -105,3 +105,8 @@ def rebuild_paths(session: Session) -> tuple[int, int]:
     session.flush()
     regridded = cast(CursorResult[Any], session.execute(_GRID_PATHS)).rowcount
     return moved, regridded
+
+
+def with_chat(session: Session) -> Sequence[OrgUnit]:
+    """The units whose centre has a group chat of its own, top down."""
+    return session.exec(select(OrgUnit).where(OrgUnit.chat_id != "").order_by(col(OrgUnit.path))).all()

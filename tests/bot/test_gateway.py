@@ -258,6 +258,19 @@ def test_supervisor_notices_go_to_the_centre_chat_as_markdown(start_gateway, aib
     assert body["msgtype"] == "markdown" and "【催办】" in body["markdown"]["content"]
 
 
+def test_a_notice_for_a_units_centre_goes_to_that_units_chat(start_gateway, aibot, resident, session, rt):
+    """A street with a group of its own (import-org chat_id) hears in it; the configured centre does not."""
+    resident.say("3号楼楼道灯坏了")
+    (number,) = tickets(session)
+    with transaction(rt.engine) as s:
+        outbox.add(s, "supervisor_notice", "urged", "street-centre-chat", number)
+    start_gateway()
+    (body,) = aibot.wait_for(lambda: sends(aibot, "street-centre-chat"))
+    assert "【催办】" in body["markdown"]["content"]
+    aibot.wait_for(lambda: all(r.status == "sent" for r in rows(session) if r.kind == "supervisor_notice"))
+    assert sends(aibot, CENTRE) == []
+
+
 def test_without_a_centre_chat_supervisor_notices_fail_with_the_reason(start_gateway, aibot, resident, session, rt):
     resident.say("3号楼楼道灯坏了")
     (number,) = tickets(session)

@@ -15,8 +15,10 @@ import time_machine
 from sqlmodel import select
 
 from bot import jobs
+from handlers import admin
 from handlers.cards import card_for
 from handlers.clock import CST
+from storage.db import transaction
 from storage.models import Outbox, Status, Ticket, TicketEvent, TicketReporter
 from tests.members import GroupMember
 
@@ -151,7 +153,7 @@ def test_a_late_sweep_sends_only_the_latest_reminder_of_each_clock(clock, reside
     assert sorted(r["event"] for r in rows if r["kind"] == "group_push") == ["badly_late", "escalated"]
     assert sorted(r["event"] for r in rows if r["kind"] == "supervisor_notice") == ["badly_late", "escalated"]
     t = ticket(session)
-    assert set(t.alerts.split(",")) == {"remind", "escalate", "warn", "overdue", "badly_late"}
+    assert set(t.alerts.split(",")) == {"remind", "escalate", "warn", "overdue", "very_late", "badly_late"}
     assert t.resolve_on_time is False
     assert sweep() == []
 
@@ -381,3 +383,65 @@ def test_lists_show_the_colour_of_each_ticket(clock, resident, zhang, session) -
     assert "🟡" in zhang.say("待办")
     clock.to(cst(11, 24, 10, 0))
     assert "🔴" in zhang.say("待办")
+
+
+# A tree whose every centre has its own group: 幸福小区's grids are in 幸福社区, 朝阳街道, 城东区.
+TREE = """code,name,level,parent,chat_id
+D01,城东区,district,,chat-d01
+S01,朝阳街道,street,D01,chat-s01
+C01,幸福社区,community,S01,chat-c01
+"""
+
+
+@pytest.fixture
+def tree(rt, demo) -> None:  # type: ignore[no-untyped-def]
+    grids = "code,name,community,aliases,chat_id,lat,lng,org\n" + "".join(
+        f"G0{n},幸福小区第{n}网格,幸福小区,{aliases},wrk-chat-g0{n},,,C01\n"
+        for n, aliases in ((1, "幸福小区1-4栋|幸福小区南门"), (2, "幸福小区5-8栋"), (3, "幸福小区9-12栋"))
+    )
+    with transaction(rt.engine) as s:
+        assert not admin.import_org(s, TREE.encode()).errors
+        assert not admin.import_grids(s, grids.encode()).errors
+
+
+def test_a_late_ticket_climbs_the_tree_one_centre_at_each_multiple_of_its_limit(
+    clock, resident, zhang, tree, session, sweep, run_worker
+) -> None:
+    clock.to(cst(11, 23, 9, 0))
+    resident.say(LAMP)  # 楼道灯: one working day, due Tuesday 09:00
+    t = ticket(session)
+    zhang.say(f"接单 {t.id}")
+    run_worker()
+
+    def centres() -> list[tuple[str, str]]:
+        return [(r["event"], r["recipient"]) for r in sweep() if r["kind"] == "supervisor_notice"]
+
+    clock.to(cst(11, 24, 9, 1))
+    assert centres() == [("overdue", "chat-c01")]  # the limit: the community's centre
+    clock.to(cst(11, 25, 8, 59))
+    assert centres() == []
+    clock.to(cst(11, 25, 9, 1))
+    rows = sweep()
+    assert [(r["event"], r["recipient"]) for r in rows if r["kind"] == "supervisor_notice"] == [
+        ("very_late", "chat-s01")  # twice the limit: the street's
+    ]
+    assert "【超时升级】" in next(r["text"] for r in rows if r["kind"] == "group_push")
+    clock.to(cst(11, 26, 9, 1))
+    assert centres() == [("badly_late", "chat-d01")]  # three times: the district's
+    clock.to(cst(11, 27, 9, 1))
+    assert centres() == []  # each centre once
+    notes = [e.note for e in session.exec(select(TicketEvent).where(TicketEvent.action == "supervise")).all()]
+    assert notes == ["系统督办：已超时", "系统督办：超时2倍，报街道", "系统督办：严重超时，报区"]
+
+
+def test_each_centre_with_a_group_gets_its_own_daily_report(clock, resident, wechat_user, tree, sweep) -> None:
+    clock.to(cst(11, 23, 9, 0))
+    resident.say(LAMP)  # 幸福小区, in the tree
+    wechat_user("o-demo-resident-2").say("阳光花园2栋楼道灯坏了")  # a grid outside it
+    clock.to(cst(11, 23, 18, 1))
+    reports = {r["recipient"]: r["text"] for r in events(sweep(daily=True), "daily")}
+    assert set(reports) == {"supervisors", "chat-d01", "chat-s01", "chat-c01"}
+    assert "11月23日 工单 2 件" in reports["supervisors"]  # the configured centre: everything
+    assert "幸福社区 11月23日 工单 1 件" in reports["chat-c01"]
+    assert "朝阳街道 11月23日 工单 1 件" in reports["chat-s01"]
+    assert events(sweep(daily=True), "daily") == []
