@@ -18,6 +18,7 @@ class Role(StrEnum):
     RESIDENT = "resident"
     GRID_WORKER = "grid_worker"
     SUPERVISOR = "supervisor"
+    DEPARTMENT = "department"  # staff of a department (城管, 住建, 供电, a 物业 company) in its WeCom group
 
 
 class Status(StrEnum):
@@ -65,6 +66,20 @@ class OrgUnit(SQLModel, table=True):
     chat_id: str = Field(default="", max_length=128)
 
 
+class Department(SQLModel, table=True):
+    """A department that takes tickets a grid cannot solve (流转, 吹哨报到) and works in its own WeCom group."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=32)
+    name: str = Field(max_length=64)
+    # The unit it serves (its subtree), and that unit's path copied like a grid's.
+    org_id: int | None = Field(default=None, foreign_key="org_unit.id")
+    org_path: str = Field(default="", max_length=160, index=True)
+    # Taxonomy codes it usually takes, "|"-separated: a hint shown to the centre with the ticket.
+    categories: str = Field(default="", max_length=256)
+    chat_id: str = Field(default="", max_length=128)
+
+
 class Grid(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(unique=True, max_length=32)
@@ -103,6 +118,8 @@ class Person(SQLModel, table=True):
     # Supervisors: the unit whose command centre they sit in; they see and act on its subtree only. None: the
     # whole database (a deployment without an organisation tree).
     org_id: int | None = Field(default=None, foreign_key="org_unit.id")
+    # Department staff: their department.
+    department_id: int | None = Field(default=None, foreign_key="department.id")
 
 
 class Ticket(SQLModel, table=True):
@@ -122,6 +139,10 @@ class Ticket(SQLModel, table=True):
     grid_id: int | None = Field(default=None, foreign_key="grid.id")
     resident_id: int | None = Field(default=None, foreign_key="person.id")
     assignee_id: int | None = Field(default=None, foreign_key="person.id")
+    # The department handling it after a 流转 (the grid stays: it is where the problem is); None: the grid's own.
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    # When the grid's worker handed it up (上报) and no centre has acted yet.
+    reported_up_at: datetime | None = None
     text: str = Field(sa_column=Column(Text, nullable=False))
     location_text: str = Field(default="", max_length=256)
     lat: float | None = None
@@ -185,6 +206,18 @@ class TicketEvent(SQLModel, table=True):
     from_status: str | None = Field(default=None, max_length=16)
     to_status: str | None = Field(default=None, max_length=16)
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TicketHelper(SQLModel, table=True):
+    """A co-handler of a ticket (协办): a grid or a department that is told and may post 进展."""
+
+    __tablename__ = "ticket_helper"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    grid_id: int | None = Field(default=None, foreign_key="grid.id")
+    department_id: int | None = Field(default=None, foreign_key="department.id")
     created_at: datetime = Field(default_factory=utcnow)
 
 
