@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from handlers import complaints, resident, scope, supervisor, worker
+from handlers import complaints, patrol, resident, scope, supervisor, worker
 from handlers.cards import ACTION_WORDS
 from handlers.commands import Command, Context, Registry, normalize, parse_ticket_number, split_args
 from handlers.types import Message, Outcome, Reply
@@ -38,7 +38,7 @@ def show_help(msg: Message, args: list[str], ctx: Context) -> Reply:
     return Reply(head + "可用命令：\n" + "\n".join(lines))
 
 
-REGISTRY = Registry.merge(help_commands, resident.commands, worker.commands, supervisor.commands)
+REGISTRY = Registry.merge(help_commands, resident.commands, worker.commands, patrol.commands, supervisor.commands)
 
 
 def refuse(command: Command, role: Role) -> Reply:

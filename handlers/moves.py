@@ -50,6 +50,12 @@ def first_resolve(ticket: Ticket, now: datetime, details: Mapping[str, object]) 
         ticket.resolve_on_time = ticket.resolve_due_at is None or now <= ticket.resolve_due_at
 
 
+def found_on_patrol(ticket: Ticket, now: datetime, details: Mapping[str, object]) -> None:
+    """巡查发现：发现的网格员即接单人，没有谁在等接单，不计入响应率和平均响应时长"""
+    ticket.accept_on_time = None
+    ticket.first_accepted_at = None
+
+
 def restart(ticket: Ticket, now: datetime, details: Mapping[str, object]) -> None:
     """重办次数加一；办结时限从头算，接单时限再走一遍"""
     ticket.reopen_count += 1
@@ -159,6 +165,8 @@ MOVES: dict[str, Move] = {
         (first_accept,),
         (Tell(To.RESIDENTS, "accepted", ("worker",)),),
     ),
+    # A grid worker's own find (巡查): theirs from the start, so no group card and nobody to tell.
+    "patrol": Move("登记巡查", frozenset({S.NEW}), S.ACCEPTED, ("assigned_at", "accepted_at"), (found_on_patrol,)),
     "progress": Move("更新进展", WORKING, tells=(Tell(To.RESIDENTS, "progress", ("note",)),)),
     "suspend": Move(
         "挂起",

@@ -15,7 +15,7 @@ from handlers.commands import Context, Registry, parse_ticket_number, ticket_of
 from handlers.privacy import mask, mask_name, mask_phone
 from handlers.types import Message, Reply
 from storage import grids, metrics, org, people, tickets
-from storage.models import Grid, OrgLevel, OrgUnit, Person, Role, Status, Ticket
+from storage.models import Grid, OrgLevel, OrgUnit, Person, Role, Status, Ticket, TicketSource
 from storage.scope import Within
 from storage.tickets import STATUS_NAMES, IllegalMove
 
@@ -108,6 +108,7 @@ def summary(
     lines = [
         f"{title}工单 {m.total} 件：待派单 {waiting}，已派单 {by.get(Status.ASSIGNED, 0)}，处理中 {working}，"
         f"已办结 {done}，超时 {m.overdue}",
+        f"巡查发现 {m.patrol}，群众反映 {m.resident}",
         f"响应率 {m.response}，按期办结率 {m.on_time}，办结率 {m.closure}",
         f"满意率 {m.satisfaction}（{rated}），重办率 {m.reopen}",
         f"平均响应 {accept}，平均办结 {resolve}",
@@ -204,6 +205,8 @@ def inspect(msg: Message, args: list[str], ctx: Context) -> Reply:
         f"分类依据：{ticket.keywords or '无关键词'}（置信度 {ticket.confidence:.2f}{runner_up}）",
         f"提交：{fmt(ticket.created_at)}" + (f"；时限：{fmt(ticket.resolve_due_at)}" if ticket.resolve_due_at else ""),
     ]
+    if ticket.source == TicketSource.PATROL and (finder := ctx.session.get(Person, ticket.found_by_id)):
+        lines.append(f"来源：巡查发现（{finder.name}）")
     if ticket.reporter_count > 1:
         lines.append(f"{ticket.reporter_count}位居民反映。回复“拆分 {ticket.id}”查看或拆开错误关联。")
     if ticket.extension_request:

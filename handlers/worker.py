@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 
 import policy
-from handlers import cards, complaints, extensions, moves, scope
+from handlers import cards, complaints, extensions, moves, patrol, scope
 from handlers.clock import fmt
 from handlers.commands import Context, Registry, ticket_of
 from handlers.types import Message, Reply
 from storage import grids, tickets
-from storage.models import Grid, Role, Status, Ticket
+from storage.models import Grid, Role, Status, Ticket, TicketSource
 from storage.tickets import STATUS_NAMES, IllegalMove
 
 commands = Registry()
@@ -65,6 +65,8 @@ def resolve(msg: Message, args: list[str], ctx: Context) -> Reply:
         return Reply(f"请写上处理说明，如：办结 {ticket.id} 已更换灯泡")
     if refused := move(ctx, "resolve", note):
         return refused
+    if patrol.conclude(ctx, ticket):
+        return Reply(f"巡查工单 {ticket.id} 已办结归档。可以再发一张处理后的照片。")
     return Reply(f"工单 {ticket.id} 已办结，已请居民评价。可以再发一张处理后的照片。")
 
 
@@ -154,19 +156,22 @@ def extend(msg: Message, args: list[str], ctx: Context) -> Reply:
 
 
 def attach_after_photo(msg: Message, ctx: Context) -> Reply:
-    """A photo from a worker right after 办结 shows the result to the resident and the centre."""
+    """A photo from a worker right after 办结 shows the result to the resident and the centre; right after 巡查 it
+    shows what was found."""
     recent = [
         e
         for e in tickets.events_by_actor(ctx.session, ctx.person.id or 0, ctx.now - policy.AFTER_PHOTO_WINDOW)
-        if e.action == "resolve"
+        if e.action in ("resolve", "patrol")
     ]
     if not recent:
-        return Reply("收到照片。办结工单后再发照片，会作为处理后的照片存档。")
+        return Reply("收到照片。办结工单或登记巡查后再发照片，会存入该工单。")
     ticket = ctx.session.get(Ticket, recent[-1].ticket_id)
     assert ticket is not None
+    after = recent[-1].action == "resolve"
     images = json.loads(ticket.images or "[]")
-    images.append({"media_id": msg.media_id, "url": msg.pic_url, "after": True})
+    images.append({"media_id": msg.media_id, "url": msg.pic_url, "after": after})
     ticket.images = json.dumps(images, ensure_ascii=False)
     ctx.session.add(ticket)
-    tickets.record(ctx.session, ticket, ctx.person.id, "after_photo", msg.media_id or msg.pic_url)
-    return Reply(f"已将照片存入工单 {ticket.id}（处理后）。")
+    tickets.record(ctx.session, ticket, ctx.person.id, "after_photo" if after else "image", msg.media_id or msg.pic_url)
+    which = "巡查工单" if ticket.source == TicketSource.PATROL else "工单"
+    return Reply(f"已将照片存入{which} {ticket.id}（{'处理后' if after else '现场'}）。")

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import and_, case, extract, func
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 import policy
-from storage.models import OPEN_STATUSES, Status, Ticket
+from storage.models import OPEN_STATUSES, Person, Status, Ticket, TicketSource
 from storage.scope import Within, ticket_filter
 
 DONE_STATUSES = (Status.RESOLVED, Status.CLOSED)
@@ -38,6 +38,8 @@ class Rate:
 @dataclass(frozen=True)
 class Metrics:
     total: int
+    resident: int  # 群众反映: brought by a resident
+    patrol: int  # 巡查发现: found by a grid worker on patrol
     open: int
     overdue: int
     by_status: dict[str, int]
@@ -75,6 +77,8 @@ def compute(
     dialect = session.get_bind().dialect.name
     columns: dict[str, ColumnElement[Any]] = {
         "total": func.count(),
+        "resident": _count_if(col(Ticket.source) == TicketSource.RESIDENT),
+        "patrol": _count_if(col(Ticket.source) == TicketSource.PATROL),
         "open": _count_if(is_open),
         # As in the 超时 list (tickets.overdue): a suspended ticket's clock is stopped, so it is not getting late.
         "overdue": _count_if(
@@ -105,6 +109,8 @@ def compute(
     n = dict(zip(columns, row, strict=True))
     return Metrics(
         total=_int(n["total"]),
+        resident=_int(n["resident"]),
+        patrol=_int(n["patrol"]),
         open=_int(n["open"]),
         overdue=_int(n["overdue"]),
         by_status={str(status): count for status in COUNTED_STATUSES if (count := _int(n[f"status {status}"]))},
@@ -117,6 +123,28 @@ def compute(
         mean_accept_minutes=_float(n["accept_seconds"], 60),
         mean_resolve_hours=_float(n["resolve_seconds"], 3600),
     )
+
+
+def patrol_by_worker(
+    session: Session, since: datetime, until: datetime, within: Within | None = None
+) -> list[tuple[str, int]]:
+    """巡查发现 per worker who found them: (name, tickets created in [since, until)), most first; cancelled tickets
+    never count, as in compute()."""
+    found = func.count(col(Ticket.id))
+    query = (
+        select(Person.name, found)
+        .join(Ticket, col(Ticket.found_by_id) == col(Person.id))
+        .where(
+            col(Ticket.source) == TicketSource.PATROL,
+            col(Ticket.created_at) >= since,
+            col(Ticket.created_at) < until,
+            col(Ticket.status) != Status.CANCELLED,
+            *ticket_filter(within),
+        )
+        .group_by(col(Person.id), col(Person.name))
+        .order_by(found.desc(), col(Person.id))
+    )
+    return [(name, int(count)) for name, count in session.exec(query).all()]
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:

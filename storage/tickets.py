@@ -14,7 +14,18 @@ from sqlmodel import Session, col, select
 
 import policy
 from storage import journal
-from storage.models import OPEN_STATUSES, Once, Outbox, Person, Status, Ticket, TicketEvent, TicketReporter, utcnow
+from storage.models import (
+    OPEN_STATUSES,
+    Once,
+    Outbox,
+    Person,
+    Status,
+    Ticket,
+    TicketEvent,
+    TicketReporter,
+    TicketSource,
+    utcnow,
+)
 from storage.scope import Within, ticket_filter
 
 STATUS_NAMES = {
@@ -206,7 +217,11 @@ class Candidate(NamedTuple):
 
 def _candidates_query(*where: ColumnElement[bool]) -> Executable:
     since = col(Ticket.created_at) >= bindparam("since")
-    return sa_select(*_CANDIDATE).where(*where, since).order_by(col(Ticket.id).desc()).limit(bindparam("limit"))
+    # A worker's patrol find is theirs and counted as theirs: a resident reporting the same gets a ticket of their own.
+    reported = col(Ticket.source) == TicketSource.RESIDENT
+    return (
+        sa_select(*_CANDIDATE).where(*where, since, reported).order_by(col(Ticket.id).desc()).limit(bindparam("limit"))
+    )
 
 
 _OPEN = col(Ticket.status).in_([str(s) for s in sorted(OPEN_STATUSES)])
@@ -242,6 +257,21 @@ def duplicate_candidates(
 ) -> list[Candidate]:
     """Open tickets of one grid and category opened since then: what a new complaint may repeat."""
     return _candidates(session, _DUPLICATES, grid_id=grid_id, category=category, since=since, limit=limit)
+
+
+def patrol_repeat(session: Session, worker_id: int, text: str, since: datetime) -> Ticket | None:
+    """The worker's patrol ticket of exactly this text opened since then: the same find reported again."""
+    query = (
+        select(Ticket)
+        .where(
+            col(Ticket.created_at) >= since,
+            col(Ticket.found_by_id) == worker_id,
+            col(Ticket.source) == TicketSource.PATROL,
+            col(Ticket.text) == text,
+        )
+        .order_by(col(Ticket.id).desc())
+    )
+    return session.exec(query).first()
 
 
 def recent_alert(session: Session, ticket_id: int, events: Sequence[str], since: datetime) -> bool:

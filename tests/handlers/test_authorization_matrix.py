@@ -59,6 +59,7 @@ MATRIX = {
     "挂起":     "      -         -         -      -          Y         -             Y             Y            - ",
     "恢复":     "      -         -         -      -          Y         -             Y             Y            - ",
     "延期":     "      -         -         -      -          Y         -             Y             Y            - ",
+    "巡查":     "      -         -         -      -          Y         Y             -             -            - ",
     "统计":     "      -         -         -      -          -         -             Y             Y            - ",
     "日报":     "      -         -         -      -          -         -             Y             Y            - ",
     "超时":     "      -         -         -      -          -         -             Y             Y            - ",
@@ -144,6 +145,8 @@ CASES = {
     "恢复": Case("{X}", "suspended", lambda s: s.ticket.status == Status.ACCEPTED),
     # A worker asks the centre; the centre grants at once.
     "延期": Case("{X} 3 等待配件", "accepted", lambda s: ("extend" if centre(s) else "extend_request") in s.actions),
+    # A worker's own find: a new ticket of their own grid, not a move of X.
+    "巡查": Case("3栋门口垃圾堆放未清运", "assigned", lambda s: "巡查工单" in s.reply and s.written["ticket"][0] == 1),
     "统计": Case("", "assigned", lambda s: "响应率" in s.reply),
     "日报": Case("", "assigned", lambda s: "【日报】" in s.reply),
     "超时": Case("", "overdue", lambda s: f" {s.ticket.id} 幸福小区第1网格" in s.reply),
