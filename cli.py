@@ -36,6 +36,7 @@ def rt() -> Runtime:
 IMPORTERS: dict[str, Callable[[Session, bytes], admin.ImportResult]] = {
     "org": admin.import_org,
     "grids": admin.import_grids,
+    "departments": admin.import_departments,
     "people": admin.import_people,
 }
 
@@ -177,10 +178,18 @@ def register(app: Flask) -> None:
         community's code from import-org)."""
         run_import("grids", file)
 
+    @app.cli.command("import-departments")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def import_departments(file: Path) -> None:
+        """Import departments: columns code,name,org,categories,chat_id (org: the code of the unit it serves;
+        categories: category codes or names separated by |; chat_id: its WeCom group, required)."""
+        run_import("departments", file)
+
     @app.cli.command("import-people")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def import_people(file: Path) -> None:
-        """Import people: columns role,id,name,grid,phone,address[,org] (org: a supervisor's unit code)."""
+        """Import people: columns role,id,name,grid,phone,address[,org] (role: resident|grid_worker|supervisor|
+        department; org: a supervisor's unit code, or a department staff member's department code)."""
         run_import("people", file)
 
     @app.cli.command("seed-demo")

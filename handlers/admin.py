@@ -1,4 +1,5 @@
-"""Importing the roster: the organisation tree, grids and people from the CSV files a street office keeps in Excel."""
+"""Importing the roster: the organisation tree, grids, departments and people from the CSV files a street office keeps
+in Excel."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from handlers.clock import local
 from handlers.privacy import mask
 from handlers.routing import parse_polygon
 from storage import grids, org, people, tickets
-from storage.models import Grid, OrgLevel, OrgUnit, Person, Role, Ticket, TicketEvent
+from storage.models import Department, Grid, OrgLevel, OrgUnit, Person, Role, Ticket, TicketEvent
 
 GRID_COLUMNS = ("code", "name", "community", "aliases", "chat_id", "lat", "lng")
 # Optional: the grid group's robot key (群机器人), for tenants without the AI bot. A file without the column
@@ -31,11 +32,14 @@ GRID_WEBHOOK_COLUMN = "webhook_key"
 GRID_POLYGON_COLUMN = "polygon"
 WEBHOOK_KEY_MAX = 64
 PEOPLE_COLUMNS = ("role", "id", "name", "grid", "phone", "address")
+# org: the code of the unit the department serves (its subtree); categories: taxonomy codes or names, "a|b".
+DEPARTMENT_COLUMNS = ("code", "name", "org", "categories", "chat_id")
 ORG_COLUMNS = ("code", "name", "level", "parent")
 # Optional: the unit's command-centre group chat. A file without the column leaves the chats already stored alone.
 ORG_CHAT_COLUMN = "chat_id"
 # Optional in grids (the community the grid belongs to) and in people (the unit whose command centre a supervisor
-# sits in): a unit's code from import-org. A file without the column leaves what is stored alone.
+# sits in, or a department staff member's department): a unit's code from import-org, or a department's from
+# import-departments. A file without the column leaves what is stored alone.
 ORG_COLUMN = "org"
 # What a street office writes for a level: our names, or the Chinese ones (乡镇 and 村 are the rural 街道 and 社区).
 ORG_LEVELS = {
@@ -50,6 +54,8 @@ ORG_LEVELS = {
 }
 # Codes are joined with "/" into paths ("/D01/S01/C01/") and matched as their prefixes.
 _ORG_CODE = re.compile(r"[A-Za-z0-9_-]+")
+# Full-width too: a Chinese input method types "｜".
+_CATEGORY_SEPARATOR = re.compile(r"[|｜]")
 SAVE_AS_CSV = "请在 Excel 中另存为“CSV UTF-8（逗号分隔）”再导入"
 _RANGE = re.compile(r"^(?P<head>.*?)(?P<start>\d+)-(?P<end>\d+)(?P<tail>栋|号楼|幢|座)$")
 
@@ -137,6 +143,13 @@ def too_long(model: type[SQLModel], values: dict[str, str], line: int) -> list[s
         if limit is not None and len(value) > limit:
             errors.append(f"第{line}行：{column} 最多 {limit} 个字符，这里有 {len(value)} 个。请缩短后再导入")
     return errors
+
+
+def bad_code(code: str, line: int, example: str) -> list[str]:
+    """A code that cannot be a path segment or a key people type: letters, digits, "-" and "_" only."""
+    if _ORG_CODE.fullmatch(code):
+        return []
+    return [f"第{line}行：code“{code}”只能含英文字母、数字、- 和 _（不能有空格、“/”或汉字），请改用如 {example} 的编号"]
 
 
 def refused(line: int, problem: SQLAlchemyError) -> str:
@@ -240,9 +253,78 @@ def webhook_key_of(value: str) -> str:
     return value
 
 
+def import_departments(session: Session, raw: bytes) -> ImportResult:
+    """Create or update departments by code: the unit each serves, the categories it usually takes and its WeCom
+    group. Any bad row: nothing is imported (the caller rolls back)."""
+    result = ImportResult()
+    records, result.errors = rows(raw, DEPARTMENT_COLUMNS)
+    units = {u.code: u for u in org.all_units(session)} if records else {}
+    stored = {d.code: d for d in org.all_departments(session)} if records else {}
+    first_line: dict[str, int] = {}
+    line = 1
+    try:
+        for line, r in records:
+            if not r["code"] or not r["name"]:
+                result.errors.append(f"第{line}行：code 和 name 不能为空")
+                continue
+            if r["code"] in first_line:
+                first = first_line[r["code"]]
+                result.errors.append(f"第{line}行：部门编号 {r['code']} 与第{first}行重复，每个部门只能有一行")
+                continue
+            first_line[r["code"]] = line
+            codes, unknown = _category_codes(r["categories"])
+            categories = "|".join(codes)
+            errors = too_long(Department, {c: r[c] for c in ("code", "name", "chat_id")}, line)
+            errors += bad_code(r["code"], line, "CG01")
+            unit = units.get(r["org"])
+            if r["org"] and unit is None:
+                errors.append(f"第{line}行：org {r['org']} 不存在，请先导入组织架构（import-org）")
+            if unknown:
+                known = "、".join(f"{code}（{name}）" for code, name in nlp.categories())
+                errors.append(f"第{line}行：categories 中的“{'”“'.join(unknown)}”不是已知类别。可填编号或名称：{known}")
+            else:
+                errors += too_long(Department, {"categories": categories}, line)
+            if not r["chat_id"]:
+                errors.append(
+                    f"第{line}行：部门 {r['name']} 没有工作群：chat_id 不能为空。请先在企业微信建群，把群 id 填在这里"
+                )
+            if errors:
+                result.errors += errors
+                continue
+            department = stored.get(r["code"])
+            if department is None:
+                department = Department(code=r["code"], name=r["name"])
+                result.created += 1
+            else:
+                result.updated += 1
+            department.name, department.categories, department.chat_id = r["name"], categories, r["chat_id"]
+            department.org_id, department.org_path = (unit.id, unit.path) if unit else (None, "")
+            session.add(department)
+            session.flush()
+    except SQLAlchemyError as problem:
+        result.errors.append(refused(line, problem))
+    return result
+
+
+def _category_codes(cell: str) -> tuple[list[str], list[str]]:
+    """The taxonomy codes a cell names ("停车交通|noise": parking, noise), once each, and the words it does not know."""
+    by_word: dict[str, str] = {}
+    for code, name in nlp.categories():
+        by_word[code.lower()] = by_word[name] = code
+    codes: list[str] = []
+    unknown: list[str] = []
+    for word in (w.strip() for w in _CATEGORY_SEPARATOR.split(cell)):
+        if word and word.lower() not in by_word:
+            unknown.append(word)
+        elif word and by_word[word.lower()] not in codes:
+            codes.append(by_word[word.lower()])
+    return codes, unknown
+
+
 def import_people(session: Session, raw: bytes) -> ImportResult:
-    """Create or update people. `id` is the WeCom userid for grid workers, the WeChat openid otherwise;
-    "wecom:<userid>" or "wechat:<openid>" says which explicitly (a supervisor who works in WeCom).
+    """Create or update people. `id` is the WeCom userid for grid workers and department staff, the WeChat openid
+    otherwise; "wecom:<userid>" or "wechat:<openid>" says which explicitly (a supervisor who works in WeCom). `org`
+    is a supervisor's unit, or a department staff member's department.
 
     One person, one row: two rows for one account (a resident's row, and later a supervisor's) are refused rather
     than letting the last one decide the role."""
@@ -250,12 +332,15 @@ def import_people(session: Session, raw: bytes) -> ImportResult:
     records, result.errors = rows(raw, PEOPLE_COLUMNS)
     roles = {r.value for r in Role}
     units = _units_if_named(session, records)
+    departments = _departments_if_named(session, records)
     first_line: dict[tuple[bool, str], int] = {}
     line = 1
     try:
         for line, r in records:
             if r["role"] not in roles:
-                result.errors.append(f"第{line}行：role 应为 resident、grid_worker 或 supervisor，而不是“{r['role']}”")
+                result.errors.append(
+                    f"第{line}行：role 应为 resident、grid_worker、supervisor 或 department，而不是“{r['role']}”"
+                )
                 continue
             if not r["id"]:
                 result.errors.append(f"第{line}行：id 不能为空")
@@ -267,7 +352,7 @@ def import_people(session: Session, raw: bytes) -> ImportResult:
                     result.errors.append(f"第{line}行：id“{platform}:”后面缺少账号，请填 {platform}:账号")
                     continue
             else:
-                on_wecom, pid = r["role"] == Role.GRID_WORKER, r["id"]
+                on_wecom, pid = r["role"] in (Role.GRID_WORKER, Role.DEPARTMENT), r["id"]
             if (on_wecom, pid) in first_line:
                 first = first_line[on_wecom, pid]
                 result.errors.append(f"第{line}行：id {r['id']} 与第{first}行是同一人，每人只能有一行")
@@ -275,16 +360,31 @@ def import_people(session: Session, raw: bytes) -> ImportResult:
             first_line[on_wecom, pid] = line
             id_column = "wecom_userid" if on_wecom else "openid"
             errors = too_long(Person, {id_column: pid, **{c: r[c] for c in ("name", "phone", "address")}}, line)
-            grid = grids.by_code(session, r["grid"]) if r["grid"] else None
-            if r["grid"] and grid is None:
+            staff = r["role"] == Role.DEPARTMENT
+            grid = grids.by_code(session, r["grid"]) if r["grid"] and not staff else None
+            if r["grid"] and staff:
+                errors.append(f"第{line}行：部门人员不属于网格，grid 请留空（所属部门填在 org 列）")
+            elif r["grid"] and grid is None:
                 errors.append(f"第{line}行：网格 {r['grid']} 不存在，请先导入网格")
             elif r["role"] == Role.GRID_WORKER and grid is None:
                 errors.append(f"第{line}行：网格员必须填写所属网格")
-            unit = units.get(r.get(ORG_COLUMN, ""))
-            if r.get(ORG_COLUMN) and r["role"] != Role.SUPERVISOR:
-                errors.append(f"第{line}行：org 列只给指挥中心人员（supervisor）填所在单位，网格员和居民请留空")
-            elif r.get(ORG_COLUMN) and unit is None:
-                errors.append(f"第{line}行：org {r[ORG_COLUMN]} 不存在，请先导入组织架构（import-org）")
+            named = r.get(ORG_COLUMN, "")
+            unit = units.get(named) if r["role"] == Role.SUPERVISOR else None
+            department = departments.get(named) if staff else None
+            if staff:
+                if not named:
+                    errors.append(f"第{line}行：部门人员必须在 org 列填写所属部门编号")
+                elif department is None:
+                    errors.append(f"第{line}行：部门 {named} 不存在，请先导入部门（import-departments）")
+            elif named and r["role"] != Role.SUPERVISOR:
+                errors.append(
+                    f"第{line}行：org 列只给指挥中心人员（supervisor）填所在单位、部门人员（department）填所属部门，"
+                    "网格员和居民请留空"
+                )
+            elif named and unit is None and named in departments:
+                errors.append(f"第{line}行：org {named} 是部门，不是单位。部门人员的 role 请填 department")
+            elif named and unit is None:
+                errors.append(f"第{line}行：org {named} 不存在，请先导入组织架构（import-org）")
             if errors:
                 result.errors += errors
                 continue
@@ -296,6 +396,7 @@ def import_people(session: Session, raw: bytes) -> ImportResult:
                 result.updated += 1
             person.role, person.name, person.phone, person.address = r["role"], r["name"], r["phone"], r["address"]
             person.grid_id = grid.id if grid else None
+            person.department_id = department.id if department else None
             if ORG_COLUMN in r:
                 person.org_id = unit.id if unit else None
             session.add(person)
@@ -312,6 +413,13 @@ def _units_if_named(session: Session, records: list[tuple[int, dict[str, str]]])
     return {u.code: u for u in org.all_units(session)}
 
 
+def _departments_if_named(session: Session, records: list[tuple[int, dict[str, str]]]) -> dict[str, Department]:
+    """The departments by code when the file has an org column (department staff name theirs there)."""
+    if not records or ORG_COLUMN not in records[0][1]:
+        return {}
+    return {d.code: d for d in org.all_departments(session)}
+
+
 @dataclass(frozen=True)
 class _OrgRow:
     line: int
@@ -323,7 +431,7 @@ class _OrgRow:
 
 def import_org(session: Session, raw: bytes) -> ImportResult:
     """Create or update the organisation's units (区 → 街道 → 社区) by code, then every unit's path and every grid's
-    copy of its community's path. Rows come in any order; a parent is found in the file or in the database.
+    and department's copy of its unit's path. Rows come in any order; a parent is found in the file or in the database.
 
     Everything is checked before anything is written; any bad row: nothing is imported (the caller rolls back)."""
     result = ImportResult()
@@ -358,6 +466,7 @@ def import_org(session: Session, raw: bytes) -> ImportResult:
         _, regridded = org.rebuild_paths(session)
         if regridded:
             grids.changed(session)
+        org.rebuild_department_paths(session)
         session.flush()
     except SQLAlchemyError as problem:
         result.errors.append(refused(line, problem))
@@ -381,10 +490,7 @@ def _org_rows(
         first_line[code] = line
         chat_id = r.get(ORG_CHAT_COLUMN)
         errors = too_long(OrgUnit, {"code": code, "name": name, "chat_id": chat_id or ""}, line)
-        if not _ORG_CODE.fullmatch(code):
-            errors.append(
-                f"第{line}行：code“{code}”只能含英文字母、数字、- 和 _（不能有空格、“/”或汉字），请改用如 S01 的编号"
-            )
+        errors += bad_code(code, line, "S01")
         level = ORG_LEVELS.get(r["level"].lower())
         if level is None:
             errors.append(

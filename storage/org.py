@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, func, update
 from sqlmodel import Session, col, select
 
-from storage.models import Grid, OrgLevel, OrgUnit
+from storage.models import Department, Grid, OrgLevel, OrgUnit
 
 LEVEL_NAMES = {OrgLevel.DISTRICT: "区", OrgLevel.STREET: "街道", OrgLevel.COMMUNITY: "社区"}
 # The level a unit's parent has; a district is a root.
@@ -110,3 +110,25 @@ def rebuild_paths(session: Session) -> tuple[int, int]:
 def with_chat(session: Session) -> Sequence[OrgUnit]:
     """The units whose centre has a group chat of its own, top down."""
     return session.exec(select(OrgUnit).where(OrgUnit.chat_id != "").order_by(col(OrgUnit.path))).all()
+
+
+def all_departments(session: Session) -> Sequence[Department]:
+    return session.exec(select(Department).order_by(col(Department.code))).all()
+
+
+_DEPARTMENT_UNIT_PATH = select(OrgUnit.path).where(col(OrgUnit.id) == col(Department.org_id)).scalar_subquery()
+_DEPARTMENT_PATHS = (
+    update(Department)
+    .where(col(Department.org_id).is_not(None), col(Department.org_path) != _DEPARTMENT_UNIT_PATH)
+    .values(org_path=_DEPARTMENT_UNIT_PATH)
+    .execution_options(synchronize_session="fetch")
+)
+
+
+def rebuild_department_paths(session: Session) -> int:
+    """Give every department its unit's path, in one UPDATE like the grids' (after rebuild_paths moved units).
+
+    Returns:
+        How many departments' paths changed.
+    """
+    return cast(CursorResult[Any], session.execute(_DEPARTMENT_PATHS)).rowcount
