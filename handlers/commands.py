@@ -43,6 +43,8 @@ class Command:
     glued_args: bool = False
     # The first argument is a ticket the sender must be allowed to act on (a grid worker: their own grid's).
     acts_on_ticket: bool = False
+    # A co-handler (协办) may run it on the ticket too, as may the grid of a ticket a department has (进展).
+    helping: bool = False
 
     @property
     def help(self) -> str:
@@ -54,12 +56,17 @@ class Registry:
         self._commands: list[Command] = []
 
     def command(
-        self, *words: str, roles: Iterable[Role], glued_args: bool = False, acts_on_ticket: bool = False
+        self,
+        *words: str,
+        roles: Iterable[Role],
+        glued_args: bool = False,
+        acts_on_ticket: bool = False,
+        helping: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Register a command under one or more words; the docstring's first line is its help."""
 
         def decorate(func: Handler) -> Handler:
-            self._commands.append(Command(words, frozenset(roles), func, glued_args, acts_on_ticket))
+            self._commands.append(Command(words, frozenset(roles), func, glued_args, acts_on_ticket, helping))
             return func
 
         return decorate

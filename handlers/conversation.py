@@ -16,9 +16,9 @@ from handlers.commands import Command, Context, Registry, normalize, parse_ticke
 from handlers.types import Message, Outcome, Reply
 from storage import grids, inbound, outbox, people, tickets
 from storage.db import transaction
-from storage.models import Grid, Person, Role, utcnow
+from storage.models import Person, Role, utcnow
 
-EVERYONE = {Role.RESIDENT, Role.GRID_WORKER, Role.SUPERVISOR}
+EVERYONE = set(Role)
 help_commands = Registry()
 WELCOME = (
     "欢迎关注社区网格服务！遇到楼道灯坏、噪音扰民、乱停车等问题，直接发文字告诉我们，如：3号楼楼道灯坏了。"
@@ -45,7 +45,7 @@ def refuse(command: Command, role: Role) -> Reply:
     return Reply(f"“{command.words[0]}”不对{ROLE_WORDS[role]}开放。回复“帮助”查看您可以使用的命令。")
 
 
-ROLE_WORDS = {Role.RESIDENT: "居民", Role.GRID_WORKER: "网格员", Role.SUPERVISOR: "指挥中心"}
+ROLE_WORDS = {Role.RESIDENT: "居民", Role.GRID_WORKER: "网格员", Role.SUPERVISOR: "指挥中心", Role.DEPARTMENT: "部门"}
 NOT_ON_ROSTER = "您还不在网格员名册中，暂时不能处理工单。请联系社区指挥中心登记。"
 # One tap in the group: the resident still hears what was done.
 BUTTON_RESOLVE_NOTE = "网格员已现场处理"
@@ -60,12 +60,8 @@ def resolve_ticket_arg(command: Command, args: list[str], ctx: Context) -> Reply
     ticket = tickets.get(ctx.session, number)
     if ticket is None:
         return Reply(f"没有工单 {number}。回复“待办”查看本网格的工单。")
-    if not scope.may_act_on(ctx.session, ctx.person, ticket):
-        grid = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
-        if ctx.person.role == Role.SUPERVISOR:
-            return Reply(scope.outside(ctx.session, ctx.person, f"工单 {number} ", grid))
-        owner = f"属于{grid.name}" if grid else "还没有派到网格"
-        return Reply(f"工单 {number} {owner}，您不能{word}。回复“待办”查看本网格的工单。")
+    if not scope.may_act_on(ctx.session, ctx.person, ticket, command.helping):
+        return Reply(scope.refusal(ctx.session, ctx.person, ticket, word))
     ctx.ticket = ticket
     return None
 

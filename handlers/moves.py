@@ -18,8 +18,8 @@ from sqlmodel import Session
 from handlers import notify, sla
 from handlers.clock import fmt
 from handlers.notify import To
-from storage import people, tickets
-from storage.models import Grid, Status, Ticket
+from storage import departments, people, tickets
+from storage.models import Department, Grid, Status, Ticket
 from storage.tickets import STATUS_NAMES, IllegalMove
 
 # What a move does to the ticket beyond its status: (ticket, now, the move's details); the docstring's first line
@@ -54,6 +54,16 @@ def found_on_patrol(ticket: Ticket, now: datetime, details: Mapping[str, object]
     """巡查发现：发现的网格员即接单人，没有谁在等接单，不计入响应率和平均响应时长"""
     ticket.accept_on_time = None
     ticket.first_accepted_at = None
+
+
+def mark_reported(ticket: Ticket, now: datetime, details: Mapping[str, object]) -> None:
+    """记下上报时间：指挥中心处理（流转、督办、派单）前，工单仍由本网格办理，时钟照走"""
+    ticket.reported_up_at = now
+
+
+def leave_department(ticket: Ticket, now: datetime, details: Mapping[str, object]) -> None:
+    """部门退回时工单不再属于该部门，回到指挥中心待派"""
+    ticket.department_id = None
 
 
 def restart(ticket: Ticket, now: datetime, details: Mapping[str, object]) -> None:
@@ -117,7 +127,8 @@ class Move:
     effects: tuple[Effect, ...] = ()
     tells: tuple[Tell, ...] = ()
     event: str = ""  # the action recorded, when it is not the move's name
-    to_grid: bool = False  # the move gives the ticket to a grid (and its first worker)
+    to_grid: bool = False  # the move gives the ticket to a grid (and its first worker), taking it from a department
+    to_department: bool = False  # the move gives the ticket to a department (and its first member); the grid stays
 
 
 WORKING = frozenset({Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED, Status.SUSPENDED})
@@ -196,7 +207,7 @@ MOVES: dict[str, Move] = {
         "退回",
         WORKING,
         S.RETURNED,
-        effects=(stop_waiting,),
+        effects=(stop_waiting, leave_department),
         tells=(Tell(To.CENTRE, "returned", ("reason", "worker")), Tell(To.RESIDENTS, "returned")),
     ),
     "reopen": Move(
@@ -217,6 +228,28 @@ MOVES: dict[str, Move] = {
     ),
     "urge": Move("催办", QUEUED | {S.ASSIGNED, S.ACCEPTED, S.REOPENED}, tells=(Tell(To.GROUP_OR_CENTRE, "urged"),)),
     "supervise": Move("督办", QUEUED | WORKING, tells=(Tell(To.GROUP, "supervised", ("reason",)),)),
+    "report_up": Move(
+        "上报", WORKING, effects=(mark_reported,), tells=(Tell(To.CENTRE, "reported_up", ("reason", "worker")),)
+    ),
+    # 吹哨报到: a department takes it; the resident's resolve clock keeps running (a hop is not a new start).
+    "route": Move(
+        "流转",
+        QUEUED | WORKING,
+        S.ASSIGNED,
+        ("assigned_at",),
+        (resume_clock,),
+        (
+            Tell(To.GROUP, "assigned", ("department",)),
+            Tell(To.RESIDENTS, "routed", ("department",)),
+            Tell(To.OLD_GROUP, "routed", ("department",)),
+        ),
+        to_department=True,
+    ),
+    "assist": Move(
+        "协办",
+        QUEUED | WORKING,
+        tells=(Tell(To.HELPER, "assist", ("reason",)), Tell(To.GROUP, "assisted", ("helper",))),
+    ),
     "extend_request": Move(
         "申请延期",
         WORKING,
@@ -260,16 +293,17 @@ def do(
     note: str = "",
     about: Mapping[str, object] | None = None,
     grid: Grid | None = None,
+    department: Department | None = None,
 ) -> Mapping[str, object]:
     """Make one move, or raise IllegalMove (the reason to show) and change nothing; the move's details, with
-    `assignee_name` when it gave the ticket to a grid's worker.
+    `assignee_name` when it gave the ticket to a grid's worker or a department's member.
 
     `note` is the event's note (and the notices' `note` unless `about` gives one); `about` holds the other details
-    the move's effects and notices use (`due` is the resolve deadline after the move); `grid` is where a move to a
-    grid sends the ticket.
+    the move's effects and notices use (`due` is the resolve deadline after the move; `helper_chat` the group a
+    协办 asks); `grid` is where a move to a grid sends the ticket, `department` where a 流转 does.
     """
     with session.no_autoflush:  # its lookups need nothing unwritten, and a new ticket is INSERTed once, finished
-        return _do(session, ticket, name, by, now, note, about or {}, grid)
+        return _do(session, ticket, name, by, now, note, about or {}, grid, department)
 
 
 def _do(
@@ -281,17 +315,25 @@ def _do(
     note: str,
     about: Mapping[str, object],
     grid: Grid | None,
+    department: Department | None,
 ) -> Mapping[str, object]:
     move = MOVES[name]
     current = Status(ticket.status)
     if current not in move.sources:
         raise IllegalMove(refusal(ticket, name))
-    old_grid = ticket.grid_id
+    old_chat = notify.group_chat(session, ticket) if any(t.to == To.OLD_GROUP for t in move.tells) else None
+    worker: tuple[int, str] | None = None
     if move.to_grid:
         if grid is None or grid.id is None:
             raise IllegalMove("尚未确定网格，不能派单")
         worker = people.first_worker_of_grid(session, grid.id)
-        ticket.grid_id = grid.id
+        ticket.grid_id, ticket.department_id, ticket.reported_up_at = grid.id, None, None
+        ticket.assignee_id = worker[0] if worker else None
+    if move.to_department:
+        if department is None or department.id is None:
+            raise IllegalMove("没有这个部门，不能流转")
+        worker = departments.first_staff(session, department.id)
+        ticket.department_id, ticket.reported_up_at = department.id, None
         ticket.assignee_id = worker[0] if worker else None
     if move.target is not None:
         ticket.status = move.target
@@ -299,7 +341,7 @@ def _do(
     for stamp in move.stamps:
         setattr(ticket, stamp, now)
     details: dict[str, object] = {"note": note, **about}
-    if move.to_grid:
+    if move.to_grid or move.to_department:
         details["assignee_name"] = worker[1] if worker else ""
     for effect in move.effects:
         effect(ticket, now, details)
@@ -313,17 +355,23 @@ def _do(
         if tell.only_from and current not in tell.only_from:
             continue
         payload = {key: details[key] for key in tell.keys if key in details}
-        _send(session, ticket, tell, payload, old_grid, grid if move.to_grid else None)
+        _send(session, ticket, tell, payload, details, old_chat, grid if move.to_grid else None)
     return details
 
 
 def _send(
-    session: Session, ticket: Ticket, tell: Tell, payload: dict[str, object], old_grid: int | None, new: Grid | None
+    session: Session,
+    ticket: Ticket,
+    tell: Tell,
+    payload: dict[str, object],
+    details: Mapping[str, object],
+    old_chat: str | None,
+    new: Grid | None,
 ) -> None:
     if tell.to == To.RESIDENTS:
         notify.residents(session, ticket, tell.event, **payload)
     elif tell.to == To.GROUP and new is not None:
-        notify.push(session, ticket, new, tell.event, payload)  # the grid the move gave it to, already in hand
+        notify.push(session, ticket, new.chat_id, tell.event, payload)  # the grid the move gave it to, in hand
     elif tell.to == To.GROUP:
         notify.group(session, ticket, tell.event, **payload)
     elif tell.to == To.CENTRE:
@@ -331,9 +379,11 @@ def _send(
     elif tell.to == To.GROUP_OR_CENTRE:
         notify.group_or_centre(session, ticket, tell.event, **payload)
     elif tell.to == To.OLD_GROUP:
-        old = session.get(Grid, old_grid) if old_grid and old_grid != ticket.grid_id else None
-        if old is not None and old.chat_id:  # a robot-only group has no chat id to address it by
-            notify.push(session, ticket, old, tell.event, payload, mention=False)
+        # A robot-only group has no chat id to address it by.
+        if old_chat and old_chat != notify.group_chat(session, ticket):
+            notify.push(session, ticket, old_chat, tell.event, payload, mention=False)
+    elif tell.to == To.HELPER and (chat := str(details.get("helper_chat") or "")):
+        notify.push(session, ticket, chat, tell.event, payload, mention=False)
 
 
 # -- the page ----------------------------------------------------------------------------------------------------

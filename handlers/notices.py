@@ -40,6 +40,9 @@ GROUP_TEXTS = {
     "extended": "【延期已批准】{who}工单 {n} 办结时限改为 {due}。",
     "extension_refused": "【延期未批准】{who}工单 {n}：{reason}。时限仍为 {due}。",
     "transferred": "【已转派】工单 {n}（{label}）已转派给{to}，本网格无需处理。",
+    "routed": "【已流转】工单 {n}（{label}）已流转给{department}办理。本网格可回复“进展 {n} 说明”补充现场情况。",
+    "assist": "【协办】工单 {n}（{label}）请协助办理：{reason}。{text}\n有进展请回复“进展 {n} 说明”。",
+    "assisted": "【协办】工单 {n}（{label}）已请{helper}协办。",
 }
 SUPERVISOR_HEADLINES = {
     "unrouted": "【待派单】未能确定网格，请派单",
@@ -64,6 +67,10 @@ SUPERVISOR_TEXTS = {
         "【频繁反映】{resident}{window}内反映超过限额，之后的反映暂存在待派单，不推送网格群。"
         "最新一条是工单 {n}：回复“查 {n}”查看，确需处理的回复“派 {n} 网格编号”。"
     ),
+    "reported_up": (
+        "【上报】{worker}上报工单 {n}（{label}）：{reason}。"
+        "回复“流转 {n} 部门编号 要求”交部门办理（“部门”查看编号），或“督办 {n} 要求”请网格继续办。"
+    ),
     "extension_requested": (
         "【延期申请】{worker}申请工单 {n}（{label}）延期{days}天：{reason}。回复“同意延期 {n}”或“驳回延期 {n} 原因”。"
     ),
@@ -82,6 +89,7 @@ RESIDENT_NOTICES = {
         "办结{auto_close_days}天内未评价将自动结案。"
     ),
     "split": "您反映的问题已单独立案，工单号 {n}。回复“进度 {n}”查看。",
+    "routed": "您反映的问题（工单 {n}）已转交{department}处理。回复“进度 {n}”查看。",
 }
 # What a linked reporter reads instead where the notice above carries the worker's words (written for the first
 # reporter, they may name her, her phone or her flat).

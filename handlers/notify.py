@@ -11,7 +11,7 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from storage import org, outbox, tickets
-from storage.models import Grid, OrgLevel, OrgUnit, OutboxKind, Person, Status, Ticket
+from storage.models import Department, Grid, OrgLevel, OrgUnit, OutboxKind, Person, Status, Ticket
 
 CENTRE = "supervisors"  # the recipient of a centre notice: the bot delivers it to the centre's group
 
@@ -23,6 +23,7 @@ class To(StrEnum):
     GROUP = "网格群"
     OLD_GROUP = "原网格群"
     CENTRE = "指挥中心"
+    HELPER = "协办的网格或部门群"
     GROUP_OR_CENTRE = "网格群（未派到网格时指挥中心）"
 
 
@@ -60,28 +61,36 @@ def residents(session: Session, ticket: Ticket, event: str, **payload: object) -
 
 
 def group(session: Session, ticket: Ticket, event: str, **payload: object) -> bool:
-    """A push to the group of the ticket's grid, @-mentioning the assigned worker; False when it has no grid.
+    """A push to the group handling the ticket, @-mentioning the assigned worker; False when it has none.
 
     A grid whose group has no chat id we know (a robot-only group) gets an empty recipient: the webhook channel
     finds the ticket's grid's robot; the AI bot fails the row, where /ops shows it.
     """
-    grid = session.get(Grid, ticket.grid_id) if ticket.grid_id else None
-    if grid is None:
+    chat = group_chat(session, ticket)
+    if chat is None:
         return False
-    push(session, ticket, grid, event, payload)
+    push(session, ticket, chat, event, payload)
     return True
 
 
+def group_chat(session: Session, ticket: Ticket) -> str | None:
+    """The group handling the ticket: its department's after a 流转, else its grid's; None when neither has it."""
+    if ticket.department_id is not None and (department := session.get(Department, ticket.department_id)):
+        return department.chat_id
+    grid = session.get(Grid, ticket.grid_id) if ticket.grid_id else None
+    return grid.chat_id if grid is not None else None
+
+
 def push(
-    session: Session, ticket: Ticket, grid: Grid, event: str, payload: dict[str, object], mention: bool = True
+    session: Session, ticket: Ticket, chat: str, event: str, payload: dict[str, object], mention: bool = True
 ) -> None:
-    """A push about the ticket to this grid's group: its own (@-mentioning its worker, but on a card), or the one it
-    was transferred from (mention=False: the assignee is the new grid's worker)."""
+    """A push about the ticket to a group: the one handling it (@-mentioning its worker, but on a card), or one that
+    had it before or helps with it (mention=False: the assignee is not theirs)."""
     mention = mention and event not in CARD_EVENTS
     worker = session.get(Person, ticket.assignee_id) if mention and ticket.assignee_id else None
     if worker is not None:
         payload = {"mention": worker.wecom_userid or "", "worker": worker.name, **payload}
-    outbox.add(session, OutboxKind.GROUP_PUSH, event, grid.chat_id, ticket, payload)
+    outbox.add(session, OutboxKind.GROUP_PUSH, event, chat, ticket, payload)
 
 
 def centre(session: Session, ticket: Ticket | None, event: str, **payload: object) -> None:

@@ -14,8 +14,8 @@ from handlers.clock import fmt, local, period
 from handlers.commands import Context, Registry, parse_ticket_number, ticket_of
 from handlers.privacy import mask, mask_name, mask_phone
 from handlers.types import Message, Reply
-from storage import grids, metrics, org, people, tickets
-from storage.models import Grid, OrgLevel, OrgUnit, Person, Role, Status, Ticket, TicketSource
+from storage import departments, grids, metrics, org, people, tickets
+from storage.models import Department, Grid, OrgLevel, OrgUnit, Person, Role, Status, Ticket, TicketSource
 from storage.scope import Within
 from storage.tickets import STATUS_NAMES, IllegalMove
 
@@ -36,6 +36,18 @@ def visible_ticket(ctx: Context, number: int | None, missing: str) -> Ticket | R
         grid = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
         return Reply(scope.outside(ctx.session, ctx.person, f"工单 {ticket.id} ", grid))
     return ticket
+
+
+def serving_department(ctx: Context, ticket: Ticket, code: str) -> Department | Reply:
+    """The department if it exists and serves the ticket's place (its unit's subtree holds the ticket's grid)."""
+    department = departments.by_code(ctx.session, code) or departments.by_code(ctx.session, code.upper())
+    if department is None:
+        return Reply(f"没有编号为 {code} 的部门。回复“部门”查看可流转的部门。")
+    grid = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
+    place = grid.org_path if grid is not None else ""
+    if department.org_path and not place.startswith(department.org_path):
+        return Reply(f"{department.name}不负责工单 {ticket.id} 所在的地方。回复“部门”查看可流转的部门。")
+    return department
 
 
 def visible_grid(ctx: Context, code: str) -> Grid | Reply:
@@ -209,6 +221,10 @@ def inspect(msg: Message, args: list[str], ctx: Context) -> Reply:
         lines.append(f"来源：巡查发现（{finder.name}）")
     if ticket.reporter_count > 1:
         lines.append(f"{ticket.reporter_count}位居民反映。回复“拆分 {ticket.id}”查看或拆开错误关联。")
+    if ticket.department_id and (department := ctx.session.get(Department, ticket.department_id)):
+        lines.append(f"办理部门：{department.name}（{department.code}）")
+    if ticket.reported_up_at is not None:
+        lines.append(f"网格员 {fmt(ticket.reported_up_at)} 上报。回复“流转 {ticket.id} 部门编号 要求”交部门办理。")
     if ticket.extension_request:
         request = json.loads(ticket.extension_request)
         lines.append(
@@ -269,6 +285,98 @@ def move_to(ticket: Ticket, grid: Grid, ctx: Context, action: str) -> Reply:
         return Reply(f"{refused}。回复“查 {ticket.id}”看详情。")
     word = "转派" if action == "transfer" else "派"
     return Reply(f"工单 {ticket.id} 已{word}给{grid.name}，接单时限 {fmt(ticket.accept_due_at)}。")
+
+
+@commands.command("流转", roles=SUPERVISOR)
+def route(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """流转 <工单号> <部门编号> [要求]：交给部门办理（吹哨报到），居民的办结时限照走"""
+    if len(args) < 2 or (number := parse_ticket_number(args[0])) is None:
+        return Reply("请这样写：流转 工单号 部门编号 要求，如：流转 1024 CG01 请三日内清理。回复“部门”查看编号。")
+    ticket = visible_ticket(ctx, number, f"没有工单 {number}。回复“超时”或“统计”查看工单。")
+    if isinstance(ticket, Reply):
+        return ticket
+    department = serving_department(ctx, ticket, args[1])
+    if isinstance(department, Reply):
+        return department
+    requirement = " ".join(args[2:])[:200]
+    try:
+        done = moves.do(
+            ctx.session,
+            ticket,
+            "route",
+            ctx.person.id,
+            ctx.now,
+            requirement,
+            {"department": department.name},
+            department=department,
+        )
+    except IllegalMove as refused:
+        return Reply(f"{refused}。回复“查 {ticket.id}”看详情。")
+    who = f"（{done['assignee_name']}）" if done.get("assignee_name") else ""
+    return Reply(
+        f"工单 {ticket.id} 已流转给{department.name}{who}，接单时限 {fmt(ticket.accept_due_at)}，"
+        f"办结时限仍为 {fmt(ticket.resolve_due_at)}。"
+    )
+
+
+@commands.command("协办", roles=SUPERVISOR)
+def assist(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """协办 <工单号> <部门或网格编号> [要求]：请另一个部门或网格协助，对方可回复进展"""
+    if len(args) < 2 or (number := parse_ticket_number(args[0])) is None:
+        return Reply("请这样写：协办 工单号 部门或网格编号 要求，如：协办 1024 G02 请协助联系业主。")
+    ticket = visible_ticket(ctx, number, f"没有工单 {number}。回复“超时”或“统计”查看工单。")
+    if isinstance(ticket, Reply):
+        return ticket
+    assert ticket.id is not None
+    found = helper_for(ctx, ticket, args[1])
+    if isinstance(found, Reply):
+        return found
+    grid, department = found
+    name, chat = (
+        (department.name, department.chat_id) if department else (grid.name, grid.chat_id) if grid else ("", "")
+    )
+    if (department and department.id == ticket.department_id) or (
+        grid and grid.id == ticket.grid_id and ticket.department_id is None
+    ):
+        return Reply(f"工单 {ticket.id} 本来就由{name}办理。")
+    if not moves.allows(ticket, "assist"):
+        return Reply(f"{moves.refusal(ticket, 'assist')}。回复“查 {ticket.id}”看详情。")
+    if not departments.add_helper(ctx.session, ticket.id, grid, department, ctx.now):
+        return Reply(f"{name}已在协办工单 {ticket.id}。")
+    reason = " ".join(args[2:])[:200] or "请协助办理"
+    about = {"helper": name, "helper_chat": chat, "reason": reason}
+    moves.do(ctx.session, ticket, "assist", ctx.person.id, ctx.now, f"{name}：{reason}", about)
+    return Reply(f"已请{name}协办工单 {ticket.id}，对方可回复“进展 {ticket.id} 说明”。")
+
+
+def helper_for(ctx: Context, ticket: Ticket, code: str) -> tuple[Grid | None, Department | None] | Reply:
+    """The grid or department a 协办 names: a department serving the ticket's place, or a grid inside the unit."""
+    if departments.by_code(ctx.session, code) or departments.by_code(ctx.session, code.upper()):
+        department = serving_department(ctx, ticket, code)
+        return department if isinstance(department, Reply) else (None, department)
+    if grids.by_code(ctx.session, code) is None and grids.by_code(ctx.session, code.upper()) is None:
+        return Reply(f"没有编号为 {code} 的部门或网格。回复“部门”或“网格”查看编号。")
+    grid = visible_grid(ctx, code)
+    return grid if isinstance(grid, Reply) else (grid, None)
+
+
+@commands.command("部门", roles=SUPERVISOR, glued_args=True)
+def department_list(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """部门：可流转、可协办的部门，及各部门常办的类别"""
+    unit = scope.of(ctx.session, ctx.person).unit
+    found = [
+        d
+        for d in org.all_departments(ctx.session)
+        if unit is None or not d.org_path or unit.path.startswith(d.org_path) or d.org_path.startswith(unit.path)
+    ]
+    if not found:
+        return Reply("还没有部门。请先导入部门（import-departments）。")
+    lines = [
+        f"{d.code} {d.name}"
+        + (f"：{'、'.join(nlp.category_name(c) for c in d.categories.split('|') if c)}" if d.categories else "")
+        for d in found[:30]
+    ]
+    return Reply("可流转的部门：\n" + "\n".join(lines) + "\n回复“流转 工单号 部门编号 要求”。")
 
 
 @commands.command("同意延期", "批准延期", roles=SUPERVISOR, acts_on_ticket=True)

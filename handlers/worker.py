@@ -12,12 +12,13 @@ from handlers import cards, complaints, extensions, moves, patrol, scope
 from handlers.clock import fmt
 from handlers.commands import Context, Registry, ticket_of
 from handlers.types import Message, Reply
-from storage import grids, tickets
-from storage.models import Grid, Role, Status, Ticket, TicketSource
+from storage import departments, grids, tickets
+from storage.models import Department, Grid, Role, Status, Ticket, TicketSource
 from storage.tickets import STATUS_NAMES, IllegalMove
 
 commands = Registry()
-WORKERS = {Role.GRID_WORKER, Role.SUPERVISOR}
+# Department staff work their department's tickets with the grid workers' commands (scope.may_act_on).
+WORKERS = {Role.GRID_WORKER, Role.SUPERVISOR, Role.DEPARTMENT}
 # A photo a worker sends this soon after 办结 is the after-photo of that ticket.
 # Extensions a worker may ask for per ticket (the rules allow one); the centre can always extend directly.
 
@@ -37,13 +38,13 @@ def accept(msg: Message, args: list[str], ctx: Context) -> Reply:
     ticket = ticket_of(ctx)
     if refused := move(ctx, "accept", worker=ctx.person.name):
         return refused
-    if ctx.person.role == Role.GRID_WORKER:
+    if ctx.person.role in (Role.GRID_WORKER, Role.DEPARTMENT):
         ticket.assignee_id = ctx.person.id
     label = complaints.label(ticket)
     return Reply(f"{ctx.person.name}已接单：工单 {ticket.id}（{label}）。处理完回复“办结 {ticket.id} 处理说明”。")
 
 
-@commands.command("进展", "进度", roles=WORKERS, acts_on_ticket=True)
+@commands.command("进展", "进度", roles=WORKERS, acts_on_ticket=True, helping=True)
 def progress(msg: Message, args: list[str], ctx: Context) -> Reply:
     """进展 <工单号> <说明>：告诉居民处理到哪一步了"""
     ticket = ticket_of(ctx)
@@ -84,7 +85,9 @@ def give_back(msg: Message, args: list[str], ctx: Context) -> Reply:
 
 @commands.command("待办", roles=WORKERS, glued_args=True)
 def todo(msg: Message, args: list[str], ctx: Context) -> Reply:
-    """待办 [网格编号]：本网格未办结的工单"""
+    """待办 [网格编号]：本网格（部门：本部门）未办结的工单"""
+    if ctx.person.role == Role.DEPARTMENT:
+        return department_todo(ctx)
     grid = None
     if args and ctx.person.role == Role.SUPERVISOR:
         grid = grids.by_code(ctx.session, args[0])
@@ -105,6 +108,31 @@ def todo(msg: Message, args: list[str], ctx: Context) -> Reply:
     waiting = any(t.status in (Status.ASSIGNED, Status.REOPENED) for t in open_tickets)
     hint = "\n回复“接单 工单号”认领。" if waiting else "\n处理完回复“办结 工单号 处理说明”。"
     return Reply(f"{grid.name}待办 {len(open_tickets)} 件：\n" + "\n".join(lines) + hint)
+
+
+def department_todo(ctx: Context) -> Reply:
+    department = ctx.session.get(Department, ctx.person.department_id) if ctx.person.department_id else None
+    if department is None or department.id is None:
+        return Reply("您还没有登记所属部门，请联系指挥中心。")
+    open_tickets = departments.open_tickets(ctx.session, department.id)
+    if not open_tickets:
+        return Reply(f"{department.name}目前没有待办工单。")
+    lines = [cards.list_line(t, ctx.now) for t in open_tickets]
+    waiting = any(t.status in (Status.ASSIGNED, Status.REOPENED) for t in open_tickets)
+    hint = "\n回复“接单 工单号”认领。" if waiting else "\n处理完回复“办结 工单号 处理说明”。"
+    return Reply(f"{department.name}待办 {len(open_tickets)} 件：\n" + "\n".join(lines) + hint)
+
+
+@commands.command("上报", roles={Role.GRID_WORKER}, acts_on_ticket=True)
+def report_up(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """上报 <工单号> <原因>：本网格解决不了的，报社区指挥中心（由中心流转给部门，期间仍由本网格跟进）"""
+    ticket = ticket_of(ctx)
+    reason = " ".join(args[1:])[:200]
+    if not reason:
+        return Reply(f"请写上上报原因，如：上报 {ticket.id} 需城管执法，网格无执法权")
+    if refused := move(ctx, "report_up", reason, reason=reason, worker=ctx.person.name):
+        return refused
+    return Reply(f"工单 {ticket.id} 已上报指挥中心。中心处理前仍由本网格跟进，时限不变：{fmt(ticket.resolve_due_at)}。")
 
 
 @commands.command("挂起", roles=WORKERS, acts_on_ticket=True)

@@ -11,20 +11,23 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from config import DEV_WECOM_AGENT_ID, DEV_WECOM_APP_AES_KEY, DEV_WECOM_APP_TOKEN, DEV_WECOM_CORP_ID
+from handlers import admin
 from handlers.conversation import REGISTRY
 from storage.db import transaction
 from storage.models import Grid, Person, Role, Status, Ticket, TicketEvent, utcnow
 from tests.tables import DELIVERY_RECORD_ONLY, restore, snapshot, writes
 
 # fmt: off
-# The senders, as columns. "centre" is the command centre (指挥中心); the code has one supervisor role, whichever
-# level (community or street) sits at the desk, reached over WeChat or WeCom.
+# The senders, as columns. "centre" is the command centre (指挥中心) of a deployment without a tree (it sees all),
+# reached over WeChat or WeCom; "street" and "other_street" sit in one unit's centre (docs/organisation.md), and see
+# and act inside it only; "department" is a department's staff member (区城管执法局), whom X was never given to.
 PRINCIPALS = {
     #                  channel   sender id              role
     "stranger":       ("wechat", "o-matrix-stranger",   Role.RESIDENT),     # first contact, no address
@@ -36,43 +39,52 @@ PRINCIPALS = {
     "centre_wechat":  ("wechat", "o-demo-supervisor",   Role.SUPERVISOR),
     "centre_wecom":   ("wecom",  "zhihui",              Role.SUPERVISOR),
     "unrostered":     ("wecom",  "nobody-on-roster",    None),              # in the corp, not on the roster
+    "street":         ("wecom",  "centre-s01",          Role.SUPERVISOR),   # 朝阳街道's centre: X's street
+    "other_street":   ("wecom",  "centre-s02",          Role.SUPERVISOR),   # 阳光街道's centre: not X's
+    "department":     ("wecom",  "cg-staff",            Role.DEPARTMENT),   # 区城管执法局's staff; X is not theirs
 }
 
 # Y runs, with its effect · - refused, nothing written · ~ every word of it is another command for this role (the
 # resident's 进度 is the worker's 进度 too; the centre's "查询" reads as 查 with "询"): that command's row covers it.
 # A linked reporter follows X and rates it for themself (recorded apart); only its first reporter closes, reopens or
 # cancels it.
-#                  stranger  reporter  neighbour  linked  worker  other_worker  centre_wechat  centre_wecom  unrostered
+# Columns, in PRINCIPALS order: stranger, reporter, neighbour, linked, worker, other_worker, centre_wechat,
+# centre_wecom, unrostered, street, other_street, department.
+#               str rep nei lnk wrk ow  cw  cc  unr st  ost dep
 MATRIX = {
-    "帮助":     "      Y         Y         Y      Y          Y         Y             Y             Y            - ",
-    "进度":     "      -         Y         -      Y          -         -             ~             ~            - ",
-    "我的工单": "      Y         Y         Y      Y          -         -             -             -            - ",
-    "评价":     "      -         Y         -      Y          -         -             -             -            - ",
-    "催办":     "      -         Y         -      Y          -         -             -             -            - ",
-    "撤销":     "      -         Y         -      -          -         -             -             -            - ",
-    "绑定":     "      Y         Y         Y      Y          -         -             -             -            - ",
-    "接单":     "      -         -         -      -          Y         -             Y             Y            - ",
-    "进展":     "      -         -         -      -          Y         -             Y             Y            - ",
-    "办结":     "      -         -         -      -          Y         -             Y             Y            - ",
-    "退回":     "      -         -         -      -          Y         -             Y             Y            - ",
-    "待办":     "      -         -         -      -          Y         Y             Y             Y            - ",
-    "挂起":     "      -         -         -      -          Y         -             Y             Y            - ",
-    "恢复":     "      -         -         -      -          Y         -             Y             Y            - ",
-    "延期":     "      -         -         -      -          Y         -             Y             Y            - ",
-    "巡查":     "      -         -         -      -          Y         Y             -             -            - ",
-    "统计":     "      -         -         -      -          -         -             Y             Y            - ",
-    "日报":     "      -         -         -      -          -         -             Y             Y            - ",
-    "超时":     "      -         -         -      -          -         -             Y             Y            - ",
-    "网格":     "      -         -         -      -          -         -             Y             Y            - ",
-    "查":       "      -         -         -      -          -         -             Y             Y            - ",
-    "派":       "      -         -         -      -          -         -             Y             Y            - ",
-    "转派":     "      -         -         -      -          -         -             Y             Y            - ",
-    "同意延期": "      -         -         -      -          -         -             Y             Y            - ",
-    "驳回延期": "      -         -         -      -          -         -             Y             Y            - ",
-    "督办":     "      -         -         -      -          -         -             Y             Y            - ",
-    "回访":     "      -         -         -      -          -         -             Y             Y            - ",
-    "拆分":     "      -         -         -      -          -         -             Y             Y            - ",
-    "改类":     "      -         -         -      -          -         -             Y             Y            - ",
+    "帮助":     "Y   Y   Y   Y   Y   Y   Y   Y   -   Y   Y   Y ",
+    "进度":     "-   Y   -   Y   -   -   ~   ~   -   ~   ~   - ",
+    "我的工单": "Y   Y   Y   Y   -   -   -   -   -   -   -   - ",
+    "评价":     "-   Y   -   Y   -   -   -   -   -   -   -   - ",
+    "催办":     "-   Y   -   Y   -   -   -   -   -   -   -   - ",
+    "撤销":     "-   Y   -   -   -   -   -   -   -   -   -   - ",
+    "绑定":     "Y   Y   Y   Y   -   -   -   -   -   -   -   - ",
+    "接单":     "-   -   -   -   Y   -   Y   Y   -   Y   -   - ",
+    "进展":     "-   -   -   -   Y   -   Y   Y   -   Y   -   - ",
+    "办结":     "-   -   -   -   Y   -   Y   Y   -   Y   -   - ",
+    "退回":     "-   -   -   -   Y   -   Y   Y   -   Y   -   - ",
+    "待办":     "-   -   -   -   Y   Y   Y   Y   -   Y   -   Y ",
+    "挂起":     "-   -   -   -   Y   -   Y   Y   -   Y   -   - ",
+    "恢复":     "-   -   -   -   Y   -   Y   Y   -   Y   -   - ",
+    "延期":     "-   -   -   -   Y   -   Y   Y   -   Y   -   - ",
+    "巡查":     "-   -   -   -   Y   Y   -   -   -   -   -   - ",
+    "统计":     "-   -   -   -   -   -   Y   Y   -   Y   Y   - ",
+    "日报":     "-   -   -   -   -   -   Y   Y   -   Y   Y   - ",
+    "超时":     "-   -   -   -   -   -   Y   Y   -   Y   Y   - ",
+    "网格":     "-   -   -   -   -   -   Y   Y   -   Y   -   - ",
+    "查":       "-   -   -   -   -   -   Y   Y   -   Y   -   - ",
+    "派":       "-   -   -   -   -   -   Y   Y   -   Y   -   - ",
+    "转派":     "-   -   -   -   -   -   Y   Y   -   Y   -   - ",
+    "同意延期": "-   -   -   -   -   -   Y   Y   -   Y   -   - ",
+    "驳回延期": "-   -   -   -   -   -   Y   Y   -   Y   -   - ",
+    "督办":     "-   -   -   -   -   -   Y   Y   -   Y   -   - ",
+    "回访":     "-   -   -   -   -   -   Y   Y   -   Y   -   - ",
+    "拆分":     "-   -   -   -   -   -   Y   Y   -   Y   -   - ",
+    "改类":     "-   -   -   -   -   -   Y   Y   -   Y   -   - ",
+    "上报":     "-   -   -   -   Y   -   -   -   -   -   -   - ",
+    "流转":     "-   -   -   -   -   -   Y   Y   -   Y   -   - ",
+    "协办":     "-   -   -   -   -   -   Y   Y   -   Y   -   - ",
+    "部门":     "-   -   -   -   -   -   Y   Y   -   Y   Y   - ",
 }
 # fmt: on
 
@@ -100,8 +112,12 @@ class Case:
     effect: Callable[[Seen], bool]
 
 
+CENTRES = ("centre_wechat", "centre_wecom", "street", "other_street")
+STAFF = ("worker", *CENTRES, "department")
+
+
 def centre(s: Seen) -> bool:
-    return s.principal.startswith("centre")
+    return s.principal in CENTRES
 
 
 CASES = {
@@ -138,6 +154,8 @@ CASES = {
         lambda s: (
             ("幸福小区第2网格" in s.reply and f" {s.ticket.id} " not in s.reply)
             if s.principal == "other_worker"
+            else ("区城管执法局" in s.reply and f" {s.ticket.id} " not in s.reply)
+            if s.principal == "department"
             else f" {s.ticket.id} " in s.reply
         ),
     ),
@@ -149,7 +167,12 @@ CASES = {
     "巡查": Case("3栋门口垃圾堆放未清运", "assigned", lambda s: "巡查工单" in s.reply and s.written["ticket"][0] == 1),
     "统计": Case("", "assigned", lambda s: "响应率" in s.reply),
     "日报": Case("", "assigned", lambda s: "【日报】" in s.reply),
-    "超时": Case("", "overdue", lambda s: f" {s.ticket.id} 幸福小区第1网格" in s.reply),
+    # Another street's centre is served its own list, which X is not on.
+    "超时": Case(
+        "",
+        "overdue",
+        lambda s: (f" {s.ticket.id} " not in s.reply) == (s.principal == "other_street") and "超时" in s.reply,
+    ),
     "网格": Case("G01", "assigned", lambda s: "幸福小区第1网格（G01）" in s.reply and f" {s.ticket.id} " in s.reply),
     "查": Case("{X}", "assigned", lambda s: f"工单 {s.ticket.id}：" in s.reply and "139****5678" in s.reply),
     "派": Case("{X} G02", "returned", lambda s: s.ticket.status == Status.ASSIGNED and s.grid == "G02"),
@@ -160,6 +183,10 @@ CASES = {
     "回访": Case("{X} 已电话联系，居民表示满意", "assigned", lambda s: s.ticket.callback_at is not None),
     "拆分": Case("{X} 1", "linked", lambda s: "split" in s.actions and s.written["ticket"][0] == 1),
     "改类": Case("{X} 停车交通", "assigned", lambda s: s.ticket.category == "parking"),
+    "上报": Case("{X} 需城管执法", "accepted", lambda s: "report_up" in s.actions and s.ticket.reported_up_at),
+    "流转": Case("{X} CG01 请清理", "assigned", lambda s: "route" in s.actions and s.ticket.department_id is not None),
+    "协办": Case("{X} G02 请协助", "assigned", lambda s: "assist" in s.actions),
+    "部门": Case("", "assigned", lambda s: "CG01 区城管执法局" in s.reply),
 }
 
 # The states X is put in, as the people concerned would get it there.
@@ -178,7 +205,18 @@ COMPLAINT = "3号楼楼道灯坏了好几天了，我叫王秀兰，电话139123
 PRIVATE = ("王秀兰", "13912345678", "139****5678", "楼道灯坏了好几天")
 # Staff may see a masked phone and the masked text; nobody but the reporter sees her name or whole phone.
 NEVER_SHOWN_TO_STAFF = ("王秀兰", "13912345678")
-REFUSAL = re.compile(r"不对(居民|网格员|指挥中心)开放|不在网格员名册|没有找到您的工单|您不能|由其他居民先反映，不能")
+REFUSAL = re.compile(
+    r"不对(居民|网格员|指挥中心|部门)开放|不在网格员名册|没有找到您的工单|您不能|由其他居民先反映，不能|不在您的管辖范围"
+)
+DEMO = Path(__file__).resolve().parents[2] / "demo"
+# 幸福小区 (G01-G03) in 朝阳街道, the other grids in 阳光街道; a district department; the street centres and its staff.
+CITY = {
+    "org": "code,name,level,parent\nD01,城东区,district,\nS01,朝阳街道,street,D01\nS02,阳光街道,street,D01\n"
+    "C01,幸福社区,community,S01\nC02,阳光社区,community,S02\n",
+    "departments": "code,name,org,categories,chat_id\nCG01,区城管执法局,D01,parking,dept-chat-cg01\n",
+    "people": "role,id,name,grid,phone,address,org\nsupervisor,wecom:centre-s01,朝阳街道指挥中心,,,,S01\n"
+    "supervisor,wecom:centre-s02,阳光街道指挥中心,,,,S02\ndepartment,cg-staff,李执法,,,,CG01\n",
+}
 # Like 王秀兰's complaint (so it joins X as a linked report), in other words (so echoing it would show nothing of hers).
 LINKED_REPORT = "幸福小区3栋楼道的灯坏了"
 COMMANDS = {c.words[0]: c for role in Role for c in REGISTRY.commands_for(role)}
@@ -218,7 +256,7 @@ class WeComMember:
 
 
 @pytest.fixture
-def people(client, wechat_user, demo):  # type: ignore[no-untyped-def]
+def people(client, wechat_user, demo, city):  # type: ignore[no-untyped-def]
     """Every principal, ready to type; the stranger has written once (a greeting), so they exist as a resident."""
     drivers = {
         name: wechat_user(sender) if channel == "wechat" else WeComMember(client, sender)
@@ -226,6 +264,18 @@ def people(client, wechat_user, demo):  # type: ignore[no-untyped-def]
     }
     drivers["stranger"].say("你好")
     return drivers
+
+
+@pytest.fixture
+def city(rt, demo) -> None:  # type: ignore[no-untyped-def]
+    """The demo's grids in a tree, a department, the street centres and the department's staff."""
+    grids = (DEMO / "grids.csv").read_text(encoding="utf-8").splitlines()
+    in_tree = [grids[0] + ",org"] + [f"{g},{'C01' if g.split(',')[0] <= 'G03' else 'C02'}" for g in grids[1:]]
+    with transaction(rt.engine) as s:
+        assert not admin.import_org(s, CITY["org"].encode()).errors
+        assert not admin.import_grids(s, "\n".join(in_tree).encode()).errors
+        assert not admin.import_departments(s, CITY["departments"].encode()).errors
+        assert not admin.import_people(s, CITY["people"].encode()).errors
 
 
 def ticket_x(rt, people, state: str) -> int:
@@ -261,7 +311,7 @@ def seen(rt, principal: str, reply: str, x: int, before, after) -> Seen:
 def leaked(principal: str, reply: str) -> list[str]:
     if principal == "reporter":
         return []
-    private = NEVER_SHOWN_TO_STAFF if principal in ("worker", "centre_wechat", "centre_wecom") else PRIVATE
+    private = NEVER_SHOWN_TO_STAFF if principal in STAFF else PRIVATE
     return [p for p in private if p in reply]
 
 

@@ -103,6 +103,7 @@ def test_every_event_a_move_tells_has_a_text():
         notify.To.RESIDENTS: notices.RESIDENT_NOTICES,
         notify.To.GROUP: {**notices.GROUP_TEXTS, **notices.GROUP_HEADLINES},
         notify.To.OLD_GROUP: notices.GROUP_TEXTS,
+        notify.To.HELPER: notices.GROUP_TEXTS,
         notify.To.CENTRE: {**notices.SUPERVISOR_TEXTS, **notices.SUPERVISOR_HEADLINES},
         notify.To.GROUP_OR_CENTRE: {**notices.GROUP_HEADLINES, **notices.SUPERVISOR_HEADLINES},
     }
