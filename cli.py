@@ -194,14 +194,15 @@ def register(app: Flask) -> None:
 
     @app.cli.command("seed-demo")
     def seed_demo() -> None:
-        """Load the demo community (8 grids, workers, a supervisor, residents) unless grids exist already."""
+        """Load the demo district (a district, 2 streets, 4 communities, 16 grids, 3 departments, their people and
+        centres) unless grids exist already."""
         migrate(rt().engine)
         with Session(rt().engine) as session:
             if session.exec(select(Grid)).first() is not None:
                 click.echo("已有网格数据，跳过演示数据")
                 return
-        run_import("grids", DEMO / "grids.csv")
-        run_import("people", DEMO / "people.csv")
+        for kind in ("org", "grids", "departments", "people"):
+            run_import(kind, DEMO / f"{kind}.csv")
 
     @app.cli.command("tickets")
     @click.option("--limit", default=20, show_default=True)

@@ -90,6 +90,8 @@ class Player:
     name: str
     grid: str = ""
     address: str = ""
+    # Members: where they work, as the page labels them ("朝阳街道指挥中心", "区城管执法局"); grid workers have a grid.
+    post: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,18 +112,27 @@ class Directory:
     @classmethod
     def load(cls, demo_dir: Path, supervisor_chat_id: str = SUPERVISOR_CHAT_ID) -> Directory:
         directory = cls()
-        workers: dict[str, str] = {}
+        workers: dict[str, str] = {}  # grid, unit or department code -> the member who plays in its chat
+        units = {row.get("code", ""): row for row in _rows(demo_dir / "org.csv")}
+        departments = {row.get("code", ""): row for row in _rows(demo_dir / "departments.csv")}
         for row in _rows(demo_dir / "people.csv"):
             role, ident, name = row.get("role", ""), row.get("id", ""), row.get("name", "")
             channel, _, bare = ident.rpartition(":")
+            org = row.get("org", "")
             if role == "resident":
                 directory.residents.append(Player(bare, name, row.get("grid", ""), row.get("address", "")))
             elif role == "supervisor" and channel != "wecom":
                 directory.supervisor = Player(bare, name or "指挥中心")
-            elif role in ("grid_worker", "supervisor") and (role == "grid_worker" or channel == "wecom"):
+            elif role == "grid_worker":
                 directory.members.append(Player(bare, name, row.get("grid", "")))
-                if role == "grid_worker":
-                    workers.setdefault(row.get("grid", ""), bare)
+                workers.setdefault(row.get("grid", ""), bare)
+            elif role == "supervisor":
+                post = f"{units[org]['name']}指挥中心" if org in units else "指挥中心"
+                directory.members.append(Player(bare, name, post=post))
+                workers.setdefault(org, bare)
+            elif role == "department":
+                directory.members.append(Player(bare, name, post=departments.get(org, {}).get("name", "部门")))
+                workers.setdefault(org, bare)
         for row in _rows(demo_dir / "grids.csv"):
             if row.get("chat_id"):
                 code = row.get("code", "")
@@ -129,6 +140,15 @@ class Directory:
         if supervisor_chat_id:
             centre = next((m.id for m in directory.members if not m.grid), "")
             directory.chats.append(GridChat("", "指挥中心群", supervisor_chat_id, centre))
+        # The centres with a group of their own (import-org chat_id) and the departments' groups.
+        for code, row in units.items():
+            if row.get("chat_id"):
+                name = f"{row.get('name', code)}指挥中心群"
+                directory.chats.append(GridChat(code, name, row["chat_id"], workers.get(code, "")))
+        for code, row in departments.items():
+            if row.get("chat_id"):
+                name = f"{row.get('name', code)}工作群"
+                directory.chats.append(GridChat(code, name, row["chat_id"], workers.get(code, "")))
         # Someone not on the roster, to show what the bot tells a stranger in the group.
         directory.members.append(Player("visitor", "未登记成员"))
         return directory

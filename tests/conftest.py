@@ -122,9 +122,14 @@ def session(rt: runtime.Runtime) -> Iterator[Session]:
 
 @pytest.fixture
 def demo(rt: runtime.Runtime) -> None:
-    """The demo community: 8 grids, their workers, a supervisor, residents (demo/*.csv)."""
+    """The demo district (demo/*.csv, as `flask seed-demo` loads it): 城东区 → 朝阳街道 (幸福社区 G01-G03 G09, 阳光社区
+    G04-G06 G10) and 和平街道 (建设社区 G07 G08 G11 G12, 金桂社区 G13-G16); three departments; a worker per grid;
+    the whole-database centre (o-demo-supervisor, wecom:zhihui), street and community centres, department staff,
+    residents."""
     with transaction(rt.engine) as s:
+        assert not admin.import_org(s, (DEMO / "org.csv").read_bytes()).errors
         assert not admin.import_grids(s, (DEMO / "grids.csv").read_bytes()).errors
+        assert not admin.import_departments(s, (DEMO / "departments.csv").read_bytes()).errors
         assert not admin.import_people(s, (DEMO / "people.csv").read_bytes()).errors
 
 

@@ -134,10 +134,10 @@ function fillMembers() {
   const members = $("member-picker");
   members.replaceChildren();
   const own = chat && chat.worker ? d.members.find((m) => m.id === chat.worker) : null;
-  if (own) members.appendChild(new Option(`${own.name}（本网格）`, own.id));
+  if (own) members.appendChild(new Option(`${own.name}（${own.grid ? "本网格" : own.post || "本群"}）`, own.id));
   for (const m of d.members) {
     if (own && m.id === own.id) continue;
-    const where = m.grid ? `${m.grid}网格员` : m.id === "visitor" ? "不在名册" : "指挥中心";
+    const where = m.grid ? `${m.grid}网格员` : m.id === "visitor" ? "不在名册" : m.post || "指挥中心";
     members.appendChild(new Option(`${m.name}（${where}）`, m.id));
   }
   if (!state.memberChosen || !members.querySelector(`option[value="${CSS.escape(state.member)}"]`)) {

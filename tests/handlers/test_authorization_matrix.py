@@ -11,14 +11,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from config import DEV_WECOM_AGENT_ID, DEV_WECOM_APP_AES_KEY, DEV_WECOM_APP_TOKEN, DEV_WECOM_CORP_ID
-from handlers import admin
 from handlers.conversation import REGISTRY
 from storage.db import transaction
 from storage.models import Grid, Person, Role, Status, Ticket, TicketEvent, utcnow
@@ -40,8 +38,8 @@ PRINCIPALS = {
     "centre_wecom":   ("wecom",  "zhihui",              Role.SUPERVISOR),
     "unrostered":     ("wecom",  "nobody-on-roster",    None),              # in the corp, not on the roster
     "street":         ("wecom",  "centre-s01",          Role.SUPERVISOR),   # 朝阳街道's centre: X's street
-    "other_street":   ("wecom",  "centre-s02",          Role.SUPERVISOR),   # 阳光街道's centre: not X's
-    "department":     ("wecom",  "cg-staff",            Role.DEPARTMENT),   # 区城管执法局's staff; X is not theirs
+    "other_street":   ("wecom",  "centre-s02",          Role.SUPERVISOR),   # 和平街道's centre: not X's
+    "department":     ("wecom",  "cg-li",               Role.DEPARTMENT),   # 区城管执法局's staff; X is not theirs
 }
 
 # Y runs, with its effect · - refused, nothing written · ~ every word of it is another command for this role (the
@@ -208,15 +206,6 @@ NEVER_SHOWN_TO_STAFF = ("王秀兰", "13912345678")
 REFUSAL = re.compile(
     r"不对(居民|网格员|指挥中心|部门)开放|不在网格员名册|没有找到您的工单|您不能|由其他居民先反映，不能|不在您的管辖范围"
 )
-DEMO = Path(__file__).resolve().parents[2] / "demo"
-# 幸福小区 (G01-G03) in 朝阳街道, the other grids in 阳光街道; a district department; the street centres and its staff.
-CITY = {
-    "org": "code,name,level,parent\nD01,城东区,district,\nS01,朝阳街道,street,D01\nS02,阳光街道,street,D01\n"
-    "C01,幸福社区,community,S01\nC02,阳光社区,community,S02\n",
-    "departments": "code,name,org,categories,chat_id\nCG01,区城管执法局,D01,parking,dept-chat-cg01\n",
-    "people": "role,id,name,grid,phone,address,org\nsupervisor,wecom:centre-s01,朝阳街道指挥中心,,,,S01\n"
-    "supervisor,wecom:centre-s02,阳光街道指挥中心,,,,S02\ndepartment,cg-staff,李执法,,,,CG01\n",
-}
 # Like 王秀兰's complaint (so it joins X as a linked report), in other words (so echoing it would show nothing of hers).
 LINKED_REPORT = "幸福小区3栋楼道的灯坏了"
 COMMANDS = {c.words[0]: c for role in Role for c in REGISTRY.commands_for(role)}
@@ -256,7 +245,7 @@ class WeComMember:
 
 
 @pytest.fixture
-def people(client, wechat_user, demo, city):  # type: ignore[no-untyped-def]
+def people(client, wechat_user, demo):  # type: ignore[no-untyped-def]
     """Every principal, ready to type; the stranger has written once (a greeting), so they exist as a resident."""
     drivers = {
         name: wechat_user(sender) if channel == "wechat" else WeComMember(client, sender)
@@ -264,18 +253,6 @@ def people(client, wechat_user, demo, city):  # type: ignore[no-untyped-def]
     }
     drivers["stranger"].say("你好")
     return drivers
-
-
-@pytest.fixture
-def city(rt, demo) -> None:  # type: ignore[no-untyped-def]
-    """The demo's grids in a tree, a department, the street centres and the department's staff."""
-    grids = (DEMO / "grids.csv").read_text(encoding="utf-8").splitlines()
-    in_tree = [grids[0] + ",org"] + [f"{g},{'C01' if g.split(',')[0] <= 'G03' else 'C02'}" for g in grids[1:]]
-    with transaction(rt.engine) as s:
-        assert not admin.import_org(s, CITY["org"].encode()).errors
-        assert not admin.import_grids(s, "\n".join(in_tree).encode()).errors
-        assert not admin.import_departments(s, CITY["departments"].encode()).errors
-        assert not admin.import_people(s, CITY["people"].encode()).errors
 
 
 def ticket_x(rt, people, state: str) -> int:

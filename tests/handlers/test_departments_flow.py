@@ -4,8 +4,6 @@ words while their clock keeps running."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlmodel import select
 
@@ -14,36 +12,18 @@ from storage.db import transaction
 from storage.models import Outbox, Status, Ticket, TicketEvent
 from tests.members import GroupMember
 
-DEMO = Path(__file__).resolve().parents[2] / "demo"
-ORG = """code,name,level,parent
-D01,城东区,district,
-S01,朝阳街道,street,D01
-S02,阳光街道,street,D01
-C01,幸福社区,community,S01
-C02,阳光社区,community,S02
-"""
-DEPARTMENTS = """code,name,org,categories,chat_id
-CG01,区城管执法局,D01,parking|construction,dept-chat-cg01
+# The demo's departments (demo/departments.csv): 区城管执法局 CG01 (李执法, cg-li) and 区住建局 serve the district,
+# 幸福物业 WY01 (赵经理, wy-zhao) serves 幸福社区; here also one that serves 阳光社区 only.
+ELSEWHERE = """code,name,org,categories,chat_id
 WY02,阳光物业,C02,property,dept-chat-wy02
-"""
-PEOPLE = """role,id,name,grid,phone,address,org
-supervisor,wecom:centre-s01,朝阳街道指挥中心,,,,S01
-department,cg-li,李执法,,,,CG01
-department,cg-wang,王执法,,,,CG01
-department,wy-zhao,赵物业,,,,WY02
 """
 PARKING = "3号楼门口有辆车占着消防通道好几天了"
 
 
 @pytest.fixture
 def city(rt, demo):  # type: ignore[no-untyped-def]
-    lines = (DEMO / "grids.csv").read_text(encoding="utf-8").splitlines()
-    grids = [lines[0] + ",org"] + [f"{g},{'C01' if g.split(',')[0] <= 'G03' else 'C02'}" for g in lines[1:]]
     with transaction(rt.engine) as s:
-        assert not admin.import_org(s, ORG.encode()).errors
-        assert not admin.import_grids(s, "\n".join(grids).encode()).errors
-        assert not admin.import_departments(s, DEPARTMENTS.encode()).errors
-        assert not admin.import_people(s, PEOPLE.encode()).errors
+        assert not admin.import_departments(s, ELSEWHERE.encode()).errors
 
 
 @pytest.fixture
@@ -127,7 +107,7 @@ def test_once_a_department_has_it_the_grid_may_only_add_progress(parked, zhang, 
 
 def test_another_department_cannot_touch_it_and_the_department_can_hand_it_back(parked, centre, li, rt, session):
     centre.say(f"流转 {parked.id} CG01")
-    other = GroupMember(rt, "wy-zhao", "dept-chat-wy02")
+    other = GroupMember(rt, "wy-zhao", "dept-chat-wy01")
     assert "您不能接单" in other.say(f"接单 {parked.id}")
     assert f" {parked.id} " not in other.say("待办")
     assert "已退回" in li.say(f"退回 {parked.id} 不是违停，是小区内部车位纠纷")
@@ -150,7 +130,7 @@ def test_a_co_handler_is_told_and_may_post_progress_but_not_finish(parked, centr
     assert actions.count("assist") == 1 and "progress" in actions
 
 
-def test_the_centre_lists_the_departments_it_may_route_to(centre):
-    listing = centre.say("部门")
-    assert "CG01 区城管执法局：停车交通、" in listing
-    assert "WY02" not in listing  # 阳光物业 serves another street's community
+def test_the_centre_lists_the_departments_it_may_route_to(rt, city):
+    listing = GroupMember(rt, "centre-c01", "centre-chat-c01").say("部门")  # 幸福社区's centre
+    assert "CG01 区城管执法局：停车交通、" in listing and "WY01 幸福物业" in listing
+    assert "WY02" not in listing  # 阳光物业 serves another community

@@ -15,10 +15,8 @@ import time_machine
 from sqlmodel import select
 
 from bot import jobs
-from handlers import admin
 from handlers.cards import card_for
 from handlers.clock import CST
-from storage.db import transaction
 from storage.models import Outbox, Status, Ticket, TicketEvent, TicketReporter
 from tests.members import GroupMember
 
@@ -365,7 +363,7 @@ def test_daily_report_reaches_the_centre_once_at_six_on_a_working_day(clock, res
     clock.to(cst(11, 23, 17, 59))
     assert events(sweep(daily=True), "daily") == []
     clock.to(cst(11, 23, 18, 1))
-    report = events(sweep(daily=True), "daily")
+    report = [r for r in events(sweep(daily=True), "daily") if r["recipient"] == "supervisors"]
     assert len(report) == 1 and report[0]["kind"] == "supervisor_notice"
     assert "【日报】" in report[0]["text"] and "工单 1 件" in report[0]["text"]
     clock.to(cst(11, 23, 19, 0))
@@ -385,28 +383,11 @@ def test_lists_show_the_colour_of_each_ticket(clock, resident, zhang, session) -
     assert "🔴" in zhang.say("待办")
 
 
-# A tree whose every centre has its own group: 幸福小区's grids are in 幸福社区, 朝阳街道, 城东区.
-TREE = """code,name,level,parent,chat_id
-D01,城东区,district,,chat-d01
-S01,朝阳街道,street,D01,chat-s01
-C01,幸福社区,community,S01,chat-c01
-"""
-
-
-@pytest.fixture
-def tree(rt, demo) -> None:  # type: ignore[no-untyped-def]
-    grids = "code,name,community,aliases,chat_id,lat,lng,org\n" + "".join(
-        f"G0{n},幸福小区第{n}网格,幸福小区,{aliases},wrk-chat-g0{n},,,C01\n"
-        for n, aliases in ((1, "幸福小区1-4栋|幸福小区南门"), (2, "幸福小区5-8栋"), (3, "幸福小区9-12栋"))
-    )
-    with transaction(rt.engine) as s:
-        assert not admin.import_org(s, TREE.encode()).errors
-        assert not admin.import_grids(s, grids.encode()).errors
-
-
 def test_a_late_ticket_climbs_the_tree_one_centre_at_each_multiple_of_its_limit(
-    clock, resident, zhang, tree, session, sweep, run_worker
+    clock, resident, zhang, session, sweep, run_worker
 ) -> None:
+    """The demo's tree (demo/org.csv): 幸福社区 and 朝阳街道 have groups of their own, 城东区 has none (the configured
+    centre's group, "supervisors", is the district's)."""
     clock.to(cst(11, 23, 9, 0))
     resident.say(LAMP)  # 楼道灯: one working day, due Tuesday 09:00
     t = ticket(session)
@@ -417,31 +398,32 @@ def test_a_late_ticket_climbs_the_tree_one_centre_at_each_multiple_of_its_limit(
         return [(r["event"], r["recipient"]) for r in sweep() if r["kind"] == "supervisor_notice"]
 
     clock.to(cst(11, 24, 9, 1))
-    assert centres() == [("overdue", "chat-c01")]  # the limit: the community's centre
+    assert centres() == [("overdue", "centre-chat-c01")]  # the limit: the community's centre
     clock.to(cst(11, 25, 8, 59))
     assert centres() == []
     clock.to(cst(11, 25, 9, 1))
     rows = sweep()
     assert [(r["event"], r["recipient"]) for r in rows if r["kind"] == "supervisor_notice"] == [
-        ("very_late", "chat-s01")  # twice the limit: the street's
+        ("very_late", "centre-chat-s01")  # twice the limit: the street's
     ]
     assert "【超时升级】" in next(r["text"] for r in rows if r["kind"] == "group_push")
     clock.to(cst(11, 26, 9, 1))
-    assert centres() == [("badly_late", "chat-d01")]  # three times: the district's
+    assert centres() == [("badly_late", "supervisors")]  # three times: the district's, the configured group
     clock.to(cst(11, 27, 9, 1))
     assert centres() == []  # each centre once
     notes = [e.note for e in session.exec(select(TicketEvent).where(TicketEvent.action == "supervise")).all()]
     assert notes == ["系统督办：已超时", "系统督办：超时2倍，报街道", "系统督办：严重超时，报区"]
 
 
-def test_each_centre_with_a_group_gets_its_own_daily_report(clock, resident, wechat_user, tree, sweep) -> None:
+def test_each_centre_with_a_group_gets_its_own_daily_report(clock, resident, wechat_user, sweep) -> None:
     clock.to(cst(11, 23, 9, 0))
-    resident.say(LAMP)  # 幸福小区, in the tree
-    wechat_user("o-demo-resident-2").say("阳光花园2栋楼道灯坏了")  # a grid outside it
+    resident.say(LAMP)  # 幸福小区: 幸福社区, 朝阳街道
+    wechat_user("o-demo-resident-2").say("建设新村2栋楼道灯坏了")  # 建设社区, 和平街道
     clock.to(cst(11, 23, 18, 1))
     reports = {r["recipient"]: r["text"] for r in events(sweep(daily=True), "daily")}
-    assert set(reports) == {"supervisors", "chat-d01", "chat-s01", "chat-c01"}
+    assert set(reports) == {"supervisors", "centre-chat-s01", "centre-chat-s02", "centre-chat-c01"}
     assert "11月23日 工单 2 件" in reports["supervisors"]  # the configured centre: everything
-    assert "幸福社区 11月23日 工单 1 件" in reports["chat-c01"]
-    assert "朝阳街道 11月23日 工单 1 件" in reports["chat-s01"]
+    assert "幸福社区 11月23日 工单 1 件" in reports["centre-chat-c01"]
+    assert "朝阳街道 11月23日 工单 1 件" in reports["centre-chat-s01"]
+    assert "和平街道 11月23日 工单 1 件" in reports["centre-chat-s02"]
     assert events(sweep(daily=True), "daily") == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -12,31 +11,19 @@ from handlers import admin
 from storage.db import transaction
 from storage.models import Ticket, TicketEvent, utcnow
 
-DEMO = Path(__file__).resolve().parents[2] / "demo"
-ORG = """code,name,level,parent
-D01,城东区,district,
-S01,朝阳街道,street,D01
-S02,阳光街道,street,D01
-C01,幸福社区,community,S01
-C02,阳光社区,community,S02
-C03,人民社区,community,S02
-"""
-# The demo's grids, each under a community: 幸福小区 in 朝阳街道, the rest in 阳光街道.
-GRID_ORG = {"G01": "C01", "G02": "C01", "G03": "C01", "G04": "C02", "G05": "C02", "G06": "C03", "G07": "C03"}
+# The demo's tree (demo/org.csv): 城东区 D01 → 朝阳街道 S01 (幸福社区 C01: 幸福小区; 阳光社区 C02: 阳光花园) and
+# 和平街道 S02 (建设社区 C03: 建设新村). Its centres: wecom:centre-s01, wecom:centre-s02, wecom:centre-c01.
 CENTRES = """role,id,name,grid,phone,address,org
 supervisor,o-centre-d01,城东区指挥中心,,,,D01
 supervisor,o-centre-s01,朝阳街道指挥中心,,,,S01
-supervisor,o-centre-c02,阳光社区指挥中心,,,,C02
+supervisor,o-centre-c03,建设社区指挥中心,,,,C03
 """
 
 
 @pytest.fixture
 def city(rt, demo):  # type: ignore[no-untyped-def]
-    lines = (DEMO / "grids.csv").read_text(encoding="utf-8").splitlines()
-    grids = [lines[0] + ",org"] + [f"{line},{GRID_ORG.get(line.split(',')[0], '')}" for line in lines[1:]]
+    """The demo's tree, with centres the tests can reach over the Official Account."""
     with transaction(rt.engine) as s:
-        assert not admin.import_org(s, ORG.encode()).errors
-        assert not admin.import_grids(s, "\n".join(grids).encode()).errors
         assert not admin.import_people(s, CENTRES.encode()).errors
 
 
@@ -52,7 +39,7 @@ def district(wechat_user, city):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def community(wechat_user, city):  # type: ignore[no-untyped-def]
-    return wechat_user("o-centre-c02")
+    return wechat_user("o-centre-c03")
 
 
 def numbers(session) -> list[int]:  # type: ignore[no-untyped-def]
@@ -62,9 +49,9 @@ def numbers(session) -> list[int]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def two_tickets(wechat_user, session, city) -> tuple[int, int]:  # type: ignore[no-untyped-def]
-    """One ticket in 朝阳街道 (G01), one in 阳光街道 (G04)."""
+    """One ticket in 朝阳街道 (G01), one in 和平街道 (G07)."""
     assert "已派给 幸福小区第1网格" in wechat_user("o-demo-resident-1").say("3号楼楼道灯坏了")
-    assert "已派给 阳光花园第1网格" in wechat_user("o-demo-resident-2").say("阳光花园2栋楼道灯坏了")
+    assert "已派给 建设新村网格" in wechat_user("o-demo-resident-2").say("建设新村2栋楼道灯坏了")
     first, second = numbers(session)
     return first, second
 
@@ -73,7 +60,7 @@ def test_a_street_centre_reads_its_own_ticket_and_is_refused_another_streets(str
     mine, theirs = two_tickets
     assert "幸福小区第1网格" in street.say(f"查 {mine}")
     reply = street.say(f"查 {theirs}")
-    assert reply.startswith(f"工单 {theirs} 属于阳光街道阳光社区阳光花园第1网格，不在您的管辖范围（朝阳街道）")
+    assert reply.startswith(f"工单 {theirs} 属于和平街道建设社区建设新村网格，不在您的管辖范围（朝阳街道）")
     assert "楼道灯" not in reply  # nothing of the ticket itself
 
 
@@ -85,7 +72,7 @@ def test_a_command_outside_the_unit_changes_nothing(street, two_tickets, session
     assert "不在您的管辖范围" in street.say(f"改类 {theirs} 停车交通")
     assert "不在您的管辖范围" in street.say(f"接单 {theirs}")
     # Nor may it send its own ticket into another street's grid.
-    assert "网格 G04 属于阳光街道阳光社区" in street.say(f"转派 {mine} G04")
+    assert "网格 G07 属于和平街道建设社区" in street.say(f"转派 {mine} G07")
     session.expire_all()
     assert len(session.exec(select(TicketEvent).where(TicketEvent.ticket_id == theirs)).all()) == len(before)
     assert session.get(Ticket, mine).grid_id == home
@@ -99,14 +86,14 @@ def test_a_street_centre_moves_a_ticket_between_its_own_grids(street, two_ticket
 
 def test_statistics_count_the_units_own_tickets_and_rank_the_units_under_it(street, district, community, two_tickets):
     assert "朝阳街道 今日工单 1 件" in street.say("统计")
-    assert "阳光社区 今日工单 1 件" in community.say("统计")
+    assert "建设社区 今日工单 1 件" in community.say("统计")
     reply = district.say("统计")
     assert "城东区 今日工单 2 件" in reply
     assert "各街道排名（办结率｜按期办结率｜满意率）" in reply
-    assert "朝阳街道 0.0%" in reply and "阳光街道 0.0%" in reply and "（1件）" in reply
+    assert "朝阳街道 0.0%" in reply and "和平街道 0.0%" in reply and "（1件）" in reply
     assert "各社区排名" in street.say("统计 本月") and "幸福社区" in street.say("统计 本月")
     assert "排名" not in community.say("统计")  # a community has grids, not units, under it
-    assert "不在您的管辖范围" in street.say("统计 G04")
+    assert "不在您的管辖范围" in street.say("统计 G07")
 
 
 def test_overdue_and_grid_lists_stay_inside_the_unit(street, community, two_tickets, rt):
@@ -115,9 +102,9 @@ def test_overdue_and_grid_lists_stay_inside_the_unit(street, community, two_tick
             ticket.resolve_due_at = utcnow() - timedelta(hours=5)
     _, theirs = two_tickets
     late = community.say("超时")
-    assert "超时工单 1 件" in late and f"{theirs} 阳光花园第1网格" in late and "幸福小区" not in late
+    assert "超时工单 1 件" in late and f"{theirs} 建设新村网格" in late and "幸福小区" not in late
     grids = street.say("网格")
-    assert "G01、G02、G03" in grids and "G04" not in grids
+    assert "G01、G02、G03、G04、G05、G06、G09、G10" in grids and "G07" not in grids
     assert "不在您的管辖范围" in community.say("网格 G01")
     assert "不在您的管辖范围" in community.say("待办 G01")
 
@@ -132,5 +119,5 @@ def test_a_ticket_no_grid_has_yet_is_the_top_centres_to_dispatch(street, distric
 
 def test_a_centre_without_a_unit_still_sees_everything(supervisor, two_tickets):
     mine, theirs = two_tickets
-    assert "幸福小区第1网格" in supervisor.say(f"查 {mine}") and "阳光花园第1网格" in supervisor.say(f"查 {theirs}")
+    assert "幸福小区第1网格" in supervisor.say(f"查 {mine}") and "建设新村网格" in supervisor.say(f"查 {theirs}")
     assert "今日工单 2 件" in supervisor.say("统计")

@@ -134,14 +134,23 @@ def test_supervisor_quick_button_gets_the_numbers(sim):
 def test_directory_lists_demo_people_and_grid_chats(sim):
     _, directory = call(f"{sim.url}/sim/directory")
 
-    assert {"id": "o-demo-resident-1", "name": "王秀兰", "grid": "G01", "address": "幸福小区3栋"} in (
-        directory["residents"]
-    )
+    resident = {"id": "o-demo-resident-1", "name": "王秀兰", "grid": "G01", "address": "幸福小区3栋", "post": ""}
+    assert resident in directory["residents"]
     assert directory["supervisor"]["id"] == "o-demo-supervisor"
-    g01 = next(c for c in directory["chats"] if c["code"] == "G01")
-    assert g01 == {"code": "G01", "name": "幸福小区第1网格", "chat_id": "wrk-chat-g01", "worker": "zhangwei"}
-    _, chats = call(f"{sim.url}/sim/chats")
-    assert [c["chat_id"] for c in chats["chats"]][:8] == [f"wrk-chat-g0{i}" for i in range(1, 9)]
+    chats = {c["code"]: c for c in directory["chats"]}
+    assert chats["G01"] == {"code": "G01", "name": "幸福小区第1网格", "chat_id": "wrk-chat-g01", "worker": "zhangwei"}
+    # A centre with a group of its own, and a department's group, each played by its own people.
+    assert chats["S01"] == {
+        "code": "S01",
+        "name": "朝阳街道指挥中心群",
+        "chat_id": "centre-chat-s01",
+        "worker": "centre-s01",
+    }
+    assert chats["CG01"]["name"] == "区城管执法局工作群" and chats["CG01"]["worker"] == "cg-li"
+    members = {m["id"]: m for m in directory["members"]}
+    assert members["centre-s01"]["post"] == "朝阳街道指挥中心" and members["cg-li"]["post"] == "区城管执法局"
+    _, listed = call(f"{sim.url}/sim/chats")
+    assert [c["chat_id"] for c in listed["chats"]][:8] == [f"wrk-chat-g0{i}" for i in range(1, 9)]
 
 
 def test_app_down_is_told_in_the_chat_not_a_crash(settings):
