@@ -174,7 +174,7 @@ MOVES: dict[str, Move] = {
         S.ACCEPTED,
         ("accepted_at",),
         (first_accept,),
-        (Tell(To.RESIDENTS, "accepted", ("worker",)),),
+        (Tell(To.RESIDENTS, "accepted", ("worker", "department")),),
     ),
     # A grid worker's own find (巡查): theirs from the start, so no group card and nobody to tell.
     "patrol": Move("登记巡查", frozenset({S.NEW}), S.ACCEPTED, ("assigned_at", "accepted_at"), (found_on_patrol,)),

@@ -142,7 +142,8 @@ def render(session: Session, row: Notification) -> str:
         linked = LINKED_NOTICES.get(row.event) if payload.get("linked") else None
         template = linked or RESIDENT_NOTICES.get(row.event, "工单 {n} 有更新。回复“进度 {n}”查看。")
         worker = payload.get("worker") or "网格员"
-        fields["worker"] = f"{worker[:1]}网格员"
+        # A department's member is named by the department: a resident knows 区城管执法局, not its staff.
+        fields["worker"] = str(payload.get("department") or f"{worker[:1]}网格员")
         return template.format_map(fields)
     # Residents' and workers' own words go to a group seen by many: a phone or a name in a 补充 is masked there too.
     for said in ("note", "reason"):

@@ -9,7 +9,7 @@ from handlers.clock import fmt
 from handlers.commands import Context, Registry, parse_ticket_number
 from handlers.types import Message, Reply
 from storage import tickets
-from storage.models import Grid, Person, Role, Status, Ticket
+from storage.models import Department, Grid, Person, Role, Status, Ticket
 from storage.tickets import STATUS_NAMES, IllegalMove
 
 commands = Registry()
@@ -44,8 +44,9 @@ def describe(ctx: Context, ticket: Ticket) -> str:
         if ticket.reporter_count > 1:
             line += f"（{ticket.reporter_count}位居民反映）"
         worker = ctx.session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
+        department = ctx.session.get(Department, ticket.department_id) if ticket.department_id else None
         who = f" {worker.name[:1]}网格员" if worker and worker.name else ""
-        line += f"，{grid.name}{who}负责"
+        line += f"，{department.name}负责" if department else f"，{grid.name}{who}负责"
         if ticket.resolve_due_at:
             line += f"，预计 {fmt(ticket.resolve_due_at)} 前办结"
     if ticket.awaiting == "location":

@@ -36,7 +36,9 @@ def move(ctx: Context, action: str, note: str = "", **about: object) -> Reply | 
 def accept(msg: Message, args: list[str], ctx: Context) -> Reply:
     """接单 <工单号>：认领本网格的工单"""
     ticket = ticket_of(ctx)
-    if refused := move(ctx, "accept", worker=ctx.person.name):
+    department = ctx.session.get(Department, ctx.person.department_id) if ctx.person.department_id else None
+    about = {"department": department.name} if department is not None and ctx.person.role == Role.DEPARTMENT else {}
+    if refused := move(ctx, "accept", worker=ctx.person.name, **about):
         return refused
     if ctx.person.role in (Role.GRID_WORKER, Role.DEPARTMENT):
         ticket.assignee_id = ctx.person.id

@@ -76,7 +76,9 @@ def test_a_worker_hands_up_what_the_grid_cannot_solve_and_keeps_it_until_the_cen
     assert "办结" in zhang.say(f"办结 {parked.id} 车主已挪车")  # still theirs to finish
 
 
-def test_the_centre_routes_it_to_a_department_and_the_resident_hears_who_has_it(parked, zhang, centre, li, session):
+def test_the_centre_routes_it_to_a_department_and_the_resident_hears_who_has_it(
+    parked, resident, zhang, centre, li, session
+):
     zhang.say(f"上报 {parked.id} 需要执法拖车")
     due = fresh(session, parked.id).resolve_due_at
     assert "不负责" in centre.say(f"流转 {parked.id} WY02")  # 阳光物业 serves 阳光社区, not 幸福社区
@@ -93,6 +95,11 @@ def test_the_centre_routes_it_to_a_department_and_the_resident_hears_who_has_it(
     # The department works it with the grid workers' commands, in its own group.
     assert f" {parked.id} " in li.say("待办")
     assert "李执法已接单" in li.say(f"接单 {parked.id}")
+    # The resident hears the department's name, not a staff member's, and 进度 says who has it now.
+    assert said(session, "accepted")["resident_notice", "o-demo-resident-1"].startswith(
+        f"您反映的问题（工单 {parked.id}）已由区城管执法局接单"
+    )
+    assert "区城管执法局负责" in resident.say(f"进度 {parked.id}")
     assert "已办结" in li.say(f"办结 {parked.id} 已拖离，车主已处罚")
     assert fresh(session, parked.id).status == Status.RESOLVED
 
