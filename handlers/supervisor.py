@@ -159,6 +159,21 @@ def push_daily_report(session: Session, now: datetime, report_at: time | None) -
     return queued
 
 
+@commands.command("巡查统计", roles=SUPERVISOR, glued_args=True)
+def patrol_stats(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """巡查统计 [今日|本周|本月|上月]：各网格员巡查发现的问题数（默认本月）"""
+    period_word = next((a for a in args if a in PERIODS), "本月")
+    since, until, shown = period("今日" if period_word == "今天" else period_word, ctx.now)
+    reach = scope.of(ctx.session, ctx.person)
+    found = metrics.patrol_by_worker(ctx.session, since, until, reach.within)
+    title = f"{reach.name} {shown}".strip()
+    if not found:
+        return Reply(f"{title}还没有巡查发现的问题。网格员在群里发“巡查 问题描述”即可登记。")
+    lines = [f"{i}. {name} {count}件" for i, (name, count) in enumerate(found[:RANKED_AT_MOST], 1)]
+    more = f"\n……共 {len(found)} 位网格员" if len(found) > RANKED_AT_MOST else ""
+    return Reply(f"{title}巡查发现 {sum(c for _, c in found)} 件：\n" + "\n".join(lines) + more)
+
+
 @commands.command("日报", roles=SUPERVISOR)
 def report_now(msg: Message, args: list[str], ctx: Context) -> Reply:
     """日报：今天的汇总（每个工作日 18:00 也会自动推送到指挥中心群）"""

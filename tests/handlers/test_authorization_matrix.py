@@ -83,6 +83,7 @@ MATRIX = {
     "流转":     "-   -   -   -   -   -   Y   Y   -   Y   -   - ",
     "协办":     "-   -   -   -   -   -   Y   Y   -   Y   -   - ",
     "部门":     "-   -   -   -   -   -   Y   Y   -   Y   Y   - ",
+    "巡查统计": "-   -   -   -   -   -   Y   Y   -   Y   Y   - ",
 }
 # fmt: on
 
@@ -185,6 +186,7 @@ CASES = {
     "流转": Case("{X} CG01 请清理", "assigned", lambda s: "route" in s.actions and s.ticket.department_id is not None),
     "协办": Case("{X} G02 请协助", "assigned", lambda s: "assist" in s.actions),
     "部门": Case("", "assigned", lambda s: "CG01 区城管执法局" in s.reply),
+    "巡查统计": Case("", "assigned", lambda s: "巡查" in s.reply),
 }
 
 # The states X is put in, as the people concerned would get it there.

@@ -216,3 +216,14 @@ def test_an_urgent_find_runs_on_the_urgent_clock_and_says_to_call_for_help(zhang
     [ticket] = patrol_tickets(session)
     assert reply.startswith("【紧急】如有危险请立即拨打119") and f"已登记巡查工单 {ticket.id}（安全隐患·着火）" in reply
     assert ticket.urgent and ticket.resolve_due_at - ticket.created_at == timedelta(hours=2)
+
+
+def test_the_centre_ranks_its_workers_by_their_finds(zhang, liu, rt):
+    zhang.say(f"巡查 {RUBBISH}")
+    zhang.say("巡查 南门路灯不亮 已处理")
+    liu.say("巡查 6栋门口共享单车乱停")
+    chaoyang = GroupMember(rt, "centre-s01", "centre-chat-s01")  # 幸福小区's street
+    assert chaoyang.say("巡查统计") == "朝阳街道 本月巡查发现 3 件：\n1. 张伟 2件\n2. 刘洋 1件"
+    heping = GroupMember(rt, "centre-s02", "centre-chat-s02")  # another street: none of these are its
+    assert heping.say("巡查统计 本月").startswith("和平街道 本月还没有巡查发现的问题")
+    assert "不对网格员开放" in zhang.say("巡查统计")
