@@ -238,6 +238,12 @@ def inspect(msg: Message, args: list[str], ctx: Context) -> Reply:
         lines.append(f"{ticket.reporter_count}位居民反映。回复“拆分 {ticket.id}”查看或拆开错误关联。")
     if ticket.department_id and (department := ctx.session.get(Department, ticket.department_id)):
         lines.append(f"办理部门：{department.name}（{department.code}）")
+    if helping := departments.helpers(ctx.session, ticket.id or 0):
+        names = [
+            (ctx.session.get(Department, h.department_id) if h.department_id else ctx.session.get(Grid, h.grid_id))
+            for h in helping
+        ]
+        lines.append("协办：" + "、".join(n.name for n in names if n is not None))
     if ticket.reported_up_at is not None:
         lines.append(f"网格员 {fmt(ticket.reported_up_at)} 上报。回复“流转 {ticket.id} 部门编号 要求”交部门办理。")
     if ticket.extension_request:

@@ -129,6 +129,7 @@ def test_a_co_handler_is_told_and_may_post_progress_but_not_finish(parked, centr
     assert "您不能" in liuyang.say(f"进展 {parked.id} 看到了")  # not G02's ticket yet
     assert "已请幸福小区第2网格协办" in centre.say(f"协办 {parked.id} G02 帮忙找车主")
     assert "已在协办" in centre.say(f"协办 {parked.id} G02")
+    assert "协办：幸福小区第2网格" in centre.say(f"查 {parked.id}")
     ((kind, chat), text), *others = said(session, "assist").items()
     assert (kind, chat, others) == ("group_push", "wrk-chat-g02", []) and "帮忙找车主" in text
     assert "已记录" in liuyang.say(f"进展 {parked.id} 已联系上车主")
