@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import event
-from sqlmodel import func, select
+from sqlmodel import select
 
 from storage.models import Department, OrgUnit, Person
+from tests.importing import count, load
 
 ORG = """code,name,level,parent
 D01,上城区,district,
@@ -32,21 +33,6 @@ department,wechat:o-zj,住建值班,,,,ZJ_D01
 supervisor,o-street,和平街道指挥中心,,,,S01
 grid_worker,wangwu,王五,A01,13700000001,,
 """
-
-
-def cli(app, *args: str):
-    return app.test_cli_runner().invoke(args=list(args))
-
-
-def load(app, tmp_path: Path, kind: str, content: str, encoding: str = "utf-8"):
-    """Run `import-<kind>` on a file with this content, as an administrator would."""
-    path = tmp_path / f"{kind}.csv"
-    path.write_bytes(content.encode(encoding))
-    return cli(app, f"import-{kind}", str(path))
-
-
-def count(session, model) -> int:
-    return session.exec(select(func.count()).select_from(model)).one()
 
 
 def departments(session) -> dict[str, tuple[str, str | None, str, str, str]]:

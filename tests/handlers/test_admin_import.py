@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import event, text
-from sqlmodel import func, select
+from sqlmodel import select
 
 from storage.models import Grid, Person, Ticket
+from tests.importing import cli, count
 
 GRIDS = """code,name,community,aliases,chat_id,lat,lng
 A01,和平里第1网格,和平里小区,和平里小区1-3栋|和平里菜场,chat-a01,30.1,120.1
@@ -19,14 +20,6 @@ grid_worker,wangwu,王五,A01,13700000001,
 supervisor,o-sup,街道指挥中心,,,
 resident,o-res,赵六,A02,13700000002,和平里小区5栋
 """
-
-
-def cli(app, *args: str):
-    return app.test_cli_runner().invoke(args=list(args))
-
-
-def count(session, model) -> int:
-    return session.exec(select(func.count()).select_from(model)).one()
 
 
 def test_gbk_file_from_excel_imports_and_expands_building_ranges(app, session, tmp_path: Path):

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import aliased
-from sqlmodel import func, select
+from sqlmodel import select
 
 from storage.models import Grid, OrgUnit, Person
+from tests.importing import count, load
 
 # Children before their parents, as a street office's sheet sorted by name would have them.
 ORG = """code,name,level,parent,chat_id
@@ -38,21 +39,6 @@ supervisor,o-street,和平街道指挥中心,,,,S01
 supervisor,o-city,区指挥中心,,,,
 grid_worker,wangwu,王五,A01,13700000001,,
 """
-
-
-def cli(app, *args: str):
-    return app.test_cli_runner().invoke(args=list(args))
-
-
-def load(app, tmp_path: Path, kind: str, content: str, encoding: str = "utf-8"):
-    """Run `import-<kind>` on a file with this content, as an administrator would."""
-    path = tmp_path / f"{kind}.csv"
-    path.write_bytes(content.encode(encoding))
-    return cli(app, f"import-{kind}", str(path))
-
-
-def count(session, model) -> int:
-    return session.exec(select(func.count()).select_from(model)).one()
 
 
 def paths(session) -> dict[str, str]:
