@@ -83,7 +83,8 @@ def parse(argv: list[str]) -> tuple[list[str], Options, bool]:
         action="append",
         choices=list(scale.PARTS),
         help="scale: run only this study (repeatable; default all): commands (supervisor commands at scale), "
-        "sweep (the ticket sweep), grids (a complaint with a city's grid list)",
+        "sweep (the ticket sweep), grids (a complaint with a city's grid list), import (importing a city's "
+        "organisation tree and grids)",
     )
     parser.add_argument("--no-write", action="store_true", help="print the results only; leave RESULTS.md alone")
     parser.add_argument(

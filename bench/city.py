@@ -1,26 +1,30 @@
-"""A generated city for the scale benchmark: its grids (streets of 100, with aliases, polygons, a group chat and a
-worker each), its residents, and a year of its tickets, as bulk-loadable rows.
+"""A generated city for the scale benchmark: its organisation tree (districts, streets, communities), its grids (10 or
+11 to a community, with aliases, polygons, a group chat and a worker each), its residents, and a year of its
+tickets, as bulk-loadable rows.
 
 Everything is drawn from fixed seeds, so two runs (and the baseline and full cases of one run) load the same rows.
 """
 
 from __future__ import annotations
 
+import csv
 import math
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
 
-from bench.harness import bulk_insert
+from bench.harness import BenchError, bulk_insert
 from handlers import sla
 from handlers.clock import CST
 from storage import grids
-from storage.models import OPEN_STATUSES, Grid, Person, Role, Status, Ticket
+from storage.models import OPEN_STATUSES, Grid, OrgLevel, OrgUnit, Person, Role, Status, Ticket, TicketSource
 
 # Wednesday 18 November 2026, 10:00 China time: the moment the year ends and every command is asked at, so that 今日 and
 # 本月 cover the same tickets whatever day the benchmark runs (the handlers take `now` from the caller, as the WeCom
@@ -29,7 +33,10 @@ NOW = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
 DAYS = 365
 CITY_GRIDS = 32_000
 TICKETS_PER_GRID = 31.25  # a year's tickets per grid on average: 1,000,000 over a city's 32,000 grids
-GRIDS_PER_COMMUNITY, COMMUNITIES_PER_STREET = 10, 10  # a street centre: 100 grids
+# The organisation tree of issue 12: 30 districts of 10 streets of 10 communities, 10 or 11 grids each (a street
+# centre: about 107 grids).
+CITY_COMMUNITIES = 3_000
+STREETS_PER_DISTRICT, COMMUNITIES_PER_STREET = 10, 10
 RESIDENTS_PER_TICKET = 0.2  # a resident who writes at all writes five times a year
 DEMO_WEIGHT = 10.0  # the demo grids are busy old compounds: ten times the median grid's tickets
 TABLES = SQLModel.metadata.tables
@@ -97,66 +104,172 @@ class City:
     workers: dict[int, int]
     residents: list[int]
     cum_weights: list[float]
+    units: dict[str, tuple[int, str]]  # the organisation tree: (id, path) by code
 
 
-# ---- the city: grids, workers, residents --------------------------------------------------------------------------
+# ---- the city: its organisation tree, grids, workers, residents ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit of the city's organisation tree (区 → 街道 → 社区), as import-org would store it."""
+
+    code: str
+    name: str
+    level: OrgLevel
+    parent: str  # the parent's code; "" for a district
+    path: str
+    chat_id: str
 
 
 def grid_count(tickets: int) -> int:
     return min(CITY_GRIDS, max(1, round(tickets / TICKETS_PER_GRID)))
 
 
-def build_city(engine: Engine, tickets: int) -> City:
-    """The demo grids and as many more as the ticket count calls for, a worker each, and the residents."""
-    rng = random.Random(20261118)
-    with Session(engine) as session:
-        demo = session.exec(select(Grid.id, Grid.code).order_by(col(Grid.code))).all()
-    more = max(0, grid_count(tickets) - len(demo))
-    grid_rows = []
-    for n in range(more):
-        street, community, number = n // 100 + 1, n // 10 % 10 + 1, n % 10 + 1
-        place = f"第{street}街道{COMMUNITY_NAMES[(street + community) % len(COMMUNITY_NAMES)]}{community}社区"
+def community_of(grid: int) -> int:
+    """The community (0-based) of the city's grid number `grid` (0-based, the generated grids only): 32,000 grids
+    over 3,000 communities, in order, 10 or 11 each. A smaller city is the first grids of the same layout, so its
+    tree is the first units of the city's."""
+    return grid * CITY_COMMUNITIES // CITY_GRIDS
+
+
+def first_grid(community: int) -> int:
+    return -(-community * CITY_GRIDS // CITY_COMMUNITIES)
+
+
+def tree(grids: int) -> list[Unit]:
+    """The units that hold the first `grids` grids of the city: districts of 10 streets, streets of 10 communities;
+    parents before their children, so they can be loaded in this order. Every centre has its group, as in a city
+    that runs the tree: centre notices look for the nearest one."""
+    communities = community_of(grids - 1) + 1
+    streets = (communities - 1) // COMMUNITIES_PER_STREET + 1
+    districts = (streets - 1) // STREETS_PER_DISTRICT + 1
+
+    def unit(code: str, name: str, level: OrgLevel, above: Unit | None) -> Unit:
+        parent, path = (above.code, above.path) if above else ("", "/")
+        return Unit(code, name, level, parent, f"{path}{code}/", f"centre-{code.lower()}")
+
+    units = [unit(f"D{d + 1:03d}", f"第{d + 1}区", OrgLevel.DISTRICT, None) for d in range(districts)]
+    units += [
+        unit(f"S{s + 1:03d}", f"第{s + 1}街道", OrgLevel.STREET, units[s // STREETS_PER_DISTRICT])
+        for s in range(streets)
+    ]
+    units += [
+        unit(f"C{c + 1:04d}", community_name(c), OrgLevel.COMMUNITY, units[districts + c // COMMUNITIES_PER_STREET])
+        for c in range(communities)
+    ]
+    return units
+
+
+def community_name(community: int) -> str:
+    """Its name, numbered within its street: 幸福3社区."""
+    return f"{COMMUNITY_NAMES[community % len(COMMUNITY_NAMES)]}{community % COMMUNITIES_PER_STREET + 1}社区"
+
+
+def community_code(grid: int) -> str:
+    """The code of the community unit the city's grid number `grid` hangs under."""
+    return f"C{community_of(grid) + 1:04d}"
+
+
+def grid_rows(start: int, stop: int, rng: random.Random) -> Iterator[dict[str, Any]]:
+    """The city's grids number `start` to `stop` - 1, J-coded, each with aliases, a polygon and a group chat;
+    `community` is the compound name residents use (the unit they hang under is `community_code`)."""
+    for n in range(start, stop):
+        community = community_of(n)
+        street = community // COMMUNITIES_PER_STREET
+        number = n - first_grid(community) + 1
+        place = f"第{street + 1}街道{community_name(community)}"
         lat, lng = 30.0 + rng.uniform(0, 0.6), 120.0 + rng.uniform(0, 0.6)
         corners = ";".join(f"{lng + dx:.6f},{lat + dy:.6f}" for dx, dy in POLYGON)
         buildings = "|".join(f"{place}{(number - 1) * 4 + b}栋" for b in range(1, 5))
-        grid_rows.append(
+        yield {
+            "code": f"J{community + 1:04d}{number:02d}",
+            "name": f"{place}第{number}网格",
+            "community": place,
+            "aliases": f"{buildings}|{place}{'东南西北'[number % 4]}门",
+            "chat_id": f"wrk-chat-j{n + 1}",
+            "webhook_key": "",
+            "lat": lat,
+            "lng": lng,
+            "polygon": corners,
+        }
+
+
+def add_tree(engine: Engine, grids: int) -> dict[str, tuple[int, str]]:
+    """The units the city's first `grids` grids hang under, added in bulk where missing (a level at a time, so each
+    knows its parent's id); every unit's (id, path) by code."""
+    units = tree(grids)
+    with Session(engine) as session:
+        stored = {u.code: (u.id, u.path) for u in session.exec(select(OrgUnit)).all() if u.id is not None}
+    clash = next((u for u in units if u.code in stored and stored[u.code][1] != u.path), None)
+    if clash is not None:
+        raise BenchError(f"unit {clash.code} is stored at {stored[clash.code][1]}, the city's is at {clash.path}")
+    for level in OrgLevel:
+        rows = [
             {
-                "code": f"J{street:03d}{community:02d}{number:02d}",
-                "name": f"{place}第{number}网格",
-                "community": place,
-                "aliases": f"{buildings}|{place}{'东南西北'[number % 4]}门",
-                "chat_id": f"wrk-chat-j{n + 1}",
-                "webhook_key": "",
-                "lat": lat,
-                "lng": lng,
-                "polygon": corners,
+                "code": u.code,
+                "name": u.name,
+                "level": u.level,
+                "parent_id": stored[u.parent][0] if u.parent else None,
+                "path": u.path,
+                "chat_id": u.chat_id,
             }
-        )
-    bulk_insert(engine, TABLES["grid"], grid_rows)
+            for u in units
+            if u.level == level and u.code not in stored
+        ]
+        bulk_insert(engine, TABLES["org_unit"], rows)
+        with Session(engine) as session:
+            made = session.exec(select(OrgUnit.id, OrgUnit.code, OrgUnit.path).where(OrgUnit.level == level)).all()
+        stored |= {code: (unit_id, path) for unit_id, code, path in made if unit_id is not None}
+    return stored
+
+
+def build_city(engine: Engine, tickets: int) -> City:
+    """The city the ticket count calls for, grown from what the database holds (the demo, perhaps a smaller city
+    built before): the demo's grids and as many generated ones as make the count, the generated ones under the
+    city's organisation tree; a worker each, and the residents. All loaded in bulk.
+
+    The demo keeps its own tree (seed-demo imports one); demo grids without a unit hang in the city's first
+    community."""
+    rng = random.Random(20261118)
+    with Session(engine) as session:
+        held = session.exec(select(Grid.id, Grid.code, Grid.org_id).order_by(col(Grid.code))).all()
+        scale_residents = session.exec(select(func.count()).where(col(Person.openid).startswith(RESIDENT_PREFIX))).one()
+    demo = [(grid_id, org_id) for grid_id, code, org_id in held if not code.startswith(CITY_CODE)]
+    built = len(held) - len(demo)
+    wanted = max(built, grid_count(tickets) - len(demo), 1)
+    units = add_tree(engine, wanted)
+    first_id, first_path = units[community_code(0)]
+    hung = [{"id": grid_id, "org_id": first_id, "org_path": first_path} for grid_id, org_id in demo if org_id is None]
+    if hung:
+        with Session(engine) as session:
+            session.execute(update(Grid), hung)
+            session.commit()
+    bulk_insert(engine, TABLES["grid"], hung_grids(grid_rows(built, wanted, rng), built, units))
     with Session(engine) as session:
         grids.changed(session)  # written behind the importer's back: say so, as the importer does
         session.commit()
-        made = session.exec(select(Grid.id, Grid.code).order_by(col(Grid.id))).all()
-    by_code = {code: grid_id for grid_id, code in made if grid_id is not None}
-    demo_codes = {code for _, code in demo}
-    extra = [grid_id for grid_id, code in made if code not in demo_codes and grid_id is not None]
-    demo_ids = [by_code[code] for _, code in demo]
+        made = session.exec(select(Grid.id, Grid.code).order_by(col(Grid.code))).all()
+    demo_ids = [grid_id for grid_id, code in made if not code.startswith(CITY_CODE) and grid_id is not None]
+    extra = [grid_id for grid_id, code in made if code.startswith(CITY_CODE) and grid_id is not None]
+    had = {grid_id for grid_id, _, _ in held}
     bulk_insert(
         engine,
         TABLES["person"],
         (
             {
-                "wecom_userid": f"w-j{i + 1}",
+                "wecom_userid": f"w-{code.lower()}",
                 "openid": None,
                 "role": Role.GRID_WORKER,
-                "name": f"网格员{i + 1}",
+                "name": f"网格员{code}",
                 "grid_id": grid_id,
-                "phone": f"137{i + 1:08d}",
+                "phone": f"137{grid_id:08d}",
                 "address": "",
                 "subscribed": True,
                 "created_at": NOW - timedelta(days=400),
             }
-            for i, grid_id in enumerate(extra)
+            for grid_id, code in made
+            if grid_id is not None and grid_id not in had
         ),
     )
     all_grids = demo_ids + extra
@@ -166,7 +279,7 @@ def build_city(engine: Engine, tickets: int) -> City:
         (
             {
                 "wecom_userid": None,
-                "openid": f"o-scale-{i + 1}",
+                "openid": f"{RESIDENT_PREFIX}{i + 1}",
                 "role": Role.RESIDENT,
                 "name": "",
                 "grid_id": all_grids[i % len(all_grids)],
@@ -175,7 +288,7 @@ def build_city(engine: Engine, tickets: int) -> City:
                 "subscribed": True,
                 "created_at": NOW - timedelta(days=400),
             }
-            for i in range(max(1, round(tickets * RESIDENTS_PER_TICKET)))
+            for i in range(scale_residents, max(1, round(tickets * RESIDENTS_PER_TICKET)))
         ),
     )
     with Session(engine) as session:
@@ -192,9 +305,47 @@ def build_city(engine: Engine, tickets: int) -> City:
     for w in weights:
         total += w
         cum.append(total)
-    return City(all_grids, first_worker, [r for r in residents if r is not None], cum)
+    return City(all_grids, first_worker, [r for r in residents if r is not None], cum, units)
 
 
+def hung_grids(
+    rows: Iterable[dict[str, Any]], start: int, units: dict[str, tuple[int, str]]
+) -> Iterator[dict[str, Any]]:
+    """Grid rows from number `start` on, each with its community's id and path, as import-grids' org column sets
+    them."""
+    for n, row in enumerate(rows, start):
+        unit_id, path = units[community_code(n)]
+        yield row | {"org_id": unit_id, "org_path": path}
+
+
+# ---- the same city as the CSV files an operator imports ------------------------------------------------------------
+
+ORG_HEADER = ("code", "name", "level", "parent", "chat_id")
+GRID_HEADER = ("code", "name", "community", "aliases", "chat_id", "lat", "lng", "webhook_key", "polygon")
+
+
+def write_org(path: Path, grids: int) -> int:
+    """The tree of the city's first `grids` grids as `flask import-org` reads it, parents first; the units."""
+    units = tree(grids)
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(ORG_HEADER)
+        writer.writerows((u.code, u.name, u.level.value, u.parent, u.chat_id) for u in units)
+    return len(units)
+
+
+def write_grids(path: Path, grids: int, org: bool) -> None:
+    """The city's first `grids` grids as `flask import-grids` reads them; with `org`, the column that hangs each
+    under its community."""
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(GRID_HEADER + (("org",) if org else ()))
+        for n, row in enumerate(grid_rows(0, grids, random.Random(20261118))):
+            writer.writerow([row[column] for column in GRID_HEADER] + ([community_code(n)] if org else []))
+
+
+CITY_CODE = "J"  # the generated grids' codes: J, their community's number, theirs within it (J000101)
+RESIDENT_PREFIX = "o-scale-"
 COMMUNITY_NAMES = ("幸福", "阳光", "和平", "长青", "新华", "文化", "建设", "友谊", "光明", "团结", "东湖", "西溪")
 POLYGON = ((0, 0), (0.004, 0), (0.005, 0.002), (0.004, 0.004), (0, 0.004), (-0.001, 0.002))
 
@@ -263,6 +414,7 @@ class Year:
             text=words,
             location_text=f"{ticket_id % 30 + 1}栋",
             channel="wechat",
+            source=TicketSource.RESIDENT,
             source_msg_id=str(24_000_000_000_000_000 + ticket_id),
             keywords=keyword,
             confidence=0.8,

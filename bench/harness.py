@@ -421,12 +421,17 @@ def captured(engine: Engine) -> Iterator[list[Statement]]:
 
 
 def caller() -> str:
-    """`tickets.overdue` for a statement storage/tickets.py's `overdue` sent; "commit" for the unit of work's flush."""
+    """`tickets.overdue` for a statement storage/tickets.py's `overdue` sent; `handlers.scope.of` for one a handler
+    sent itself (a `session.get`); "commit" for the unit of work's flush at commit."""
     frame = sys._getframe(2)  # who is asking is on the stack, nowhere else
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if module.startswith("storage.") and module != "storage.db":
             return f"{module.removeprefix('storage.')}.{frame.f_code.co_name}"
+        if module == "sqlalchemy.orm.session" and frame.f_code.co_name == "commit":
+            return "commit"
+        if module.startswith("handlers."):
+            return f"{module}.{frame.f_code.co_name}"
         frame = frame.f_back  # type: ignore[assignment]
     return "commit"
 

@@ -1,15 +1,18 @@
 """Scale: what grows with a city's data, each measured beside a baseline without that data in the same run.
 
-One benchmark, three studies, each a section of RESULTS.md (`--part` runs some of them; all by default):
+One benchmark, four studies, each a section of RESULTS.md (`--part` runs some of them; all by default):
 
-- commands: 统计, 超时 and 网格 cost what their answers cover, not what the table holds. Each database holds a year of
-  a city's tickets (bench/city.py: 32,000 grids at 1,000,000 tickets a year); the baseline is the same database with
-  only the tickets the measured answers are made of. Both give the same replies, word for word.
+- commands: 统计, 超时 and 网格 cost what their answers cover, not what the table holds, for the whole city's centre
+  and for a street's (issue 12). Each database holds a year of a city's tickets (bench/city.py: 32,000 grids under
+  3,000 communities at 1,000,000 tickets a year); the baseline is the same database with only the tickets the
+  measured answers are made of. Both give the same replies, word for word.
 - sweep: the cron's reminder pass (`handlers.lifecycle.sweep`) finds its work through the `next_alert_at` index, so
   its time grows with the tickets due, not with the tickets open: a baseline sweep with only the due tickets, the
   same sweep beside 100,000 open tickets that are not due, and the baseline again once they are deleted.
-- grids: a complaint costs the same with the city's 32,000 grids as with the demo's 8, because routing reads the grid
-  list's version token (migration 0008) instead of every grid row.
+- grids: a complaint costs the same with the city's 32,000 grids under its organisation tree as with the demo's 16,
+  because routing reads the grid list's version token (migration 0008) instead of every grid row.
+- import: `flask import-org` and `import-grids` load the city's tree and its grids in under a minute (issue 12),
+  beside the same grids imported without a tree.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from __future__ import annotations
 import os
 import random
 import re
+import resource
+import statistics
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,17 +34,20 @@ from sqlalchemy import delete, func, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+import nlp
 from bench import harness
 from bench.city import (
     CANCELLED,
+    CITY_CODE,
+    CITY_COMMUNITIES,
     CITY_GRIDS,
     COMMUNITIES_PER_STREET,
     DAYS,
     DEMO_WEIGHT,
-    GRIDS_PER_COMMUNITY,
     NOW,
     RATED,
     RESIDENTS_PER_TICKET,
+    STREETS_PER_DISTRICT,
     STUCK_FLOOR,
     STUCK_HALF_LIFE_DAYS,
     STUCK_NEW,
@@ -47,16 +56,31 @@ from bench.city import (
     URGENT,
     Year,
     build_city,
+    write_grids,
+    write_org,
 )
 from bench.harness import CHUNK, BenchError, Environment, Options, progress
 from bench.results import Report
 from bench.stats import Run, baseline_ms
-from handlers import conversation, lifecycle, sla
+from handlers import conversation, lifecycle, routing, sla
 from handlers.clock import CST, period
 from handlers.types import Message
 from storage import grids, tickets
 from storage.db import transaction, writer
-from storage.models import OPEN_STATUSES, DataVersion, Grid, Outbox, Person, Role, Status, Ticket, TicketEvent
+from storage.models import (
+    OPEN_STATUSES,
+    DataVersion,
+    Grid,
+    OrgLevel,
+    OrgUnit,
+    Outbox,
+    Person,
+    Role,
+    Status,
+    Ticket,
+    TicketEvent,
+)
+from storage.scope import Within
 
 # A smoke run (`python -m bench --smoke`) measures each case this many times, after one warm-up.
 SMOKE_REPETITIONS = 2
@@ -69,16 +93,45 @@ def run(options: Options) -> list[Report]:
 # ==== commands: supervisor commands at scale ========================================================================
 
 COMMANDS_SECTION = "Supervisor commands at scale"
-SUPERVISOR = "zhihui"  # demo/people.csv: wecom:zhihui, 指挥中心值班员
-COMMANDS = ("统计", "统计 本月", "统计 本月 G01", "超时", "网格 G01")
-# What each reply must begin with (or contain), so a refusal or a wrong scope is never timed as an answer.
-EXPECTED = {
-    "统计": "今日工单",
-    "统计 本月": "本月工单",
-    "统计 本月 G01": "幸福小区第1网格 本月工单",
-    "超时": "超时工单",
-    "网格 G01": "幸福小区第1网格（G01）",
-}
+SUPERVISOR = "zhihui"  # demo/people.csv: wecom:zhihui, 指挥中心值班员, no unit: the whole database
+# Issue 12's street centre: a supervisor of the city's first street (bench/city.py: 10 communities, 107 grids),
+# imported with `flask import-people` and its org column.
+STREET = "S001"
+STREET_SUPERVISOR = "centre-s001"
+STREET_MS = 200.0  # issue 12: a street centre's 统计 over a year of a city's tickets
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A command as one supervisor sends it, and a pattern its reply must match, so that a refusal or a wrong scope
+    is never timed as an answer."""
+
+    text: str
+    expected: str
+    sender: str = SUPERVISOR
+
+    @property
+    def street(self) -> bool:
+        return self.sender == STREET_SUPERVISOR
+
+    @property
+    def label(self) -> str:
+        """How the tables name it: `统计`, or `统计` (street) for the street centre's."""
+        return f"`{self.text}`" + (" (street)" if self.street else "")
+
+
+ASKS = (
+    Ask("统计", "^今日工单"),
+    Ask("统计 本月", "^本月工单"),
+    Ask("统计 本月 G01", "^幸福小区第1网格 本月工单"),
+    Ask("超时", "^超时工单"),
+    Ask("网格 G01", "^幸福小区第1网格（G01）"),
+    # The street's title, then its communities side by side; a street may have nothing overdue in a tiny smoke city.
+    Ask("统计", "^第1街道 今日工单(?s:.*)各社区排名", STREET_SUPERVISOR),
+    Ask("统计 本月", "^第1街道 本月工单(?s:.*)各社区排名", STREET_SUPERVISOR),
+    Ask("超时", "^(超时工单|目前没有超时工单)", STREET_SUPERVISOR),
+)
+PLANS_OF_A_KIND = 2
 COMMANDS_REPETITIONS = 9
 COMMANDS_WARMUP = 2
 TARGET_MS = 1000.0
@@ -90,29 +143,35 @@ follows the tickets their answer covers, not the tickets the table holds. **Targ
 {TARGET_MS / 1000:.0f} s (p50) with a year of tickets in the table, and in at most {TARGET_RATIO}x (p50) the time
 it takes over a database holding only the tickets that answer is made of.**
 
-The commands, as the centre's duty officer (`wecom:zhihui` of demo/people.csv) sends them in WeCom: `统计` (today,
-every grid), `统计 本月` (this month, every grid), `统计 本月 G01` (this month, one grid), `超时` (the 20 open tickets
-longest past their resolve deadline, of every grid) and `网格 G01` (one grid's workers and open tickets). A supervisor
-here sees every grid in the database (there is no narrower supervisor scope), so a database is one command centre's
-city. Each is timed (`time.perf_counter`) around `handlers.conversation.process(engine, message, now)`, the function
-the WeCom gateway and `/wecom` call: the dedupe row, the roster lookup, the command's queries, rendering the reply
-and the commit. Every command is asked at {NOW.astimezone(CST):%Y-%m-%d %H:%M} China time (a Wednesday), passed
-as `now`, so 今日 and 本月 cover the same tickets whatever day the benchmark runs.
+The commands, as the centre's duty officer (`wecom:zhihui` of demo/people.csv, a supervisor without a unit, who sees
+every grid) sends them in WeCom: `统计` (today, every grid), `统计 本月` (this month, every grid), `统计 本月 G01`
+(this month, one grid), `超时` (the 20 open tickets longest past their resolve deadline, of every grid) and `网格 G01`
+(one grid's workers and open tickets). And, since issue 12, as a street's centre sends them (a supervisor whose unit
+is the city's first street, {STREET}, imported with `flask import-people` and its `org` column): `统计` and
+`统计 本月` (the street's 107 grids, then its 10 communities ranked: one `metrics.compute` for the street and one per
+community) and `超时` (the street's 20 longest overdue). **Issue 12's target: a street centre's `统计` answers in under
+{STREET_MS:.0f} ms (p50) over 1,000,000 tickets on PostgreSQL.** Each is timed (`time.perf_counter`) around
+`handlers.conversation.process(engine, message, now)`, the function the WeCom gateway and `/wecom` call: the dedupe
+row, the roster lookup, the command's queries, rendering the reply and the commit. Every command is asked at
+{NOW.astimezone(CST):%Y-%m-%d %H:%M} China time (a Wednesday), passed as `now`, so 今日 and 本月 cover the same
+tickets whatever day the benchmark runs.
 
 The data, generated (fixed seed) and loaded in bulk (PostgreSQL `COPY`, SQLite `executemany` per {CHUNK:,} rows) after
-`flask --app app seed-demo` has migrated the database and imported the demo community: a year of tickets ending at
-that moment, ids in order of creation, more on weekdays and in the daytime. One grid per {TICKETS_PER_GRID} tickets (at
-most {CITY_GRIDS:,}: 1,000,000 tickets over a city's {CITY_GRIDS:,} grids, 100,000 over a district's 3,200), in
-streets of {GRIDS_PER_COMMUNITY * COMMUNITIES_PER_STREET} grids and communities of {GRIDS_PER_COMMUNITY}, each with
-aliases, a polygon, a group chat and a worker; grids get tickets in lognormal proportions, the 8 demo grids
-{DEMO_WEIGHT:.0f} times the median. A resident for every {1 / RESIDENTS_PER_TICKET:.0f} tickets. Categories and their
-resolve limits from the taxonomy, {URGENT:.0%} urgent, clocks on the working-time calendar (`handlers.sla`: deadlines,
-`next_alert_at`, reminders already sent). Acceptance and resolution times are drawn around half the limits (about a
-fifth accepted late, a tenth resolved late); {RATED:.0%} rated, the rest closed automatically after 7 days;
-{CANCELLED:.0%} cancelled; accepted and never resolved (some of them suspended, reopened or returned), the backlog
-超时 lists: {STUCK_NEW:.0%} of this week's tickets, halving every {STUCK_HALF_LIFE_DAYS:.0f} days, at least
-{STUCK_FLOOR:.1%} of the oldest. What is still open at the measured moment follows from those times: about 1.5 % of the
-year's tickets, most of them overdue. No ticket events are generated: none of these commands reads them.
+`flask --app app seed-demo` has migrated the database and imported the demo district: a year of tickets ending at that
+moment, ids in order of creation, more on weekdays and in the daytime. One grid per {TICKETS_PER_GRID} tickets (at
+most {CITY_GRIDS:,}: 1,000,000 tickets over a city's {CITY_GRIDS:,} grids, 100,000 over 3,200): the demo's grids in
+the demo's own tree, the rest under the city's (`bench/city.py`: {CITY_COMMUNITIES:,} communities of 10 or 11 grids at
+{CITY_GRIDS:,} grids, streets of {COMMUNITIES_PER_STREET} communities, districts of {STREETS_PER_DISTRICT} streets,
+each unit with its centre's group; a smaller city is the first units of the same layout), each grid with aliases, a
+polygon, a group chat, a worker and its community's `org_path`; grids get tickets in lognormal proportions, the demo's
+grids {DEMO_WEIGHT:.0f} times the median. A resident for every {1 / RESIDENTS_PER_TICKET:.0f} tickets. Categories and
+their resolve limits from the taxonomy, {URGENT:.0%} urgent, clocks on the working-time calendar (`handlers.sla`:
+deadlines, `next_alert_at`, reminders already sent). Acceptance and resolution times are drawn around half the limits
+(about a fifth accepted late, a tenth resolved late); {RATED:.0%} rated, the rest closed automatically after 7 days;
+{CANCELLED:.0%} cancelled; accepted and never resolved (some of them suspended, reopened or returned), the backlog 超时
+lists: {STUCK_NEW:.0%} of this week's tickets, halving every {STUCK_HALF_LIFE_DAYS:.0f} days, at least
+{STUCK_FLOOR:.1%} of the oldest. What is still open at the measured moment follows from those times: about 1.5 % of
+the year's tickets, most of them overdue. No ticket events are generated: none of these commands reads them.
 
 Three cases per ticket count, each on a freshly emptied and reloaded ticket table (PostgreSQL then `VACUUM ANALYZE`,
 as autovacuum would after a load; SQLite without `ANALYZE`, as the app runs it): the **baseline**, holding only the
@@ -137,9 +196,11 @@ period's tickets are read once, not twice. And `超时` loaded every grid to nam
 (`grids.all_grids`: about 1 s of its 1 s at a city's 32,000 grids, the same over the baseline); it now reads those
 grids' names only (`grids.names`), as `网格` without a code now reads 20 codes, not every grid.
 
-`python -m bench scale` runs this study with the other two (the ticket sweep, the grid list); `python -m bench
-scale --part commands` runs it alone (`--tickets` sets the counts). Until the three were merged into one benchmark,
-`python -m bench scale` ran this study only: the blocks recorded then name that command."""
+`python -m bench scale` runs this study with the other three (the ticket sweep, the grid list, the import);
+`python -m bench scale --part commands` runs it alone (`--tickets` sets the counts). Until the first three were merged
+into one benchmark, `python -m bench scale` ran this study only: the blocks recorded then name that command. Blocks
+recorded before issue 12 had no organisation tree, the demo's 8 grids and the city in streets of 100 grids, and no
+street centre."""
 
 
 @dataclass
@@ -162,6 +223,9 @@ class Size:
 
     tickets: int
     grids: int
+    demo_grids: int
+    units: int
+    street: str  # the street centre's reach, in words
     residents: int
     covers: dict[str, str]
     census: str
@@ -197,6 +261,8 @@ def measure_size(env: Environment, count: int, options: Options) -> Size:
         city = build_city(engine, count)
         seconds = time.perf_counter() - started
         progress(f"  {len(city.grids):,} grids and {len(city.residents):,} residents in {seconds:.1f} s")
+        add_street_supervisor(env)
+        tree = organisation(engine)
         year = Year(city, count)
         scope = [row for row in year.rows() if in_scope(row)]
         before = measure_commands(engine, "baseline", scope, options)
@@ -204,7 +270,29 @@ def measure_size(env: Environment, count: int, options: Options) -> Size:
         full = measure_commands(engine, f"{count:,} tickets", year.rows(), options)
         counted = census(engine)
         after = measure_commands(engine, "baseline again", scope, options)
-    return Size(count, len(city.grids), len(city.residents), covers, counted, before, full, after)
+    return Size(count, len(city.grids), *tree, len(city.residents), covers, counted, before, full, after)
+
+
+def add_street_supervisor(env: Environment) -> None:
+    """The street centre's supervisor, imported as an operator would: `flask import-people` with an org column."""
+    people = env.tmp / "street-centre.csv"
+    people.write_text(
+        f"role,id,name,grid,phone,address,org\nsupervisor,wecom:{STREET_SUPERVISOR},第1街道指挥中心,,13900009001,,{STREET}\n",
+        encoding="utf-8",
+    )
+    progress(f"  {harness.flask(env, 'import-people', str(people))}")
+
+
+def organisation(engine: Engine) -> tuple[int, int, str]:
+    """The demo's grids (those not under the city's tree), the units, and the street centre's reach in words."""
+    with Session(engine) as session:
+        street = session.exec(select(OrgUnit).where(OrgUnit.code == STREET)).one()
+        inside = Within(street.path).grids()
+        grids_in = session.exec(select(func.count()).select_from(Grid).where(inside)).one()
+        communities = session.exec(select(func.count()).where(OrgUnit.parent_id == street.id)).one()
+        units = session.exec(select(func.count()).select_from(OrgUnit)).one()
+        demo = session.exec(select(func.count()).where(~col(Grid.code).startswith(CITY_CODE))).one()
+    return demo, units, f"{street.name} ({street.code}): {grids_in:,} grids in {communities} communities"
 
 
 def in_scope(row: dict[str, Any]) -> bool:
@@ -239,15 +327,15 @@ def load_tickets(engine: Engine, rows: Iterable[dict[str, Any]]) -> int:
     return done
 
 
-def ask(engine: Engine, command: str) -> tuple[float, str]:
-    """One command from the duty officer, as the WeCom gateway hands it to the handlers; seconds and the reply."""
+def ask(engine: Engine, command: Ask) -> tuple[float, str]:
+    """One command from its supervisor, as the WeCom gateway hands it to the handlers; seconds and the reply."""
     msg = Message(
         channel="wecom",
         dedupe_key=f"scale-{uuid.uuid4().hex}",
-        sender=SUPERVISOR,
+        sender=command.sender,
         kind="text",
-        text=command,
-        chat_id=SUPERVISOR,
+        text=command.text,
+        chat_id=command.sender,
     )
     started = time.perf_counter()
     outcome = conversation.process(engine, msg, NOW)
@@ -260,20 +348,26 @@ def measure_commands(engine: Engine, name: str, rows: Iterable[dict[str, Any]], 
     count = load_tickets(engine, rows)
     case = CommandsCase(name, count, load_seconds=time.perf_counter() - started)
     progress(f"  {name}: {count:,} tickets loaded in {case.load_seconds:.1f} s; {warmup}+{repetitions} runs a command")
-    for command in COMMANDS:
-        timed = Run(f"{name}, {command}")
+    for command in ASKS:
+        label = command.label
+        timed = Run(f"{name}, {label}")
         with harness.captured(engine) as statements:
             _, reply = ask(engine, command)
-        case.replies[command] = reply
-        if EXPECTED[command] not in reply:
+        case.replies[label] = reply
+        if not re.search(command.expected, reply):
             timed.errors.append(f"unexpected reply: {reply[:80]!r}")
+        kinds: Counter[tuple[str, str]] = Counter()
         for sent in statements:
             if not sent.statement.lstrip().upper().startswith("SELECT"):
                 continue
+            # A street's 统计 sends the same query for the street and for each community under it: two are shown.
+            kinds[sent.caller, sent.statement] += 1
+            if kinds[sent.caller, sent.statement] > PLANS_OF_A_KIND:
+                continue
             key = (sent.caller, sent.statement, repr(sent.parameters))
             case.used_by.setdefault(key, [])
-            if command not in case.used_by[key]:
-                case.used_by[key].append(command)
+            if label not in case.used_by[key]:
+                case.used_by[key].append(label)
             if key not in case.plans:
                 case.plans[key] = harness.plan(engine, sent.statement, sent.parameters)
         for _ in range(warmup - 1):
@@ -283,8 +377,8 @@ def measure_commands(engine: Engine, name: str, rows: Iterable[dict[str, Any]], 
             timed.seconds.append(seconds)
             if again != reply:
                 timed.errors.append(f"repetition {repetition}: the reply changed")
-        case.runs[command] = timed
-        progress(f"    {command}: p50 {timed.ms(50):.1f} ms")
+        case.runs[label] = timed
+        progress(f"    {label}: p50 {timed.ms(50):.1f} ms")
     return case
 
 
@@ -293,20 +387,26 @@ def coverage(engine: Engine) -> dict[str, str]:
     today = period("今日", NOW)[0]
     live = col(Ticket.status) != Status.CANCELLED
     is_open = col(Ticket.status).in_(list(OPEN_STATUSES))
+    late = (is_open, col(Ticket.paused_at).is_(None), col(Ticket.resolve_due_at) < NOW)
     with Session(engine) as session:
         g01 = session.exec(select(Grid.id).where(Grid.code == "G01")).one()
+        street = Within(session.exec(select(OrgUnit.path).where(OrgUnit.code == STREET)).one()).tickets()
 
         def count(*where: Any) -> int:
             return int(session.exec(select(func.count()).select_from(Ticket).where(*where)).one())
 
-        overdue = count(is_open, col(Ticket.paused_at).is_(None), col(Ticket.resolve_due_at) < NOW)
+        overdue, street_overdue = count(*late), count(*late, street)
         return {
-            "统计": f"{count(col(Ticket.created_at) >= today, live):,} created today",
-            "统计 本月": f"{count(col(Ticket.created_at) >= MONTH_START, live):,} created this month",
-            "统计 本月 G01": f"{count(col(Ticket.created_at) >= MONTH_START, live, Ticket.grid_id == g01):,} "
+            "`统计`": f"{count(col(Ticket.created_at) >= today, live):,} created today",
+            "`统计 本月`": f"{count(col(Ticket.created_at) >= MONTH_START, live):,} created this month",
+            "`统计 本月 G01`": f"{count(col(Ticket.created_at) >= MONTH_START, live, Ticket.grid_id == g01):,} "
             "of G01's this month",
-            "超时": f"{min(20, overdue)} listed of {overdue:,} overdue",
-            "网格 G01": f"{count(is_open, Ticket.grid_id == g01):,} open in G01",
+            "`超时`": f"{min(20, overdue)} listed of {overdue:,} overdue",
+            "`网格 G01`": f"{count(is_open, Ticket.grid_id == g01):,} open in G01",
+            "`统计` (street)": f"{count(col(Ticket.created_at) >= today, live, street):,} of the street's today",
+            "`统计 本月` (street)": f"{count(col(Ticket.created_at) >= MONTH_START, live, street):,} of the street's "
+            "this month",
+            "`超时` (street)": f"{min(20, street_overdue)} listed of the street's {street_overdue:,} overdue",
         }
 
 
@@ -390,22 +490,41 @@ def commands_report(env: Environment, options: Options, sizes: list[Size], load:
     verdicts = []
     for size in sizes:
         parts += ["", *size_block(size)]
-        worst_ms = max(size.full.runs[c].ms(50) for c in COMMANDS)
-        worst_ratio = max(size.full.runs[c].ms(50) / size.baseline_ms(c, 50) for c in COMMANDS)
+        labels = [c.label for c in ASKS]
+        worst_ms = max(size.full.runs[label].ms(50) for label in labels)
+        worst_ratio = max(size.full.runs[label].ms(50) / size.baseline_ms(label, 50) for label in labels)
         verdicts.append(
             f"Targets at {size.tickets:,} tickets: every command under {TARGET_MS / 1000:.0f} s (p50) "
             f"**{'PASS' if worst_ms < TARGET_MS else 'FAIL'}** (slowest {worst_ms:.1f} ms); at most {TARGET_RATIO}x "
             f"the same-scope baseline (p50) **{'PASS' if worst_ratio <= TARGET_RATIO else 'FAIL'}** (highest "
             f"{worst_ratio:.2f}x)."
         )
+        verdicts.append(street_verdict(size))
         errors += [
             f"{size.tickets:,}, {r.name}: {e}" for case in size.all() for r in case.runs.values() for e in r.errors[:3]
         ]
-        for command in COMMANDS:
-            if len({case.replies[command] for case in size.all()}) != 1:
-                errors.append(f"{size.tickets:,}: {command} answered differently over the baseline and the full year")
+        for label in labels:
+            if len({case.replies[label] for case in size.all()}) != 1:
+                errors.append(f"{size.tickets:,}: {label} answered differently over the baseline and the full year")
     parts += ["", *verdicts]
     return Report(COMMANDS_SECTION, COMMANDS_INTRO, env.variant, "\n".join(parts), valid=not errors, errors=errors)
+
+
+def street_verdict(size: Size) -> str:
+    """Issue 12's target at one ticket count: the street centre's 统计 (both periods) under STREET_MS, p50."""
+    figures, slowest = [], 0.0
+    for words in ("统计", "统计 本月"):
+        street = Ask(words, "", STREET_SUPERVISOR).label
+        p50 = size.full.runs[street].ms(50)
+        slowest = max(slowest, p50)
+        figures.append(
+            f"`{words}` {p50:.1f} ms, {p50 / size.baseline_ms(street, 50):.2f}x its baseline, "
+            f"{p50 / size.full.runs[Ask(words, '').label].ms(50):.2f}x the whole city's"
+        )
+    return (
+        f"Issue 12's target at {size.tickets:,} tickets: a street centre's `统计` under {STREET_MS:.0f} ms (p50) "
+        f"**{'PASS' if slowest < STREET_MS else 'FAIL'}** ({'; '.join(figures)})."
+    )
 
 
 def size_block(size: Size) -> list[str]:
@@ -413,8 +532,10 @@ def size_block(size: Size) -> list[str]:
     lines = [
         f"#### {size.tickets:,} tickets",
         "",
-        f"- {size.grids:,} grids (8 demo grids and {size.grids - 8:,} more), {size.residents:,} residents, "
-        f"{size.tickets:,} tickets over {DAYS} days; at the measured moment {size.census}",
+        f"- {size.grids:,} grids ({size.demo_grids} demo grids and {size.grids - size.demo_grids:,} more) under "
+        f"{size.units:,} units; {size.residents:,} residents; {size.tickets:,} tickets over {DAYS} days; at the "
+        f"measured moment {size.census}",
+        f"- The street centre's reach: {size.street}",
         f"- Baseline: {before.tickets:,} tickets (created this month, or open), loaded in {before.load_seconds:.1f} s "
         f"and again in {after.load_seconds:.1f} s; the full year loaded in {full.load_seconds:.1f} s",
         "",
@@ -422,11 +543,11 @@ def size_block(size: Size) -> list[str]:
         f"| p50 ÷ baseline | p90 ÷ baseline | < {TARGET_MS / 1000:.0f} s | ≤ {TARGET_RATIO}x |",
         "|---|---|--:|--:|--:|--:|--:|--:|--:|:-:|:-:|",
     ]
-    for command in COMMANDS:
-        b, f, a = before.runs[command], full.runs[command], after.runs[command]
-        r50, r90 = f.ms(50) / size.baseline_ms(command, 50), f.ms(90) / size.baseline_ms(command, 90)
+    for label in (c.label for c in ASKS):
+        b, f, a = before.runs[label], full.runs[label], after.runs[label]
+        r50, r90 = f.ms(50) / size.baseline_ms(label, 50), f.ms(90) / size.baseline_ms(label, 90)
         lines.append(
-            f"| `{command}` | {size.covers[command]} | {b.ms(50):.1f} | {f.ms(50):.1f} | {f.ms(90):.1f} | "
+            f"| {label} | {size.covers[label]} | {b.ms(50):.1f} | {f.ms(50):.1f} | {f.ms(90):.1f} | "
             f"{f.max_ms:.1f} | {a.ms(50):.1f} | {r50:.2f}x | {r90:.2f}x | {'pass' if f.ms(50) < TARGET_MS else 'FAIL'} "
             f"| {'pass' if r50 <= TARGET_RATIO else 'FAIL'} |"
         )
@@ -435,12 +556,12 @@ def size_block(size: Size) -> list[str]:
         "Plans of the queries the commands sent (the roster lookup and grid lookups included; the dedupe insert and "
         "the commit are writes of one row and not shown):",
         "",
-        "| storage function | query | sent by | baseline plan | full-year plan |",
+        "| sent from | query | sent by | baseline plan | full-year plan |",
         "|---|---|---|---|---|",
     ]
     for key, lines_full in full.plans.items():
         caller_name, statement, _ = key
-        used = ", ".join(f"`{c}`" for c in full.used_by[key])
+        used = ", ".join(full.used_by[key])
         baseline = shape(before.plans.get(key, ["(not sent)"]))
         lines.append(f"| `{caller_name}` | `{gist(statement)}` | {used} | {baseline} | {shape(lines_full)} |")
     lines += ["", "<details><summary>Full-year plans, as the database printed them</summary>", ""]
@@ -498,7 +619,7 @@ back: the part of the sweep that could grow with the table, which the per-ticket
 otherwise dilute. The plans are the database's own for the exact statement `alerts_due` sent (SQLite
 `EXPLAIN QUERY PLAN`; PostgreSQL `EXPLAIN (ANALYZE, BUFFERS)`, rolled back).
 
-`python -m bench scale` runs this study with the other two; `python -m bench scale --part sweep` runs it alone.
+`python -m bench scale` runs this study with the other three; `python -m bench scale --part sweep` runs it alone.
 Until they were merged into one benchmark it was `python -m bench sweep`, which the blocks recorded then name: it
 measured the same way, except that on PostgreSQL it loaded the open tickets with `INSERT`s (only the load time
 shows it)."""
@@ -823,20 +944,29 @@ SLOW_MESSAGES = 20  # the old way costs about a second each at 32,000 grids
 SMOKE_SLOW_MESSAGES = 2
 TICKET_REPLY = "工单号"
 
-GRIDS_INTRO = f"""The claim: a complaint costs about the same in a database holding a city's 32,000 grids as in one
-holding a street office's 8, because routing reads the grid list's version token (migration `0008`, replaced by
-every grid import) instead of every grid row. **Target: p50 with 32,000 grids ≤ {TARGET_RATIO}x the p50 with 8.**
+GRIDS_TARGET_RATIO = 1.2  # issue 12's, stricter than the study's first target (1.5x)
+
+GRIDS_INTRO = f"""The claim: a complaint costs about the same in a database holding a city's 32,000 grids under its
+organisation tree as in one holding a street office's few, because routing reads the grid list's version token
+(migration `0008`, replaced by every grid import) instead of every grid row, and a complaint reads the tree only for
+its own grid's units. **Target (issue 12): p50 with 32,000 grids under 3,000 communities, 300 streets and 30
+districts ≤ {GRIDS_TARGET_RATIO}x the p50 with the demo's 16 grids under its small tree.** (Before issue 12 the
+comparison was the demo's 8 grids, without a tree, and the target 1.5x.)
 
 Each case sends complaints from residents bound to the demo's buildings (`demo.complaints`' building x unit x fault
 texts, each a new problem) straight to `handlers.conversation.process` in this process, the call the WeChat
 callback makes after checking the signature: classify, look for a like open ticket, route, assign, write the
 ticket, its events and its outbox rows, commit. No HTTP, no rq worker. Every reply must name a new ticket.
-The 32,000 grids are the supervisor commands' city (`bench/city.py`: streets of 100 grids with aliases, polygons, a
-worker each; its 200,000 residents too). "rows read" deletes the token, so that routing reads every grid row on each
-complaint to check the index is current: what every complaint did before `0008` (it is {SLOW_MESSAGES} messages, not
-all of them, because each costs about a second).
+The small case is the demo as `flask seed-demo` imports it: 16 grids under a district, 2 streets and 4 communities.
+The city adds the supervisor commands' city to it in bulk (`bench/city.py`: 31,984 more grids with aliases, polygons,
+a worker each, hung under 30 districts, 300 streets and 2,999 communities, every unit with its centre's group, each
+grid with its community's `org_id` and `org_path`; its 200,000 residents too). "rows read" deletes the token, so that
+routing reads every grid row on each complaint to check the index is current: what every complaint did before
+`0008` (it is {SLOW_MESSAGES} messages, not all of them, because each costs about a second). The last table routes
+the city case's complaints again, in memory and by the compound they name, to show where a complaint's extra time
+goes: a text whose compound `nlp.extract_place` does not recognise is matched against every alias, longest first.
 
-`python -m bench scale` runs this study with the other two; `python -m bench scale --part grids` runs it alone.
+`python -m bench scale` runs this study with the other three; `python -m bench scale --part grids` runs it alone.
 Until they were merged into one benchmark it was `python -m bench grids`, which the blocks recorded then name; it
 measured the same way."""
 
@@ -844,6 +974,8 @@ measured the same way."""
 @dataclass
 class GridsCase(Run):
     grids: int = 0
+    units: int = 0
+    texts: list[str] = field(default_factory=list)  # the measured complaints
     first: float = 0.0  # the first complaint's seconds: it builds (or checks) the index
 
 
@@ -853,11 +985,11 @@ def grid_list(options: Options) -> Report:
     with harness.environment(options) as env:
         pool = harness.demo_with_residents(env)
         with harness.engine(env) as engine:
-            cases = [complain(engine, "8 grids (the demo)", pool, options)]
+            cases = [complain(engine, "the demo", pool, options)]
             started = time.perf_counter()
-            city = build_city(engine, city_tickets)
-            progress(f"  the city's grids, workers and residents in {time.perf_counter() - started:.1f} s")
-            many = f"{len(city.grids):,} grids"
+            build_city(engine, city_tickets)
+            progress(f"  the city's tree, grids, workers and residents in {time.perf_counter() - started:.1f} s")
+            many = "the city"
             cases.append(complain(engine, f"{many}, version token", pool, options))
             with Session(engine) as session:
                 session.delete(session.get(DataVersion, grids.VERSION))
@@ -867,7 +999,39 @@ def grid_list(options: Options) -> Report:
                 grids.changed(session)
                 session.commit()
             cases.append(complain(engine, f"{many}, token restored", pool, options))
-    return grids_report(env, options, cases)
+            compounds = routing_by_compound(engine, cases[1].texts)
+    return grids_report(env, options, cases, compounds)
+
+
+@dataclass
+class Compound:
+    """route_text alone over the complaints naming one of the demo's compounds, against the demo's grids and the
+    city's."""
+
+    name: str
+    recognised: bool  # nlp.extract_place names the compound as a community
+    demo: list[float] = field(default_factory=list)
+    city: list[float] = field(default_factory=list)
+
+
+def routing_by_compound(engine: Engine, texts: list[str]) -> list[Compound]:
+    """Where a complaint's routing time goes, by the compound it names: the city case's complaints routed again, in
+    memory, by an index of the demo's grids and by one of every grid (as `routing.index` builds it from the rows)."""
+    with Session(engine) as session:
+        every = list(session.exec(select(Grid)).all())
+    demo = routing.GridIndex([g for g in every if not g.code.startswith(CITY_CODE)])
+    city = routing.GridIndex(every)
+    found: dict[str, Compound] = {}
+    for words in texts:
+        grid = demo.route_text(words).grid
+        place = nlp.extract_place(nlp.simplified(words))
+        name = grid.community if grid is not None else "(none)"
+        compound = found.setdefault(name, Compound(name, bool(place and place.community)))
+        for index, seconds in ((demo, compound.demo), (city, compound.city)):
+            started = time.perf_counter()
+            index.route_text(words)
+            seconds.append(time.perf_counter() - started)
+    return sorted(found.values(), key=lambda c: c.name)
 
 
 def complain(
@@ -875,7 +1039,11 @@ def complain(
 ) -> GridsCase:
     with Session(engine) as session:
         count = session.exec(select(func.count()).select_from(Grid)).one()
-    case = GridsCase(name, grids=count)
+        units = session.exec(select(func.count()).select_from(OrgUnit)).one()
+        hung = session.exec(select(func.count()).where(col(Grid.org_id).is_not(None))).one()
+    if hung != count:
+        raise BenchError(f"{name}: {count - hung} of {count} grids hang under no unit")
+    case = GridsCase(name, grids=count, units=units)
     wanted = messages or options.messages
     progress(f"  {name}: {options.warmup} warm-up and {wanted} measured complaints")
     for i in range(options.warmup + wanted):
@@ -894,41 +1062,261 @@ def complain(
             case.errors.append(f"{complaint.text}: {reply[:80]}")
         elif i >= options.warmup:
             case.seconds.append(seconds)
+            case.texts.append(complaint.text)
         if i == 0:
             case.first = seconds
     return case
 
 
-def grids_report(env: Environment, options: Options, cases: list[GridsCase]) -> Report:
+def grids_report(env: Environment, options: Options, cases: list[GridsCase], compounds: list[Compound]) -> Report:
     base, city = cases[0], cases[1]
     rows = [
-        "| case | grids | complaints | p50 ms | p90 ms | max ms | p50 ÷ 8 grids | p90 ÷ 8 grids | first complaint ms |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| case | grids | units | complaints | p50 ms | p90 ms | max ms | p50 ÷ demo | p90 ÷ demo "
+        "| first complaint ms |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for case in cases:
         rows.append(
-            f"| {case.name} | {case.grids:,} | {len(case.seconds)} | {case.ms(50):.1f} | {case.ms(90):.1f} "
-            f"| {case.max_ms:.1f} | {case.ms(50) / base.ms(50):.2f}x | {case.ms(90) / base.ms(90):.2f}x "
-            f"| {case.first * 1000:.0f} |"
+            f"| {case.name} | {case.grids:,} | {case.units:,} | {len(case.seconds)} | {case.ms(50):.1f} "
+            f"| {case.ms(90):.1f} | {case.max_ms:.1f} | {case.ms(50) / base.ms(50):.2f}x "
+            f"| {case.ms(90) / base.ms(90):.2f}x | {case.first * 1000:.0f} |"
         )
     ratio = city.ms(50) / base.ms(50)
-    verdict = "PASS" if ratio <= TARGET_RATIO else "FAIL"
+    verdict = "PASS" if ratio <= GRIDS_TARGET_RATIO else "FAIL"
+    by_compound = [
+        f"Where the time goes: `routing.GridIndex.route_text` alone, the {len(city.texts)} complaints of "
+        f'"{city.name}" routed again in memory by an index of the demo\'s grids and by one of every grid, by the '
+        "compound they name (the grid's `community`; median ms, `time.perf_counter`):",
+        "",
+        "| compound | complaints | `nlp.extract_place` names it | demo's grids | every grid | ratio |",
+        "|---|--:|:-:|--:|--:|--:|",
+    ]
+    for compound in compounds:
+        demo_ms, city_ms = statistics.median(compound.demo) * 1000, statistics.median(compound.city) * 1000
+        by_compound.append(
+            f"| {compound.name} | {len(compound.demo)} | {'yes' if compound.recognised else 'no'} | {demo_ms:.2f} "
+            f"| {city_ms:.2f} | {city_ms / demo_ms:.0f}x |"
+        )
     block = "\n".join(
         [
-            *harness.provenance(options, env),
+            *harness.provenance(
+                options,
+                env,
+                machine_note=f"1-minute load average {os.getloadavg()[0]:.2f} at the end (other work on the machine "
+                "makes single figures noisy: read the ratios)",
+            ),
             f"- Warm-up complaints per case, not counted: {options.warmup}. The first of each case is shown apart: "
             "after the grids changed it rebuilds the index, as every worker's first complaint does (the demo case's "
             "first also loads the classifier)",
             "",
             *rows,
             "",
-            f"Target (p50 with {city.grids:,} grids ≤ {TARGET_RATIO}x the p50 with 8): **{verdict}** at {ratio:.2f}x "
+            f"Target (issue 12: p50 with {city.grids:,} grids under {city.units:,} units ≤ {GRIDS_TARGET_RATIO}x the "
+            f"p50 with the demo's {base.grids:,} under {base.units:,}): **{verdict}** at {ratio:.2f}x "
             f"({city.ms(50):.1f} ms against {base.ms(50):.1f} ms).",
+            "",
+            *by_compound,
         ]
     )
     errors = [f"{c.name}: {e}" for c in cases for e in c.errors[:5]]
     return Report(GRIDS_SECTION, GRIDS_INTRO, env.variant, block, valid=not errors, errors=errors)
 
 
+# ==== import: a city's organisation tree and its grids, through the CLI =============================================
+
+IMPORT_SECTION = "Importing a city's organisation tree"
+IMPORT_SECONDS = 60.0  # issue 12: import-org and import-grids of a city's tree and grids
+SMOKE_IMPORT_GRIDS = 320
+
+IMPORT_INTRO = f"""The claim: a district office can load a city's organisation tree and its grids in a minute, with
+the commands an operator types. **Target (issue 12): `flask --app app import-org` of 3,330 units (30 districts, 300
+streets, 3,000 communities) and then `flask --app app import-grids` of {CITY_GRIDS:,} grids with the `org` column take
+under {IMPORT_SECONDS:.0f} s together.**
+
+The files are the supervisor commands' city (`bench/city.py`) written as CSV, UTF-8: `org.csv` is
+`code,name,level,parent,chat_id`, parents first; the grids file is `code,name,community,aliases,chat_id,lat,lng,
+webhook_key,polygon,org` (four building aliases and a gate each, a six-corner polygon, `org` the code of the
+community it hangs under, 10 or 11 grids to a community). Each step runs the real CLI in a fresh process
+(`harness.flask`: `python -m flask --app app …` against the benchmark's database), timed (`time.perf_counter`) from
+start to exit, so every figure includes the process's start-up (Python, the app, the engine), shown on its own as
+`tickets --limit 1` (start-up and one query). "CPU s" is the process's own user and system time
+(`resource.getrusage(RUSAGE_CHILDREN)` around it): it moves less than the wall time when other work shares the
+machine, but leaves out the PostgreSQL server's share. Every step must succeed, and what it stored is checked: every
+unit, every grid, and each grid's `org_path` equal to its community's path.
+
+The baseline is the same {CITY_GRIDS:,} grids imported without the `org` column (what `import-grids` costs without a
+tree), into the same database, before and after: grid and unit tables emptied between the steps (PostgreSQL
+`TRUNCATE`, SQLite `DELETE` and `VACUUM`), so each import starts from empty tables that look new to the planner.
+Ratios are to the mean of the two baselines. One import per step: at about a minute each, repetitions would cost more
+than the machine's drift, which the second baseline shows.
+
+`python -m bench scale --part import` runs it alone."""
+
+
+@dataclass
+class Step:
+    """One CLI command, how long its process took, and the CPU time it used (user + system)."""
+
+    name: str
+    args: tuple[str, ...]
+    seconds: float
+    cpu: float
+    said: str
+
+
+def imports(options: Options) -> Report:
+    count = SMOKE_IMPORT_GRIDS if options.smoke else CITY_GRIDS
+    errors: list[str] = []
+    load = [os.getloadavg()[0]]
+    with harness.environment(options) as env:
+        harness.flask(env, "init-db")
+        org_csv, with_org, without = env.tmp / "org.csv", env.tmp / "grids-org.csv", env.tmp / "grids.csv"
+        units = write_org(org_csv, count)
+        write_grids(with_org, count, org=True)
+        write_grids(without, count, org=False)
+        with harness.engine(env) as engine:
+            # A smoke run skips the two steps that only measure: each CLI process costs seconds to start.
+            start_up = None if options.smoke else run_cli(env, "start-up", "tickets", "--limit", "1")
+            before = run_cli(env, "baseline: grids without the org column", "import-grids", str(without))
+            errors += stored(engine, count, 0)
+            empty_roster(engine)
+            tree = run_cli(env, "the tree", "import-org", str(org_csv))
+            hung = run_cli(env, "the grids with the org column", "import-grids", str(with_org))
+            errors += stored(engine, count, units)
+            after = None
+            if not options.smoke:
+                empty_roster(engine)
+                after = run_cli(env, "baseline again", "import-grids", str(without))
+                errors += stored(engine, count, 0)
+    load.append(os.getloadavg()[0])
+    steps = ImportSteps(start_up, before, tree, hung, after)
+    return import_report(env, options, steps, units, count, load, errors)
+
+
+@dataclass(frozen=True)
+class ImportSteps:
+    start_up: Step | None
+    before: Step
+    tree: Step
+    hung: Step
+    after: Step | None
+
+    @property
+    def baseline(self) -> float:
+        """The mean of the two baselines' seconds (the first alone in a smoke run)."""
+        return (self.before.seconds + (self.after or self.before).seconds) / 2
+
+    @property
+    def baseline_cpu(self) -> float:
+        return (self.before.cpu + (self.after or self.before).cpu) / 2
+
+    def all(self) -> list[Step]:
+        return [s for s in (self.start_up, self.before, self.tree, self.hung, self.after) if s is not None]
+
+
+def run_cli(env: Environment, name: str, *args: str) -> Step:
+    progress(f"  {name}: flask {' '.join(a if '/' not in a else a.rsplit('/', 1)[1] for a in args)}")
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    said = harness.flask(env, *args)
+    seconds = time.perf_counter() - started
+    now = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime
+    progress(f"    {seconds:.1f} s ({cpu:.1f} s CPU): {said}")
+    return Step(name, args, seconds, cpu, said)
+
+
+def stored(engine: Engine, grids: int, units: int) -> list[str]:
+    """What is wrong with what the imports stored: the units, the grids, and (with a tree) each grid's org_path."""
+    with Session(engine) as session:
+        held_units = session.exec(select(func.count()).select_from(OrgUnit)).one()
+        held_grids = session.exec(select(func.count()).select_from(Grid)).one()
+        hung = session.exec(
+            select(func.count())
+            .select_from(Grid)
+            .join(OrgUnit, col(OrgUnit.id) == col(Grid.org_id))
+            .where(col(Grid.org_path) == col(OrgUnit.path), OrgUnit.level == OrgLevel.COMMUNITY)
+        ).one()
+    wanted_hung = grids if units else 0
+    if (held_units, held_grids, hung) == (units, grids, wanted_hung):
+        return []
+    return [
+        f"stored {held_units:,} units (expected {units:,}), {held_grids:,} grids (expected {grids:,}), {hung:,} of "
+        f"them under their community with its path (expected {wanted_hung:,})"
+    ]
+
+
+def empty_roster(engine: Engine) -> None:
+    """No grids and no units, their space given back, as in a database that never held any.
+
+    PostgreSQL: TRUNCATE, which also forgets the tables' statistics (`reltuples` -1, as for a new table).
+    `DELETE` and `VACUUM ANALYZE` would record an empty grid table instead: the planner then plans
+    `grids.by_code` as a sequential scan, psycopg prepares it after five runs, and the next import's 32,000 lookups
+    each scan the grids already written (3.4x the time; see RESULTS.md)."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("TRUNCATE grid, org_unit CASCADE")
+        return
+    with engine.begin() as conn:
+        conn.execute(TABLES["grid"].delete())
+        conn.execute(TABLES["org_unit"].delete())
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM")
+
+
+def import_report(
+    env: Environment,
+    options: Options,
+    steps: ImportSteps,
+    units: int,
+    grids: int,
+    load: list[float],
+    errors: list[str],
+) -> Report:
+    baseline, baseline_cpu = steps.baseline, steps.baseline_cpu
+    rows = [
+        "| step | command | the CLI said | seconds | ÷ baseline | CPU s (the CLI's process) | CPU ÷ baseline |",
+        "|---|---|---|--:|--:|--:|--:|",
+    ]
+    for step in steps.all():
+        command = " ".join(a.rsplit("/", 1)[-1] for a in step.args)
+        rows.append(
+            f"| {step.name} | `flask --app app {command}` | {step.said or '(nothing)'} | {step.seconds:.1f} "
+            f"| {step.seconds / baseline:.2f}x | {step.cpu:.1f} | {step.cpu / baseline_cpu:.2f}x |"
+        )
+    tree, hung = steps.tree, steps.hung
+    total = tree.seconds + hung.seconds
+    verdict = "PASS" if total < IMPORT_SECONDS else "FAIL"
+    drift = abs((steps.after or steps.before).seconds - steps.before.seconds) / baseline
+    start_up = f"{steps.start_up.seconds:.1f} s" if steps.start_up else "not measured"
+    block = "\n".join(
+        [
+            *harness.provenance(
+                options,
+                env,
+                machine_note=f"1-minute load average {load[0]:.2f} before the first import, {load[-1]:.2f} after the "
+                "last (other work on the machine makes single figures noisy: read the ratios)",
+                redis_note="not used by the imports",
+            ),
+            f"- Files: {units:,} units (`org.csv`), {grids:,} grids with the `org` column and without it",
+            f"- Baseline: the mean of the two imports without the org column; they differ by {drift:.0%} of it, the "
+            "drift of the machine over the run",
+            "",
+            *rows,
+            "",
+            f"Target (issue 12: the tree and its grids imported in under {IMPORT_SECONDS:.0f} s): **{verdict}** at "
+            f"{total:.1f} s (`import-org` {tree.seconds:.1f} s, `import-grids` with the org column "
+            f"{hung.seconds:.1f} s, {hung.seconds / baseline:.2f}x the same grids without it, "
+            f"{hung.cpu / baseline_cpu:.2f}x in CPU time; each includes the CLI's start-up, {start_up}).",
+        ]
+    )
+    return Report(IMPORT_SECTION, IMPORT_INTRO, env.variant, block, valid=not errors, errors=errors)
+
+
 # The studies, in the order `python -m bench scale` runs them; `--part` picks some.
-PARTS: dict[str, Callable[[Options], Report]] = {"commands": commands, "sweep": sweep, "grids": grid_list}
+PARTS: dict[str, Callable[[Options], Report]] = {
+    "commands": commands,
+    "sweep": sweep,
+    "grids": grid_list,
+    "import": imports,
+}
