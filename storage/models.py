@@ -81,6 +81,12 @@ class Department(SQLModel, table=True):
 
 
 class Grid(SQLModel, table=True):
+    __table_args__ = (
+        # A unit's subtree is `org_path LIKE '/D01/S01/%'`: PostgreSQL reads that from an index only with pattern ops
+        # (its collation is not C); without, a street's 统计 read all of a city's grids once per query.
+        Index("ix_grid_org_path_prefix", "org_path", postgresql_ops={"org_path": "varchar_pattern_ops"}),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(unique=True, max_length=32)
     name: str = Field(max_length=64)
