@@ -38,11 +38,21 @@ def visible_ticket(ctx: Context, number: int | None, missing: str) -> Ticket | R
     return ticket
 
 
+def department_named(ctx: Context, code: str) -> Department | None:
+    """The department a code names, as typed or in capitals (cg01 is CG01)."""
+    return departments.by_code(ctx.session, code) or departments.by_code(ctx.session, code.upper())
+
+
 def serving_department(ctx: Context, ticket: Ticket, code: str) -> Department | Reply:
     """The department if it exists and serves the ticket's place (its unit's subtree holds the ticket's grid)."""
-    department = departments.by_code(ctx.session, code) or departments.by_code(ctx.session, code.upper())
+    department = department_named(ctx, code)
     if department is None:
         return Reply(f"没有编号为 {code} 的部门。回复“部门”查看可流转的部门。")
+    return serves(ctx, ticket, department)
+
+
+def serves(ctx: Context, ticket: Ticket, department: Department) -> Department | Reply:
+    """The department, or why it does not serve the ticket's place."""
     grid = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
     place = grid.org_path if grid is not None else ""
     if department.org_path and not place.startswith(department.org_path):
@@ -55,6 +65,11 @@ def visible_grid(ctx: Context, code: str) -> Grid | Reply:
     grid = grids.by_code(ctx.session, code.upper()) or grids.by_code(ctx.session, code)
     if grid is None or grid.id is None:
         return Reply(f"没有编号为 {code} 的网格。回复“网格”查看全部编号。")
+    return inside(ctx, grid)
+
+
+def inside(ctx: Context, grid: Grid) -> Grid | Reply:
+    """The grid if it is inside the sender's unit; else the refusal."""
     if not scope.of(ctx.session, ctx.person).covers(grid):
         return Reply(scope.outside(ctx.session, ctx.person, f"网格 {grid.code} ", grid))
     return grid
@@ -259,11 +274,15 @@ def inspect(msg: Message, args: list[str], ctx: Context) -> Reply:
     return Reply("\n".join(lines))
 
 
-def ticket_and_grid(args: list[str], ctx: Context, word: str) -> tuple[Ticket, Grid] | Reply:
-    usage = Reply(f"请这样写：{word} 工单号 网格编号，如：{word} 1024 G02")
+def ticket_and_target(args: list[str], ctx: Context, usage: str) -> Ticket | Reply:
+    """The ticket of "<word> <工单号> <target> …" inside the sender's unit, or the usage (or refusal) to show."""
     if len(args) < 2 or (number := parse_ticket_number(args[0])) is None:
-        return usage
-    ticket = visible_ticket(ctx, number, f"没有工单 {number}。回复“超时”或“统计”查看工单。")
+        return Reply(usage)
+    return visible_ticket(ctx, number, f"没有工单 {number}。回复“超时”或“统计”查看工单。")
+
+
+def ticket_and_grid(args: list[str], ctx: Context, word: str) -> tuple[Ticket, Grid] | Reply:
+    ticket = ticket_and_target(args, ctx, f"请这样写：{word} 工单号 网格编号，如：{word} 1024 G02")
     if isinstance(ticket, Reply):
         return ticket
     grid = visible_grid(ctx, args[1])
@@ -311,9 +330,8 @@ def move_to(ticket: Ticket, grid: Grid, ctx: Context, action: str) -> Reply:
 @commands.command("流转", roles=SUPERVISOR)
 def route(msg: Message, args: list[str], ctx: Context) -> Reply:
     """流转 <工单号> <部门编号> [要求]：交给部门办理（吹哨报到），居民的办结时限照走"""
-    if len(args) < 2 or (number := parse_ticket_number(args[0])) is None:
-        return Reply("请这样写：流转 工单号 部门编号 要求，如：流转 1024 CG01 请三日内清理。回复“部门”查看编号。")
-    ticket = visible_ticket(ctx, number, f"没有工单 {number}。回复“超时”或“统计”查看工单。")
+    usage = "请这样写：流转 工单号 部门编号 要求，如：流转 1024 CG01 请三日内清理。回复“部门”查看编号。"
+    ticket = ticket_and_target(args, ctx, usage)
     if isinstance(ticket, Reply):
         return ticket
     department = serving_department(ctx, ticket, args[1])
@@ -343,9 +361,8 @@ def route(msg: Message, args: list[str], ctx: Context) -> Reply:
 @commands.command("协办", roles=SUPERVISOR)
 def assist(msg: Message, args: list[str], ctx: Context) -> Reply:
     """协办 <工单号> <部门或网格编号> [要求]：请另一个部门或网格协助，对方可回复进展"""
-    if len(args) < 2 or (number := parse_ticket_number(args[0])) is None:
-        return Reply("请这样写：协办 工单号 部门或网格编号 要求，如：协办 1024 G02 请协助联系业主。")
-    ticket = visible_ticket(ctx, number, f"没有工单 {number}。回复“超时”或“统计”查看工单。")
+    usage = "请这样写：协办 工单号 部门或网格编号 要求，如：协办 1024 G02 请协助联系业主。"
+    ticket = ticket_and_target(args, ctx, usage)
     if isinstance(ticket, Reply):
         return ticket
     assert ticket.id is not None
@@ -372,13 +389,14 @@ def assist(msg: Message, args: list[str], ctx: Context) -> Reply:
 
 def helper_for(ctx: Context, ticket: Ticket, code: str) -> tuple[Grid | None, Department | None] | Reply:
     """The grid or department a 协办 names: a department serving the ticket's place, or a grid inside the unit."""
-    if departments.by_code(ctx.session, code) or departments.by_code(ctx.session, code.upper()):
-        department = serving_department(ctx, ticket, code)
+    if (named := department_named(ctx, code)) is not None:
+        department = serves(ctx, ticket, named)
         return department if isinstance(department, Reply) else (None, department)
-    if grids.by_code(ctx.session, code) is None and grids.by_code(ctx.session, code.upper()) is None:
+    grid = grids.by_code(ctx.session, code.upper()) or grids.by_code(ctx.session, code)
+    if grid is None:
         return Reply(f"没有编号为 {code} 的部门或网格。回复“部门”或“网格”查看编号。")
-    grid = visible_grid(ctx, code)
-    return grid if isinstance(grid, Reply) else (grid, None)
+    inner = inside(ctx, grid)
+    return inner if isinstance(inner, Reply) else (inner, None)
 
 
 @commands.command("部门", roles=SUPERVISOR, glued_args=True)

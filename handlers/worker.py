@@ -6,6 +6,7 @@ The dispatcher has already checked the role and that the ticket is in the worker
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import policy
 from handlers import cards, complaints, extensions, moves, patrol, scope
@@ -103,26 +104,25 @@ def todo(msg: Message, args: list[str], ctx: Context) -> Reply:
         )
     if not scope.of(ctx.session, ctx.person).covers(grid):
         return Reply(scope.outside(ctx.session, ctx.person, f"网格 {grid.code} ", grid))
-    open_tickets = tickets.open_in_grid(ctx.session, grid.id)
-    if not open_tickets:
-        return Reply(f"{grid.name}目前没有待办工单。")
-    lines = [cards.list_line(t, ctx.now) for t in open_tickets]
-    waiting = any(t.status in (Status.ASSIGNED, Status.REOPENED) for t in open_tickets)
-    hint = "\n回复“接单 工单号”认领。" if waiting else "\n处理完回复“办结 工单号 处理说明”。"
-    return Reply(f"{grid.name}待办 {len(open_tickets)} 件：\n" + "\n".join(lines) + hint)
+    return todo_list(grid.name, tickets.open_in_grid(ctx.session, grid.id), ctx)
 
 
 def department_todo(ctx: Context) -> Reply:
+    """A department member's 待办: their department's open tickets."""
     department = ctx.session.get(Department, ctx.person.department_id) if ctx.person.department_id else None
     if department is None or department.id is None:
         return Reply("您还没有登记所属部门，请联系指挥中心。")
-    open_tickets = departments.open_tickets(ctx.session, department.id)
+    return todo_list(department.name, departments.open_tickets(ctx.session, department.id), ctx)
+
+
+def todo_list(owner: str, open_tickets: Sequence[Ticket], ctx: Context) -> Reply:
+    """A grid's or a department's open tickets, a line each, and what to do next."""
     if not open_tickets:
-        return Reply(f"{department.name}目前没有待办工单。")
+        return Reply(f"{owner}目前没有待办工单。")
     lines = [cards.list_line(t, ctx.now) for t in open_tickets]
     waiting = any(t.status in (Status.ASSIGNED, Status.REOPENED) for t in open_tickets)
     hint = "\n回复“接单 工单号”认领。" if waiting else "\n处理完回复“办结 工单号 处理说明”。"
-    return Reply(f"{department.name}待办 {len(open_tickets)} 件：\n" + "\n".join(lines) + hint)
+    return Reply(f"{owner}待办 {len(open_tickets)} 件：\n" + "\n".join(lines) + hint)
 
 
 @commands.command("上报", roles={Role.GRID_WORKER}, acts_on_ticket=True)
