@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
 from sqlmodel import select
 
 from storage.models import Department, OrgUnit, Person
-from tests.importing import count, load
+from tests.importing import count, load, statements
 
 ORG = """code,name,level,parent
 D01,上城区,district,
@@ -134,23 +133,15 @@ def test_a_bad_reimport_keeps_what_was_stored(app, session, tree, tmp_path: Path
 
 def test_a_department_follows_its_unit_when_import_org_moves_it(app, rt, session, tree, tmp_path: Path):
     assert load(app, tmp_path, "departments", DEPARTMENTS).exit_code == 0
-    statements: list[str] = []
-
-    def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        statements.append(" ".join(statement.split()))
-
-    event.listen(rt.engine, "before_cursor_execute", seen)
-    try:
+    with statements(rt.engine) as sent:
         result = load(app, tmp_path, "org", "code,name,level,parent\nS01,和平街道,street,D02\n")
-    finally:
-        event.remove(rt.engine, "before_cursor_execute", seen)
 
     assert result.exit_code == 0, result.output
     moved = departments(session)
     assert moved["CG-S01"][2] == "/D02/S01/"
     assert moved["ZJ_D01"][2] == "/D01/"  # the district stays where it was
     assert moved["GD01"][2] == ""
-    assert len([s for s in statements if s.startswith("UPDATE department")]) == 1
+    assert len([s for s in sent if s.startswith("UPDATE department")]) == 1
 
 
 def test_department_staff_belong_to_their_department_on_wecom(app, session, tree, tmp_path: Path):

@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.orm import aliased
 from sqlmodel import select
 
 from storage.models import Grid, OrgUnit, Person
-from tests.importing import count, load
+from tests.importing import count, load, statements
 
 # Children before their parents, as a street office's sheet sorted by name would have them.
 ORG = """code,name,level,parent,chat_id
@@ -97,23 +96,15 @@ def test_moving_a_street_carries_its_communities_and_their_grids_in_a_few_statem
     assert load(app, tmp_path, "org", ORG + "D02,西湖区,district,,\n").exit_code == 0
     many = "".join(f"B{n:02},和平里第{n}网格,和平里小区,,,,,C0{1 + n % 2}\n" for n in range(40))
     assert load(app, tmp_path, "grids", GRIDS + many).exit_code == 0
-    statements: list[str] = []
-
-    def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        statements.append(" ".join(statement.split()))
-
-    event.listen(rt.engine, "before_cursor_execute", seen)
-    try:
+    with statements(rt.engine) as sent:
         result = load(app, tmp_path, "org", "code,name,level,parent\nS01,和平街道,street,D02\n")
-    finally:
-        event.remove(rt.engine, "before_cursor_execute", seen)
 
     assert result.exit_code == 0, result.output
     moved = grid_paths(session)
     assert all(path.startswith("/D02/S01/C0") for path in moved.values()), moved
     assert paths(session)["C02"] == "/D02/S01/C02/" and paths(session)["C03"] == "/D01/S02/C03/"
-    assert len([s for s in statements if s.startswith("UPDATE grid")]) == 1
-    assert len(statements) < 15, statements
+    assert len([s for s in sent if s.startswith("UPDATE grid")]) == 1
+    assert len(sent) < 15, sent
 
 
 def test_a_gbk_file_with_chinese_level_names_imports(app, session, tmp_path: Path):
