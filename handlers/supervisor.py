@@ -376,11 +376,11 @@ def assist(msg: Message, args: list[str], ctx: Context) -> Reply:
     if (department and department.id == ticket.department_id) or (
         grid and grid.id == ticket.grid_id and ticket.department_id is None
     ):
-        return Reply(f"工单 {ticket.id} 本来就由{name}办理。")
+        return Reply(f"工单 {ticket.id} 本来就由{name}办理，无需协办。回复“协办 {ticket.id} 编号”请别的部门或网格。")
     if not moves.allows(ticket, "assist"):
         return Reply(f"{moves.refusal(ticket, 'assist')}。回复“查 {ticket.id}”看详情。")
     if not departments.add_helper(ctx.session, ticket.id, grid, department, ctx.now):
-        return Reply(f"{name}已在协办工单 {ticket.id}。")
+        return Reply(f"{name}已在协办工单 {ticket.id}。回复“查 {ticket.id}”看全部协办方。")
     reason = " ".join(args[2:])[:200] or "请协助办理"
     about = {"helper": name, "helper_chat": chat, "reason": reason}
     moves.do(ctx.session, ticket, "assist", ctx.person.id, ctx.now, f"{name}：{reason}", about)
