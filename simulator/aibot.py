@@ -6,14 +6,22 @@ Speaks the frames of developer.work.weixin.qq.com/document/path/101463: every fr
 with aibot_respond_msg / aibot_respond_update_msg (same req_id as the callback) and pushes with aibot_send_msg.
 One connection per bot: a newer one displaces the older, which gets a disconnected_event and is closed.
 
+Several bots share the one port, as every bot shares Tencent's wss://openws.work.weixin.qq.com: the constructor's
+bot is the first, add_bot() registers more, and a connection belongs to the bot it subscribed as. A chat is one chat
+whichever bot speaks in it (one transcript, one set of cards; every record names its bot), but each bot has its own
+connection, its own card task_ids and its own frequency windows in each chat. seat() puts a bot in a group: a push
+into a chat seated with another bot is refused with errcode 40008 "invalid chatid: the bot is not in this chat"
+(Tencent's code for a bot pushing into a group it is not in is undocumented; 40008 is our choice), and nothing is
+recorded. A chat nobody was seated in takes any bot's pushes.
+
 Tencent's frequency limit per conversation, as 101463 (the page of March 2026) states it twice, under 回复普通消息
 and under 主动推送消息:
     "无论是回复还是主动推送消息，总共给某个会话发消息的限制为 30 条/分钟，1000 条/小时"
 (whether replying or pushing, everything sent to one conversation together is limited to 30 a minute and 1,000 an
 hour). Its other rules there (a reply only within 24 hours of the callback; a push only to a chat that has written
 to the bot) are not modelled; the group robot's own limit (20 a minute per robot) is simulator/wecom_webhook.py's.
-The stand-in keeps one sliding window per chat (time.monotonic() of every message it took) and answers what goes
-beyond it with errcode 45009 "api freq out of limit"; a message so refused is not in the chat: not in the
+The stand-in keeps one sliding window per bot and chat (time.monotonic() of every message it took) and answers
+what goes beyond it with errcode 45009 "api freq out of limit"; a message so refused is not in the chat: not in the
 transcript, no card changed.
 Where the page is silent we chose, and the choices are the strict reading, so that a pace our gateway gets away
 with here is one Tencent accepts too:
@@ -50,7 +58,8 @@ from websockets.exceptions import ConnectionClosed
 T = TypeVar("T")
 
 AUTH_FAILED = 40001  # what a wrong bot id or secret gets here (Tencent's exact code for it is not documented)
-UNKNOWN_REQ_ID = 40058  # a reply whose req_id is no callback we sent
+UNKNOWN_REQ_ID = 40058  # a reply whose req_id is no callback we sent to the replying bot
+NOT_IN_CHAT = 40008  # a push into a chat seated with another bot, or with no chatid or msgtype we know
 NOT_AUTHENTICATED = 40014
 UNKNOWN_CMD = 40033
 # "taskid has existed or empty or exceed max len": the errcode WeCom documents for a template card's task_id
@@ -73,7 +82,7 @@ class Limits(TypedDict, total=False):
 
 
 class AIBotServer:
-    """One AI bot as Tencent's servers see it: credentials, the live connection, and a transcript per chat."""
+    """AI bots as Tencent's servers see them: credentials and a live connection per bot, a transcript per chat."""
 
     def __init__(
         self,
@@ -87,26 +96,31 @@ class AIBotServer:
         minute: float = MINUTE_SECONDS,
         hour: float = HOUR_SECONDS,
     ) -> None:
-        """per_minute / per_hour: messages one chat takes within `minute` / `hour` seconds (None: no limit)."""
+        """bot_id / secret: the first bot. per_minute / per_hour: messages one bot may send into one chat within
+        `minute` / `hour` seconds (None: no limit)."""
         self.bot_id, self.secret, self.name = bot_id, secret, name
         self._port = port
         self.per_minute, self.per_hour, self.minute, self.hour = per_minute, per_hour, minute, hour
-        self._sent_at: dict[str, deque[float]] = {}  # chat -> monotonic times of the messages it took, oldest first
         self._lock = threading.Lock()
+        self._secrets = {bot_id: secret}  # every registered bot, the first first
+        # (bot, chat) -> monotonic times of the messages taken from that bot in that chat, oldest first
+        self._sent_at: dict[tuple[str, str], deque[float]] = {}
         self._transcripts: dict[str, list[dict[str, Any]]] = {}
         self._cards: dict[str, dict[str, dict[str, Any]]] = {}
-        self._task_ids: set[str] = set()  # every card task_id this bot has pushed, in any chat
-        self._callbacks: dict[str, str] = {}  # req_id of a callback we sent -> its chat
-        self._live: ServerConnection | None = None
+        self._task_ids: dict[str, set[str]] = {}  # bot -> every card task_id it has pushed, in any chat
+        self._callbacks: dict[str, tuple[str, str]] = {}  # req_id of a callback we sent -> (its bot, its chat)
+        self._seats: dict[str, str] = {}  # chat -> the bot in that group
+        self._pushed_by: dict[str, str] = {}  # chat -> the bot whose push it took last
+        self._live: dict[str, ServerConnection] = {}  # bot -> its authenticated connection
         self._fail_code = 0
         self._fail_count: int | None = None
         self._fail_until = 0.0
         self._delay = 0.0
         self._ids = itertools.count(1)
-        self.authentications = 0  # successful aibot_subscribe, ever: a reconnect adds one
+        self.authentications = 0  # successful aibot_subscribe of any bot, ever: a reconnect adds one
         self.refused = 0  # aibot_subscribe with wrong credentials
-        self.repeats_refused = 0  # aibot_send_msg with a card task_id this bot had already pushed
-        self.rate_refused = 0  # messages beyond a chat's frequency limit (45009), sends and replies alike
+        self.repeats_refused = 0  # aibot_send_msg with a card task_id its bot had already pushed
+        self.rate_refused = 0  # messages beyond a bot's frequency limit in a chat (45009), sends and replies alike
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -153,9 +167,40 @@ class AIBotServer:
 
     @property
     def connected(self) -> bool:
-        """An authenticated bot connection is live."""
+        """The first bot has a live authenticated connection."""
+        return self.is_connected(self.bot_id)
+
+    def is_connected(self, bot_id: str) -> bool:
+        """This bot has a live authenticated connection."""
         with self._lock:
-            return self._live is not None
+            return bot_id in self._live
+
+    # ---- bots and where they sit --------------------------------------------------------------------------------
+
+    @property
+    def bots(self) -> list[str]:
+        """Every registered bot id, the first first."""
+        with self._lock:
+            return list(self._secrets)
+
+    def add_bot(self, bot_id: str, secret: str) -> None:
+        """Register one more bot that may subscribe on this port (before or after start())."""
+        with self._lock:
+            if bot_id in self._secrets:
+                raise ValueError(f"bot {bot_id} is registered already")
+            self._secrets[bot_id] = secret
+
+    def seat(self, chat_id: str, bot_id: str) -> None:
+        """Make this bot the one in the group: other bots' pushes into it are refused from now on."""
+        with self._lock:
+            if bot_id not in self._secrets:
+                raise ValueError(f"unknown bot {bot_id}")
+            self._seats[chat_id] = bot_id
+
+    def bot_of(self, chat_id: str) -> str:
+        """The bot seated in the chat, else the one whose push it took last, else the first bot."""
+        with self._lock:
+            return self._seats.get(chat_id) or self._pushed_by.get(chat_id) or self.bot_id
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
@@ -176,9 +221,9 @@ class AIBotServer:
     # ---- what a test reads ------------------------------------------------------------------------------------
 
     def messages(self, chatid: str) -> list[dict[str, Any]]:
-        """Everything that happened in a chat, oldest first: dicts with kind, body, time, req_id.
+        """Everything that happened in a chat, oldest first: dicts with kind, body, time, req_id, bot.
 
-        kinds: "user_text" / "user_click" (a person, through us), "send" (aibot_send_msg), "reply"
+        kinds: "user_text" / "user_click" (a person, through us, to `bot`), "send" (aibot_send_msg), "reply"
         (aibot_respond_msg), "update" (aibot_respond_update_msg).
         """
         with self._lock:
@@ -208,22 +253,28 @@ class AIBotServer:
 
     # ---- people in WeCom --------------------------------------------------------------------------------------
 
-    def say(self, chatid: str, userid: str, text: str, mention: bool = True) -> dict[str, Any]:
+    # `bot` in say, photo and click: the bot the callback goes to; None: bot_of(chatid).
+
+    def say(
+        self, chatid: str, userid: str, text: str, mention: bool = True, *, bot: str | None = None
+    ) -> dict[str, Any]:
         """A member @-mentions the bot in a group chat; returns the aibot_msg_callback frame sent."""
-        body = self._base(chatid, userid) | {
+        body = self._base(chatid, userid, bot) | {
             "msgtype": "text",
             "text": {"content": (f"@{self.name} " if mention else "") + text},
         }
         return self._push("aibot_msg_callback", body, "user_text")
 
-    def photo(self, chatid: str, userid: str, url: str) -> dict[str, Any]:
+    def photo(self, chatid: str, userid: str, url: str, *, bot: str | None = None) -> dict[str, Any]:
         """A member sends a picture in the chat (Tencent encrypts the file; the url and aeskey say where)."""
-        body = self._base(chatid, userid) | {"msgtype": "image", "image": {"url": url, "aeskey": "sim"}}
+        body = self._base(chatid, userid, bot) | {"msgtype": "image", "image": {"url": url, "aeskey": "sim"}}
         return self._push("aibot_msg_callback", body, "user_text")
 
-    def click(self, chatid: str, userid: str, event_key: str, task_id: str) -> dict[str, Any]:
+    def click(
+        self, chatid: str, userid: str, event_key: str, task_id: str, *, bot: str | None = None
+    ) -> dict[str, Any]:
         """A member taps a button on a template card; returns the aibot_event_callback frame sent."""
-        body = self._base(chatid, userid) | {
+        body = self._base(chatid, userid, bot) | {
             "create_time": int(time.time()),
             "msgtype": "event",
             "event": {
@@ -234,14 +285,15 @@ class AIBotServer:
         return self._push("aibot_event_callback", body, "user_click")
 
     def resend(self, frame: dict[str, Any]) -> dict[str, Any]:
-        """Deliver the same callback again (same msgid, a new req_id), as Tencent does when unsure it arrived."""
+        """Deliver the same callback again (same msgid, a new req_id) to the same bot, as Tencent does when unsure
+        it arrived."""
         kind = "user_text" if frame["cmd"] == "aibot_msg_callback" else "user_click"
         return self._push(frame["cmd"], json.loads(json.dumps(frame["body"])), kind)
 
-    def _base(self, chatid: str, userid: str) -> dict[str, Any]:
+    def _base(self, chatid: str, userid: str, bot: str | None) -> dict[str, Any]:
         return {
             "msgid": f"{int(time.time())}{next(self._ids):06d}{secrets.token_hex(4)}",
-            "aibotid": self.bot_id,
+            "aibotid": bot or self.bot_of(chatid),
             "chatid": chatid,
             "chattype": "group",
             "from": {"userid": userid},
@@ -250,12 +302,13 @@ class AIBotServer:
     def _push(self, cmd: str, body: dict[str, Any], kind: str) -> dict[str, Any]:
         req_id = f"{cmd}_{secrets.token_hex(8)}"
         frame: dict[str, Any] = {"cmd": cmd, "headers": {"req_id": req_id}, "body": body}
+        bot, chat = body["aibotid"], body["chatid"]
         with self._lock:
-            live = self._live
+            live = self._live.get(bot)
             if live is None:
-                raise RuntimeError("no bot is connected")
-            self._callbacks[req_id] = body["chatid"]
-            self._record(body["chatid"], kind, body, req_id)
+                raise RuntimeError(f"no bot is connected as {bot}")
+            self._callbacks[req_id] = (bot, chat)
+            self._record(chat, kind, body, req_id, bot)
         assert self._loop is not None
         asyncio.run_coroutine_threadsafe(live.send(json.dumps(frame, ensure_ascii=False)), self._loop).result(5)
         return frame
@@ -274,12 +327,14 @@ class AIBotServer:
         with self._lock:
             self._delay = seconds
 
-    def drop(self) -> None:
-        """Cut the live connection without a close frame, like a network failure."""
+    def drop(self, bot: str | None = None) -> None:
+        """Cut this bot's live connection (None: every bot's) without a close frame, like a network failure."""
         with self._lock:
-            live, self._live = self._live, None
-        if live is not None and self._loop is not None:
-            self._loop.call_soon_threadsafe(live.transport.abort)
+            cut = [ws for b, ws in self._live.items() if bot is None or b == bot]
+            self._live = {b: ws for b, ws in self._live.items() if ws not in cut}
+        if self._loop is not None:
+            for ws in cut:
+                self._loop.call_soon_threadsafe(ws.transport.abort)
 
     def _take_failure(self) -> int:
         with self._lock:
@@ -293,16 +348,16 @@ class AIBotServer:
 
     # ---- the wire ---------------------------------------------------------------------------------------------
 
-    def _record(self, chat: str, kind: str, body: dict[str, Any], req_id: str) -> None:
+    def _record(self, chat: str, kind: str, body: dict[str, Any], req_id: str, bot: str) -> None:
         """Caller holds the lock."""
         self._transcripts.setdefault(chat, []).append(
-            {"kind": kind, "body": body, "time": time.time(), "req_id": req_id}
+            {"kind": kind, "body": body, "time": time.time(), "req_id": req_id, "bot": bot}
         )
 
-    def _take_slot(self, chat: str) -> bool:
-        """Whether the chat takes one more message now, and if so count it (caller holds the lock)."""
+    def _take_slot(self, bot: str, chat: str) -> bool:
+        """Whether the chat takes one more message from this bot now, and if so count it (caller holds the lock)."""
         now = time.monotonic()
-        sent = self._sent_at.setdefault(chat, deque())
+        sent = self._sent_at.setdefault((bot, chat), deque())
         while sent and sent[0] <= now - max(self.minute, self.hour):
             sent.popleft()
         for limit, window in ((self.per_minute, self.minute), (self.per_hour, self.hour)):
@@ -320,7 +375,7 @@ class AIBotServer:
         await ws.send(json.dumps({"headers": {"req_id": req_id}, "errcode": errcode, "errmsg": errmsg}))
 
     async def _serve(self, ws: ServerConnection) -> None:
-        authenticated = False
+        bot: str | None = None  # the bot this connection subscribed as
         try:
             async for raw in ws:
                 try:
@@ -329,35 +384,39 @@ class AIBotServer:
                 except (ValueError, AttributeError):
                     continue
                 if cmd == "aibot_subscribe":
-                    authenticated = await self._subscribe(ws, req_id, frame.get("body") or {})
-                    if not authenticated:
+                    bot = await self._subscribe(ws, req_id, frame.get("body") or {})
+                    if bot is None:
                         return
-                elif not authenticated:
+                elif bot is None:
                     await self._answer(ws, req_id, NOT_AUTHENTICATED, "not subscribed")
                 elif cmd == "ping":
                     await self._answer(ws, req_id)
                 elif cmd == "aibot_send_msg":
-                    await self._send_msg(ws, req_id, frame.get("body") or {})
+                    await self._send_msg(ws, bot, req_id, frame.get("body") or {})
                 elif cmd in ("aibot_respond_msg", "aibot_respond_update_msg", "aibot_respond_welcome_msg"):
-                    await self._respond(ws, cmd, req_id, frame.get("body") or {})
+                    await self._respond(ws, bot, cmd, req_id, frame.get("body") or {})
                 else:
                     await self._answer(ws, req_id, UNKNOWN_CMD, f"unknown cmd {cmd}")
         except ConnectionClosed:
             pass
         finally:
             with self._lock:
-                if self._live is ws:
-                    self._live = None
+                self._live = {b: live for b, live in self._live.items() if live is not ws}
 
-    async def _subscribe(self, ws: ServerConnection, req_id: str, body: dict[str, Any]) -> bool:
-        if body.get("bot_id") != self.bot_id or body.get("secret") != self.secret:
-            with self._lock:
-                self.refused += 1
+    async def _subscribe(self, ws: ServerConnection, req_id: str, body: dict[str, Any]) -> str | None:
+        """The bot the connection now belongs to, or None when the credentials are wrong (the connection closed)."""
+        claim = (body.get("bot_id"), body.get("secret"))
+        with self._lock:
+            bot = next((b for b, secret in self._secrets.items() if (b, secret) == claim), None)
+            self.refused += bot is None
+        if bot is None:
             await self._answer(ws, req_id, AUTH_FAILED, "invalid bot_id or secret")
             await ws.close(1008, "invalid credential")
-            return False
+            return None
         with self._lock:
-            old, self._live = self._live, ws
+            # A connection that subscribes again as another bot stops being the other bot's.
+            self._live = {b: live for b, live in self._live.items() if live is not ws}
+            old, self._live[bot] = self._live.get(bot), ws
             self.authentications += 1
         await self._answer(ws, req_id)
         if old is not None and old is not ws:
@@ -367,7 +426,7 @@ class AIBotServer:
                 "body": {
                     "msgid": secrets.token_hex(12),
                     "create_time": int(time.time()),
-                    "aibotid": self.bot_id,
+                    "aibotid": bot,
                     "msgtype": "event",
                     "event": {"eventtype": "disconnected_event"},
                 },
@@ -377,12 +436,17 @@ class AIBotServer:
                 await old.close(1000, "replaced by a newer connection")
             except ConnectionClosed:
                 pass
-        return True
+        return bot
 
-    async def _send_msg(self, ws: ServerConnection, req_id: str, body: dict[str, Any]) -> None:
+    async def _send_msg(self, ws: ServerConnection, bot: str, req_id: str, body: dict[str, Any]) -> None:
         chat = body.get("chatid", "")
         if not chat or body.get("msgtype") not in ("markdown", "template_card"):
-            await self._answer(ws, req_id, 40008, "invalid chatid or msgtype")
+            await self._answer(ws, req_id, NOT_IN_CHAT, "invalid chatid or msgtype")
+            return
+        with self._lock:
+            elsewhere = self._seats.get(chat, bot) != bot
+        if elsewhere:
+            await self._answer(ws, req_id, NOT_IN_CHAT, "invalid chatid: the bot is not in this chat")
             return
         errcode = self._take_failure()
         if errcode:
@@ -391,15 +455,17 @@ class AIBotServer:
         card = body.get("template_card") if body["msgtype"] == "template_card" else None
         task_id = card.get("task_id") if isinstance(card, dict) else None
         with self._lock:
-            repeat = isinstance(task_id, str) and task_id in self._task_ids
+            taken = self._task_ids.setdefault(bot, set())
+            repeat = isinstance(task_id, str) and task_id in taken
             refused = card is not None and (repeat or not isinstance(task_id, str) or not TASK_ID.fullmatch(task_id))
             self.repeats_refused += repeat
             # A push beyond the limit leaves its task_id free: the same card is taken once the window moves on.
-            limited = not refused and not self._take_slot(chat)
+            limited = not refused and not self._take_slot(bot, chat)
             if not refused and not limited:
-                self._record(chat, "send", body, req_id)
+                self._record(chat, "send", body, req_id, bot)
+                self._pushed_by[chat] = bot
                 if isinstance(card, dict) and isinstance(task_id, str):
-                    self._task_ids.add(task_id)
+                    taken.add(task_id)
                     self._cards.setdefault(chat, {})[task_id] = card
         if refused:
             await self._answer(ws, req_id, TASK_ID_REFUSED, "taskid has existed or empty or exceed max len")
@@ -408,13 +474,15 @@ class AIBotServer:
         else:
             await self._answer(ws, req_id)
 
-    async def _respond(self, ws: ServerConnection, cmd: str, req_id: str, body: dict[str, Any]) -> None:
+    async def _respond(self, ws: ServerConnection, bot: str, cmd: str, req_id: str, body: dict[str, Any]) -> None:
         with self._lock:
-            chat = self._callbacks.get(req_id)
-            limited = chat is not None and not self._take_slot(chat)
+            # Only the bot a callback went to may answer it: another bot's reply names no callback of its own.
+            callback = self._callbacks.get(req_id)
+            chat = callback[1] if callback is not None and callback[0] == bot else None
+            limited = chat is not None and not self._take_slot(bot, chat)
             if chat is not None and not limited:
                 kind = "update" if cmd == "aibot_respond_update_msg" else "reply"
-                self._record(chat, kind, body, req_id)
+                self._record(chat, kind, body, req_id, bot)
                 card = body.get("template_card") or {}
                 if kind == "update" and card.get("task_id"):
                     self._cards.setdefault(chat, {})[card["task_id"]] = card

@@ -133,7 +133,12 @@ def test_a_click_reaches_the_bot_and_its_update_replaces_the_card(server):
 
     assert server.cards("c1")["ticket-12"]["main_title"]["desc"] == "处理中"
     assert [m["kind"] for m in server.replies_to(click)] == ["update", "reply"]
-    assert [m["kind"] for m in server.messages("c1")] == ["send", "user_click", "update", "reply"]
+    assert [(m["kind"], m["bot"]) for m in server.messages("c1")] == [
+        ("send", BOT),
+        ("user_click", BOT),
+        ("update", BOT),
+        ("reply", BOT),
+    ]
 
 
 def test_text_carries_the_mention_and_a_resend_keeps_the_msgid(server):
