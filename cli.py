@@ -20,6 +20,7 @@ from nlp import Classifier
 from nlp.evaluate import evaluate
 from nlp.learn import STATISTICS, Options, learn
 from nlp.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy
+from storage import org
 from storage.db import migrate, transaction
 from storage.models import Grid, Status, Ticket
 from storage.tickets import STATUS_NAMES
@@ -193,7 +194,14 @@ def register(app: Flask) -> None:
         run_import("people", file)
 
     @app.cli.command("seed-demo")
-    def seed_demo() -> None:
+    @click.option(
+        "--from",
+        "source",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        default=DEMO,
+        help="A directory with org.csv, grids.csv, departments.csv and people.csv (default: demo/).",
+    )
+    def seed_demo(source: Path) -> None:
         """Load the demo district (a district, 2 streets, 4 communities, 16 grids, 3 departments, their people and
         centres) unless grids exist already."""
         migrate(rt().engine)
@@ -202,7 +210,19 @@ def register(app: Flask) -> None:
                 click.echo("已有网格数据，跳过演示数据")
                 return
         for kind in ("org", "grids", "departments", "people"):
-            run_import(kind, DEMO / f"{kind}.csv")
+            run_import(kind, source / f"{kind}.csv")
+
+    @app.cli.command("bots")
+    def list_bots() -> None:
+        """The AI bots a gateway must run for, one line each: the bot id, then the units whose groups it speaks in
+        ("default" for the default bot, WECOM_BOT_ID, which speaks everywhere else)."""
+        with Session(rt().engine) as session:
+            named = org.named_bots(session)
+        default = rt().settings.wecom_bot_id
+        if default and default not in named:
+            click.echo(f"{default}\tdefault")
+        for bot, units in named.items():
+            click.echo(f"{bot}\t{' '.join(units)}")
 
     @app.cli.command("tickets")
     @click.option("--limit", default=20, show_default=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config import Settings
+from simulator.server import bot_secret_of
 
 ROOT = Path(__file__).resolve().parent
 # Exit status 2: the process refused its configuration (bot.gateway, flask/click usage). Starting it again would
@@ -49,13 +50,15 @@ class Supervisor:
     commands: dict[str, list[str]]
     env: dict[str, str]
     cwd: Path = ROOT
+    # What one process's environment changes: each street's gateway runs as its own bot.
+    env_of: dict[str, dict[str, str]] = field(default_factory=dict)
     say: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr, flush=True))
     restart_first: float = RESTART_FIRST
     children: dict[str, Child] = field(default_factory=dict)
 
     def start(self, name: str) -> Child:
         child = self.children.setdefault(name, Child(name, self.commands[name]))
-        child.popen = subprocess.Popen(child.argv, env=self.env, cwd=self.cwd)
+        child.popen = subprocess.Popen(child.argv, env=self.env | self.env_of.get(name, {}), cwd=self.cwd)
         child.started, child.due = time.monotonic(), None
         return child
 
@@ -105,6 +108,13 @@ class Supervisor:
                 popen.wait()
 
 
+def street_bots(flask: list[str], env: dict[str, str]) -> list[str]:
+    """The bots units name besides the default one (`flask bots`: one line per bot, its id first)."""
+    listed = subprocess.run([*flask, "bots"], env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    bots = [line.split("\t")[0] for line in listed.splitlines() if line.strip()]
+    return [bot for bot in bots if bot != env.get("WECOM_BOT_ID")]
+
+
 def main() -> int:
     settings = Settings.from_env()
     env = dict(os.environ)
@@ -138,10 +148,15 @@ def main() -> int:
         "cron": [python, "worker.py", "cron"],
         "gateway": [python, "-m", "bot.gateway"],
     }
+    env_of: dict[str, dict[str, str]] = {}
     if not env["WECOM_BOT_ID"]:
         # WECOM_BOT_ID= make run: no AI bot, group pushes go to each grid's robot (the simulator's webhook stand-in).
         del procs["gateway"]
-    supervisor = Supervisor(procs, env)
+    # A gateway for each bot a unit names (和平街道 runs its own in the demo), signing in as the simulator expects.
+    for bot in street_bots(flask, env):
+        procs[f"gateway-{bot}"] = [python, "-m", "bot.gateway"]
+        env_of[f"gateway-{bot}"] = {"WECOM_BOT_ID": bot, "WECOM_BOT_SECRET": bot_secret_of(bot)}
+    supervisor = Supervisor(procs, env, env_of=env_of)
     for name in procs:
         supervisor.start(name)
         if name == "simulator":

@@ -10,10 +10,16 @@ from typing import Protocol
 
 from storage.models import OutboxKind
 
-# The AI-bot gateway holds the only connection to the groups, so it sends these kinds itself; rq workers leave
-# them alone whenever a bot is configured, and wake the gateway through this Redis channel after enqueueing.
+# An AI-bot gateway holds its bot's only connection to the groups, so it sends these kinds itself; rq workers leave
+# them alone whenever a bot is configured, and wake the bot's gateway through a Redis channel after enqueueing.
 GATEWAY_KINDS = (OutboxKind.GROUP_PUSH, OutboxKind.SUPERVISOR_NOTICE)
 GATEWAY_WAKE_CHANNEL = "wanggetong:gateway:wake"
+
+
+def wake_channel(bot: str) -> str:
+    """Where a gateway hears of new rows for its bot: a unit's bot (outbox.bot) has its own channel, so a new card
+    in one street wakes that street's gateway only; the default bot's rows (bot "") wake GATEWAY_WAKE_CHANNEL."""
+    return f"{GATEWAY_WAKE_CHANNEL}:{bot}" if bot else GATEWAY_WAKE_CHANNEL
 
 
 # Worth another try later, on either platform (WeChat and WeCom share these codes); any other errcode is final.

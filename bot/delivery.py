@@ -60,14 +60,16 @@ def lease(
     kinds: Iterable[str],
     seconds: float,
     render: Callable[[Any, outbox.Notification], T],
+    bot: str = "",
 ) -> Leased[T] | str:
     """Take the row for one attempt and render it, in one short transaction; "skipped" when it is not pending, not
-    of these kinds or held by another sender, "failed" when it can never be sent (marked so).
+    of these kinds, another bot's (storage/outbox.served_by: `bot` is the sender's, "" for the rq workers) or held
+    by another sender, "failed" when it can never be sent (marked so).
 
     The lease is storage/outbox.lease: one conditional UPDATE … RETURNING.
     """
     with transaction(rt.engine) as session:
-        row = outbox.lease(session, outbox_id, list(kinds), utcnow(), seconds)
+        row = outbox.lease(session, outbox_id, list(kinds), utcnow(), seconds, bot)
         if row is None:
             return "skipped"
         try:

@@ -10,9 +10,14 @@ both receives workers' @-messages and card clicks and delivers the group pushes 
   only another gateway's token in it means stop.
 - Receive: callback -> handlers.types.Message -> handlers.conversation.process (in a thread: it is sync and uses
   the database) -> stream reply to the callback; a click also updates the card in place (Tencent allows 5 s).
-- Push: every POLL_SECONDS, or at once when something is published on WAKE_CHANNEL, bot/pusher.py sends the
-  pending rows, in order per chat and paced under WeCom's per-chat limit, through the one delivery pipeline
-  (bot/delivery.py). A row is marked sent only after Tencent's ack with errcode 0, so a reconnect loses nothing.
+- Several bots: a unit may have a bot of its own (import-org's bot_id: a street's bot in its streets' groups); each
+  bot has its gateway, started with that bot's WECOM_BOT_ID and WECOM_BOT_SECRET. A gateway sends the rows stamped
+  with its bot (outbox.bot); the gateway of a bot no unit names is the default and sends the rest
+  (storage/outbox.served_by). A gateway answers whatever its connection delivers: a bot only hears its own groups.
+- Push: every POLL_SECONDS, or at once when something is published on its bot's wake channel (or the default's),
+  bot/pusher.py sends the pending rows, in order per chat and paced under WeCom's per-chat limit, through the one
+  delivery pipeline (bot/delivery.py). A row is marked sent only after Tencent's ack with errcode 0, so a reconnect
+  loses nothing.
 - Callback handlers run inside one error guard (guarded): a failure logs its traceback and the connection goes on.
   Frames are read in bot/frames.py; the lock and the Redis loops' backoff are bot/botlock.py.
 - Heartbeat and reconnect with backoff are the SDK's (wecom-aibot-python-sdk, max_reconnect_attempts=-1). Our own
@@ -37,7 +42,7 @@ from sqlmodel import Session
 from bot import delivery, jobs, logs, ops, pusher, runtime
 from bot.botlock import BotLock, RedisTrouble
 from bot.cards import TASK_ID, template_card
-from bot.channels import GATEWAY_WAKE_CHANNEL
+from bot.channels import GATEWAY_WAKE_CHANNEL, wake_channel
 from bot.frames import clicked_task_id, message_from_click, message_from_image, message_from_text, ticket_number
 from bot.markup import escape_markdown
 from config import ConfigError, Settings
@@ -57,7 +62,8 @@ with warnings.catch_warnings():
 
 log = logging.getLogger(__name__)
 
-# bot/jobs.enqueue publishes here (any payload) after committing rows the gateway delivers; polling covers a lost one.
+# bot/jobs.enqueue publishes on a bot's channel (any payload) after committing rows its gateway delivers; polling
+# covers a lost one.
 WAKE_CHANNEL = GATEWAY_WAKE_CHANNEL
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _SDK_TLS = sdk_ws._SSL_CONTEXT
@@ -369,7 +375,9 @@ class Gateway:
         while not self._stop.is_set():
             pubsub = self.rt.redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await asyncio.to_thread(pubsub.subscribe, WAKE_CHANNEL)
+                # Its bot's own channel, and the default bot's: whether this gateway is the default is the database's
+                # to say (no unit names its bot), and may change with an import.
+                await asyncio.to_thread(pubsub.subscribe, WAKE_CHANNEL, wake_channel(self.settings.wecom_bot_id))
                 trouble.worked()
                 while not self._stop.is_set():
                     if await asyncio.to_thread(pubsub.get_message, timeout=0.5):

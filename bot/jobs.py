@@ -12,7 +12,7 @@ from rq import Queue
 from sqlmodel import Session
 
 from bot import delivery, runtime
-from bot.channels import GATEWAY_KINDS, GATEWAY_WAKE_CHANNEL, Delivery, DeliveryError
+from bot.channels import GATEWAY_KINDS, Delivery, DeliveryError, wake_channel
 from handlers import lifecycle, notices, supervisor
 from storage import outbox
 from storage.db import transaction
@@ -25,10 +25,11 @@ LEASE_SECONDS = 60
 
 
 def deliver(outbox_id: int) -> str:
-    """Send one notification unless it is sent already, another sender holds it, or the gateway sends its kind."""
+    """Send one notification unless it is sent already, another sender holds it, or a gateway sends it (its kind
+    while a default bot is configured; a unit's bot's rows always)."""
     rt = runtime.current()
     kinds = [k for k in OutboxKind if not (k in GATEWAY_KINDS and rt.settings.wecom_bot_id)]
-    leased = delivery.lease(rt, outbox_id, kinds, LEASE_SECONDS, delivery_for)
+    leased = delivery.lease(rt, outbox_id, kinds, LEASE_SECONDS, delivery_for, bot="")
     if isinstance(leased, str):
         return leased
     try:
@@ -55,29 +56,35 @@ def delivery_for(session: Session, row: outbox.Notification) -> Delivery:
 
 
 def enqueue(rt: runtime.Runtime, queued: Iterable[outbox.Queued]) -> None:
-    """Hand rows to the workers after their transaction committed; if Redis is away the sweep catches up.
+    """Hand rows to their senders after their transaction committed; if Redis is away the sweep catches up.
+
+    A row an AI bot sends wakes that bot's gateway (channels.wake_channel; the default bot's for bot ""); every
+    other row is an rq job. Without a default bot (webhook mode) a group row of no unit's bot is a job too, and so is
+    one of a unit's bot, in case import-org has taken that bot away since (the job skips it otherwise).
 
     Best effort, on the quick client (runtime.REQUEST_TIMEOUT, then a pause): a callback must answer within
     WeChat's 5 s whatever Redis does, and the committed rows wait safely for the sweep (or the gateway's poll).
     """
-    queued = list(queued)
-    outbox_ids = [i for i, _ in queued]
-    if rt.settings.wecom_bot_id:
-        # The gateway sends its kinds itself: an rq job for them would only start a process to skip them.
-        outbox_ids = [i for i, kind in queued if kind not in GATEWAY_KINDS]
-    wake = len(outbox_ids) < len(queued)
-    if not outbox_ids and not wake:
+    outbox_ids: list[int] = []
+    wakes: set[str] = set()
+    default_bot = bool(rt.settings.wecom_bot_id)
+    for row in queued:
+        if row.kind in GATEWAY_KINDS and (row.bot or default_bot):
+            wakes.add(wake_channel(row.bot))
+        if row.kind not in GATEWAY_KINDS or not default_bot:
+            outbox_ids.append(row.id)
+    if not outbox_ids and not wakes:
         return
     jobs = [
         Queue.prepare_data(deliver, (i,), job_id=f"outbox-{i}", result_ttl=3600, failure_ttl=86400) for i in outbox_ids
     ]
     try:
-        # One round trip for every job and the gateway's wake-up.
+        # One round trip for every job and the gateways' wake-ups.
         pipe = rt.quick_queue.connection.pipeline()
         if jobs:
             rt.quick_queue.enqueue_many(jobs, pipeline=pipe)
-        if wake:
-            pipe.publish(GATEWAY_WAKE_CHANNEL, "")
+        for channel in sorted(wakes):
+            pipe.publish(channel, "")
         pipe.execute()
     except RedisError as error:  # refused, timed out or paused: expected while Redis is away, so no traceback
         log.warning("could not enqueue outbox %s (%s); the sweep (and the gateway's poll) will", outbox_ids, error)

@@ -50,7 +50,7 @@ from bot.runtime import Runtime
 from config import Settings
 from handlers import sla
 from handlers.clock import local
-from storage import outbox, tickets
+from storage import org, outbox, tickets
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,8 @@ class Probe:
         with Session(self.rt.engine) as session:
             revision = session.connection().execute(text("SELECT version_num FROM alembic_version")).scalar()
             backlog, oldest = outbox.backlog(session, now - BACKLOG_AFTER)
-        return {"revision": revision, "backlog": backlog, "oldest": oldest}
+            bots = org.named_bots(session)
+        return {"revision": revision, "backlog": backlog, "oldest": oldest, "bots": bots}
 
     def ticket_facts(self, now: datetime) -> dict[str, Any]:
         with Session(self.rt.engine) as session:
@@ -222,12 +223,14 @@ class Probe:
         database = self._db.start(lambda: self.database_facts(now))
         checks: dict[str, dict[str, Any]] = {}
         checks["redis"], facts = self._check_redis()
+        named: dict[str, list[str]] = {}  # the bots units name, each with its own gateway
         try:
             found = database.result(timeout=max(0.0, DB_TIMEOUT - (time.perf_counter() - started)))
         except Exception as error:
             checks["database"] = {"ok": False, "error": _describe(error)}
         else:
             checks["database"] = {"ok": True, "revision": found["revision"]}
+            named = found["bots"]
             oldest = found["oldest"]
             checks["outbox"] = {
                 "ok": found["backlog"] == 0,
@@ -239,6 +242,8 @@ class Probe:
             depth = facts["queue"]
             checks["queue"] = {"ok": depth["workers"] > 0, "name": self.queue.name, **depth}
             checks["gateway"] = self._gateway(facts["heartbeat"])
+            if named:
+                checks["gateway"] = self._gateways(checks["gateway"], named)
         if not checks["database"]["ok"]:
             status, code = "down", 503
         elif all(check["ok"] for check in checks.values()):
@@ -258,12 +263,28 @@ class Probe:
             return {"ok": False, "error": _describe(error), "notices": "delayed", "action": REDIS_DOWN_ACTION}, None
         return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}, facts
 
+    def _gateways(self, default: dict[str, Any], bots: dict[str, list[str]]) -> dict[str, Any]:
+        """The default bot's gateway and one per bot the units name (import-org bot_id), each by its heartbeat."""
+        others = {bot: units for bot, units in bots.items() if bot != self.settings.wecom_bot_id}
+        try:
+            beats = self.redis.mget([heartbeat_key(bot) for bot in others])
+        except Exception as error:
+            return {**default, "ok": False, "bots": {}, "error": _describe(error)}
+        each = {}
+        for (bot, units), beat in zip(others.items(), beats, strict=True):
+            each[bot] = {**self._heartbeat_check(bot, json.loads(beat) if beat else None), "units": units}
+        return {**default, "ok": default["ok"] and all(b["ok"] for b in each.values()), "bots": each}
+
     def _gateway(self, heartbeat: dict[str, Any] | None) -> dict[str, Any]:
         if not self.settings.wecom_bot_id:
             # No AI bot: group pushes go through each grid's group robot (webhook); there is no gateway to watch.
             return {"ok": True, "state": "not_configured"}
+        return self._heartbeat_check(self.settings.wecom_bot_id, heartbeat)
+
+    @staticmethod
+    def _heartbeat_check(bot: str, heartbeat: dict[str, Any] | None) -> dict[str, Any]:
         if heartbeat is None:
-            return {"ok": False, "state": "absent", "bot_id": self.settings.wecom_bot_id}
+            return {"ok": False, "state": "absent", "bot_id": bot}
         age = round(time.time() - float(heartbeat.get("at", 0)), 1)
         return {
             "ok": age <= HEARTBEAT_TTL_SECONDS,

@@ -113,7 +113,7 @@ class Pusher:
 
     def _pending(self) -> list[tuple[int, str, str, bool]]:
         with Session(self.rt.engine) as session:  # a reader: never takes SQLite's write lock
-            return outbox.pending(session, GATEWAY_KINDS, utcnow())
+            return outbox.pending(session, GATEWAY_KINDS, utcnow(), self.settings.wecom_bot_id)
 
     async def _drain(self, chat: str, items: list[tuple[int, bool]]) -> int:
         """Send one chat's rows in order; stop at a held head, a transient failure or the chat's limit."""
@@ -133,7 +133,13 @@ class Pusher:
 
     async def _deliver(self, outbox_id: int, chat: str) -> str:
         leased = await asyncio.to_thread(
-            delivery.lease, self.rt, outbox_id, GATEWAY_KINDS, LEASE_SECONDS, lambda s, row: self._render(s, row, chat)
+            delivery.lease,
+            self.rt,
+            outbox_id,
+            GATEWAY_KINDS,
+            LEASE_SECONDS,
+            lambda s, row: self._render(s, row, chat),
+            self.settings.wecom_bot_id,
         )
         if isinstance(leased, str):
             return leased

@@ -37,6 +37,10 @@ DEPARTMENT_COLUMNS = ("code", "name", "org", "categories", "chat_id")
 ORG_COLUMNS = ("code", "name", "level", "parent")
 # Optional: the unit's command-centre group chat. A file without the column leaves the chats already stored alone.
 ORG_CHAT_COLUMN = "chat_id"
+# Optional: the WeCom AI bot (智能机器人) of the unit's subtree, for a street that runs its own bot: its gateway runs
+# with that bot's WECOM_BOT_ID and secret. Empty: the bot of the unit above. A file without the column leaves the
+# bots already stored alone.
+ORG_BOT_COLUMN = "bot_id"
 # Optional in grids (the community the grid belongs to) and in people (the unit whose command centre a supervisor
 # sits in, or a department staff member's department): a unit's code from import-org, or a department's from
 # import-departments. A file without the column leaves what is stored alone.
@@ -427,6 +431,7 @@ class _OrgRow:
     level: OrgLevel
     parent: str
     chat_id: str | None  # None: the file has no chat_id column
+    bot_id: str | None  # None: the file has no bot_id column
 
 
 def import_org(session: Session, raw: bytes) -> ImportResult:
@@ -460,6 +465,8 @@ def import_org(session: Session, raw: bytes) -> ImportResult:
             unit.parent_id = ids[row.parent] if row.parent else None
             if row.chat_id is not None:
                 unit.chat_id = row.chat_id
+            if row.bot_id is not None:
+                unit.bot_id = row.bot_id
             session.add(unit)
             session.flush()
             ids[code] = unit.id
@@ -488,9 +495,11 @@ def _org_rows(
             found.append((line, f"第{line}行：组织编号 {code} 与第{first_line[code]}行重复，每个单位只能有一行"))
             continue
         first_line[code] = line
-        chat_id = r.get(ORG_CHAT_COLUMN)
-        errors = too_long(OrgUnit, {"code": code, "name": name, "chat_id": chat_id or ""}, line)
+        chat_id, bot_id = r.get(ORG_CHAT_COLUMN), r.get(ORG_BOT_COLUMN)
+        errors = too_long(OrgUnit, {"code": code, "name": name, "chat_id": chat_id or "", "bot_id": bot_id or ""}, line)
         errors += bad_code(code, line, "S01")
+        if bot_id and not _ORG_CODE.fullmatch(bot_id):
+            errors.append(f"第{line}行：bot_id“{bot_id}”只能含英文字母、数字、- 和 _，请填企业微信智能机器人的 BotID")
         level = ORG_LEVELS.get(r["level"].lower())
         if level is None:
             errors.append(
@@ -500,7 +509,7 @@ def _org_rows(
         if errors or level is None:
             found += [(line, problem) for problem in errors]
             continue
-        planned[code] = _OrgRow(line, name, level, r["parent"], chat_id)
+        planned[code] = _OrgRow(line, name, level, r["parent"], chat_id, bot_id)
     return planned, first_line
 
 

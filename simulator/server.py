@@ -100,6 +100,7 @@ class GridChat:
     name: str
     chat_id: str
     worker: str = ""  # the default member who plays in this chat
+    bot: str = ""  # the AI bot in this group: its unit's (org.csv bot_id), "" for the default bot
 
 
 @dataclass
@@ -115,6 +116,17 @@ class Directory:
         workers: dict[str, str] = {}  # grid, unit or department code -> the member who plays in its chat
         units = {row.get("code", ""): row for row in _rows(demo_dir / "org.csv")}
         departments = {row.get("code", ""): row for row in _rows(demo_dir / "departments.csv")}
+
+        def bot_of(code: str) -> str:
+            """The bot of the nearest unit at or above `code` that names one (the admin adds it to the group)."""
+            seen: set[str] = set()
+            while code in units and code not in seen:
+                seen.add(code)
+                if units[code].get("bot_id"):
+                    return units[code]["bot_id"]
+                code = units[code].get("parent", "")
+            return ""
+
         for row in _rows(demo_dir / "people.csv"):
             role, ident, name = row.get("role", ""), row.get("id", ""), row.get("name", "")
             channel, _, bare = ident.rpartition(":")
@@ -136,7 +148,10 @@ class Directory:
         for row in _rows(demo_dir / "grids.csv"):
             if row.get("chat_id"):
                 code = row.get("code", "")
-                directory.chats.append(GridChat(code, row.get("name", code), row["chat_id"], workers.get(code, "")))
+                chat = GridChat(
+                    code, row.get("name", code), row["chat_id"], workers.get(code, ""), bot_of(row.get("org", ""))
+                )
+                directory.chats.append(chat)
         if supervisor_chat_id:
             centre = next((m.id for m in directory.members if not m.grid), "")
             directory.chats.append(GridChat("", "指挥中心群", supervisor_chat_id, centre))
@@ -144,14 +159,20 @@ class Directory:
         for code, row in units.items():
             if row.get("chat_id"):
                 name = f"{row.get('name', code)}指挥中心群"
-                directory.chats.append(GridChat(code, name, row["chat_id"], workers.get(code, "")))
+                directory.chats.append(GridChat(code, name, row["chat_id"], workers.get(code, ""), bot_of(code)))
         for code, row in departments.items():
             if row.get("chat_id"):
                 name = f"{row.get('name', code)}工作群"
-                directory.chats.append(GridChat(code, name, row["chat_id"], workers.get(code, "")))
+                directory.chats.append(
+                    GridChat(code, name, row["chat_id"], workers.get(code, ""), bot_of(row.get("org", "")))
+                )
         # Someone not on the roster, to show what the bot tells a stranger in the group.
         directory.members.append(Player("visitor", "未登记成员"))
         return directory
+
+    def bots(self) -> list[str]:
+        """The bots units name, each one gateway (the default bot is the stand-in's first)."""
+        return sorted({c.bot for c in self.chats if c.bot})
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -422,7 +443,8 @@ class Simulator:
                 app_up = response.status == 200
         except (urllib.error.URLError, OSError):
             app_up = False
-        return {"app": app_up, "gateway": self.aibot.connected, "app_url": self.app_url}
+        bots = {bot: self.aibot.is_connected(bot) for bot in self.aibot.bots}
+        return {"app": app_up, "gateway": all(bots.values()), "bots": bots, "app_url": self.app_url}
 
     def inject(self, spec: dict[str, Any]) -> None:
         """Call one of the stand-in's injection methods (INJECTIONS) with the rest of spec as arguments."""
@@ -565,6 +587,11 @@ def start(
                 robots.register_key(grid["webhook_key"], grid["name"])
     aibot = AIBotServer(bot_id, bot_secret, port=ws_port, **(aibot_limits or Limits())).start()
     directory = Directory.load(demo_dir, supervisor_chat_id)
+    # A street with a bot of its own (org.csv bot_id): its gateway signs in with the secret bot_secret_of gives it.
+    for bot in directory.bots():
+        aibot.add_bot(bot, bot_secret_of(bot))
+    for chat in directory.chats:
+        aibot.seat(chat.chat_id, chat.bot or bot_id)
     sim = Simulator(app_url, account, directory, wechat_api_app.extensions["wechat_api"], aibot)
     try:
         url, stop_web = serve_in_thread(create_simulator_app(sim, wechat_api_app), port)
@@ -577,6 +604,11 @@ def start(
         aibot.stop()
 
     return Running(url, aibot.url, sim, stop)
+
+
+def bot_secret_of(bot: str) -> str:
+    """The stand-in's secret for a bot named in the demo tree (devserver starts its gateway with it)."""
+    return f"{bot}-secret"
 
 
 def serve_in_thread(wsgi_app: Any, port: int = 0, name: str = "simulator-web") -> tuple[str, Callable[[], None]]:
@@ -612,6 +644,10 @@ def serve(args: argparse.Namespace) -> int:
         bot_secret=args.bot_secret,
         supervisor_chat_id=args.supervisor_chat,
     )
+    street_gateways = "".join(
+        f"  WECOM_BOT_ID={bot} WECOM_BOT_SECRET={bot_secret_of(bot)} .venv/bin/python -m bot.gateway   # {bot} 的网关\n"
+        for bot in running.sim.directory.bots()
+    )
     print(
         f"\n模拟器已启动：打开 {running.url}\n"
         f"  居民、指挥中心 → {args.app_url}/wechat（签名，可选安全模式）\n"
@@ -624,6 +660,7 @@ def serve(args: argparse.Namespace) -> int:
         f"  export WECOM_SUPERVISOR_CHAT_ID={args.supervisor_chat}\n"
         f"  make run                      # 网页、rq worker、定时补发\n"
         f"  .venv/bin/python -m bot.gateway   # 企业微信长连接网关\n"
+        f"{street_gateways}"
         f"Ctrl-C 停止。\n",
         flush=True,
     )

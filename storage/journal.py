@@ -9,7 +9,7 @@ as the change they record, as before; a reader of these tables in the same trans
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import event, insert
 from sqlalchemy.orm import Session as OrmSession
@@ -26,6 +26,14 @@ _INSERT_EVENTS = insert(_EVENT_TABLE)
 _INSERT_OUTBOX = insert(_OUTBOX_TABLE).returning(_OUTBOX_TABLE.c.id, sort_by_parameter_order=True)
 
 Ticketish = Ticket | int | None
+
+
+class Queued(NamedTuple):
+    """An outbox row to hand to its sender after commit: its kind and its bot decide who that is."""
+
+    id: int
+    kind: OutboxKind
+    bot: str = ""
 
 
 def add_event(session: OrmSession, ticket: Ticket, values: dict[str, Any]) -> None:
@@ -49,7 +57,7 @@ def write(session: OrmSession) -> None:
         rows = [{**values, "ticket_id": _id(ticket)} for ticket, values in notices]
         ids = session.execute(_INSERT_OUTBOX, rows).scalars().all()
         queued = session.info.setdefault(QUEUED, [])
-        queued.extend((i, OutboxKind(row["kind"])) for i, row in zip(ids, rows, strict=True))
+        queued.extend(Queued(i, OutboxKind(row["kind"]), row["bot"]) for i, row in zip(ids, rows, strict=True))
 
 
 def _id(ticket: Ticketish) -> int | None:

@@ -64,6 +64,9 @@ class OrgUnit(SQLModel, table=True):
     # The codes from the root down, "/D01/S01/C01/": a unit's subtree is every path that starts with its own.
     path: str = Field(default="", max_length=160, index=True)
     chat_id: str = Field(default="", max_length=128)
+    # The WeCom AI bot (智能机器人) that speaks in the groups of this unit's subtree, unless a unit below has its own;
+    # empty: its parent's, and at the root the default bot (WECOM_BOT_ID of a gateway no unit names).
+    bot_id: str = Field(default="", max_length=64, index=True)
 
 
 class Department(SQLModel, table=True):
@@ -93,7 +96,8 @@ class Grid(SQLModel, table=True):
     community: str = Field(default="", max_length=64)
     # Place names residents use for this grid, "|"-separated, ranges already expanded ("幸福小区1栋|幸福小区2栋").
     aliases: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    chat_id: str = Field(default="", max_length=128)
+    # Indexed: a notice finds the bot of its chat's unit by the chat (storage/org.bot_for_chat).
+    chat_id: str = Field(default="", max_length=128, index=True)
     # The group robot (群机器人) key for tenants without the AI bot: whoever holds it can post to the group.
     webhook_key: str = Field(default="", max_length=64)
     lat: float | None = None
@@ -314,6 +318,9 @@ class Outbox(SQLModel, table=True):
     kind: str = Field(max_length=32)  # an OutboxKind
     event: str = Field(max_length=32)  # assigned | accepted | resolved | ...
     recipient: str = Field(default="", max_length=128)  # chat id or openid
+    # A group row's AI bot: the bot of its chat's unit when it was written (storage/org.bot_for_chat); empty for the
+    # default bot, and for kinds no bot sends.
+    bot: str = Field(default="", max_length=64)
     payload: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
     status: str = Field(default=OutboxStatus.PENDING, max_length=16)
     attempts: int = 0

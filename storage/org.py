@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, update
+from sqlalchemy import CursorResult, event, func, update
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from storage.models import Department, Grid, OrgLevel, OrgUnit
@@ -132,3 +133,55 @@ def rebuild_department_paths(session: Session) -> int:
         How many departments' paths changed.
     """
     return cast(CursorResult[Any], session.execute(_DEPARTMENT_PATHS)).rowcount
+
+
+_BOTS = "wgt.org.bots"  # session.info: the units' own bots, and the bot found for each chat so far
+
+
+def bot_for_chat(session: Session, chat: str) -> str:
+    """The AI bot that speaks in a group: the bot of the deepest unit above the group's owner (a grid's community, a
+    department's unit, a centre's own unit) that has one; "" for the default bot.
+
+    The units' bots are read once per transaction; the common deployment (one bot, no unit names one) pays that one
+    small indexed query per transaction that writes a group notice, and nothing per chat.
+    """
+    cache: tuple[list[tuple[str, str]], dict[str, str]] | None = session.info.get(_BOTS)
+    if cache is None:
+        named = session.exec(select(OrgUnit.path, OrgUnit.bot_id).where(OrgUnit.bot_id > "")).all()
+        # Deepest first: the first path a chat's owner lies under is its nearest unit with a bot.
+        cache = session.info[_BOTS] = (sorted(named, key=lambda row: -len(row[0])), {})
+    units, chats = cache
+    if not units or not chat:
+        return ""
+    if chat not in chats:
+        path = _owner_path(session, chat)
+        chats[chat] = next((bot for prefix, bot in units if path.startswith(prefix)), "") if path else ""
+    return chats[chat]
+
+
+def _owner_path(session: Session, chat: str) -> str:
+    """The org path of whoever owns a group chat: a grid, a department or a unit's centre; "" for none of them."""
+    for query in (
+        select(Grid.org_path).where(Grid.chat_id == chat),
+        select(Department.org_path).where(Department.chat_id == chat),
+        select(OrgUnit.path).where(OrgUnit.chat_id == chat),
+    ):
+        if path := session.exec(query.limit(1)).first():
+            return str(path)
+    return ""
+
+
+@event.listens_for(OrmSession, "after_commit")
+@event.listens_for(OrmSession, "after_rollback")
+def _forget_bots(session: OrmSession) -> None:
+    """A later transaction of the same session reads the bots afresh (an import may have changed them)."""
+    session.info.pop(_BOTS, None)
+
+
+def named_bots(session: Session) -> dict[str, list[str]]:
+    """The AI bots units name (import-org bot_id), each with its units' codes: one gateway must run for each."""
+    found: dict[str, list[str]] = {}
+    query = select(OrgUnit.bot_id, OrgUnit.code).where(OrgUnit.bot_id > "").order_by(col(OrgUnit.path))
+    for bot, code in session.exec(query).all():
+        found.setdefault(bot, []).append(code)
+    return found

@@ -12,15 +12,16 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import and_, bindparam, case, func, or_, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, exists, func, or_, update
 from sqlmodel import Session, col, select
 
-from storage import journal
+from storage import journal, org
+from storage.journal import Queued as Queued  # an outbox row to hand to its sender after commit
 from storage.journal import Ticketish
-from storage.models import Outbox, OutboxKind, OutboxStatus, Ticket, utcnow
+from storage.models import OrgUnit, Outbox, OutboxKind, OutboxStatus, Ticket, utcnow
 
-# An outbox row to hand to the workers after commit: its id, and its kind (which decides who delivers it).
-Queued = tuple[int, OutboxKind]
+# The kinds an AI bot may send (into WeCom groups): their rows carry the bot of their chat's unit.
+BOT_KINDS = frozenset({OutboxKind.GROUP_PUSH, OutboxKind.SUPERVISOR_NOTICE})
 
 
 def add(
@@ -37,6 +38,7 @@ def add(
         "kind": str(kind),
         "event": event,
         "recipient": recipient,
+        "bot": org.bot_for_chat(session, recipient) if kind in BOT_KINDS else "",
         "payload": json.dumps(payload or {}, ensure_ascii=False),
         "created_at": utcnow(),
     }
@@ -71,6 +73,19 @@ class Notification(Protocol):
     def created_at(self) -> datetime: ...
 
 
+def served_by(bot: Any) -> ColumnElement[bool]:
+    """The rows the sender for `bot` (a bindparam or a value) sends.
+
+    A bot named by a unit (org_unit.bot_id) sends the rows stamped with it. Any other sender is the default one: the
+    gateway of a bot no unit names, or the rq workers (bot ""). It sends the rows of no unit's bot: "" (no unit on
+    their chat's path has a bot; every kind but the groups'), and a bot that no unit names any more (import-org took
+    it away after the row was written), so that no row waits for a gateway that will never run.
+    """
+    named = exists().where(col(OrgUnit.bot_id) == bot, col(OrgUnit.bot_id) != "")
+    orphaned = or_(col(Outbox.bot) == "", ~exists().where(col(OrgUnit.bot_id) == col(Outbox.bot)))
+    return or_(col(Outbox.bot) == bot, and_(~named, orphaned))
+
+
 # Prebuilt: one statement each per delivery attempt (bot/delivery.py). They run as Core statements on the session's
 # connection: a sender never holds Outbox objects, so the ORM's bookkeeping around an UPDATE (finding the objects
 # it touched, building objects from RETURNING) would be a third of the gateway's CPU per card for nothing.
@@ -80,6 +95,7 @@ _LEASE = (
         col(Outbox.id) == bindparam("outbox_id"),
         col(Outbox.status) == OutboxStatus.PENDING,
         col(Outbox.kind).in_(bindparam("kinds", expanding=True)),
+        served_by(bindparam("sender_bot")),
         or_(col(Outbox.locked_until).is_(None), col(Outbox.locked_until) < bindparam("now")),
     )
     .values(locked_until=bindparam("until"), attempts=col(Outbox.attempts) + 1)
@@ -102,14 +118,17 @@ _FAIL = (
 )
 
 
-def lease(session: Session, outbox_id: int, kinds: Sequence[str], now: datetime, seconds: float) -> Notification | None:
-    """Take the row for one attempt if it is pending, of these kinds and nobody holds it; None otherwise.
+def lease(
+    session: Session, outbox_id: int, kinds: Sequence[str], now: datetime, seconds: float, bot: str = ""
+) -> Notification | None:
+    """Take the row for one attempt if it is pending, of these kinds, the sender for `bot` sends it (served_by) and
+    nobody holds it; None otherwise.
 
     A conditional UPDATE … RETURNING: two senders given the same id cannot both take it, and the row comes back in
     the same statement. A killed sender's lease runs out and the sweep hands the row to another.
     """
     until = now + timedelta(seconds=seconds)
-    params = {"outbox_id": outbox_id, "kinds": list(kinds), "now": now, "until": until}
+    params = {"outbox_id": outbox_id, "kinds": list(kinds), "sender_bot": bot, "now": now, "until": until}
     return cast(Notification | None, session.connection().execute(_LEASE, params).first())
 
 
@@ -130,7 +149,7 @@ def mark_failed(session: Session, outbox_id: int, error: str) -> None:
 def stale(session: Session, older_than: datetime, now: datetime, limit: int = 500) -> list[Queued]:
     """Pending rows that should have gone out by now and nobody holds: the sweep re-enqueues these."""
     query = (
-        select(Outbox.id, Outbox.kind)
+        select(Outbox.id, Outbox.kind, Outbox.bot)
         .where(
             Outbox.status == OutboxStatus.PENDING,
             Outbox.created_at < older_than,
@@ -139,13 +158,14 @@ def stale(session: Session, older_than: datetime, now: datetime, limit: int = 50
         .order_by(col(Outbox.id))
         .limit(limit)
     )
-    return [(i, OutboxKind(kind)) for i, kind in session.exec(query).all() if i is not None]
+    return [Queued(i, OutboxKind(kind), bot) for i, kind, bot in session.exec(query).all() if i is not None]
 
 
 def pending(
-    session: Session, kinds: Sequence[str], now: datetime, limit: int = 500
+    session: Session, kinds: Sequence[str], now: datetime, bot: str = "", limit: int = 500
 ) -> list[tuple[int, str, str, bool]]:
-    """Pending rows of these kinds as (id, kind, recipient, held), held ones included: those about urgent tickets
+    """Pending rows of these kinds that the sender for `bot` sends (served_by) as (id, kind, recipient, held), held
+    ones included: those about urgent tickets
     first, then in id order, so a chat's backlog (a flood, a burst of reminders) never keeps a fire waiting. One
     ticket's rows keep their order.
 
@@ -156,7 +176,7 @@ def pending(
     query = (
         select(Outbox.id, Outbox.kind, Outbox.recipient, case((held, True), else_=False))
         .join(Ticket, col(Ticket.id) == col(Outbox.ticket_id), isouter=True)
-        .where(Outbox.status == OutboxStatus.PENDING, col(Outbox.kind).in_(list(kinds)))
+        .where(Outbox.status == OutboxStatus.PENDING, col(Outbox.kind).in_(list(kinds)), served_by(bot))
         .order_by(case((col(Ticket.urgent).is_(True), 0), else_=1), col(Outbox.id))
         .limit(limit)
     )

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -56,6 +56,7 @@ class Process:
     name: str
     popen: subprocess.Popen[bytes]
     log: Path
+    env: dict[str, str] = field(default_factory=dict)  # what it changed in the shared environment
 
     @property
     def pid(self) -> int:
@@ -107,19 +108,19 @@ class Processes:
         self.env, self.log_dir = env, log_dir
         self.started: list[Process] = []
 
-    def start(self, name: str, *args: str) -> Process:
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> Process:
         log = self.log_dir / f"{name}-{len(self.started)}.log"
         with log.open("wb") as out:
             popen = subprocess.Popen(
                 [sys.executable, *args],
                 cwd=ROOT,
-                env=self.env,
+                env=self.env | (env or {}),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() takes gunicorn's workers with it
             )
-        self.started.append(Process(name, popen, log))
+        self.started.append(Process(name, popen, log, env or {}))
         return self.started[-1]
 
     def run(self, *args: str, timeout: float = 60, env: dict[str, str] | None = None) -> str:

@@ -31,7 +31,7 @@ from config import Settings
 from simulator import server
 from storage.db import make_engine
 from storage.models import Outbox, OutboxStatus, utcnow
-from tests.processes import Process, Processes, free_port
+from tests.processes import ROOT, Process, Processes, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +77,17 @@ class Stack:
         return self.procs.start("worker", "worker.py")
 
     def spawn_gateway(self) -> Process:
+        """The default bot's gateway."""
         return self.procs.start("gateway", "-m", "bot.gateway")
+
+    def spawn_street_gateways(self) -> list[Process]:
+        """A gateway for each bot a street runs (和平街道's in the demo), as `make run` starts them."""
+        return [
+            self.procs.start(
+                "gateway", "-m", "bot.gateway", env={"WECOM_BOT_ID": bot, "WECOM_BOT_SECRET": server.bot_secret_of(bot)}
+            )
+            for bot in self.sim.sim.directory.bots()
+        ]
 
     def await_web(self, web: Process) -> Process:
         self.procs.wait_for(lambda: self._healthy() or not web.alive(), 30, "gunicorn to answer /healthz")
@@ -95,8 +105,15 @@ class Stack:
         return worker
 
     def await_gateway(self, gateway: Process, connections_before: int, timeout: float = 30) -> Process:
+        """Until the gateway has connected, and every other bot's is connected too."""
         self.procs.wait_for(
-            lambda: (self.aibot.authentications > connections_before and self.aibot.connected) or not gateway.alive(),
+            lambda: (
+                (
+                    self.aibot.authentications > connections_before
+                    and all(self.aibot.is_connected(bot) for bot in self.aibot.bots)
+                )
+                or not gateway.alive()
+            ),
             timeout,
             "the gateway to connect",
         )
@@ -193,6 +210,17 @@ class Stack:
             return list(session.exec(select(Outbox).where(Outbox.kind == kind).order_by(col(Outbox.id))).all())
 
 
+def demo_with_street_bot(tmp_path: Path, bot: str) -> Path:
+    """demo/ with 和平街道 running `bot`: a fresh bot per test keeps its Redis keys (lock, pacing) from other tests'."""
+    copy = tmp_path / "demo"
+    copy.mkdir()
+    for source in (ROOT / "demo").glob("*.csv"):
+        (copy / source.name).write_text(
+            source.read_text(encoding="utf-8").replace("sim-bot-s02", bot), encoding="utf-8"
+        )
+    return copy
+
+
 def service_env(
     settings: Settings, sim: server.Running, var_dir: Path, bot_id: str, bot_secret: str, **extra: str
 ) -> dict[str, str]:
@@ -227,7 +255,8 @@ def stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
     settings = replace(settings, wechat_appid=f"wx-e2e-{uuid.uuid4().hex[:10]}")
     bot_id = f"e2e-bot-{uuid.uuid4().hex[:8]}"
     web_url = f"http://127.0.0.1:{free_port()}"
-    sim = server.start(web_url, settings=settings, bot_id=bot_id, bot_secret="e2e-secret")
+    demo = demo_with_street_bot(tmp_path, f"e2e-s02-{uuid.uuid4().hex[:8]}")
+    sim = server.start(web_url, settings=settings, bot_id=bot_id, bot_secret="e2e-secret", demo_dir=demo)
     env = service_env(settings, sim, tmp_path, bot_id, "e2e-secret")
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -235,7 +264,7 @@ def stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
     engine = make_engine(settings.database_url)
     redis = Redis.from_url(settings.redis_url)
     try:
-        procs.run("-m", "flask", "--app", "app", "seed-demo")
+        procs.run("-m", "flask", "--app", "app", "seed-demo", "--from", str(demo))
         yield Stack(sim, procs, settings, web_url, engine, redis)
     finally:
         procs.stop_all()
@@ -250,6 +279,7 @@ def running(stack: Stack) -> Stack:
     """Web, one rq worker and the gateway, all up (started together: each takes a second or two to import)."""
     before = stack.aibot.authentications
     web, worker, gateway = stack.spawn_web(), stack.spawn_worker(), stack.spawn_gateway()
+    stack.spawn_street_gateways()
     stack.await_web(web)
     stack.await_worker(worker)
     stack.await_gateway(gateway, before)

@@ -3,14 +3,12 @@ real signed complaints through the callback."""
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import io
 import json
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -36,6 +34,7 @@ from simulator.officialaccount import OfficialAccount
 from storage import outbox, tickets
 from storage.db import transaction
 from storage.models import Outbox, Ticket, utcnow
+from tests.gateways import Running
 from tests.processes import Processes, free_port
 
 COMPLAINT = "3号楼楼道灯坏了好几天了，有事打我电话13912345678"
@@ -155,7 +154,7 @@ def test_healthz_says_which_year_of_holidays_to_add_a_month_before_it_starts(mak
 def test_healthz_is_degraded_but_200_without_a_worker_and_with_undelivered_notices(client, rt, session):
     with transaction(rt.engine) as s:
         outbox.add(s, "resident_notice", "assigned", "o-someone", None)
-    ((row_id, _),) = outbox.queued(s)
+    ((row_id, *_),) = outbox.queued(s)
     with transaction(rt.engine) as s:
         s.get(Outbox, row_id).created_at = utcnow() - timedelta(minutes=5)
     status, body = health(client)
@@ -236,12 +235,12 @@ def test_healthz_details_are_for_this_host_and_for_the_health_token(make_app):
     assert not detailed(X_Health_Token="guess")
 
 
-def test_healthz_keeps_the_gateways_host_and_pid_from_the_public(make_app, settings, demo):
+def test_healthz_keeps_the_gateways_host_and_pid_from_the_public(make_app, settings):
     with AIBotServer(f"bot-{uuid.uuid4().hex[:8]}", "bot-secret") as aibot:
         bot = {"wecom_bot_id": aibot.bot_id, "wecom_bot_secret": aibot.secret, "wecom_ws_url": aibot.url}
         client = make_app(**bot).test_client()
         gateway_rt = Runtime(replace(settings, **bot))  # type: ignore[arg-type]
-        running = GatewayThread(Gateway(gateway_rt, reconnect_ms=100, lock_ttl_ms=3000))
+        running = Running(Gateway(gateway_rt, reconnect_ms=100, lock_ttl_ms=3000))
         try:
             wait_for(lambda: health(client)[1]["checks"]["gateway"]["state"] == "online")
             public = client.get("/healthz", environ_base={"REMOTE_ADDR": "203.0.113.7"}).get_json()
@@ -253,32 +252,6 @@ def test_healthz_keeps_the_gateways_host_and_pid_from_the_public(make_app, setti
             gateway_rt.engine.dispose()
 
 
-class GatewayThread:
-    """A gateway's run() on its own event loop, until stop()."""
-
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
-        self.loop = asyncio.new_event_loop()
-        self.stopping = asyncio.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.loop.run_until_complete(self.gateway.run(self.stopping))
-        finally:
-            # As asyncio.run does: wait for database calls still running in to_thread, or they go on after the
-            # test has disposed the engine and leave a connection for the garbage collector (a ResourceWarning).
-            self.loop.run_until_complete(self.loop.shutdown_default_executor())
-            self.loop.close()
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self.stopping.set)
-        self.thread.join(10)
-        assert not self.thread.is_alive()
-
-
 def wait_for(check: Callable[[], Any], timeout: float = 10) -> Any:
     deadline = time.monotonic() + timeout
     while not (result := check()):
@@ -287,7 +260,7 @@ def wait_for(check: Callable[[], Any], timeout: float = 10) -> Any:
     return result
 
 
-def test_healthz_reads_the_gateways_heartbeat_while_it_is_connected(make_app, settings, demo):
+def test_healthz_reads_the_gateways_heartbeat_while_it_is_connected(make_app, settings):
     with AIBotServer(f"bot-{uuid.uuid4().hex[:8]}", "bot-secret") as aibot:
         bot = {"wecom_bot_id": aibot.bot_id, "wecom_bot_secret": aibot.secret, "wecom_ws_url": aibot.url}
         client = make_app(**bot).test_client()
@@ -296,7 +269,7 @@ def test_healthz_reads_the_gateways_heartbeat_while_it_is_connected(make_app, se
         assert body["checks"]["gateway"] == {"ok": False, "state": "absent", "bot_id": aibot.bot_id}
 
         gateway_rt = Runtime(replace(settings, **bot))  # type: ignore[arg-type]
-        running = GatewayThread(Gateway(gateway_rt, reconnect_ms=100, lock_ttl_ms=3000))
+        running = Running(Gateway(gateway_rt, reconnect_ms=100, lock_ttl_ms=3000))
         try:
             gateway = wait_for(lambda: (g := health(client)[1]["checks"]["gateway"])["state"] == "online" and g)
             assert gateway["ok"] is True and 0 <= gateway["age_seconds"] < ops.HEARTBEAT_SECONDS + 1

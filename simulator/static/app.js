@@ -204,7 +204,11 @@ async function pollStatus() {
     node.title = up ? upText : downText;
   };
   mark("status-app", s.app, "网格通在运行：" + s.app_url, "连不上网格通 " + s.app_url + "，先运行 make run");
-  mark("status-gateway", s.gateway, "企业微信网关已连接", "网关没有连上，先运行 python -m bot.gateway");
+  // One gateway per bot: the default bot's and each street's own (make run starts them all).
+  const missing = Object.keys(s.bots || {}).filter((bot) => !s.bots[bot]);
+  const bots = Object.keys(s.bots || {}).length;
+  mark("status-gateway", s.gateway, "企业微信网关已连接（" + bots + " 个机器人）",
+    "网关没有连上：" + missing.join("、") + "，先运行 python -m bot.gateway");
 }
 
 // ---- sending -----------------------------------------------------------------------------------------------

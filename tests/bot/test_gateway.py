@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,44 +23,10 @@ from simulator.aibot import AIBotServer
 from storage import outbox
 from storage.db import transaction
 from storage.models import Outbox, Ticket
+from tests.gateways import Running
 
 G01, G04 = "wrk-chat-g01", "wrk-chat-g04"
 CENTRE = "centre-chat"
-
-
-class Running:
-    """A gateway's run() on its own event loop in a thread, until stop()."""
-
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
-        self.loop = asyncio.new_event_loop()
-        self.stop_event = asyncio.Event()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.loop.run_until_complete(self.gateway.run(self.stop_event))
-        except BaseException as error:
-            self.error = error
-        finally:
-            # As asyncio.run does: wait for database calls still running in to_thread, or they go on after the
-            # test has disposed the engine and leave a connection for the garbage collector (a ResourceWarning).
-            self.loop.run_until_complete(self.loop.shutdown_default_executor())
-            self.loop.close()
-
-    @property
-    def finished(self) -> bool:
-        return not self.thread.is_alive()
-
-    def stop(self) -> None:
-        if not self.finished:
-            self.loop.call_soon_threadsafe(self.stop_event.set)
-        self.thread.join(10)
-        assert self.finished, "gateway did not stop within 10 s"
-        if self.error:
-            raise self.error
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ def resident_wrote(engine: Engine, tencent: Tencent, at: datetime, openid: str =
 def notice(engine: Engine, text: str = ACCEPTED, event: str = "accepted", openid: str = RESIDENT) -> Delivery:
     with transaction(engine) as s:
         outbox.add(s, "resident_notice", event, openid, None)
-    ((row_id, _),) = outbox.queued(s)
+    ((row_id, *_),) = outbox.queued(s)
     return Delivery(row_id, "resident_notice", event, openid, text)
 
 

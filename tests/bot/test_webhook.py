@@ -100,7 +100,7 @@ def rendered(rt: Runtime, row: Outbox) -> Delivery:
 def push(rt: Runtime, text: str, chat: str = G01_CHAT, kind: str = "group_push") -> Delivery:
     with transaction(rt.engine) as s:
         outbox.add(s, kind, "assigned", chat, None)
-    ((row_id, _),) = outbox.queued(s)
+    ((row_id, *_),) = outbox.queued(s)
     return Delivery(row_id, kind, "assigned", chat, text)
 
 
@@ -128,7 +128,7 @@ def test_a_push_for_a_chat_we_do_not_know_goes_to_the_tickets_grid(rt, resident,
     (row,) = rows(rt)
     with transaction(rt.engine) as s:
         outbox.add(s, "group_push", "urged", "", row.ticket_id)  # a robot-only group has no chat id
-    ((urged_id, _),) = outbox.queued(s)
+    ((urged_id, *_),) = outbox.queued(s)
     with Session(rt.engine) as s:
         urged = s.get(Outbox, urged_id)
 

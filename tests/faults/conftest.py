@@ -38,7 +38,7 @@ from simulator.officialaccount import OfficialAccount
 from storage.db import make_engine, migrate
 from storage.models import Outbox, OutboxStatus, Ticket
 from tests.processes import Process, Processes, free_port
-from tests.test_e2e_processes import Stack, service_env
+from tests.test_e2e_processes import Stack, demo_with_street_bot, service_env
 
 TICKET_NUMBER = re.compile(r"工单号\s*(\d+)")
 WECHAT_SECONDS = 5.0  # WeChat waits this long for an answer, then drops the connection and retries
@@ -343,7 +343,7 @@ class Faulty(Stack):
                             continue
                         process.replaced = True  # type: ignore[attr-defined]
                         self.restarts[process.name] += 1
-                        self.procs.start(process.name, *process.popen.args[1:])  # type: ignore[index]
+                        self.procs.start(process.name, *process.popen.args[1:], env=process.env)  # type: ignore[index]
                 time.sleep(0.3)
 
         threading.Thread(target=loop, daemon=True, name="restart-always").start()
@@ -392,7 +392,8 @@ def faulty(private_postgres: PrivatePostgres, private_redis: PrivateRedis, tmp_p
     )
     bot_id = f"faults-bot-{uuid.uuid4().hex[:8]}"
     web_url = f"http://127.0.0.1:{free_port()}"
-    sim = server.start(web_url, settings=settings, bot_id=bot_id, bot_secret="faults-secret")
+    demo = demo_with_street_bot(tmp_path, f"faults-s02-{uuid.uuid4().hex[:8]}")
+    sim = server.start(web_url, settings=settings, bot_id=bot_id, bot_secret="faults-secret", demo_dir=demo)
     env = service_env(
         settings, sim, tmp_path, bot_id, "faults-secret", WGT_OUTBOX_GRACE_SECONDS="2", WGT_OUTBOX_SWEEP_SECONDS="1"
     )
@@ -407,10 +408,11 @@ def faulty(private_postgres: PrivatePostgres, private_redis: PrivateRedis, tmp_p
     )
     stack.pool = complaints(places, residents(places), seed=7)
     try:
-        procs.run("-m", "flask", "--app", "app", "seed-demo")
+        procs.run("-m", "flask", "--app", "app", "seed-demo", "--from", str(demo))
         _import_residents(procs, places, tmp_path / "residents.csv")
         before = stack.aibot.authentications
         web, worker, gateway = stack.spawn_web(), stack.spawn_worker(), stack.spawn_gateway()
+        stack.spawn_street_gateways()
         procs.start("cron", "worker.py", "cron")
         stack.await_web(web)
         stack.await_worker(worker)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import select
 
 from storage.models import Grid, OrgUnit, Person
-from tests.importing import count, load, statements
+from tests.importing import cli, count, load, statements
 
 # Children before their parents, as a street office's sheet sorted by name would have them.
 ORG = """code,name,level,parent,chat_id
@@ -277,3 +277,26 @@ def test_a_bad_org_for_a_person_is_refused_by_line(app, session, tmp_path: Path,
     result = load(app, tmp_path, "people", PEOPLE + row + "\n")
     refused_whole(result, "第5行", problem)
     assert count(session, Person) == 0
+
+
+def test_a_street_names_its_own_bot_and_flask_bots_lists_the_gateways_to_run(app, session, tmp_path: Path):
+    bots = {"S01": "aib-hp", "S02": "aib-hb"}
+    lines = ORG.splitlines()
+    with_bots = [lines[0] + ",bot_id"] + [f"{line},{bots.get(line.split(',')[0], '')}" for line in lines[1:]]
+    assert load(app, tmp_path, "org", "\n".join(with_bots) + "\n").exit_code == 0
+    assert dict(session.exec(select(OrgUnit.code, OrgUnit.bot_id)).all()) == {
+        code: bots.get(code, "") for code in PATHS
+    }
+
+    listed = cli(app, "bots")
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.splitlines() == ["aib-hp\tS01", "aib-hb\tS02"]
+
+    # A file without the column keeps the bots; a bad bot id is refused by line, and nothing changes.
+    assert load(app, tmp_path, "org", ORG).exit_code == 0
+    session.expire_all()
+    assert dict(session.exec(select(OrgUnit.code, OrgUnit.bot_id)).all())["S01"] == "aib-hp"
+    bad = "code,name,level,parent,bot_id\nD01,上城区,district,,\nS01,和平街道,street,D01,和平 机器人\n"
+    refused_whole(load(app, tmp_path, "org", bad), "第3行", "bot_id“和平 机器人”只能含英文字母、数字、- 和 _")
+    session.expire_all()
+    assert dict(session.exec(select(OrgUnit.code, OrgUnit.bot_id)).all())["S01"] == "aib-hp"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +16,7 @@ from bot.gateway import Gateway
 from bot.runtime import Runtime
 from config import Settings
 from simulator import server
+from tests.gateways import simulator_gateways
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -101,21 +100,9 @@ def test_phone_width_shows_one_pane_at_a_time(page):
 
 @pytest.fixture
 def gateway(sim: server.Running, settings: Settings) -> Iterator[Gateway]:
-    """Our WeCom gateway (bot.gateway), on its own event loop in a thread, connected to the simulator's AI bot."""
-    bot = sim.sim.aibot
-    changes = {"wecom_bot_id": bot.bot_id, "wecom_bot_secret": bot.secret, "wecom_ws_url": sim.ws_url}
-    rt = Runtime(replace(settings, supervisor_chat_id=server.SUPERVISOR_CHAT_ID, **changes))
-    gw = Gateway(rt, poll_seconds=0.1, reconnect_ms=100, lock_ttl_ms=3000)
-    loop, stop = asyncio.new_event_loop(), asyncio.Event()
-    thread = threading.Thread(target=loop.run_until_complete, args=(gw.run(stop),), daemon=True)
-    thread.start()
-    bot.wait_for(lambda: bot.connected)
-    yield gw
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(10)
-    loop.close()
-    rt.engine.dispose()
-    assert not thread.is_alive(), "gateway did not stop within 10 s"
+    """Our gateways, one per bot the simulator serves, connected to its stand-in; the default bot's."""
+    with simulator_gateways(sim, settings) as default:
+        yield default
 
 
 def test_the_loop_complaint_card_accept_resolve_rate(gateway, page):

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import Any, TypeVar
 
 import pytest
@@ -18,10 +15,10 @@ from sqlmodel import select
 
 from bot.cards import ticket_of
 from bot.gateway import Gateway
-from bot.runtime import Runtime
 from config import Settings
 from simulator import server
 from storage.models import Ticket
+from tests.gateways import simulator_gateways
 
 T = TypeVar("T")
 G01 = "wrk-chat-g01"
@@ -65,28 +62,9 @@ def wait_until(check: Callable[[], T], timeout: float = 15.0) -> T:
 
 @pytest.fixture
 def gateway(sim: server.Running, settings: Settings) -> Iterator[Gateway]:
-    """Our WeCom gateway (bot.gateway), on its own event loop in a thread, connected to the simulator's AI bot."""
-    bot = sim.sim.aibot
-    rt = Runtime(
-        replace(
-            settings,
-            wecom_bot_id=bot.bot_id,
-            wecom_bot_secret=bot.secret,
-            wecom_ws_url=sim.ws_url,
-            supervisor_chat_id=server.SUPERVISOR_CHAT_ID,
-        )
-    )
-    gw = Gateway(rt, poll_seconds=0.1, reconnect_ms=100, lock_ttl_ms=3000)
-    loop, stop = asyncio.new_event_loop(), asyncio.Event()
-    thread = threading.Thread(target=loop.run_until_complete, args=(gw.run(stop),), daemon=True)
-    thread.start()
-    wait_until(lambda: call(f"{sim.url}/sim/status")[1]["gateway"])
-    yield gw
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(10)
-    loop.close()
-    rt.engine.dispose()
-    assert not thread.is_alive(), "gateway did not stop within 10 s"
+    """Our gateways, one per bot the simulator serves, connected to its stand-in; the default bot's."""
+    with simulator_gateways(sim, settings) as default:
+        yield default
 
 
 def card_in(sim: server.Running, chat: str, number: int) -> Callable[[], list[dict]]:
@@ -138,13 +116,23 @@ def test_directory_lists_demo_people_and_grid_chats(sim):
     assert resident in directory["residents"]
     assert directory["supervisor"]["id"] == "o-demo-supervisor"
     chats = {c["code"]: c for c in directory["chats"]}
-    assert chats["G01"] == {"code": "G01", "name": "幸福小区第1网格", "chat_id": "wrk-chat-g01", "worker": "zhangwei"}
+    assert chats["G01"] == {
+        "code": "G01",
+        "name": "幸福小区第1网格",
+        "chat_id": "wrk-chat-g01",
+        "worker": "zhangwei",
+        "bot": "",  # the default bot's group
+    }
+    # 和平街道 runs its own bot (org.csv bot_id): it is in the groups under it, its grids' and its centre's.
+    assert chats["G07"]["bot"] == chats["G16"]["bot"] == chats["S02"]["bot"] == "sim-bot-s02"
+    assert chats["CG01"]["bot"] == ""  # a district department: the default bot
     # A centre with a group of its own, and a department's group, each played by its own people.
     assert chats["S01"] == {
         "code": "S01",
         "name": "朝阳街道指挥中心群",
         "chat_id": "centre-chat-s01",
         "worker": "centre-s01",
+        "bot": "",
     }
     assert chats["CG01"]["name"] == "区城管执法局工作群" and chats["CG01"]["worker"] == "cg-li"
     members = {m["id"]: m for m in directory["members"]}
