@@ -60,6 +60,16 @@ class GridIndex:
             if grid.community:
                 self.by_community.setdefault(grid.community, set()).add(grid.id or 0)
         self.by_alias.sort(key=lambda pair: -len(pair[0]))
+        # The fallback for a text whose place the building index does not know (a landmark, a compound it cannot
+        # read, such as 翠竹园): the longest alias the text contains. Trying every alias costs one `in` per alias,
+        # 160,000 in a city of 32,000 grids (21 ms); looking each piece of the text up costs its length times the
+        # number of alias lengths, whatever the city. Each alias keeps its first place in by_alias, so both find
+        # the same grid.
+        self.alias_at: dict[str, int] = {}
+        for position, (alias, _) in enumerate(self.by_alias):
+            if len(alias) >= 2:
+                self.alias_at.setdefault(alias, position)
+        self.alias_lengths = sorted({len(alias) for alias in self.alias_at}, reverse=True)
         # A core name is used only when it belongs to one community.
         cores: dict[str, set[str]] = {}
         for community in self.by_community:
@@ -84,12 +94,25 @@ class GridIndex:
             grid = self.by_key.get(_key(community, place.building)) if community else None
             if grid:
                 return Routing(grid, place.text if place.community else f"{community}{place.text}")
-        for alias, grid in self.by_alias:
-            if len(alias) >= 2 and alias in text:
-                return Routing(grid, alias)
+        if found := self.alias_in(text):
+            return Routing(found[1], found[0])
         if named and named in self.only_grid:
             return Routing(self.only_grid[named], place.text if place else named)
         return Routing(None, place.text if place else "")
+
+    def alias_in(self, text: str) -> tuple[str, Grid] | None:
+        """The longest alias the text contains (of equal ones, the first in by_alias), and its grid."""
+        if len(self.alias_at) <= len(text) * len(self.alias_lengths):  # a small list: trying each is cheaper
+            return next(((a, g) for a, g in self.by_alias if len(a) >= 2 and a in text), None)
+        for length in self.alias_lengths:
+            found = [
+                position
+                for start in range(len(text) - length + 1)
+                if (position := self.alias_at.get(text[start : start + length])) is not None
+            ]
+            if found:
+                return self.by_alias[min(found)]
+        return None
 
     def community(self, name: str) -> str | None:
         """The known community a resident's name for it means: itself, or the one community with its core name."""
