@@ -31,6 +31,8 @@ GRID_WEBHOOK_COLUMN = "webhook_key"
 # as WeChat shares locations), for shared WeChat locations.
 GRID_POLYGON_COLUMN = "polygon"
 WEBHOOK_KEY_MAX = 64
+# Grids written to the database together by import-grids.
+GRID_BATCH = 1000
 PEOPLE_COLUMNS = ("role", "id", "name", "grid", "phone", "address")
 # org: the code of the unit the department serves (its subtree); categories: taxonomy codes or names, "a|b".
 DEPARTMENT_COLUMNS = ("code", "name", "org", "categories", "chat_id")
@@ -156,9 +158,13 @@ def bad_code(code: str, line: int, example: str) -> list[str]:
     return [f"第{line}行：code“{code}”只能含英文字母、数字、- 和 _（不能有空格、“/”或汉字），请改用如 {example} 的编号"]
 
 
-def refused(line: int, problem: SQLAlchemyError) -> str:
-    """The database's refusal without its text: a driver's message quotes the row (a resident's phone, address)."""
+def refused(line: int, problem: SQLAlchemyError, first: int | None = None) -> str:
+    """The database's refusal without its text: a driver's message quotes the row (a resident's phone, address).
+
+    first: the first line of a batch written together, when the refusal cannot tell which of its lines it was."""
     kind = type(getattr(problem, "orig", None) or problem).__name__
+    if first is not None and first < line:
+        return f"第{first}至{line}行：数据库写入失败（{kind}）。请检查这几行后重试"
     return f"第{line}行：数据库写入失败（{kind}）。请检查这一行后重试"
 
 
@@ -193,12 +199,17 @@ def _coordinate(value: str, line: int, column: str, errors: list[str]) -> float 
 
 
 def import_grids(session: Session, raw: bytes) -> ImportResult:
-    """Create or update grids by code. Any bad row: nothing is imported (the caller rolls back)."""
+    """Create or update grids by code. Any bad row: nothing is imported (the caller rolls back).
+
+    A city's 32,000 grids: the stored grids are read once by code, and written in batches of GRID_BATCH rows (a
+    flush a row, and a SELECT a row to find it, took most of a minute); a refusal by the database names the batch's
+    lines."""
     result = ImportResult()
     records, result.errors = rows(raw, GRID_COLUMNS)
     units = _units_if_named(session, records)
+    stored = {g.code: g for g in grids.all_grids(session)} if records else {}
     first_line: dict[str, int] = {}
-    line = 1
+    line, batch_start = 1, 2  # line 1 is the header
     try:
         for line, r in records:
             if not r["code"] or not r["name"]:
@@ -225,7 +236,7 @@ def import_grids(session: Session, raw: bytes) -> ImportResult:
             if errors:
                 result.errors += errors
                 continue
-            grid = grids.by_code(session, r["code"])
+            grid = stored.get(r["code"])
             if grid is None:
                 grid = Grid(code=r["code"], name=r["name"])
                 result.created += 1
@@ -241,11 +252,13 @@ def import_grids(session: Session, raw: bytes) -> ImportResult:
             if ORG_COLUMN in r:
                 grid.org_id, grid.org_path = (unit.id, unit.path) if unit else (None, "")
             session.add(grid)
-            session.flush()
+            if (result.created + result.updated) % GRID_BATCH == 0:
+                session.flush()
+                batch_start = line + 1
         grids.changed(session)
         session.flush()
     except SQLAlchemyError as problem:
-        result.errors.append(refused(line, problem))
+        result.errors.append(refused(line, problem, batch_start))
     return result
 
 

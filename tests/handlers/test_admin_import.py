@@ -243,3 +243,29 @@ def test_a_row_the_database_refuses_is_named_without_its_content(app, rt, sessio
     refused_whole(result, "第4行", "数据库写入失败")
     assert "13700000002" not in result.output and "和平里小区5栋" not in result.output
     assert count(session, Person) == 0
+
+
+def test_a_grid_the_database_refuses_names_the_lines_written_with_it_and_imports_none(app, rt, session, tmp_path):
+    """Grids are written a thousand at a time: a refusal names that batch's lines, and nothing is imported."""
+    with rt.engine.begin() as conn:
+        if rt.engine.dialect.name == "sqlite":
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_grid BEFORE INSERT ON grid WHEN NEW.code = 'A02' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
+        else:
+            conn.execute(text("ALTER TABLE grid ADD CONSTRAINT refuse_grid CHECK (code <> 'A02')"))
+    try:
+        (tmp_path / "g.csv").write_text(GRIDS, encoding="utf-8")
+        result = cli(app, "import-grids", str(tmp_path / "g.csv"))
+    finally:
+        with rt.engine.begin() as conn:
+            if rt.engine.dialect.name == "sqlite":
+                conn.execute(text("DROP TRIGGER refuse_grid"))
+            else:
+                conn.execute(text("ALTER TABLE grid DROP CONSTRAINT refuse_grid"))
+    last = len(GRIDS.strip().splitlines())
+    refused_whole(result, f"第2至{last}行", "数据库写入失败")
+    assert count(session, Grid) == 0
