@@ -211,6 +211,24 @@ def overdue(msg: Message, args: list[str], ctx: Context) -> Reply:
     return Reply(f"超时工单 {len(late)} 件：\n" + "\n".join(lines) + "\n回复“督办 工单号”督促，“查 工单号”看详情。")
 
 
+@commands.command("上报件", "上报列表", roles=SUPERVISOR, glued_args=True)
+def reported_up(msg: Message, args: list[str], ctx: Context) -> Reply:
+    """上报件：列出网格员上报、等中心处理的工单，等得最久的在前"""
+    waiting = tickets.reported_up(ctx.session, limit=20, within=scope.of(ctx.session, ctx.person).within)
+    if not waiting:
+        return Reply("目前没有网格员上报、等中心处理的工单。")
+    names = grids.names(ctx.session, (t.grid_id for t in waiting))
+    lines = [
+        f"{t.id} {names.get(t.grid_id or 0, '待派单')} {complaints.label(t)} {fmt(t.reported_up_at)}上报"
+        for t in waiting
+    ]
+    return Reply(
+        f"上报待处理 {len(waiting)} 件：\n"
+        + "\n".join(lines)
+        + "\n回复“查 工单号”看上报原因，“流转 工单号 部门编号 要求”交部门办理，“部门”查看可用部门。"
+    )
+
+
 @commands.command("网格", roles=SUPERVISOR, glued_args=True)
 def grid_summary(msg: Message, args: list[str], ctx: Context) -> Reply:
     """网格 <编号>：一个网格的网格员和在办工单"""

@@ -140,6 +140,8 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_open_due", "status", "paused_at", "resolve_due_at"),
         # One grid's tickets of a period (统计 本月 G01): without it the period's tickets of every grid are read.
         Index("ix_ticket_grid_created", "grid_id", "created_at"),
+        # The few tickets handed up (上报) and waiting for a centre, oldest first, without reading the others.
+        Index("ix_ticket_reported_up", "reported_up_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

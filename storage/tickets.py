@@ -402,6 +402,22 @@ def open_in_grid(session: Session, grid_id: int, limit: int = 20) -> Sequence[Ti
     return session.exec(query).all()
 
 
+def reported_up(session: Session, limit: int = 20, within: Within | None = None) -> Sequence[Ticket]:
+    """Open tickets a grid handed up (上报) that no centre has acted on yet, the longest waiting first; read from
+    ix_ticket_reported_up, which holds only those (a centre's 流转 or 派 clears the time)."""
+    query = (
+        select(Ticket)
+        .where(
+            col(Ticket.reported_up_at).is_not(None),
+            col(Ticket.status).in_(list(OPEN_STATUSES)),
+            *ticket_filter(within),
+        )
+        .order_by(col(Ticket.reported_up_at), col(Ticket.id))
+        .limit(limit)
+    )
+    return session.exec(query).all()
+
+
 def corrections(session: Session) -> Sequence[tuple[TicketEvent, Ticket]]:
     """Every 改类 with its ticket, oldest first: the labels a retraining learns from."""
     journal.write(session)

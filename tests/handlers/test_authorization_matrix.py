@@ -80,6 +80,7 @@ MATRIX = {
     "拆分":     "-   -   -   -   -   -   Y   Y   -   Y   -   - ",
     "改类":     "-   -   -   -   -   -   Y   Y   -   Y   -   - ",
     "上报":     "-   -   -   -   Y   -   -   -   -   -   -   - ",
+    "上报件":   "-   -   -   -   -   -   Y   Y   -   Y   Y   - ",
     "流转":     "-   -   -   -   -   -   Y   Y   -   Y   -   - ",
     "协办":     "-   -   -   -   -   -   Y   Y   -   Y   -   - ",
     "部门":     "-   -   -   -   -   -   Y   Y   -   Y   Y   - ",
@@ -183,6 +184,12 @@ CASES = {
     "拆分": Case("{X} 1", "linked", lambda s: "split" in s.actions and s.written["ticket"][0] == 1),
     "改类": Case("{X} 停车交通", "assigned", lambda s: s.ticket.category == "parking"),
     "上报": Case("{X} 需城管执法", "accepted", lambda s: "report_up" in s.actions and s.ticket.reported_up_at),
+    # Another street's centre is served its own list, which X is not on.
+    "上报件": Case(
+        "",
+        "reported up",
+        lambda s: (f"\n{s.ticket.id} " not in s.reply) == (s.principal == "other_street") and "上报" in s.reply,
+    ),
     "流转": Case("{X} CG01 请清理", "assigned", lambda s: "route" in s.actions and s.ticket.department_id is not None),
     "协办": Case("{X} G02 请协助", "assigned", lambda s: "assist" in s.actions),
     "部门": Case("", "assigned", lambda s: "CG01 区城管执法局" in s.reply),
@@ -196,6 +203,7 @@ STATES: dict[str, list[tuple[str, str]]] = {
     "suspended": [("worker", "接单 {X}"), ("worker", "挂起 {X} 请告知具体单元号")],
     "resolved": [("worker", "接单 {X}"), ("worker", "办结 {X} 已更换灯泡")],
     "returned": [("worker", "退回 {X} 不属于本网格")],
+    "reported up": [("worker", "接单 {X}"), ("worker", "上报 {X} 需城管执法")],
     "extension requested": [("worker", "接单 {X}"), ("worker", "延期 {X} 3 等待配件")],
     "linked": [("neighbour", "幸福小区3栋楼道灯坏了好几天了")],
     "overdue": [],  # and its deadline moved 5 hours into the past

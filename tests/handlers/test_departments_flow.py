@@ -104,6 +104,18 @@ def test_the_centre_routes_it_to_a_department_and_the_resident_hears_who_has_it(
     assert fresh(session, parked.id).status == Status.RESOLVED
 
 
+def test_the_street_centre_lists_what_its_grids_handed_up_until_it_acts(parked, zhang, centre, rt, session):
+    other_street = GroupMember(rt, "centre-s02", "centre-chat-s02")
+    assert "目前没有网格员上报" in centre.say("上报件")
+    zhang.say(f"上报 {parked.id} 需要执法拖车")
+    listed = centre.say("上报件")
+    assert listed.startswith("上报待处理 1 件：") and f"\n{parked.id} 幸福小区第1网格 " in listed
+    assert "流转 工单号 部门编号" in listed  # what to do next
+    assert "目前没有网格员上报" in other_street.say("上报件")  # 和平街道 does not see 朝阳街道's
+    centre.say(f"流转 {parked.id} CG01 请今天拖离")
+    assert "目前没有网格员上报" in centre.say("上报列表")  # acted on: off the list
+
+
 def test_once_a_department_has_it_the_grid_may_only_add_progress(parked, zhang, centre, session):
     centre.say(f"流转 {parked.id} CG01")
     refused = zhang.say(f"办结 {parked.id} 已处理")
