@@ -170,10 +170,10 @@ def reset_database(url: str) -> str:
     return f"PostgreSQL {version} at {hide_password(url)}"
 
 
-def seed_demo(env: Environment) -> str:
-    """Migrate and import demo/grids.csv and demo/people.csv with the real CLI, as an operator would."""
+def seed_demo(env: Environment, source: Path | None = None) -> str:
+    """Migrate and import the demo district (demo/*.csv, or `source`'s) with the real CLI, as an operator would."""
     progress(f"{env.variant}: migrating and importing demo/*.csv with `flask seed-demo`")
-    done = flask(env, "seed-demo")
+    done = flask(env, "seed-demo", *(("--from", str(source)) if source else ()))
     for line in done.splitlines():
         progress(f"  {line}")
     return done
