@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+import centre
 import cli
 from bot import logs, ops, runtime, wechat, wecom
 from config import Settings
@@ -22,6 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["wanggetong"] = rt
     app.register_blueprint(wechat.blueprint)
     app.register_blueprint(wecom.blueprint)
+    centre.install(app)  # the command centre's screen, /centre/
     ops.install(app, rt)  # /healthz, /metrics, and a request id on every request
     cli.register(app)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from bot import jobs
 from bot.runtime import Runtime
-from handlers import admin, moves
+from handlers import admin, centre, moves
 from nlp import Classifier
 from nlp.evaluate import evaluate
 from nlp.learn import STATISTICS, Options, learn
@@ -211,6 +212,24 @@ def register(app: Flask) -> None:
                 return
         for kind in ("org", "grids", "departments", "people"):
             run_import(kind, source / f"{kind}.csv")
+
+    @app.cli.command("add-user")
+    @click.argument("username")
+    @click.option("--org", "org_code", default="", help="The unit whose centre it signs in to (empty: everything).")
+    @click.option("--name", default="", help="The name the screen shows (default: the unit's centre).")
+    def add_user(username: str, org_code: str, name: str) -> None:
+        """A sign-in for the command centre's screen (/centre/); the password is read from standard input (asked
+        twice, unseen, at a terminal). An existing username gets the new password and unit."""
+        if sys.stdin.isatty():
+            password = str(click.prompt("密码", hide_input=True, confirmation_prompt="再输一次"))
+        else:
+            password = sys.stdin.readline().rstrip("\r\n")
+        with transaction(rt().engine) as session:
+            added = centre.add_account(session, username, password, org_code, name)
+            if isinstance(added, str):
+                raise click.ClickException(added)
+            verb = "已开通" if added.created else "已更新"
+        click.echo(f"{verb}指挥中心大屏账号 {username}：{org_code or '全部单位'}。登录地址 /centre/login")
 
     @app.cli.command("bots")
     def list_bots() -> None:

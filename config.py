@@ -15,6 +15,8 @@ DEV_WECHAT_TOKEN = "wanggetong-dev-token"
 DEV_WECHAT_APPID = "wx0000000000dev000"
 DEV_WECHAT_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 DEV_SECRET = "dev-secret"
+# Signs the command-centre screen's session cookies and CSRF tokens (/centre/): whoever knows it can forge a sign-in.
+DEV_SESSION_SECRET = "dev-session-secret-not-for-production"
 DEV_WECOM_CORP_ID = "ww0000000000dev00"
 DEV_WECOM_APP_TOKEN = "wanggetong-dev-wecom-token"
 DEV_WECOM_APP_AES_KEY = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
@@ -99,6 +101,10 @@ class Settings:
     # Sent in X-Health-Token, it shows /healthz's details (revision, errors, the gateway's host) from outside this
     # host; without it only the status and which checks pass. Empty: details for loopback only.
     health_token: str = ""
+    # Signs the centre screen's session cookies and CSRF tokens; production requires its own (openssl rand -hex 32).
+    session_secret: str = DEV_SESSION_SECRET
+    # How long a centre screen sign-in lasts without signing in again.
+    session_hours: int = 12
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -148,6 +154,8 @@ class Settings:
             sender_limit_hour=int(env.get("WGT_SENDER_LIMIT_HOUR", cls.sender_limit_hour)),
             sender_limit_day=int(env.get("WGT_SENDER_LIMIT_DAY", cls.sender_limit_day)),
             health_token=env.get("WGT_HEALTH_TOKEN", ""),
+            session_secret=env.get("WGT_SESSION_SECRET", DEV_SESSION_SECRET),
+            session_hours=int(env.get("WGT_SESSION_HOURS", cls.session_hours)),
         )
         settings.validate()
         return settings
@@ -171,6 +179,8 @@ class Settings:
             raise ConfigError("WECOM_APP_AES_KEY 必须是 43 个字符（企业微信应用的 EncodingAESKey）")
         if self.daily_report_at and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.daily_report_at):
             raise ConfigError("WGT_DAILY_REPORT_AT 应为 HH:MM（如 18:00），留空表示不推送日报")
+        if not 1 <= self.session_hours <= 24 * 30:
+            raise ConfigError("WGT_SESSION_HOURS 应在 1 到 720 之间（指挥中心大屏登录的有效小时数）")
         if self.calendar_file is not None and not self.calendar_file.is_file():
             raise ConfigError(f"WGT_CALENDAR 指向的文件不存在：{self.calendar_file}")
         if not self.production:
@@ -184,6 +194,7 @@ class Settings:
                 ("WECHAT_APPID", self.wechat_appid, DEV_WECHAT_APPID),
                 ("WECHAT_SECRET", self.wechat_secret, DEV_SECRET),
                 ("WECHAT_AES_KEY", self.wechat_aes_key, DEV_WECHAT_AES_KEY),
+                ("WGT_SESSION_SECRET", self.session_secret, DEV_SESSION_SECRET),
             )
             if value == dev
         ]

@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent
 CONFIG_ERROR = 2
 # Restarts wait 1 s, 2 s, 4 s … up to 30 s while a process keeps exiting; one that ran a minute starts over at 1 s.
 RESTART_FIRST, RESTART_MOST, HEALTHY_AFTER = 1.0, 30.0, 60.0
+# The command centre screen's sign-in in the demo (城东区, the whole demo district).
+DEMO_SCREEN_USER, DEMO_SCREEN_PASSWORD = "centre", "wanggetong-demo"
 
 
 @dataclass
@@ -138,6 +140,16 @@ def main() -> int:
     python = sys.executable
     flask = [python, "-m", "flask", "--app", "app"]
     subprocess.run([*flask, "seed-demo"], env=env, cwd=ROOT, check=True)
+    # The demo district's screen: a development password, as the rest of the demo's keys are (production has none).
+    subprocess.run(
+        [*flask, "add-user", DEMO_SCREEN_USER, "--org", "D01"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        input=DEMO_SCREEN_PASSWORD + "\n",
+        text=True,
+        stdout=subprocess.DEVNULL,
+    )
 
     simulator = [python, "-m", "simulator", "serve", "--app-url", f"http://127.0.0.1:{port}"]
     workers = str(os.cpu_count() or 2)
@@ -165,6 +177,7 @@ def main() -> int:
     print(
         f"\n网格通 is running. Open the simulator: http://127.0.0.1:{sim_port}/\n"
         f"  WeChat callback:  http://127.0.0.1:{port}/wechat  (token {settings.wechat_token})\n"
+        f"  Centre screen:    http://127.0.0.1:{port}/centre/  ({DEMO_SCREEN_USER} / {DEMO_SCREEN_PASSWORD}: 城东区)\n"
         f"  Health:           http://127.0.0.1:{port}/healthz\n"
         f"  Database:         {db}\n"
         f"  Redis:            {env.get('REDIS_URL')}\n"

@@ -333,3 +333,18 @@ class Outbox(SQLModel, table=True):
     # How it went out: "custom" / "template" (Official Account), "aibot" / "webhook" / "recording" (groups).
     via: str = Field(default="", max_length=16)
     last_error: str = Field(default="", max_length=512)
+
+
+class CentreAccount(SQLModel, table=True):
+    """A sign-in for the command centre's screen (/centre/), for a wall screen or someone without WeCom
+    (`flask --app app add-user`). It acts as its supervisor: the Person it names, whose unit bounds what it sees."""
+
+    __tablename__ = "centre_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, max_length=64)
+    # werkzeug.security's scrypt hash, with its salt and parameters: "scrypt:32768:8:1$salt$hash".
+    password_hash: str = Field(max_length=256)
+    person_id: int = Field(foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    last_signed_in_at: datetime | None = None

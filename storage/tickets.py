@@ -402,6 +402,18 @@ def open_in_grid(session: Session, grid_id: int, limit: int = 20) -> Sequence[Ti
     return session.exec(query).all()
 
 
+def awaiting_dispatch(session: Session, limit: int = 20, within: Within | None = None) -> Sequence[Ticket]:
+    """Tickets in the centre's queue (待派单: no grid yet, or handed back with 退回), urgent first, then the oldest;
+    read from ix_ticket_status_grid."""
+    query = (
+        select(Ticket)
+        .where(col(Ticket.status).in_([Status.NEW, Status.RETURNED]), *ticket_filter(within))
+        .order_by(col(Ticket.urgent).desc(), col(Ticket.created_at), col(Ticket.id))
+        .limit(limit)
+    )
+    return session.exec(query).all()
+
+
 def reported_up(session: Session, limit: int = 20, within: Within | None = None) -> Sequence[Ticket]:
     """Open tickets a grid handed up (上报) that no centre has acted on yet, the longest waiting first; read from
     ix_ticket_reported_up, which holds only those (a centre's 流转 or 派 clears the time)."""

@@ -96,6 +96,7 @@ STRONG = {
     "WECHAT_APPID": "wx1234567890abcdef",
     "WECHAT_SECRET": "0123456789abcdef0123456789abcdef",
     "WECHAT_AES_KEY": "k" * 21 + "Z" * 22,
+    "WGT_SESSION_SECRET": "9f3c2a7e51b84d06a1e2c3b4d5f60718293a4b5c6d7e8f90",
 }
 
 
@@ -118,6 +119,13 @@ def test_production_refuses_a_token_one_signature_would_give_away(token):
         Settings.from_env(STRONG | {"WECHAT_TOKEN": token})
     with pytest.raises(ConfigError, match="WECOM_APP_TOKEN"):
         Settings.from_env(STRONG | {"WECOM_APP_TOKEN": token})
+
+
+def test_production_refuses_the_development_session_secret():
+    """Whoever knows the secret that signs the centre screen's cookies can sign in as anyone."""
+    without = {k: v for k, v in STRONG.items() if k != "WGT_SESSION_SECRET"}
+    with pytest.raises(ConfigError, match="WGT_SESSION_SECRET"):
+        Settings.from_env(without)
 
 
 def test_an_unknown_wechat_mode_refuses_to_start():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,28 +15,13 @@ from bot.gateway import Gateway
 from bot.runtime import Runtime
 from config import Settings
 from simulator import server
+from tests.browser import ARGS, CHROMIUM, MARKS
 from tests.gateways import simulator_gateways
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = Path("/tmp/sim.png")  # the loop at its end; sim-reply.png, sim-accepted.png, sim-phone.png too
 WAIT_MS = 10_000
 
-pytestmark = [
-    pytest.mark.slow,
-    # CI installs chromium (.ci/run), so there a missing browser fails instead of skipping.
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("CI"), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+pytestmark = MARKS
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
 
 

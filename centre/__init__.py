@@ -1,0 +1,155 @@
+"""The command centre's screen at /centre/: sign-in, the page and its data, over HTTP only.
+
+What a supervisor sees and may do is handlers/centre.py's (and, through it, handlers/scope.py's, as for the chat
+commands). Here: the session cookie (signed with WGT_SESSION_SECRET; HttpOnly, SameSite=Lax, Secure in
+production, scoped to /centre, WGT_SESSION_HOURS long), a CSRF token on every POST (Flask-WTF's), and a limit on
+failed sign-ins (a Redis counter per username and per address: 5 and 30 in 15 minutes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from sqlmodel import Session
+from wtforms import ValidationError
+
+from handlers import centre
+from storage import accounts
+from storage.db import transaction
+from storage.models import CentreAccount, Person, utcnow
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("centre", __name__, url_prefix="/centre", template_folder="templates", static_folder="static")
+
+FAILURES_PER_USER, FAILURES_PER_ADDRESS, FAILURE_WINDOW_SECONDS = 5, 30, 15 * 60
+
+
+def install(app: Flask) -> None:
+    settings = app.extensions["wanggetong"].settings
+    app.secret_key = settings.session_secret
+    app.config.update(
+        SESSION_COOKIE_NAME="wgt_centre",
+        SESSION_COOKIE_PATH="/centre",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        WTF_CSRF_TIME_LIMIT=None,  # a token lives as long as its session
+    )
+    app.register_blueprint(blueprint)
+
+
+def _rt() -> Any:
+    return current_app.extensions["wanggetong"]
+
+
+# ---- who is signed in ---------------------------------------------------------------------------------------------
+
+
+def _fingerprint(account: CentreAccount) -> str:
+    """Changes with the password: a new password signs out every session of the old one."""
+    return hashlib.sha256(account.password_hash.encode()).hexdigest()[:16]
+
+
+def _signed_in(session_db: Session) -> Person | None:
+    account_id = session.get("account")
+    account = session_db.get(CentreAccount, account_id) if isinstance(account_id, int) else None
+    if account is None or session.get("v") != _fingerprint(account):
+        return None
+    return accounts.person_of(session_db, account)
+
+
+@blueprint.before_request
+def check_csrf() -> Any:
+    if request.method == "POST":
+        try:
+            validate_csrf(request.form.get("csrf_token", ""))
+        except ValidationError:
+            return _page("login.html", 400, error="页面已过期，请重新登录后再试。")
+    return None
+
+
+def _page(template: str, status: int = 200, **values: Any) -> tuple[str, int]:
+    return render_template(template, csrf_token=generate_csrf(), **values), status
+
+
+# ---- sign-in ------------------------------------------------------------------------------------------------------
+
+
+@blueprint.get("/login")
+def login_page() -> Any:
+    return _page("login.html")
+
+
+@blueprint.post("/login")
+def login() -> Any:
+    username = request.form.get("username", "").strip()[: centre.USERNAME_MAX]
+    password = request.form.get("password", "")[:256]
+    keys = [f"wgt:centre:failed:user:{username}", f"wgt:centre:failed:addr:{request.remote_addr}"]
+    if _too_many(keys):
+        return _page("login.html", 429, error="登录失败次数太多，请 15 分钟后再试，或请管理员重设密码。")
+    with transaction(_rt().engine) as db:
+        person = centre.sign_in(db, username, password, utcnow()) if username and password else None
+        account = accounts.by_username(db, username) if person is not None else None
+        fingerprint = _fingerprint(account) if account is not None else ""
+        account_id = account.id if account is not None else None
+    if person is None:
+        _count_failure(keys)
+        return _page("login.html", 401, error="用户名或密码不对，请再试一次。", username=username)
+    session.clear()  # nothing of a session from before the sign-in survives it
+    session.permanent = True
+    session.update(account=account_id, v=fingerprint)
+    return redirect(url_for("centre.screen_page"))
+
+
+@blueprint.post("/logout")
+def logout() -> Any:
+    session.clear()
+    return redirect(url_for("centre.login_page"))
+
+
+def _too_many(keys: list[str]) -> bool:
+    try:
+        user, address = _rt().redis.mget(keys)
+    except Exception as error:  # Redis away: sign-in goes on without the limit rather than locking the centre out
+        log.warning("sign-in limit unavailable: %s", error)
+        return False
+    return int(user or 0) >= FAILURES_PER_USER or int(address or 0) >= FAILURES_PER_ADDRESS
+
+
+def _count_failure(keys: list[str]) -> None:
+    try:
+        pipe = _rt().redis.pipeline()
+        for key in keys:  # the window starts at the first failure (INCR keeps the TTL SET gave it)
+            pipe.set(key, 0, ex=FAILURE_WINDOW_SECONDS, nx=True)
+            pipe.incr(key)
+        pipe.execute()
+    except Exception as error:
+        log.warning("sign-in failure not counted: %s", error)
+
+
+# ---- the screen ---------------------------------------------------------------------------------------------------
+
+
+@blueprint.get("/")
+def screen_page() -> Any:
+    with Session(_rt().engine) as db:
+        person = _signed_in(db)
+        if person is None:
+            return redirect(url_for("centre.login_page"))
+        data = centre.screen(db, person, request.args.get("period", "今日"), utcnow())
+    return _page("screen.html", data=data, periods=centre.PERIODS)
+
+
+@blueprint.get("/api/screen")
+def screen_data() -> Response | tuple[Response, int]:
+    with Session(_rt().engine) as db:
+        person = _signed_in(db)
+        if person is None:
+            return jsonify(error="请重新登录", login=url_for("centre.login_page")), 401
+        return jsonify(centre.screen(db, person, request.args.get("period", "今日"), utcnow()))

@@ -1,0 +1,140 @@
+"""The command centre's screen (/centre/): its sign-ins and what it shows, with the chat commands' rules.
+
+A sign-in acts as a supervisor (a Person with role supervisor and a unit), so the screen sees exactly what that
+supervisor's 统计 / 超时 / 上报件 see: handlers/scope.py decides, as for every command. The web layer (centre/)
+only speaks HTTP: sessions, CSRF, the pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from handlers import complaints, scope, sla
+from handlers.clock import fmt, period
+from handlers.privacy import mask
+from storage import accounts, grids, metrics, org, tickets
+from storage.metrics import Rate
+from storage.models import CentreAccount, Person, Role, Status, Ticket
+from storage.tickets import STATUS_NAMES
+
+MIN_PASSWORD = 10
+USERNAME_MAX = 64
+# The periods the screen offers, as 统计 names them.
+PERIODS = ("今日", "本周", "本月", "上月")
+LISTED = 20
+# Checked against when the username is unknown, so that a wrong name costs as long as a wrong password.
+_NOBODY = generate_password_hash("nobody-has-this-password")
+
+
+@dataclass(frozen=True)
+class Added:
+    created: bool
+    account: CentreAccount
+
+
+def add_account(session: Session, username: str, password: str, org_code: str, name: str = "") -> Added | str:
+    """Create a sign-in for a unit's centre, or give an existing one a new password and unit; a refusal in plain
+    words otherwise. Its supervisor is a Person of its own (the screen acts as them), named `name` or the unit's
+    centre."""
+    username = username.strip()
+    if not username or len(username) > USERNAME_MAX or any(c.isspace() for c in username):
+        return f"用户名不能为空、不能有空格，最多 {USERNAME_MAX} 个字符"
+    if len(password) < MIN_PASSWORD:
+        return f"密码至少 {MIN_PASSWORD} 个字符（大屏账号请用随机密码，如 openssl rand -base64 15）"
+    unit = org.by_code(session, org_code) if org_code else None
+    if org_code and unit is None:
+        return f"没有编号为 {org_code} 的单位，请先导入组织架构（import-org）"
+    shown = (name or (f"{unit.name}指挥中心" if unit else "指挥中心"))[:64]
+    account = accounts.by_username(session, username)
+    person = accounts.person_of(session, account) if account else None
+    if person is None:
+        person = Person(role=Role.SUPERVISOR)
+    person.role, person.name, person.org_id = Role.SUPERVISOR, shown, unit.id if unit else None
+    session.add(person)
+    session.flush()
+    assert person.id is not None
+    created = account is None
+    if account is None:
+        account = CentreAccount(username=username, password_hash="", person_id=person.id)
+    account.password_hash = generate_password_hash(password)
+    account.person_id = person.id
+    session.add(account)
+    session.flush()
+    return Added(created, account)
+
+
+def sign_in(session: Session, username: str, password: str, now: datetime) -> Person | None:
+    """The supervisor a right username and password act as; None otherwise (which of the two was wrong is not
+    said, and both cost one hash check)."""
+    account = accounts.by_username(session, username.strip())
+    if account is None:
+        check_password_hash(_NOBODY, password)
+        return None
+    if not check_password_hash(account.password_hash, password):
+        return None
+    person = accounts.person_of(session, account)
+    if person is None or person.role != Role.SUPERVISOR:
+        return None
+    account.last_signed_in_at = now
+    session.add(account)
+    return person
+
+
+def screen(session: Session, person: Person, period_word: str, now: datetime) -> dict[str, Any]:
+    """What the screen shows a supervisor: the period's numbers (the same as 统计 for the same unit and period) and
+    the lists a centre works through (超时, 待派单, 上报件), all inside their unit."""
+    reach = scope.of(session, person)
+    since, until, shown = period(period_word if period_word in PERIODS else "今日", now)
+    m = metrics.compute(session, since, until, now, within=reach.within)
+    late = tickets.overdue(session, now, limit=LISTED, within=reach.within)
+    waiting = tickets.awaiting_dispatch(session, limit=LISTED, within=reach.within)
+    handed_up = tickets.reported_up(session, limit=LISTED, within=reach.within)
+    names = grids.names(session, (t.grid_id for t in [*late, *waiting, *handed_up]))
+    return {
+        "unit": reach.name or "全部",
+        "who": person.name,
+        "period": shown,
+        "updated": fmt(now),
+        "numbers": {
+            "total": m.total,
+            "open": m.open,
+            "overdue": m.overdue,
+            "patrol": m.patrol,
+            "resident": m.resident,
+            "response": _rate(m.response),
+            "on_time": _rate(m.on_time),
+            "closure": _rate(m.closure),
+            "satisfaction": _rate(m.satisfaction),
+            "reopen": _rate(m.reopen),
+        },
+        "overdue": [_row(t, names, now, late_by=sla.late_by(t, now)) for t in late],
+        "awaiting": [_row(t, names, now) for t in waiting],
+        "reported_up": [_row(t, names, now, reported=fmt(t.reported_up_at)) for t in handed_up],
+    }
+
+
+def _rate(rate: Rate) -> dict[str, Any]:
+    return {"part": rate.part, "whole": rate.whole, "text": str(rate)}
+
+
+def _row(ticket: Ticket, names: dict[int, str], now: datetime, **extra: str) -> dict[str, Any]:
+    """A ticket as a list shows it: what, where, whose; the resident's words masked as in the groups."""
+    text = mask(ticket.text)
+    return {
+        "id": ticket.id,
+        "category": complaints.label(ticket),
+        "grid": names.get(ticket.grid_id or 0, "待派单"),
+        "place": ticket.location_text,
+        "status": STATUS_NAMES.get(Status(ticket.status), ticket.status),
+        "urgent": ticket.urgent,
+        "created": fmt(ticket.created_at),
+        "due": fmt(ticket.resolve_due_at),
+        "mark": sla.mark_for(ticket, now),
+        "text": text if len(text) <= 60 else text[:59] + "…",
+        **extra,
+    }

@@ -1,0 +1,56 @@
+"""The command centre's screen in a real browser (Debian's chromium through Playwright): sign in, watch a new
+complaint reach the numbers without reloading, at the wall screen's size and a laptop's."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from simulator import server
+from tests.browser import ARGS, CHROMIUM, MARKS
+
+SHOTS = Path("/tmp")  # centre-wall.png (1920x1080) and centre-laptop.png, kept as the run's artefacts
+PASSWORD = "correct-horse-battery"
+
+pytestmark = MARKS
+playwright_sync = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
+
+
+@pytest.fixture
+def app_url(app: Flask, demo: None) -> Iterator[str]:
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["add-user", "wall-s01", "--org", "S01"], input=PASSWORD + "\n").exit_code == 0
+    url, stop = server.serve_in_thread(app, name="wanggetong-web")
+    yield url
+    stop()
+
+
+@pytest.mark.parametrize(("size", "shot"), [((1920, 1080), "centre-wall.png"), ((1280, 800), "centre-laptop.png")])
+def test_a_street_signs_in_and_sees_a_new_complaint_counted_within_seconds(app_url, wechat_user, size, shot):
+    expect = playwright_sync.expect
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, timeout=30_000)
+        try:
+            page = browser.new_page(viewport={"width": size[0], "height": size[1]}, locale="zh-CN")
+            page.set_default_timeout(10_000)
+            # Offline: the screen must need nothing but our own server.
+            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(app_url) else r.abort())
+            page.goto(f"{app_url}/centre/")
+            page.fill("input[name=username]", "wall-s01")
+            page.fill("input[name=password]", "wrong-password-here")
+            page.click("button[type=submit]")
+            expect(page.get_by_role("alert")).to_contain_text("用户名或密码不对")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            expect(page.locator("h1")).to_contain_text("朝阳街道 指挥中心")
+            expect(page.locator("[data-key=total]")).to_have_text("0")
+
+            wechat_user(f"o-new-{uuid.uuid4().hex[:6]}").say("幸福小区3栋楼道灯坏了好几天了")
+            expect(page.locator("[data-key=total]")).to_have_text("1", timeout=12_000)  # no reload: it polls
+            page.screenshot(path=str(SHOTS / shot), full_page=True)
+        finally:
+            browser.close()

@@ -1,0 +1,140 @@
+"""The command centre's screen (/centre/): local sign-ins from `flask add-user`, the session and its CSRF token,
+the limit on failed sign-ins, and numbers and lists that are the chat commands' own for the same unit."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+import time_machine
+from flask.testing import FlaskClient
+from sqlmodel import select
+
+from storage.models import CentreAccount, Person, Ticket, utcnow
+from tests.members import GroupMember
+
+PASSWORD = "correct-horse-battery"
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def add_user(app, username: str, org: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner().invoke(args=["add-user", username, "--org", org], input=password + "\n")
+
+
+def token(client: FlaskClient, path: str = "/centre/login") -> str:
+    found = TOKEN.search(client.get(path).get_data(as_text=True))
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
+
+
+def sign_in(client: FlaskClient, username: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    return client.post("/centre/login", data={"username": username, "password": password, "csrf_token": token(client)})
+
+
+@pytest.fixture
+def street(app, demo) -> str:  # type: ignore[no-untyped-def]
+    """朝阳街道's wall screen (S01)."""
+    name = f"s01-{uuid.uuid4().hex[:6]}"
+    assert add_user(app, name, "S01").exit_code == 0
+    return name
+
+
+def test_add_user_reads_the_password_from_standard_input_and_stores_only_a_strong_hash(app, session, demo):
+    result = add_user(app, "wall-s01", "S01")
+    assert result.exit_code == 0, result.output
+    assert "已开通指挥中心大屏账号 wall-s01：S01" in result.output
+    account = session.exec(select(CentreAccount).where(CentreAccount.username == "wall-s01")).one()
+    assert PASSWORD not in account.password_hash and account.password_hash.startswith("scrypt:")
+    person = session.get(Person, account.person_id)
+    assert (person.role, person.name) == ("supervisor", "朝阳街道指挥中心")
+
+    short = add_user(app, "wall-s02", "S02", "short")
+    assert short.exit_code != 0 and "密码至少 10 个字符" in short.output
+    unknown = add_user(app, "wall-s09", "S09")
+    assert unknown.exit_code != 0 and "没有编号为 S09 的单位" in unknown.output
+    assert session.exec(select(CentreAccount).where(CentreAccount.username != "wall-s01")).all() == []
+
+
+def test_signing_in_opens_the_screen_of_the_accounts_unit_and_a_wrong_password_does_not(app, street):
+    client = app.test_client()
+    assert client.get("/centre/").headers["Location"].endswith("/centre/login")
+    wrong = sign_in(client, street, "not-the-password")
+    assert wrong.status_code == 401 and "用户名或密码不对" in wrong.get_data(as_text=True)
+    assert client.get("/centre/").status_code == 302
+    assert client.get("/centre/api/screen").status_code == 401
+
+    right = sign_in(client, street)
+    assert right.status_code == 302 and right.headers["Location"].endswith("/centre/")
+    cookie = right.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/centre" in cookie
+    page = client.get("/centre/").get_data(as_text=True)
+    assert "朝阳街道 指挥中心" in page and "办结率" in page
+
+
+def test_a_post_without_its_csrf_token_is_refused_and_changes_nothing(app, street):
+    client = app.test_client()
+    refused = client.post("/centre/login", data={"username": street, "password": PASSWORD})
+    assert refused.status_code == 400 and "页面已过期" in refused.get_data(as_text=True)
+    assert client.get("/centre/").status_code == 302  # not signed in
+
+    sign_in(client, street)
+    assert client.post("/centre/logout", data={"csrf_token": "forged"}).status_code == 400
+    assert client.get("/centre/").status_code == 200  # still signed in
+    assert client.post("/centre/logout", data={"csrf_token": token(client, "/centre/")}).status_code == 302
+    assert client.get("/centre/").status_code == 302
+
+
+def test_five_wrong_passwords_lock_the_username_for_a_while(app, street):
+    client = app.test_client()
+    for _ in range(5):
+        assert sign_in(client, street, "guess-guess-guess").status_code == 401
+    locked = sign_in(client, street)  # even the right password now
+    assert locked.status_code == 429 and "15 分钟后再试" in locked.get_data(as_text=True)
+    assert client.get("/centre/").status_code == 302
+
+
+def test_a_new_password_signs_out_the_sessions_of_the_old_one(app, street):
+    client = app.test_client()
+    sign_in(client, street)
+    assert client.get("/centre/").status_code == 200
+    assert add_user(app, street, "S01", "a-brand-new-password").exit_code == 0
+    assert client.get("/centre/").status_code == 302
+
+
+def test_a_session_runs_out_after_its_hours(make_app, demo):
+    app = make_app(session_hours=1)
+    assert add_user(app, "wall", "S01").exit_code == 0
+    client = app.test_client()
+    with time_machine.travel(utcnow(), tick=False) as clock:
+        sign_in(client, "wall")
+        assert client.get("/centre/").status_code == 200
+        clock.shift(timedelta(minutes=61))
+        assert client.get("/centre/").headers["Location"].endswith("/centre/login")
+
+
+def test_the_screen_shows_what_统计_shows_the_same_unit(app, rt, street, wechat_user, session):
+    wechat_user("o-demo-resident-1").say("3号楼楼道灯坏了")  # 幸福小区: 朝阳街道
+    wechat_user("o-demo-resident-2").say("2栋楼下广场舞太吵了")  # 阳光花园: 朝阳街道
+    wechat_user(f"o-new-{uuid.uuid4().hex[:6]}").say("建设新村5栋楼道灯坏了")  # 和平街道: not S01's
+    client = app.test_client()
+    sign_in(client, street)
+    data = client.get("/centre/api/screen?period=今日").get_json()
+    said = GroupMember(rt, "centre-s01", "centre-chat-s01").say("统计 今日")
+    assert data["unit"] == "朝阳街道" and data["period"] == "今日"
+    assert f"工单 {data['numbers']['total']} 件" in said and data["numbers"]["total"] == 2
+    for key, word in (("closure", "办结率"), ("response", "响应率"), ("on_time", "按期办结率")):
+        assert f"{word} {data['numbers'][key]['text']}" in said
+
+
+def test_another_units_tickets_are_not_listed(app, rt, demo, wechat_user, session):
+    assert add_user(app, "wall-d01", "D01").exit_code == 0
+    assert add_user(app, "wall-s01", "S01").exit_code == 0
+    wechat_user(f"o-new-{uuid.uuid4().hex[:6]}").say("楼道里有人乱堆杂物堵住了消防通道")  # no place: the queue
+    (waiting,) = session.exec(select(Ticket)).all()
+    district, street = app.test_client(), app.test_client()
+    sign_in(district, "wall-d01")
+    sign_in(street, "wall-s01")
+    assert [t["id"] for t in district.get("/centre/api/screen").get_json()["awaiting"]] == [waiting.id]
+    assert street.get("/centre/api/screen").get_json()["awaiting"] == []  # not routed: the district's to dispatch
