@@ -42,15 +42,18 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str | None]:
-    """Migrate the CI database once from scratch; tests then empty its tables."""
+    """Migrate the CI database once from scratch; tests then empty its tables.
+
+    From scratch means the whole schema: a run of another revision may have left tables this one does not know
+    (referencing ours, so that dropping ours alone fails)."""
     url = os.environ.get("DATABASE_URL")
     if not url:
         yield None
         return
     engine = make_engine(url)
     with engine.begin() as conn:
-        SQLModel.metadata.drop_all(conn)
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
     migrate(engine)
     engine.dispose()
     yield url
