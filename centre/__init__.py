@@ -10,15 +10,30 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    flash,
+    get_flashed_messages,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from sqlmodel import Session
 from wtforms import ValidationError
 
-from handlers import centre
+from bot import jobs
+from handlers import centre, conversation
 from storage import accounts
 from storage.db import transaction
 from storage.models import CentreAccount, Person, utcnow
@@ -153,3 +168,36 @@ def screen_data() -> Response | tuple[Response, int]:
         if person is None:
             return jsonify(error="请重新登录", login=url_for("centre.login_page")), 401
         return jsonify(centre.screen(db, person, request.args.get("period", "今日"), utcnow()))
+
+
+# ---- a ticket, and its buttons --------------------------------------------------------------------------------------
+
+
+@blueprint.get("/tickets/<int:number>")
+def ticket_page(number: int) -> Any:
+    with Session(_rt().engine) as db:
+        person = _signed_in(db)
+        if person is None:
+            return redirect(url_for("centre.login_page"))
+        detail = centre.ticket_detail(db, person, number, utcnow())
+    if isinstance(detail, str):  # not there, or not theirs: said plainly, nothing shown
+        return _page("ticket.html", 404, refusal=detail, number=number)
+    # A fresh key per form: a button pressed twice runs its command once (handlers/conversation.act_for).
+    said = get_flashed_messages()
+    return _page("ticket.html", t=detail, said=said[-1] if said else "", key=secrets.token_urlsafe(12))
+
+
+@blueprint.post("/tickets/<int:number>/command")
+def ticket_command(number: int) -> Any:
+    with Session(_rt().engine) as db:
+        person = _signed_in(db)
+    if person is None or person.id is None:
+        return redirect(url_for("centre.login_page"))
+    text = centre.command_text(request.form.get("word", ""), number, request.form.get("args", ""))
+    key = request.form.get("key", "")[:64]
+    if text is None or not key:
+        return _page("ticket.html", 400, refusal="没有这个操作，请回到工单页面再试。", number=number)
+    outcome = conversation.act_for(_rt().engine, person.id, text, f"{person.id}:{key}", utcnow())
+    jobs.enqueue(_rt(), outcome.queued)  # the cards and notices the command wrote, as after a chat message
+    flash(outcome.reply.text[:500])  # the command's own answer, shown once on the page it returns to
+    return redirect(url_for("centre.ticket_page", number=number))

@@ -7,6 +7,7 @@ only speaks HTTP: sessions, CSRF, the pages.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,9 +15,9 @@ from typing import Any
 from sqlmodel import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from handlers import complaints, scope, sla
+from handlers import complaints, moves, scope, sla
 from handlers.clock import fmt, period
-from handlers.privacy import mask
+from handlers.privacy import mask, mask_name, mask_phone
 from storage import accounts, grids, metrics, org, tickets
 from storage.metrics import Rate
 from storage.models import CentreAccount, Person, Role, Status, Ticket
@@ -27,6 +28,34 @@ USERNAME_MAX = 64
 # The periods the screen offers, as 统计 names them.
 PERIODS = ("今日", "本周", "本月", "上月")
 LISTED = 20
+# The screen's buttons on a ticket: each is a chat command, typed for the supervisor as "<word> <number> <what they
+# wrote>", so the command's own handler checks the rest and answers in its own words.
+ACTIONS: dict[str, str] = {
+    "派": "网格编号，如 G02",
+    "转派": "网格编号，如 G02",
+    "流转": "部门编号和要求，如 CG01 请今天处理",
+    "协办": "部门或网格编号，如 G02 请协助",
+    "督办": "要求，如 今天务必处理",
+    "同意延期": "",
+    "驳回延期": "原因",
+    "改类": "类别，如 停车交通",
+    "回访": "结果，如 已电话联系，居民满意",
+}
+# A ticket's events as its timeline names them: each move's command word (handlers/moves.py).
+EVENT_WORDS = {move.event or name: move.word for name, move in moves.MOVES.items()} | {
+    "open": "立案",
+    "locate": "补充位置",
+    "image": "图片",
+    "after_photo": "办结照片",
+    "supplement": "补充说明",
+    "link": "关联同一问题",
+    "reclassify": "改类",
+    "callback": "回访",
+    "supervise": "督办",
+    "escalate": "升级",
+    "hold": "暂缓",
+    "split": "拆分",
+}
 # Checked against when the username is unknown, so that a wrong name costs as long as a wrong password.
 _NOBODY = generate_password_hash("nobody-has-this-password")
 
@@ -137,4 +166,44 @@ def _row(ticket: Ticket, names: dict[int, str], now: datetime, **extra: str) -> 
         "mark": sla.mark_for(ticket, now),
         "text": text if len(text) <= 60 else text[:59] + "…",
         **extra,
+    }
+
+
+def command_text(word: str, number: int, args: str) -> str | None:
+    """The chat command a button stands for; None for a word the screen does not offer."""
+    if word not in ACTIONS:
+        return None
+    return " ".join(part for part in (word, str(number), " ".join(args.split())[:200]) if part)
+
+
+def ticket_detail(session: Session, person: Person, number: int, now: datetime) -> dict[str, Any] | str:
+    """A ticket as the screen shows it (what 查 says, with its timeline and photos), or why the person may not see
+    it: the same rule as every command."""
+    ticket = tickets.get(session, number)
+    if ticket is None:
+        return f"没有工单 {number}。"
+    if not scope.may_act_on(session, person, ticket):
+        return scope.refusal(session, person, ticket, "查看")
+    grid_names = grids.names(session, [ticket.grid_id])
+    resident = session.get(Person, ticket.resident_id) if ticket.resident_id else None
+    events = tickets.events(session, number)
+    people = [p for p in (session.get(Person, e.actor_id) for e in events if e.actor_id) if p is not None]
+    # Staff by name; a resident masked, as everywhere staff read about them.
+    actors = {p.id: f"居民{mask_name(p.name)}" if p.role == Role.RESIDENT else p.name for p in people}
+    images = json.loads(ticket.images or "[]")
+    return {
+        **_row(ticket, grid_names, now),
+        "text": mask(ticket.text),
+        "resident": f"{mask_name(resident.name)} {mask_phone(resident.phone)}".strip() if resident else "",
+        "timeline": [
+            {
+                "at": fmt(e.created_at),
+                "who": actors.get(e.actor_id or 0, "系统"),
+                "what": EVENT_WORDS.get(e.action, e.action),
+                "note": mask(e.note),
+            }
+            for e in events
+        ],
+        "photos": [{"url": i.get("url", ""), "after": bool(i.get("after"))} for i in images if i.get("url")],
+        "actions": ACTIONS,
     }

@@ -187,6 +187,26 @@ def process(engine: Engine, msg: Message, now: datetime | None = None) -> Outcom
     return Outcome(reply, outbox.queued(session))
 
 
+def act_for(engine: Engine, person_id: int, text: str, dedupe_key: str, now: datetime | None = None) -> Outcome:
+    """A command given for a signed-in person (the centre screen's buttons): the same commands, checks and effects
+    as in a chat, run as that person. A form sent twice (the same `dedupe_key`) gets the first reply and changes
+    nothing, as a repeated WeChat delivery does."""
+    now = now or utcnow()
+    msg = clean(Message(channel="centre", dedupe_key=dedupe_key, sender=f"person:{person_id}", kind="text", text=text))
+    with transaction(engine) as session:
+        claimed = inbound.claim(session, msg.channel, msg.dedupe_key, msg.sender, msg.kind)
+        if claimed is None:
+            first = inbound.find(session, msg.channel, msg.dedupe_key)
+            return Outcome(Reply(first.reply if first else ""), [], duplicate=True)
+        person = session.get(Person, person_id)
+        if person is None:
+            reply = Reply("请重新登录后再试。")
+        else:
+            reply = run_text(msg, normalize(msg.text), Context(session=session, person=person, now=now))
+        inbound.answer(session, claimed, reply.text)
+    return Outcome(reply, outbox.queued(session))
+
+
 def sender(session: Session, msg: Message) -> Person | None:
     """WeCom senders must be on the roster; anyone writing to the Official Account is a resident at least."""
     if msg.channel == "wecom":

@@ -9,9 +9,12 @@
   function row(t) {
     const li = document.createElement("li");
     if (t.urgent) li.className = "urgent";
+    const link = document.createElement("a");
+    link.href = body.dataset.tickets + t.id;
     const head = document.createElement("b");
     head.textContent = t.mark + " " + t.id;
-    li.append(head, " " + t.category + "｜" + t.grid + "｜" + t.place);
+    link.append(head);
+    li.append(link, " " + t.category + "｜" + t.grid + "｜" + t.place);
     const words = document.createElement("small");
     words.textContent = t.text;
     li.append(words);

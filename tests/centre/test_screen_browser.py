@@ -23,14 +23,16 @@ playwright_sync = pytest.importorskip("playwright.sync_api", reason="needs the p
 @pytest.fixture
 def app_url(app: Flask, demo: None) -> Iterator[str]:
     runner = app.test_cli_runner()
-    assert runner.invoke(args=["add-user", "wall-s01", "--org", "S01"], input=PASSWORD + "\n").exit_code == 0
+    assert runner.invoke(args=["add-user", "wall-d01", "--org", "D01"], input=PASSWORD + "\n").exit_code == 0
     url, stop = server.serve_in_thread(app, name="wanggetong-web")
     yield url
     stop()
 
 
 @pytest.mark.parametrize(("size", "shot"), [((1920, 1080), "centre-wall.png"), ((1280, 800), "centre-laptop.png")])
-def test_a_street_signs_in_and_sees_a_new_complaint_counted_within_seconds(app_url, wechat_user, size, shot):
+def test_the_district_sees_new_complaints_within_seconds_and_dispatches_one_with_a_click(
+    app_url, wechat_user, size, shot
+):
     expect = playwright_sync.expect
     with playwright_sync.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, timeout=30_000)
@@ -40,17 +42,27 @@ def test_a_street_signs_in_and_sees_a_new_complaint_counted_within_seconds(app_u
             # Offline: the screen must need nothing but our own server.
             page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(app_url) else r.abort())
             page.goto(f"{app_url}/centre/")
-            page.fill("input[name=username]", "wall-s01")
+            page.fill("input[name=username]", "wall-d01")
             page.fill("input[name=password]", "wrong-password-here")
             page.click("button[type=submit]")
             expect(page.get_by_role("alert")).to_contain_text("用户名或密码不对")
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
-            expect(page.locator("h1")).to_contain_text("朝阳街道 指挥中心")
+            expect(page.locator("h1")).to_contain_text("城东区 指挥中心")
             expect(page.locator("[data-key=total]")).to_have_text("0")
 
             wechat_user(f"o-new-{uuid.uuid4().hex[:6]}").say("幸福小区3栋楼道灯坏了好几天了")
-            expect(page.locator("[data-key=total]")).to_have_text("1", timeout=12_000)  # no reload: it polls
+            wechat_user(f"o-new-{uuid.uuid4().hex[:6]}").say("楼道里有人乱堆杂物堵住了消防通道")  # no place
+            expect(page.locator("[data-key=total]")).to_have_text("2", timeout=12_000)  # no reload: it polls
+            waiting = page.locator("#list-awaiting li a")
+            expect(waiting).to_have_count(1)
             page.screenshot(path=str(SHOTS / shot), full_page=True)
+
+            waiting.click()  # its page: what it is, what happened, the buttons
+            expect(page.locator("h1")).to_contain_text("工单")
+            page.fill("input[aria-label^='派：']", "G02")
+            page.click("form.action button:text-is('派')")
+            expect(page.get_by_role("status")).to_contain_text("幸福小区第2网格")
+            page.screenshot(path=str(SHOTS / shot.replace(".png", "-ticket.png")), full_page=True)
         finally:
             browser.close()

@@ -12,7 +12,7 @@ import time_machine
 from flask.testing import FlaskClient
 from sqlmodel import select
 
-from storage.models import CentreAccount, Person, Ticket, utcnow
+from storage.models import CentreAccount, Outbox, Person, Ticket, TicketEvent, utcnow
 from tests.members import GroupMember
 
 PASSWORD = "correct-horse-battery"
@@ -138,3 +138,66 @@ def test_another_units_tickets_are_not_listed(app, rt, demo, wechat_user, sessio
     sign_in(street, "wall-s01")
     assert [t["id"] for t in district.get("/centre/api/screen").get_json()["awaiting"]] == [waiting.id]
     assert street.get("/centre/api/screen").get_json()["awaiting"] == []  # not routed: the district's to dispatch
+
+
+# ---- a ticket and its buttons -------------------------------------------------------------------------------------
+
+
+def command(client: FlaskClient, number: int, word: str, args: str = "", key: str = "k1"):  # type: ignore[no-untyped-def]
+    csrf = token(client, "/centre/")
+    return client.post(
+        f"/centre/tickets/{number}/command", data={"csrf_token": csrf, "word": word, "args": args, "key": key}
+    )
+
+
+def test_a_ticket_page_shows_it_masked_and_another_unit_is_told_it_is_not_theirs(app, demo, wechat_user, session):
+    for name, org in (("wall-s01", "S01"), ("wall-s02", "S02")):
+        assert add_user(app, name, org).exit_code == 0
+    wechat_user("o-demo-resident-1").say("3号楼楼道灯坏了，我电话13912345678")
+    (ticket,) = session.exec(select(Ticket)).all()
+    mine, theirs = app.test_client(), app.test_client()
+    sign_in(mine, "wall-s01")
+    sign_in(theirs, "wall-s02")
+
+    page = mine.get(f"/centre/tickets/{ticket.id}").get_data(as_text=True)
+    assert "139****5678" in page and "13912345678" not in page
+    assert "王**" in page and "王秀兰" not in page  # the resident masked, in the timeline too
+    assert "立案" in page and "派单" in page
+    refused = theirs.get(f"/centre/tickets/{ticket.id}")
+    assert refused.status_code == 404 and "不在您的管辖范围" in refused.get_data(as_text=True)
+    assert "13912345678" not in refused.get_data(as_text=True) and "139****" not in refused.get_data(as_text=True)
+    assert mine.get("/centre/tickets/abc").status_code == 404
+    assert mine.get("/centre/tickets/999999").status_code == 404
+
+
+def test_a_button_runs_the_chat_command_once_with_its_rules(app, demo, wechat_user, session):
+    for name, org in (("wall-d01", "D01"), ("wall-s02", "S02")):
+        assert add_user(app, name, org).exit_code == 0
+    wechat_user(f"o-new-{uuid.uuid4().hex[:6]}").say("楼道里有人乱堆杂物堵住了消防通道")  # no place: the queue
+    (ticket,) = session.exec(select(Ticket)).all()
+    district, street = app.test_client(), app.test_client()
+    sign_in(district, "wall-d01")
+    sign_in(street, "wall-s02")
+
+    # Another street's centre: the command's own refusal, nothing changed.
+    command(street, ticket.id, "派", "G07")
+    session.expire_all()
+    assert session.get(Ticket, ticket.id).status == "new"
+    # Not a button the screen has, and a form without its CSRF token: refused, nothing changed.
+    assert command(district, ticket.id, "办结", "已处理").status_code == 400
+    forged = district.post(f"/centre/tickets/{ticket.id}/command", data={"word": "派", "args": "G02", "key": "x"})
+    assert forged.status_code == 400
+    session.expire_all()
+    assert session.get(Ticket, ticket.id).status == "new"
+
+    done = command(district, ticket.id, "派", "G02", key="same")
+    assert done.status_code == 302
+    answered = district.get(done.headers["Location"]).get_data(as_text=True)
+    assert "幸福小区第2网格" in answered and 'role="status"' in answered  # the command's own answer, shown once
+    again = command(district, ticket.id, "派", "G02", key="same")  # pressed twice: one command
+    assert again.status_code == 302
+    session.expire_all()
+    events = session.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)).all()
+    assert [e.action for e in events] == ["open", "assign"]
+    pushed = session.exec(select(Outbox).where(Outbox.ticket_id == ticket.id, Outbox.kind == "group_push")).all()
+    assert [row.recipient for row in pushed] == ["wrk-chat-g02"]  # the grid's group gets the card
