@@ -17,6 +17,7 @@ One benchmark, four studies, each a section of RESULTS.md (`--part` runs some of
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -62,10 +63,10 @@ from bench.city import (
 from bench.harness import CHUNK, BenchError, Environment, Options, progress
 from bench.results import Report
 from bench.stats import Run, baseline_ms
-from handlers import conversation, lifecycle, routing, sla
+from handlers import centre, conversation, lifecycle, routing, sla
 from handlers.clock import CST, period
 from handlers.types import Message
-from storage import grids, tickets
+from storage import grids, people, tickets
 from storage.db import transaction, writer
 from storage.models import (
     OPEN_STATUSES,
@@ -99,6 +100,7 @@ SUPERVISOR = "zhihui"  # demo/people.csv: wecom:zhihui, 指挥中心值班员, n
 STREET = "S001"
 STREET_SUPERVISOR = "centre-s001"
 STREET_MS = 200.0  # issue 12: a street centre's 统计 over a year of a city's tickets
+SCREEN_P95_MS = 200.0  # issue 13: the centre screen's data for a street over a year of a city's tickets
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,8 @@ class Ask:
     text: str
     expected: str
     sender: str = SUPERVISOR
+    # Not a chat command: the centre screen's data (/centre/api/screen) for the period named after "大屏".
+    screen: bool = False
 
     @property
     def street(self) -> bool:
@@ -130,6 +134,9 @@ ASKS = (
     Ask("统计", "^第1街道 今日工单(?s:.*)各社区排名", STREET_SUPERVISOR),
     Ask("统计 本月", "^第1街道 本月工单(?s:.*)各社区排名", STREET_SUPERVISOR),
     Ask("超时", "^(超时工单|目前没有超时工单)", STREET_SUPERVISOR),
+    # The centre screen's data for the same street (handlers/centre.screen, what /centre/api/screen returns).
+    Ask("大屏 今日", '"unit": "第1街道"', STREET_SUPERVISOR, screen=True),
+    Ask("大屏 本月", '"unit": "第1街道"', STREET_SUPERVISOR, screen=True),
 )
 PLANS_OF_A_KIND = 2
 COMMANDS_REPETITIONS = 9
@@ -328,7 +335,16 @@ def load_tickets(engine: Engine, rows: Iterable[dict[str, Any]]) -> int:
 
 
 def ask(engine: Engine, command: Ask) -> tuple[float, str]:
-    """One command from its supervisor, as the WeCom gateway hands it to the handlers; seconds and the reply."""
+    """One command from its supervisor, as the WeCom gateway hands it to the handlers; seconds and the reply.
+    A screen ask: the screen's data for that supervisor, as its JSON endpoint builds it (HTTP and the session's
+    cookie check aside), and the JSON."""
+    if command.screen:
+        started = time.perf_counter()
+        with Session(engine) as session:
+            person = people.by_wecom_userid(session, command.sender)
+            assert person is not None, command.sender
+            data = centre.screen(session, person, command.text.split()[1], NOW)
+        return time.perf_counter() - started, json.dumps(data, ensure_ascii=False, sort_keys=True)
     msg = Message(
         channel="wecom",
         dedupe_key=f"scale-{uuid.uuid4().hex}",
@@ -407,6 +423,8 @@ def coverage(engine: Engine) -> dict[str, str]:
             "`统计 本月` (street)": f"{count(col(Ticket.created_at) >= MONTH_START, live, street):,} of the street's "
             "this month",
             "`超时` (street)": f"{min(20, street_overdue)} listed of the street's {street_overdue:,} overdue",
+            "`大屏 今日` (street)": "统计's count of the street's today, and three lists of 20 at most",
+            "`大屏 本月` (street)": "统计 本月's count of the street's month, and three lists of 20 at most",
         }
 
 
@@ -500,6 +518,7 @@ def commands_report(env: Environment, options: Options, sizes: list[Size], load:
             f"{worst_ratio:.2f}x)."
         )
         verdicts.append(street_verdict(size))
+        verdicts.append(screen_verdict(size))
         errors += [
             f"{size.tickets:,}, {r.name}: {e}" for case in size.all() for r in case.runs.values() for e in r.errors[:3]
         ]
@@ -524,6 +543,21 @@ def street_verdict(size: Size) -> str:
     return (
         f"Issue 12's target at {size.tickets:,} tickets: a street centre's `统计` under {STREET_MS:.0f} ms (p50) "
         f"**{'PASS' if slowest < STREET_MS else 'FAIL'}** ({'; '.join(figures)})."
+    )
+
+
+def screen_verdict(size: Size) -> str:
+    """Issue 13's target at one ticket count: the street's screen data, p95 under SCREEN_P95_MS."""
+    figures, slowest = [], 0.0
+    for words in ("大屏 今日", "大屏 本月"):
+        label = Ask(words, "", STREET_SUPERVISOR, screen=True).label
+        p95 = size.full.runs[label].ms(95)
+        slowest = max(slowest, p95)
+        figures.append(f"`{words}` p95 {p95:.1f} ms, {p95 / size.baseline_ms(label, 95):.2f}x its baseline")
+    return (
+        f"Issue 13's target at {size.tickets:,} tickets: a street's centre screen data under {SCREEN_P95_MS:.0f} ms "
+        f"(p95 of {COMMANDS_REPETITIONS} runs) **{'PASS' if slowest < SCREEN_P95_MS else 'FAIL'}** "
+        f"({'; '.join(figures)})."
     )
 
 
