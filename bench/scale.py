@@ -23,6 +23,8 @@ import random
 import re
 import resource
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -1347,10 +1349,126 @@ def import_report(
     return Report(IMPORT_SECTION, IMPORT_INTRO, env.variant, block, valid=not errors, errors=errors)
 
 
+# ==== export: a year of tickets to Excel ============================================================================
+
+EXPORT_SECTION = "Exporting a year of tickets to Excel"
+EXPORT_TICKETS, SMOKE_EXPORT_TICKETS = 100_000, 1_000
+EXPORT_SECONDS = 30.0  # issue 13: an export of 100,000 tickets
+
+EXPORT_INTRO = f"""The claim: the centre screen's export (`/centre/export.xlsx`) streams a year of tickets into an .xlsx
+without holding them in memory. **Target (issue 13): {EXPORT_TICKETS:,} tickets exported in under
+{EXPORT_SECONDS:.0f} s, with the process's peak RSS reported.** Each export runs in a process of its own (a fresh
+app signed in as the whole database's centre through the real sign-in form), so its peak RSS is its own; the
+baseline, in the same run, exports one day (a few hundred tickets) the same way. Seconds are the request's, from
+the GET to the file's last byte; RSS is the process's peak (`ru_maxrss`), start-up and classifier included."""
+
+# Run in its own process: the app, a sign-in through the form, one export; prints seconds, bytes, peak RSS (KiB).
+EXPORT_PROBE = """
+import resource, sys, time
+from app import create_app
+app = create_app()
+said = app.test_cli_runner().invoke(args=["add-user", "bench-export"], input="bench-export-password\\n")
+assert said.exit_code == 0, said.output
+client = app.test_client()
+page = client.get("/centre/login").get_data(as_text=True)
+token = page.split('name="csrf_token" value="')[1].split('"')[0]
+form = {"username": "bench-export", "password": "bench-export-password", "csrf_token": token}
+assert client.post("/centre/login", data=form).status_code == 302
+started = time.perf_counter()
+response = client.get(f"/centre/export.xlsx?from={sys.argv[1]}&to={sys.argv[2]}", buffered=False)
+assert response.status_code == 200, response.status_code
+size = sum(len(chunk) for chunk in response.response)
+response.close()
+print(time.perf_counter() - started, size, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+@dataclass(frozen=True)
+class Export:
+    name: str
+    tickets: int
+    seconds: float
+    size: int
+    rss_mb: float
+
+
+def export(options: Options) -> Report:
+    count = SMOKE_EXPORT_TICKETS if options.smoke else EXPORT_TICKETS
+    last = NOW.astimezone(CST).date()
+    first = last - timedelta(days=DAYS)
+    with harness.environment(options) as env:
+        harness.seed_demo(env)
+        with harness.engine(env) as engine:
+            city = build_city(engine, count)
+            load_tickets(engine, Year(city, count).rows())
+            runs = [
+                export_once(env, engine, "baseline: one day", last, last),
+                export_once(env, engine, "a year", first, last),
+                export_once(env, engine, "baseline again: one day", last, last),
+            ]
+    errors = [
+        f"{run.name}: exported {run.tickets:,} tickets, expected {count:,}" for run in runs[1:2] if run.tickets < count
+    ]
+    return export_report(env, options, runs, errors)
+
+
+def export_once(env: Environment, engine: Engine, name: str, first: Any, last: Any) -> Export:
+    progress(f"  {name}: {first} to {last}")
+    done = subprocess.run(
+        [sys.executable, "-c", EXPORT_PROBE, str(first), str(last)],
+        cwd=harness.ROOT,
+        env=env.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"export {name} failed: {done.stderr[-800:]}")
+    seconds, size, rss_kb = done.stdout.split()[-3:]
+    since = datetime.combine(first, datetime.min.time(), CST)
+    until = datetime.combine(last + timedelta(days=1), datetime.min.time(), CST)
+    with Session(engine) as session:
+        where = (col(Ticket.created_at) >= since, col(Ticket.created_at) < until)
+        tickets_in = int(session.exec(select(func.count()).select_from(Ticket).where(*where)).one())
+    run = Export(name, tickets_in, float(seconds), int(size), int(rss_kb) / 1024)
+    progress(
+        f"    {run.tickets:,} tickets, {run.seconds:.1f} s, {run.size / 1e6:.1f} MB file, peak RSS {run.rss_mb:.0f} MB"
+    )
+    return run
+
+
+def export_report(env: Environment, options: Options, runs: list[Export], errors: list[str]) -> Report:
+    base_rss = (runs[0].rss_mb + runs[2].rss_mb) / 2
+    rows = [
+        "| export | tickets | seconds | file MB | peak RSS MB | RSS ÷ baseline |",
+        "|---|--:|--:|--:|--:|--:|",
+        *(
+            f"| {r.name} | {r.tickets:,} | {r.seconds:.1f} | {r.size / 1e6:.1f} | {r.rss_mb:.0f} | "
+            f"{r.rss_mb / base_rss:.2f}x |"
+            for r in runs
+        ),
+    ]
+    year = runs[1]
+    verdict = "PASS" if year.seconds < EXPORT_SECONDS and year.tickets >= EXPORT_TICKETS else "FAIL"
+    block = "\n".join(
+        [
+            *harness.provenance(options, env, machine_note="", redis_note="not used by the export"),
+            "",
+            *rows,
+            "",
+            f"Target (issue 13: {EXPORT_TICKETS:,} tickets exported in under {EXPORT_SECONDS:.0f} s): **{verdict}** at "
+            f"{year.seconds:.1f} s for {year.tickets:,} tickets; peak RSS {year.rss_mb:.0f} MB, "
+            f"{year.rss_mb / base_rss:.2f}x the one-day export's.",
+        ]
+    )
+    return Report(EXPORT_SECTION, EXPORT_INTRO, env.variant, block, valid=not errors, errors=errors)
+
+
 # The studies, in the order `python -m bench scale` runs them; `--part` picks some.
 PARTS: dict[str, Callable[[Options], Report]] = {
     "commands": commands,
     "sweep": sweep,
     "grids": grid_list,
     "import": imports,
+    "export": export,
 }

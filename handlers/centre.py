@@ -8,19 +8,21 @@ only speaks HTTP: sessions, CSRF, the pages.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlmodel import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from handlers import complaints, moves, scope, sla
-from handlers.clock import fmt, period
+from handlers.clock import CST, fmt, local, period
 from handlers.privacy import mask, mask_name, mask_phone
 from storage import accounts, grids, metrics, org, tickets
 from storage.metrics import Rate
 from storage.models import CentreAccount, Person, Role, Status, Ticket
+from storage.scope import Within
 from storage.tickets import STATUS_NAMES
 
 MIN_PASSWORD = 10
@@ -207,3 +209,73 @@ def ticket_detail(session: Session, person: Person, number: int, now: datetime) 
         "photos": [{"url": i.get("url", ""), "after": bool(i.get("after"))} for i in images if i.get("url")],
         "actions": ACTIONS,
     }
+
+
+# ---- the export -----------------------------------------------------------------------------------------------------
+
+EXPORT_MAX_DAYS = 366
+TICKET_COLUMNS = (
+    "工单号", "受理时间", "分类", "内容", "地点", "网格", "办理", "状态",
+    "接单时间", "办结时间", "按期办结", "评价", "居民电话",
+)  # fmt: skip
+UNIT_COLUMNS = ("单位", "受理", "办结率", "按期办结率", "响应率", "满意率", "重办率", "超时", "巡查发现")
+
+
+def export_range(start: str, end: str, now: datetime) -> tuple[datetime, datetime, str] | str:
+    """[since, until) in UTC for local dates `start`..`end` (both included; empty: this month so far), and the
+    period's name for the file; or what is wrong with them, in plain words."""
+    month_start = period("本月", now)[0]
+    try:
+        first = date.fromisoformat(start) if start else local(month_start).date()
+        last = date.fromisoformat(end) if end else local(now).date()
+    except ValueError:
+        return "日期应写成 2026-12-01 这样的年-月-日。"
+    if last < first:
+        return "结束日期早于开始日期，请改过来再导出。"
+    if (last - first).days + 1 > EXPORT_MAX_DAYS:
+        return f"一次最多导出 {EXPORT_MAX_DAYS} 天（一年），请缩短范围后再试。"
+    since = datetime.combine(first, time(), CST).astimezone(UTC)
+    until = datetime.combine(last + timedelta(days=1), time(), CST).astimezone(UTC)
+    return since, until, f"{first:%Y%m%d}-{last:%Y%m%d}"
+
+
+def export_tickets(session: Session, person: Person, since: datetime, until: datetime) -> Iterator[list[Any]]:
+    """One row a ticket (TICKET_COLUMNS) of those created in [since, until) inside the person's unit, oldest
+    first, streamed; the resident's phone masked, as everywhere staff read it."""
+    within = scope.of(session, person).within
+    grid_names: dict[int, str] = {}
+    departments = {d.id: d.name for d in org.all_departments(session)}
+    for ticket, phone, assignee in tickets.for_export(session, since, until, within):
+        if ticket.grid_id and ticket.grid_id not in grid_names:
+            grid_names.update(grids.names(session, [ticket.grid_id]))
+        handler = departments.get(ticket.department_id or 0, "") or assignee
+        on_time = "" if ticket.resolve_on_time is None else ("是" if ticket.resolve_on_time else "否")
+        yield [
+            ticket.id,
+            fmt(ticket.created_at),
+            complaints.label(ticket),
+            mask(ticket.text),
+            ticket.location_text,
+            grid_names.get(ticket.grid_id or 0, "待派单"),
+            handler,
+            STATUS_NAMES.get(Status(ticket.status), ticket.status),
+            fmt(ticket.first_accepted_at),
+            fmt(ticket.first_resolved_at),
+            on_time,
+            ticket.rating if ticket.rating is not None else "",
+            mask_phone(phone),
+        ]
+
+
+def export_units(session: Session, person: Person, since: datetime, until: datetime, now: datetime) -> list[list[Any]]:
+    """The period's numbers (UNIT_COLUMNS) of the person's unit, then of each unit right under it."""
+    reach = scope.of(session, person)
+    rows = [(reach.name or "全部", reach.within)]
+    if reach.unit is not None:
+        rows += [(child.name, Within(child.path)) for child in org.children(session, reach.unit)]
+    table = []
+    for name, within in rows:
+        m = metrics.compute(session, since, until, now, within=within)
+        rates = (m.closure, m.on_time, m.response, m.satisfaction, m.reopen)
+        table.append([name, m.total, *(str(rate) for rate in rates), m.overdue, m.patrol])
+    return table

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import Executable, and_, bindparam, case, func, or_, union_all
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -412,6 +413,25 @@ def awaiting_dispatch(session: Session, limit: int = 20, within: Within | None =
         .limit(limit)
     )
     return session.exec(query).all()
+
+
+def for_export(
+    session: Session, since: datetime, until: datetime, within: Within | None = None, batch: int = 500
+) -> Iterator[tuple[Ticket, str, str]]:
+    """Every ticket created in [since, until) inside `within`, oldest first, with its resident's phone and its
+    assignee's name; fetched `batch` rows at a time (yield_per), so a year of a district never sits in memory."""
+    resident, assignee = aliased(Person), aliased(Person)
+    query = (
+        select(Ticket, resident.phone, assignee.name)
+        .join(resident, col(resident.id) == col(Ticket.resident_id), isouter=True)
+        .join(assignee, col(assignee.id) == col(Ticket.assignee_id), isouter=True)
+        .where(col(Ticket.created_at) >= since, col(Ticket.created_at) < until, *ticket_filter(within))
+        .order_by(col(Ticket.created_at), col(Ticket.id))
+        .execution_options(yield_per=batch)
+    )
+    for ticket, phone, name in session.exec(query):
+        yield ticket, phone or "", name or ""
+        session.expunge(ticket)  # what was written is let go, not kept in the identity map for the whole year
 
 
 def reported_up(session: Session, limit: int = 20, within: Within | None = None) -> Sequence[Ticket]:

@@ -3,10 +3,12 @@ complaint reach the numbers without reloading, at the wall screen's size and a l
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import openpyxl
 import pytest
 from flask import Flask
 
@@ -64,5 +66,14 @@ def test_the_district_sees_new_complaints_within_seconds_and_dispatches_one_with
             page.click("form.action button:text-is('派')")
             expect(page.get_by_role("status")).to_contain_text("幸福小区第2网格")
             page.screenshot(path=str(SHOTS / shot.replace(".png", "-ticket.png")), full_page=True)
+
+            page.click("header h1 a")  # back to the screen, and the month to Excel
+            with page.expect_download() as downloading:
+                page.click("form.export button")
+            download = downloading.value
+            name = download.suggested_filename
+            assert name.startswith("网格通工单_") and name.endswith(".xlsx")
+            book = openpyxl.load_workbook(io.BytesIO(download.path().read_bytes()))
+            assert [row[0] for row in book["工单"].iter_rows(min_row=2, values_only=True)] == [1, 2]
         finally:
             browser.close()

@@ -3,10 +3,12 @@ the limit on failed sign-ins, and numbers and lists that are the chat commands' 
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from datetime import timedelta
 
+import openpyxl
 import pytest
 import time_machine
 from flask.testing import FlaskClient
@@ -201,3 +203,47 @@ def test_a_button_runs_the_chat_command_once_with_its_rules(app, demo, wechat_us
     assert [e.action for e in events] == ["open", "assign"]
     pushed = session.exec(select(Outbox).where(Outbox.ticket_id == ticket.id, Outbox.kind == "group_push")).all()
     assert [row.recipient for row in pushed] == ["wrk-chat-g02"]  # the grid's group gets the card
+
+
+# ---- the export ---------------------------------------------------------------------------------------------------
+
+
+def test_the_export_opens_as_a_workbook_of_the_units_tickets_masked_and_formula_free(app, street, wechat_user):
+    wechat_user("o-demo-resident-1").say('=HYPERLINK("http://evil.example","点我") 3号楼楼道灯坏了')  # 幸福小区
+    wechat_user("o-demo-resident-2").say("2栋楼下广场舞太吵了")  # 阳光花园: 朝阳街道 too
+    wechat_user(f"o-new-{uuid.uuid4().hex[:6]}").say("建设新村5栋楼道灯坏了")  # 和平街道: not S01's
+    client = app.test_client()
+    assert client.get("/centre/export.xlsx").headers["Location"].endswith("/centre/login")
+    sign_in(client, street)
+
+    response = client.get("/centre/export.xlsx")  # this month so far
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    assert "attachment" in response.headers["Content-Disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(response.data))
+    response.close()  # as the WSGI server does once it has sent the file: the temporary file goes
+    tickets_sheet, units_sheet = book["工单"], book["各单位指标"]
+    rows = list(tickets_sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("工单号", "受理时间", "分类") and len(rows) == 3  # the street's two, not 和平街道's
+    assert {row[5] for row in rows[1:]} == {"幸福小区第1网格", "阳光花园第1网格"}
+    phones = {row[12] for row in rows[1:]}
+    assert phones == {"139****5678", "136****4321"}  # masked
+    formula = next(cell for cell in tickets_sheet["D"] if str(cell.value).startswith("=HYPERLINK"))
+    assert formula.data_type == "s"  # text, not a formula Excel would run
+    units = list(units_sheet.iter_rows(values_only=True))
+    assert [u[0] for u in units[1:]] == ["朝阳街道", "幸福社区", "阳光社区"] and units[1][1] == 2
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("from=2016-01-01&to=2026-01-01", "一次最多导出 366 天"),
+        ("from=2026-13-01", "日期应写成 2026-12-01"),
+        ("from=2026-12-02&to=2026-12-01", "结束日期早于开始日期"),
+    ],
+    ids=["ten years", "not a date", "backwards"],
+)
+def test_a_bad_export_range_is_told_plainly(app, street, query: str, said: str):
+    client = app.test_client()
+    sign_in(client, street)
+    response = client.get(f"/centre/export.xlsx?{query}")
+    assert response.status_code == 400 and said in response.get_data(as_text=True)
