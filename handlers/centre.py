@@ -16,12 +16,13 @@ from typing import Any
 from sqlmodel import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+import nlp
 from handlers import complaints, moves, scope, sla
 from handlers.clock import CST, fmt, local, period
 from handlers.privacy import mask, mask_name, mask_phone
 from storage import accounts, grids, metrics, org, tickets
 from storage.metrics import Rate
-from storage.models import CentreAccount, Person, Role, Status, Ticket
+from storage.models import CentreAccount, OrgLevel, OrgUnit, Person, Role, Status, Ticket
 from storage.scope import Within
 from storage.tickets import STATUS_NAMES
 
@@ -126,6 +127,7 @@ def screen(session: Session, person: Person, period_word: str, now: datetime) ->
     waiting = tickets.awaiting_dispatch(session, limit=LISTED, within=reach.within)
     handed_up = tickets.reported_up(session, limit=LISTED, within=reach.within)
     names = grids.names(session, (t.grid_id for t in [*late, *waiting, *handed_up]))
+    categories = metrics.by_category(session, since, until, reach.within)
     return {
         "unit": reach.name or "全部",
         "who": person.name,
@@ -143,14 +145,33 @@ def screen(session: Session, person: Person, period_word: str, now: datetime) ->
             "satisfaction": _rate(m.satisfaction),
             "reopen": _rate(m.reopen),
         },
+        "categories": [{"name": nlp.category_name(code), "count": n} for code, n in categories],
+        # The units right under this one side by side, best 办结率 first (统计's 排名); none below a street.
+        "units": _league(session, reach.unit, since, until, now),
         "overdue": [_row(t, names, now, late_by=sla.late_by(t, now)) for t in late],
         "awaiting": [_row(t, names, now) for t in waiting],
         "reported_up": [_row(t, names, now, reported=fmt(t.reported_up_at)) for t in handed_up],
     }
 
 
+def _league(session: Session, unit: OrgUnit | None, since: datetime, until: datetime, now: datetime) -> list[Any]:
+    if unit is None or unit.level == OrgLevel.COMMUNITY:
+        return []
+    return [
+        {
+            "name": child.name,
+            "total": m.total,
+            "closure": _rate(m.closure),
+            "on_time": _rate(m.on_time),
+            "satisfaction": _rate(m.satisfaction),
+            "overdue": m.overdue,
+        }
+        for child, m in metrics.ranked(session, org.children(session, unit), since, until, now)
+    ]
+
+
 def _rate(rate: Rate) -> dict[str, Any]:
-    return {"part": rate.part, "whole": rate.whole, "text": str(rate)}
+    return {"part": rate.part, "whole": rate.whole, "value": rate.value, "text": str(rate)}
 
 
 def _row(ticket: Ticket, names: dict[int, str], now: datetime, **extra: str) -> dict[str, Any]:

@@ -99,16 +99,12 @@ def ranking(session: Session, unit: OrgUnit, since: datetime, until: datetime, n
     word = CHILD_WORDS.get(OrgLevel(unit.level))
     if word is None:
         return ""
-    rows = []
-    for child in org.children(session, unit):
-        m = metrics.compute(session, since, until, now, within=Within(child.path))
-        rows.append((m.closure.value if m.closure.value is not None else -1.0, child.name, m))
+    rows = metrics.ranked(session, org.children(session, unit), since, until, now)
     if not rows:
         return ""
-    rows.sort(key=lambda r: (-r[0], r[1]))
     lines = [
-        f"{i}. {name} {m.closure}｜{m.on_time}｜{m.satisfaction}（{m.total}件）"
-        for i, (_, name, m) in enumerate(rows[:RANKED_AT_MOST], 1)
+        f"{i}. {child.name} {m.closure}｜{m.on_time}｜{m.satisfaction}（{m.total}件）"
+        for i, (child, m) in enumerate(rows[:RANKED_AT_MOST], 1)
     ]
     more = f"\n……共 {len(rows)} 个{word}" if len(rows) > RANKED_AT_MOST else ""
     return f"各{word}排名（办结率｜按期办结率｜满意率）：\n" + "\n".join(lines) + more

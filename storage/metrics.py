@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 import policy
-from storage.models import OPEN_STATUSES, Person, Status, Ticket, TicketSource
+from storage.models import OPEN_STATUSES, OrgUnit, Person, Status, Ticket, TicketSource
 from storage.scope import Within, ticket_filter
 
 DONE_STATUSES = (Status.RESOLVED, Status.CLOSED)
@@ -145,6 +146,33 @@ def patrol_by_worker(
         .order_by(found.desc(), col(Person.id))
     )
     return [(name, int(count)) for name, count in session.exec(query).all()]
+
+
+def ranked(
+    session: Session, units: Sequence[OrgUnit], since: datetime, until: datetime, now: datetime
+) -> list[tuple[OrgUnit, Metrics]]:
+    """The units' numbers side by side (排名), best 办结率 first (none yet: last), then by name."""
+    rows = [(unit, compute(session, since, until, now, within=Within(unit.path))) for unit in units]
+    return sorted(rows, key=lambda row: (-(v if (v := row[1].closure.value) is not None else -1.0), row[0].name))
+
+
+def by_category(
+    session: Session, since: datetime, until: datetime, within: Within | None = None
+) -> list[tuple[str, int]]:
+    """Tickets created in [since, until) per category, most first; cancelled tickets never count, as in compute()."""
+    found = func.count(col(Ticket.id))
+    query = (
+        select(Ticket.category, found)
+        .where(
+            col(Ticket.created_at) >= since,
+            col(Ticket.created_at) < until,
+            col(Ticket.status) != Status.CANCELLED,
+            *ticket_filter(within),
+        )
+        .group_by(col(Ticket.category))
+        .order_by(found.desc(), col(Ticket.category))
+    )
+    return [(category, int(count)) for category, count in session.exec(query).all()]
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:

@@ -21,7 +21,28 @@
     return li;
   }
 
+  function line(text, small) {
+    const li = document.createElement("li");
+    li.textContent = text;
+    if (small) {
+      const note = document.createElement("small");
+      note.textContent = small;
+      li.append(note);
+    }
+    return li;
+  }
+
+  function fill(id, items) {
+    const list = document.getElementById(id);
+    if (!items.length) items.push(Object.assign(line(list.dataset.empty), { className: "empty" }));
+    list.replaceChildren(...items);
+  }
+
   function draw(data) {
+    fill("units", data.units.map((u) => line(
+      u.name + " " + u.closure.text + "｜" + u.on_time.text + "｜" + u.satisfaction.text,
+      u.total + " 件，超时 " + u.overdue)));
+    fill("categories", data.categories.map((c) => line(c.name + " " + c.count)));
     document.getElementById("updated").textContent = data.updated;
     for (const node of document.querySelectorAll("[data-key]")) {
       const value = data.numbers[node.dataset.key];

@@ -128,6 +128,14 @@ def test_the_screen_shows_what_统计_shows_the_same_unit(app, rt, street, wecha
     assert f"工单 {data['numbers']['total']} 件" in said and data["numbers"]["total"] == 2
     for key, word in (("closure", "办结率"), ("response", "响应率"), ("on_time", "按期办结率")):
         assert f"{word} {data['numbers'][key]['text']}" in said
+    # Its communities side by side, in 统计's order, and the period's categories.
+    ranked = [
+        re.match(r"\d+\. (\S+) ", line).group(1)  # type: ignore[union-attr]
+        for line in said.split("排名（办结率｜按期办结率｜满意率）：\n")[1].splitlines()
+    ]
+    assert [u["name"] for u in data["units"]] == ranked == ["幸福社区", "阳光社区"]
+    assert [u["total"] for u in data["units"]] == [1, 1]
+    assert sorted(c["count"] for c in data["categories"]) == [1, 1]
 
 
 def test_another_units_tickets_are_not_listed(app, rt, demo, wechat_user, session):
