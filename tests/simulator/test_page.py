@@ -46,6 +46,9 @@ def page(sim: server.Running) -> Iterator[object]:
                 "**/*", lambda route: route.continue_() if route.request.url.startswith(sim.url) else route.abort()
             )
             page.goto(sim.url)
+            # The page's script has run (it fills the pickers): typing before that submits the bare form, reloading
+            # the page with the message lost (a CI run on a busy machine did).
+            playwright_sync.expect(page.locator("#resident-picker option")).not_to_have_count(0)
             yield page
         finally:
             browser.close()
