@@ -113,11 +113,10 @@ def login() -> Any:
     if _too_many(keys):
         return _page("login.html", 429, error="登录失败次数太多，请 15 分钟后再试，或请管理员重设密码。")
     with transaction(_rt().engine) as db:
-        person = centre.sign_in(db, username, password, utcnow()) if username and password else None
-        account = accounts.by_username(db, username) if person is not None else None
+        account = centre.sign_in(db, username, password, utcnow()) if username and password else None
         fingerprint = _fingerprint(account) if account is not None else ""
         account_id = account.id if account is not None else None
-    if person is None:
+    if account is None:
         _count_failure(keys)
         return _page("login.html", 401, error="用户名或密码不对，请再试一次。", username=username)
     session.clear()  # nothing of a session from before the sign-in survives it

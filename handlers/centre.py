@@ -100,9 +100,9 @@ def add_account(session: Session, username: str, password: str, org_code: str, n
     return Added(created, account)
 
 
-def sign_in(session: Session, username: str, password: str, now: datetime) -> Person | None:
-    """The supervisor a right username and password act as; None otherwise (which of the two was wrong is not
-    said, and both cost one hash check)."""
+def sign_in(session: Session, username: str, password: str, now: datetime) -> CentreAccount | None:
+    """The account a right username and password open, acting as a supervisor; None otherwise (which of the two
+    was wrong is not said, and both cost one hash check)."""
     account = accounts.by_username(session, username.strip())
     if account is None:
         check_password_hash(_NOBODY, password)
@@ -114,7 +114,7 @@ def sign_in(session: Session, username: str, password: str, now: datetime) -> Pe
         return None
     account.last_signed_in_at = now
     session.add(account)
-    return person
+    return account
 
 
 def screen(session: Session, person: Person, period_word: str, now: datetime) -> dict[str, Any]:
@@ -204,7 +204,7 @@ def ticket_detail(session: Session, person: Person, number: int, now: datetime) 
     it: the same rule as every command."""
     ticket = tickets.get(session, number)
     if ticket is None:
-        return f"没有工单 {number}。"
+        return f"没有工单 {number}。请回到大屏，从列表里打开工单。"
     if not scope.may_act_on(session, person, ticket):
         return scope.refusal(session, person, ticket, "查看")
     grid_names = grids.names(session, [ticket.grid_id])

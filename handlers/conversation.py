@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
@@ -169,40 +170,44 @@ def clean(msg: Message) -> Message:
 
 def process(engine: Engine, msg: Message, now: datetime | None = None) -> Outcome:
     """Handle one delivery exactly once: a repeated delivery gets the first one's reply and changes nothing."""
-    now = now or utcnow()
     msg = clean(msg)
     if not msg.sender or not msg.dedupe_key:
         return Outcome(Reply(), [])
-    with transaction(engine) as session:
-        claimed = inbound.claim(session, msg.channel, msg.dedupe_key, msg.sender, msg.kind)
-        if claimed is None:
-            first = inbound.find(session, msg.channel, msg.dedupe_key)
-            return Outcome(Reply(first.reply if first else ""), [], duplicate=True)
-        person = sender(session, msg)
-        if person is None:
-            reply = Reply(NOT_ON_ROSTER)
-        else:
-            reply = respond(msg, Context(session=session, person=person, now=now))
-        inbound.answer(session, claimed, reply.text)
-    return Outcome(reply, outbox.queued(session))
+    return _once(engine, msg, now or utcnow(), lambda session: sender(session, msg), respond, NOT_ON_ROSTER)
 
 
 def act_for(engine: Engine, person_id: int, text: str, dedupe_key: str, now: datetime | None = None) -> Outcome:
     """A command given for a signed-in person (the centre screen's buttons): the same commands, checks and effects
     as in a chat, run as that person. A form sent twice (the same `dedupe_key`) gets the first reply and changes
     nothing, as a repeated WeChat delivery does."""
-    now = now or utcnow()
     msg = clean(Message(channel="centre", dedupe_key=dedupe_key, sender=f"person:{person_id}", kind="text", text=text))
+    return _once(
+        engine,
+        msg,
+        now or utcnow(),
+        lambda session: session.get(Person, person_id),
+        lambda m, ctx: run_text(m, normalize(m.text), ctx),
+        "请重新登录后再试。",
+    )
+
+
+def _once(
+    engine: Engine,
+    msg: Message,
+    now: datetime,
+    person_of: Callable[[Session], Person | None],
+    act: Callable[[Message, Context], Reply],
+    nobody: str,
+) -> Outcome:
+    """Claim the delivery (or answer a repeat with the first reply), act as the person it comes from (`nobody` when
+    there is none), record the reply, and hand over the notifications the transaction wrote."""
     with transaction(engine) as session:
         claimed = inbound.claim(session, msg.channel, msg.dedupe_key, msg.sender, msg.kind)
         if claimed is None:
             first = inbound.find(session, msg.channel, msg.dedupe_key)
             return Outcome(Reply(first.reply if first else ""), [], duplicate=True)
-        person = session.get(Person, person_id)
-        if person is None:
-            reply = Reply("请重新登录后再试。")
-        else:
-            reply = run_text(msg, normalize(msg.text), Context(session=session, person=person, now=now))
+        person = person_of(session)
+        reply = Reply(nobody) if person is None else act(msg, Context(session=session, person=person, now=now))
         inbound.answer(session, claimed, reply.text)
     return Outcome(reply, outbox.queued(session))
 
