@@ -314,13 +314,20 @@ MONTH_START = period("本月", NOW)[0]
 
 def empty_tickets(engine: Engine) -> None:
     """An empty ticket table (and no dedupe rows from earlier runs), its space given back."""
+    empty(engine, "inbound_message", "ticket")
+
+
+def empty(engine: Engine, *tables: str) -> None:
+    """These tables emptied and their space given back: TRUNCATE on PostgreSQL (which also forgets their
+    statistics, as for new tables); on SQLite a DELETE of each in this order (a table before those it refers to),
+    then VACUUM."""
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
-            conn.exec_driver_sql("TRUNCATE ticket, inbound_message CASCADE")
+            conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} CASCADE")
         return
     with engine.begin() as conn:
-        conn.execute(TABLES["inbound_message"].delete())
-        conn.execute(TABLES["ticket"].delete())
+        for table in tables:
+            conn.execute(TABLES[table].delete())
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM")
 
@@ -1289,15 +1296,7 @@ def empty_roster(engine: Engine) -> None:
     `DELETE` and `VACUUM ANALYZE` would record an empty grid table instead: the planner then plans
     `grids.by_code` as a sequential scan, psycopg prepares it after five runs, and the next import's 32,000 lookups
     each scan the grids already written (3.4x the time; see RESULTS.md)."""
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.exec_driver_sql("TRUNCATE grid, org_unit CASCADE")
-        return
-    with engine.begin() as conn:
-        conn.execute(TABLES["grid"].delete())
-        conn.execute(TABLES["org_unit"].delete())
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM")
+    empty(engine, "grid", "org_unit")
 
 
 def import_report(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -216,30 +218,38 @@ def test_an_over_long_row_is_not_echoed(app, tmp_path: Path):
     assert phone not in result.output and address not in result.output
 
 
+@contextmanager
+def refusing(engine, table: str, column: str, value: str) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """While the block runs, the database refuses a row of `table` whose `column` is `value` (a trigger on SQLite, a
+    CHECK on PostgreSQL): a rule of its own that no check of ours knows about."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} WHEN NEW.{column} = '{value}' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
+        else:
+            conn.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT refuse_{table} CHECK ({column} <> '{value}')"))
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.execute(text(f"DROP TRIGGER refuse_{table}"))
+            else:
+                conn.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT refuse_{table}"))
+
+
 def test_a_row_the_database_refuses_is_named_without_its_content(app, rt, session, tmp_path: Path):
     """Whatever the checks before it miss, the database's own error (it quotes the row) never reaches the screen."""
     (tmp_path / "g.csv").write_text(GRIDS, encoding="utf-8")
     cli(app, "import-grids", str(tmp_path / "g.csv"))
     # a rule of the database's that no check of ours knows about
-    with rt.engine.begin() as conn:
-        if rt.engine.dialect.name == "sqlite":
-            conn.execute(
-                text(
-                    "CREATE TRIGGER refuse_zhao BEFORE INSERT ON person WHEN NEW.name = '赵六' "
-                    "BEGIN SELECT RAISE(ABORT, 'refused'); END"
-                )
-            )
-        else:
-            conn.execute(text("ALTER TABLE person ADD CONSTRAINT refuse_zhao CHECK (name <> '赵六')"))
-    try:
+    with refusing(rt.engine, "person", "name", "赵六"):
         (tmp_path / "p.csv").write_text(PEOPLE, encoding="utf-8")
         result = cli(app, "import-people", str(tmp_path / "p.csv"))
-    finally:
-        with rt.engine.begin() as conn:
-            if rt.engine.dialect.name == "sqlite":
-                conn.execute(text("DROP TRIGGER refuse_zhao"))
-            else:
-                conn.execute(text("ALTER TABLE person DROP CONSTRAINT refuse_zhao"))
     refused_whole(result, "第4行", "数据库写入失败")
     assert "13700000002" not in result.output and "和平里小区5栋" not in result.output
     assert count(session, Person) == 0
@@ -247,25 +257,9 @@ def test_a_row_the_database_refuses_is_named_without_its_content(app, rt, sessio
 
 def test_a_grid_the_database_refuses_names_the_lines_written_with_it_and_imports_none(app, rt, session, tmp_path):
     """Grids are written a thousand at a time: a refusal names that batch's lines, and nothing is imported."""
-    with rt.engine.begin() as conn:
-        if rt.engine.dialect.name == "sqlite":
-            conn.execute(
-                text(
-                    "CREATE TRIGGER refuse_grid BEFORE INSERT ON grid WHEN NEW.code = 'A02' "
-                    "BEGIN SELECT RAISE(ABORT, 'refused'); END"
-                )
-            )
-        else:
-            conn.execute(text("ALTER TABLE grid ADD CONSTRAINT refuse_grid CHECK (code <> 'A02')"))
-    try:
+    with refusing(rt.engine, "grid", "code", "A02"):
         (tmp_path / "g.csv").write_text(GRIDS, encoding="utf-8")
         result = cli(app, "import-grids", str(tmp_path / "g.csv"))
-    finally:
-        with rt.engine.begin() as conn:
-            if rt.engine.dialect.name == "sqlite":
-                conn.execute(text("DROP TRIGGER refuse_grid"))
-            else:
-                conn.execute(text("ALTER TABLE grid DROP CONSTRAINT refuse_grid"))
     last = len(GRIDS.strip().splitlines())
     refused_whole(result, f"第2至{last}行", "数据库写入失败")
     assert count(session, Grid) == 0
