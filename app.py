@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import centre
 import cli
@@ -26,4 +27,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     centre.install(app)  # the command centre's screen, /centre/
     ops.install(app, rt)  # /healthz, /metrics, and a request id on every request
     cli.register(app)
+    if settings.proxy_hops:
+        # request.remote_addr becomes the address nginx saw (the centre's sign-in limit counts it); the header is
+        # trusted only this many hops deep, so what a client writes in it is ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
     return app

@@ -74,11 +74,17 @@ class Settings:
     wecom_app_token: str = DEV_WECOM_APP_TOKEN
     wecom_app_aes_key: str = DEV_WECOM_APP_AES_KEY
     wecom_agent_id: str = DEV_WECOM_AGENT_ID  # empty: AgentID not checked
+    # That app's Secret (corpsecret): with it, the centre screen offers 企业微信登录 (OAuth, snsapi_base). Empty: off.
+    wecom_app_secret: str = ""
     # The group robot (群机器人) in the command centre's group, for tenants without the AI bot.
     wecom_supervisor_webhook_key: str = ""
     # Tencent API bases: production leaves them; the simulator and tests point them at the local stand-in.
     wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
     wecom_api_base: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+    wecom_oauth_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    # Where people reach this app (https://grid.example.gov.cn): WeCom's login sends the browser back there, so it must
+    # be on the app's 可信域名. Empty: the address the request came to (right without a proxy in front).
+    public_url: str = ""
     # Connect and read timeouts for every outbound Tencent call (wechatpy's default is none at all).
     http_timeout: tuple[float, float] = (3.0, 10.0)
     # The Official Account template for notices once the 48-hour customer-service window has closed.
@@ -105,6 +111,9 @@ class Settings:
     session_secret: str = DEV_SESSION_SECRET
     # How long a centre screen sign-in lasts without signing in again.
     session_hours: int = 12
+    # How many proxies in front of gunicorn set X-Forwarded-For (nginx: 1). The centre's failed-sign-in limit per
+    # address counts the address they report; 0 (no proxy) ignores the header, so a client cannot choose its address.
+    proxy_hops: int = 0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -139,8 +148,11 @@ class Settings:
             wecom_app_token=env.get("WECOM_APP_TOKEN", DEV_WECOM_APP_TOKEN),
             wecom_app_aes_key=env.get("WECOM_APP_AES_KEY", DEV_WECOM_APP_AES_KEY),
             wecom_agent_id=env.get("WECOM_AGENT_ID", DEV_WECOM_AGENT_ID),
+            wecom_app_secret=env.get("WECOM_APP_SECRET", ""),
             wechat_api_base=env.get("WECHAT_API_BASE", cls.wechat_api_base),
             wecom_api_base=env.get("WECOM_API_BASE", cls.wecom_api_base),
+            wecom_oauth_url=env.get("WECOM_OAUTH_URL", cls.wecom_oauth_url),
+            public_url=env.get("WGT_PUBLIC_URL", ""),
             wechat_notice_template_id=env.get("WECHAT_NOTICE_TEMPLATE_ID", ""),
             queue_name=env.get("WGT_QUEUE", cls.queue_name),
             outbox_grace_seconds=int(env.get("WGT_OUTBOX_GRACE_SECONDS", cls.outbox_grace_seconds)),
@@ -156,6 +168,7 @@ class Settings:
             health_token=env.get("WGT_HEALTH_TOKEN", ""),
             session_secret=env.get("WGT_SESSION_SECRET", DEV_SESSION_SECRET),
             session_hours=int(env.get("WGT_SESSION_HOURS", cls.session_hours)),
+            proxy_hops=int(env.get("WGT_PROXY_HOPS", cls.proxy_hops)),
         )
         settings.validate()
         return settings
@@ -181,6 +194,10 @@ class Settings:
             raise ConfigError("WGT_DAILY_REPORT_AT 应为 HH:MM（如 18:00），留空表示不推送日报")
         if not 1 <= self.session_hours <= 24 * 30:
             raise ConfigError("WGT_SESSION_HOURS 应在 1 到 720 之间（指挥中心大屏登录的有效小时数）")
+        if not 0 <= self.proxy_hops <= 5:
+            raise ConfigError("WGT_PROXY_HOPS 应为网格通前面代理的层数（nginx 一层填 1，没有代理填 0）")
+        if self.public_url and not re.fullmatch(r"https?://[^/?#\s]+/?", self.public_url):
+            raise ConfigError("WGT_PUBLIC_URL 应为网格通的网址，如 https://grid.example.gov.cn（不带路径）")
         if self.calendar_file is not None and not self.calendar_file.is_file():
             raise ConfigError(f"WGT_CALENDAR 指向的文件不存在：{self.calendar_file}")
         if not self.production:
@@ -198,6 +215,16 @@ class Settings:
             )
             if value == dev
         ]
+        if self.wecom_app_secret:
+            # The secret alone would send staff to Tencent with the public development corp id.
+            missing += [
+                name
+                for name, value, dev in (
+                    ("WECOM_CORP_ID", self.wecom_corp_id, DEV_WECOM_CORP_ID),
+                    ("WECOM_AGENT_ID", self.wecom_agent_id, DEV_WECOM_AGENT_ID),
+                )
+                if value in (dev, "")
+            ]
         if missing:
             raise ConfigError("production needs these settings: " + ", ".join(missing))
         # The WeCom app's development token is allowed: /wecom stays off while it is set (bot/wecom.py).
@@ -215,6 +242,11 @@ class Settings:
     def encrypted_only(self) -> bool:
         """WeChat sends an Encrypt part with every callback: a plaintext body is someone else's."""
         return self.wechat_mode in ("compatible", "safe")
+
+    @property
+    def wecom_login(self) -> bool:
+        """The centre screen offers 企业微信登录: the self-built app's corp id, agent id and secret are all set."""
+        return bool(self.wecom_app_secret and self.wecom_corp_id and self.wecom_agent_id)
 
     @property
     def effective_database_url(self) -> str:

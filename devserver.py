@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config import Settings
-from simulator.server import bot_secret_of
+from simulator.server import SIM_WECOM_APP_SECRET, bot_secret_of
 
 ROOT = Path(__file__).resolve().parent
 # Exit status 2: the process refused its configuration (bot.gateway, flask/click usage). Starting it again would
@@ -137,6 +137,10 @@ def main() -> int:
     env.setdefault("WECOM_BOT_SECRET", "sim-bot-secret")
     env.setdefault("WECOM_WS_URL", f"ws://127.0.0.1:{ws_port}")
     env.setdefault("WECOM_SUPERVISOR_CHAT_ID", "wrk-chat-centre")
+    # WeCom's API (group robots, the centre screen's 企业微信登录) and its authorize page: the simulator's too.
+    env.setdefault("WECOM_API_BASE", f"http://127.0.0.1:{sim_port}/cgi-bin/")
+    env.setdefault("WECOM_OAUTH_URL", f"http://127.0.0.1:{sim_port}/connect/oauth2/authorize")
+    env.setdefault("WECOM_APP_SECRET", SIM_WECOM_APP_SECRET)
     python = sys.executable
     flask = [python, "-m", "flask", "--app", "app"]
     subprocess.run([*flask, "seed-demo"], env=env, cwd=ROOT, check=True)
@@ -178,6 +182,7 @@ def main() -> int:
         f"\n网格通 is running. Open the simulator: http://127.0.0.1:{sim_port}/\n"
         f"  WeChat callback:  http://127.0.0.1:{port}/wechat  (token {settings.wechat_token})\n"
         f"  Centre screen:    http://127.0.0.1:{port}/centre/  ({DEMO_SCREEN_USER} / {DEMO_SCREEN_PASSWORD}: 城东区)\n"
+        f"                    or 企业微信登录 as centre-s01 (朝阳街道), centre-s02 (和平街道), centre-c01 (幸福社区)\n"
         f"  Health:           http://127.0.0.1:{port}/healthz\n"
         f"  Database:         {db}\n"
         f"  Redis:            {env.get('REDIS_URL')}\n"

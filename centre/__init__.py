@@ -4,6 +4,10 @@ What a supervisor sees and may do is handlers/centre.py's (and, through it, hand
 commands). Here: the session cookie (signed with WGT_SESSION_SECRET; HttpOnly, SameSite=Lax, Secure in
 production, scoped to /centre, WGT_SESSION_HOURS long), a CSRF token on every POST (Flask-WTF's), and a limit on
 failed sign-ins (a Redis counter per username and per address: 5 and 30 in 15 minutes).
+
+Two ways in: a local account (username and password, `flask add-user`), and 企业微信登录 for supervisors on the
+roster (WeCom OAuth, snsapi_base; bot/wecomapi.py asks Tencent who came back). Either way the session names a
+supervisor's Person, checked against the database on every request.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from openpyxl.cell import WriteOnlyCell
 from sqlmodel import Session
 from wtforms import ValidationError
 
-from bot import jobs
+from bot import jobs, wecomapi
 from handlers import centre, conversation
 from storage import accounts
 from storage.db import transaction
@@ -75,7 +79,20 @@ def _fingerprint(account: CentreAccount) -> str:
     return hashlib.sha256(account.password_hash.encode()).hexdigest()[:16]
 
 
+# session["via"]: how the browser signed in. Absent: a local account (session "account" and "v", the password's
+# fingerprint). WECOM: 企业微信登录 (session "person" and "v", the WeCom userid it signed in with).
+WECOM = "wecom"
+WECOM_STATE = "wecom_state"
+
+
 def _signed_in(session_db: Session) -> Person | None:
+    """The supervisor this browser acts as, or None: a password changed since, a Person no longer a supervisor, or
+    a WeCom userid moved to someone else or off the roster each sign it out on its next request."""
+    if session.get("via") == WECOM:
+        person_id, userid = session.get("person"), session.get("v")
+        if not isinstance(person_id, int) or not isinstance(userid, str):
+            return None
+        return centre.wecom_supervisor(session_db, person_id, userid)
     account_id = session.get("account")
     account = session_db.get(CentreAccount, account_id) if isinstance(account_id, int) else None
     if account is None or session.get("v") != _fingerprint(account):
@@ -94,6 +111,7 @@ def check_csrf() -> Any:
 
 
 def _page(template: str, status: int = 200, **values: Any) -> tuple[str, int]:
+    values.setdefault("wecom_login", _rt().settings.wecom_login)
     return render_template(template, csrf_token=generate_csrf(), **values), status
 
 
@@ -123,6 +141,79 @@ def login() -> Any:
     session.permanent = True
     session.update(account=account_id, v=fingerprint)
     return redirect(url_for("centre.screen_page"))
+
+
+# ---- 企业微信登录 (WeCom OAuth) ---------------------------------------------------------------------------------
+
+# Tencent's refusals that only an administrator can fix: wrong corp id, secret or agent id.
+WECOM_MISCONFIGURED = frozenset({40001, 40013, 40056, 41004})
+
+
+@blueprint.get("/login/wecom")
+def wecom_login() -> Any:
+    """Off to Tencent's authorize page, with a one-time state kept in the session (the callback checks it)."""
+    settings = _rt().settings
+    if not settings.wecom_login:
+        return _page("login.html", 404, error="企业微信登录没有开通，请用账号密码登录。")
+    state = secrets.token_hex(16)  # Tencent takes a-zA-Z0-9 only, up to 128 bytes
+    session[WECOM_STATE] = state
+    return redirect(wecomapi.authorize_url(settings, _wecom_callback_url(), state))
+
+
+@blueprint.get("/login/wecom/callback")
+def wecom_callback() -> Any:
+    """Back from Tencent with code and state: sign in the roster's supervisor with that WeCom userid, or say why
+    not and what to do. Nothing is written either way."""
+    settings = _rt().settings
+    expected = session.pop(WECOM_STATE, None)  # good for one return only
+    state, code = request.args.get("state", ""), request.args.get("code", "")[:512]
+    if not settings.wecom_login:
+        return _page("login.html", 404, error="企业微信登录没有开通，请用账号密码登录。")
+    if not isinstance(expected, str) or not secrets.compare_digest(state.encode(), expected.encode()):
+        return _page("login.html", 400, error="这次企业微信登录已失效或不是从本页发起的，请重新点“企业微信登录”。")
+    if not code:
+        return _page("login.html", 400, error="企业微信没有确认你的身份，请重新点“企业微信登录”。")
+    try:
+        visitor = wecomapi.WeComApi(settings, _rt().redis).member_of_code(code)
+    except wecomapi.WeComError as failure:
+        log.warning("wecom login refused: %s", failure)
+        status, words = _wecom_failure(failure)
+        return _page("login.html", status, error=words)
+    if not visitor.userid:
+        return _page("login.html", 403, error="你不是本单位企业微信的成员，请在企业微信里打开本页，或用账号密码登录。")
+    with Session(_rt().engine) as db:
+        found = centre.sign_in_wecom(db, visitor.userid)
+        refusal, person_id = (found, None) if isinstance(found, str) else ("", found.id)
+    if refusal:
+        log.info("wecom login refused for %s: not a supervisor on the roster", visitor.userid)
+        return _page("login.html", 403, error=refusal)
+    session.clear()  # nothing of a session from before the sign-in survives it
+    session.permanent = True
+    session.update(via=WECOM, person=person_id, v=visitor.userid)
+    log.info("wecom login: %s as person %s", visitor.userid, person_id)
+    return redirect(url_for("centre.screen_page"))
+
+
+def _wecom_callback_url() -> str:
+    """Where Tencent sends the browser back: on WGT_PUBLIC_URL when set (behind a proxy), else this request's host."""
+    public = _rt().settings.public_url.rstrip("/")
+    if public:
+        return public + url_for("centre.wecom_callback")
+    return url_for("centre.wecom_callback", _external=True)
+
+
+def _wecom_failure(failure: wecomapi.WeComError) -> tuple[int, str]:
+    """The login page's status and words for a login Tencent refused or that could not reach Tencent."""
+    if failure.unreachable:
+        return 200, "企业微信暂时连不上，请稍后再试或用账号密码登录。"
+    if failure.errcode == wecomapi.CODE_REFUSED:
+        return 400, "企业微信登录码已失效（5 分钟内有效、只能用一次），请重新点“企业微信登录”。"
+    if failure.errcode in WECOM_MISCONFIGURED:
+        return 200, (
+            f"企业微信登录的设置不对（错误码 {failure.errcode}），请告诉管理员检查企业 ID、应用 Secret 和 AgentId；"
+            "现在请用账号密码登录。"
+        )
+    return 200, f"企业微信暂时不能登录（错误码 {failure.errcode}），请稍后再试或用账号密码登录。"
 
 
 @blueprint.post("/logout")
@@ -171,6 +262,16 @@ def screen_data() -> Response | tuple[Response, int]:
         if person is None:
             return jsonify(error="请重新登录", login=url_for("centre.login_page")), 401
         return jsonify(centre.screen(db, person, request.args.get("period", "今日"), utcnow()))
+
+
+@blueprint.get("/api/map")
+def map_data() -> Response | tuple[Response, int]:
+    """The map's load and points; the grids' outlines too unless `?version=` names the ones the page has."""
+    with Session(_rt().engine) as db:
+        person = _signed_in(db)
+        if person is None:
+            return jsonify(error="请重新登录", login=url_for("centre.login_page")), 401
+        return jsonify(centre.grid_map(db, person, utcnow(), request.args.get("version", "")[:64]))
 
 
 # ---- a ticket, and its buttons --------------------------------------------------------------------------------------

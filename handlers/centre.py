@@ -8,6 +8,7 @@ only speaks HTTP: sessions, CSRF, the pages.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -20,9 +21,10 @@ import nlp
 from handlers import complaints, moves, scope, sla
 from handlers.clock import CST, fmt, local, period
 from handlers.privacy import mask, mask_name, mask_phone
-from storage import accounts, grids, metrics, org, tickets
+from handlers.routing import parse_polygon
+from storage import accounts, grids, metrics, org, people, tickets
 from storage.metrics import Rate
-from storage.models import CentreAccount, OrgLevel, OrgUnit, Person, Role, Status, Ticket
+from storage.models import CentreAccount, Grid, OrgLevel, OrgUnit, Person, Role, Status, Ticket
 from storage.scope import Within
 from storage.tickets import STATUS_NAMES
 
@@ -117,37 +119,77 @@ def sign_in(session: Session, username: str, password: str, now: datetime) -> Ce
     return account
 
 
+def sign_in_wecom(session: Session, userid: str) -> Person | str:
+    """The supervisor a WeCom member (userid from 企业微信登录) signs in as: the roster's Person with that
+    wecom_userid, if they are a supervisor; a refusal in plain words otherwise."""
+    person = people.by_wecom_userid(session, userid) if userid else None
+    if person is None:
+        return f"你的企业微信账号（{userid[:64]}）不在网格通花名册中，请联系管理员把你加入花名册后再登录。"
+    if person.role != Role.SUPERVISOR:
+        return "你的企业微信账号不是指挥中心人员，请联系管理员在花名册中设置。"
+    return person
+
+
+def wecom_supervisor(session: Session, person_id: int, userid: str) -> Person | None:
+    """A WeCom sign-in's Person while it still stands: on the roster with that userid, and still a supervisor."""
+    person = session.get(Person, person_id)
+    if person is None or person.wecom_userid != userid or person.role != Role.SUPERVISOR:
+        return None
+    return person
+
+
 def screen(session: Session, person: Person, period_word: str, now: datetime) -> dict[str, Any]:
     """What the screen shows a supervisor: the period's numbers (the same as 统计 for the same unit and period) and
-    the lists a centre works through (超时, 待派单, 上报件), all inside their unit."""
+    those of the period before, the lists a centre works through (超时, 待派单, 上报件), categories over the last
+    14 days, this week's repeated problems and the grid workers' league, all inside their unit."""
     reach = scope.of(session, person)
-    since, until, shown = period(period_word if period_word in PERIODS else "今日", now)
+    word = period_word if period_word in PERIODS else "今日"
+    since, until, shown = period(word, now)
     m = metrics.compute(session, since, until, now, within=reach.within)
+    before = metrics.compute(session, *_period_before(word, since), now, within=reach.within)
     late = tickets.overdue(session, now, limit=LISTED, within=reach.within)
     waiting = tickets.awaiting_dispatch(session, limit=LISTED, within=reach.within)
     handed_up = tickets.reported_up(session, limit=LISTED, within=reach.within)
-    names = grids.names(session, (t.grid_id for t in [*late, *waiting, *handed_up]))
+    week_since, week_until, _ = period("本周", now)
+    repeats = metrics.repeats(session, week_since, week_until, reach.within, limit=HOTSPOTS)
+    workers = metrics.by_worker(session, since, until, reach.within, limit=LISTED)
+    grid_ids = [t.grid_id for t in [*late, *waiting, *handed_up]] + [r.grid_id for r in repeats]
+    names = grids.names(session, grid_ids + [w.grid_id for w in workers])
     categories = metrics.by_category(session, since, until, reach.within)
     return {
         "unit": reach.name or "全部",
         "who": person.name,
         "period": shown,
         "updated": fmt(now),
-        "numbers": {
-            "total": m.total,
-            "open": m.open,
-            "overdue": m.overdue,
-            "patrol": m.patrol,
-            "resident": m.resident,
-            "response": _rate(m.response),
-            "on_time": _rate(m.on_time),
-            "closure": _rate(m.closure),
-            "satisfaction": _rate(m.satisfaction),
-            "reopen": _rate(m.reopen),
-        },
+        "numbers": _numbers(m),
+        # The period before (昨日, 上周, 上月, 前一个月), whole, for the trend arrows; its overdue is today's count
+        # of that period's tickets, not what was overdue then.
+        "previous": _numbers(before),
         "categories": [{"name": nlp.category_name(code), "count": n} for code, n in categories],
         # The units right under this one side by side, best 办结率 first (统计's 排名); none below a street.
         "units": _league(session, reach.unit, since, until, now),
+        "daily": _daily(session, reach.within, now),
+        "hotspots": [
+            {
+                "grid": names.get(r.grid_id, ""),
+                "place": r.place,
+                "category": nlp.category_name(r.category),
+                "count": r.count,
+            }
+            for r in repeats
+        ],
+        "workers": [
+            {
+                "name": w.name,
+                "grid": names.get(w.grid_id or 0, ""),
+                "handled": w.handled,
+                "closed": w.closed,
+                "on_time": _rate(w.on_time),
+                "patrol": w.patrol,
+                "satisfaction": _rate(w.satisfaction),
+            }
+            for w in workers
+        ],
         "overdue": [_row(t, names, now, late_by=sla.late_by(t, now)) for t in late],
         "awaiting": [_row(t, names, now) for t in waiting],
         "reported_up": [_row(t, names, now, reported=fmt(t.reported_up_at)) for t in handed_up],
@@ -168,6 +210,64 @@ def _league(session: Session, unit: OrgUnit | None, since: datetime, until: date
         }
         for child, m in metrics.ranked(session, org.children(session, unit), since, until, now)
     ]
+
+
+# Categories over time: the last 14 local days, the 5 biggest categories and the rest as 其他 (the taxonomy's own
+# "other" and every smaller one). Repeated problems: the first 8.
+DAILY_DAYS = 14
+DAILY_TOP = 5
+OTHER = "other"
+HOTSPOTS = 8
+
+
+def _numbers(m: metrics.Metrics) -> dict[str, Any]:
+    return {
+        "total": m.total,
+        "open": m.open,
+        "overdue": m.overdue,
+        "patrol": m.patrol,
+        "resident": m.resident,
+        "response": _rate(m.response),
+        "on_time": _rate(m.on_time),
+        "closure": _rate(m.closure),
+        "satisfaction": _rate(m.satisfaction),
+        "reopen": _rate(m.reopen),
+    }
+
+
+def _period_before(word: str, since: datetime) -> tuple[datetime, datetime]:
+    """[start, end) in UTC of the whole period before the one that starts at `since`: yesterday for 今日, last week
+    for 本周, last month for 本月 (统计 上月's), the month before that for 上月."""
+    if word == "今日":
+        return since - timedelta(days=1), since
+    if word == "本周":
+        return since - timedelta(days=7), since
+    # `since` is the 1st of a month, 00:00 local: the 上月 of that moment is the month before it.
+    return period("上月", since)[0], since
+
+
+def _daily(session: Session, within: Within | None, now: datetime) -> dict[str, Any]:
+    """Categories over the last DAILY_DAYS local days, today's so far included: the DAILY_TOP biggest categories of
+    those days, then 其他: the taxonomy's own 其他 and every smaller category (left out when none)."""
+    today = period("今日", now)[0]
+    starts = [today - timedelta(days=back) for back in range(DAILY_DAYS - 1, -1, -1)]
+    counts = metrics.by_day_and_category(session, [*starts, now + timedelta(seconds=1)], within)
+    totals: dict[str, int] = {}
+    for _, category, n in counts:
+        totals[category] = totals.get(category, 0) + n
+    ranked = sorted((kv for kv in totals.items() if kv[0] != OTHER), key=lambda kv: (-kv[1], kv[0]))
+    top = [category for category, _ in ranked[:DAILY_TOP]]
+    series = {category: [0] * DAILY_DAYS for category in [*top, OTHER]}
+    for day, category, n in counts:
+        series[category if category in top else OTHER][day] += n
+    return {
+        "days": [f"{local(start):%m-%d}" for start in starts],
+        "series": [
+            {"name": nlp.category_name(category), "counts": per_day}
+            for category, per_day in series.items()
+            if category != OTHER or any(per_day)
+        ],
+    }
 
 
 def _rate(rate: Rate) -> dict[str, Any]:
@@ -300,3 +400,92 @@ def export_units(session: Session, person: Person, since: datetime, until: datet
         rates = (m.closure, m.on_time, m.response, m.satisfaction, m.reopen)
         table.append([name, m.total, *(str(rate) for rate in rates), m.overdue, m.patrol])
     return table
+
+
+# ---- the map -----------------------------------------------------------------------------------------------------
+
+# The most grids a map draws (a district's thousands are still drawn; a city's tens of thousands are not a map) and
+# open tickets it marks.
+MAP_GRIDS = 5000
+MAP_POINTS = 300
+# A ticket without coordinates is drawn at its grid's centre, spread within about this many degrees (30 m) so that
+# a grid's tickets do not hide one another.
+SPREAD = 0.0003
+GOLDEN_ANGLE = math.pi * (3 - math.sqrt(5))
+
+
+def grid_map(session: Session, person: Person, now: datetime, known_version: str = "") -> dict[str, Any]:
+    """The unit's grids with their open and overdue load, and its open tickets as points (urgent first).
+
+    The grids' shapes come only when the caller's `known_version` is not the grid list's current one (an import
+    changes it): a screen asking every few seconds gets the outlines once, then just the load and the points.
+    """
+    reach = scope.of(session, person)
+    version = grids.version(session) or ""
+    rows = grids.on_map(session, MAP_GRIDS, reach.within)
+    codes = {g.id: g.code for g in rows if g.id is not None}
+    centres = {g.id: c for g in rows if (c := _centre(g)) is not None}
+    load = tickets.open_load(session, now, reach.within)
+    points = []
+    for ticket in tickets.open_on_map(session, MAP_POINTS, reach.within):
+        place = _place(ticket, centres)
+        if place is None:
+            continue
+        late = ticket.paused_at is None and ticket.resolve_due_at is not None and ticket.resolve_due_at < now
+        points.append(
+            {
+                "id": ticket.id,
+                "grid": codes.get(ticket.grid_id or 0, ""),
+                "lng": round(place[0], 6),
+                "lat": round(place[1], 6),
+                "exact": ticket.lat is not None and ticket.lng is not None,
+                "urgent": ticket.urgent,
+                "late": late,
+                "category": complaints.label(ticket),
+                "place": ticket.location_text,
+            }
+        )
+    shown: dict[str, Any] = {
+        "version": version,
+        "load": {codes[i]: list(n) for i, n in load.items() if i in codes},
+        "points": points,
+    }
+    if not version or known_version != version:
+        workers = people.worker_names(session, list(codes))
+        shown["grids"] = [
+            {
+                "code": g.code,
+                "name": g.name,
+                "community": g.community,
+                "worker": workers.get(g.id or 0, ""),
+                "centre": centres.get(g.id),
+                "polygon": parse_polygon(g.polygon or ""),
+            }
+            for g in rows
+        ]
+        shown["more"] = len(rows) >= MAP_GRIDS
+    return shown
+
+
+def _centre(grid: Grid) -> tuple[float, float] | None:
+    """(lng, lat): the grid's own point, else the middle of its outline; None when it has neither."""
+    if grid.lat is not None and grid.lng is not None:
+        return (grid.lng, grid.lat)
+    corners = parse_polygon(grid.polygon or "")
+    if not corners:
+        return None
+    return (sum(c[0] for c in corners) / len(corners), sum(c[1] for c in corners) / len(corners))
+
+
+def _place(ticket: Ticket, centres: dict[int | None, tuple[float, float]]) -> tuple[float, float] | None:
+    """(lng, lat) of a ticket's point: where the resident pinned it, else near its grid's centre."""
+    if ticket.lat is not None and ticket.lng is not None:
+        return (ticket.lng, ticket.lat)
+    centre = centres.get(ticket.grid_id)
+    if centre is None or ticket.id is None:
+        return None
+    angle, reach = ticket.id * GOLDEN_ANGLE, SPREAD * math.sqrt((ticket.id * 7 % 10 + 1) / 10)
+    return (
+        centre[0] + reach * math.cos(angle) / math.cos(math.radians(centre[1])),
+        centre[1] + reach * math.sin(angle),
+    )

@@ -50,8 +50,12 @@ def classify(text: str) -> Intent:
 
 
 def category_name(code: str) -> str:
-    """Display name of a category code ("facility" -> "市政设施"); KeyError when unknown."""
-    return default_classifier().taxonomy.get(code).name
+    """Display name of a category code ("facility" -> "市政设施"); the code itself when the taxonomy no longer has it
+    (a category retired after tickets were filed under it): a screen or a card shows it rather than failing."""
+    try:
+        return default_classifier().taxonomy.get(code).name
+    except KeyError:
+        return code
 
 
 def sla_hours(code: str, urgent: bool, keywords: tuple[str, ...] | list[str] = ()) -> int:

@@ -4,6 +4,9 @@
 
 - the WeChat API stand-in (simulator.wechat_api) under `/cgi-bin/`, where the app's workers send residents'
   notices when `WECHAT_API_BASE=http://127.0.0.1:5001/cgi-bin/`;
+- WeCom's web login (simulator.wecom_api): `/cgi-bin/gettoken`, `/cgi-bin/auth/getuserinfo` and the authorize page
+  `/connect/oauth2/authorize`, where the centre screen's 企业微信登录 goes when `WECOM_API_BASE` and
+  `WECOM_OAUTH_URL` point here and `WECOM_APP_SECRET` is SIM_WECOM_APP_SECRET;
 - the WeCom AI-bot WebSocket stand-in (simulator.aibot) on `--ws-port`, which `python -m bot.gateway` joins when
   `WECOM_WS_URL`, `WECOM_BOT_ID`, `WECOM_BOT_SECRET` point at it;
 - the page at `/`: 居民 (an Official Account chat), 网格群 (the grid groups' WeCom chats, with working card
@@ -28,7 +31,7 @@ The page polls these JSON endpoints (all loopback, all small):
                                         a member @s the bot in the group
     POST /sim/chat/click {chat_id, userid, event_key, task_id}
                                         a member taps a card button
-    POST /sim/inject {"target": "wechat_api" | "aibot", "action": NAME, ...}
+    POST /sim/inject {"target": "wechat_api" | "aibot" | "wecom_api", "action": NAME, ...}
                                         error injection, passed to the stand-in's method of that name (the list is
                                         INJECTIONS); -> {"ok": true} or 400 with the reason. Examples:
                                         {"target": "wechat_api", "action": "fail_sends", "errcode": 45015}
@@ -36,7 +39,10 @@ The page polls these JSON endpoints (all loopback, all small):
                                         {"target": "aibot", "action": "drop"}   (the gateway reconnects)
                                         {"target": "aibot", "action": "fail_sends", "errcode": 45009, "count": 2}
                                         {"target": "aibot", "action": "slow", "seconds": 3}
-    /cgi-bin/...                        the WeChat API stand-in itself (token, stable_token, message/*/send)
+                                        {"target": "wecom_api", "action": "fail_token", "errcode": -1}
+    /cgi-bin/...                        the WeChat API stand-in itself (token, stable_token, message/*/send), the
+                                        group robots (webhook/send) and WeCom's gettoken and auth/getuserinfo
+    /connect/oauth2/authorize           WeCom's authorize page: pick a member, back to redirect_uri with a code
 
 A timeline entry is {"seq", "who": "me" | "bot" | "notice" | "system", "text", "time", "sender"}; a group entry
 may instead carry {"card": {"task_id", "source", "title", "desc", "fields": [{"key", "value"}], "note",
@@ -62,21 +68,25 @@ from flask import Flask, Response, abort, jsonify, request, send_from_directory
 from werkzeug.serving import make_server
 
 from config import ROOT, Settings
-from simulator import wecom_webhook
+from simulator import wecom_api, wecom_webhook
 from simulator.aibot import AIBotServer, Limits
 from simulator.officialaccount import OfficialAccount
 from simulator.wechat_api import WeChatApi, create_wechat_api
+from simulator.wecom_api import WeComApi
 
 STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_BOT_ID = "sim-bot"
 DEFAULT_BOT_SECRET = "sim-bot-secret"
 SUPERVISOR_CHAT_ID = "wrk-chat-centre"
+# The self-built app's Secret the WeCom login stand-in accepts (devserver gives the app the same WECOM_APP_SECRET).
+SIM_WECOM_APP_SECRET = "sim-wecom-app-secret"
 # What the page keeps per chat; a demo never needs more and a forgotten tab never grows without bound.
 MAX_ENTRIES = 300
 # Which stand-in methods /sim/inject may call: everything else is refused.
 INJECTIONS = {
     "wechat_api": {"inject", "fail_sends", "fail_token", "expire_token", "slow", "reset", "unsubscribe", "subscribe"},
     "aibot": {"fail_sends", "slow", "drop"},
+    "wecom_api": {"inject", "fail_token", "expire_tokens", "slow", "reset"},
 }
 
 
@@ -316,12 +326,14 @@ class Simulator:
         wechat_api: WeChatApi,
         aibot: AIBotServer,
         timeout: float = 5.0,
+        wecom_api: WeComApi | None = None,
     ) -> None:
         self.app_url = app_url.rstrip("/")
         self.account = account
         self.directory = directory
         self.wechat_api = wechat_api
         self.aibot = aibot
+        self.wecom_api = wecom_api
         self.timeout = timeout
         self.oa = Log()
         self.groups = Log()
@@ -451,7 +463,10 @@ class Simulator:
         target, action = spec.get("target", ""), spec.get("action", "")
         if action not in INJECTIONS.get(target, set()):
             raise ValueError(f"unknown target/action: {target}/{action}")
-        stand_in = self.wechat_api if target == "wechat_api" else self.aibot
+        stand_ins = {"wechat_api": self.wechat_api, "aibot": self.aibot, "wecom_api": self.wecom_api}
+        stand_in = stand_ins[target]
+        if stand_in is None:
+            raise ValueError(f"{target} is not running")
         getattr(stand_in, action)(**{k: v for k, v in spec.items() if k not in ("target", "action")})
 
 
@@ -538,13 +553,16 @@ def _json_body(*required: str) -> dict[str, Any]:
 
 
 class CgiBinMount:
-    """/cgi-bin/... goes to the WeChat API stand-in (its routes carry the prefix, as Tencent's); the rest: the page."""
+    """/cgi-bin/... and /connect/... go to the Tencent stand-ins (their routes carry the prefix, as Tencent's); the
+    rest: the page."""
+
+    PREFIXES = ("/cgi-bin/", "/connect/")
 
     def __init__(self, page: Callable[..., Any], wechat_api_app: Flask) -> None:
         self.page, self.api = page, wechat_api_app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        target = self.api if environ.get("PATH_INFO", "").startswith("/cgi-bin/") else self.page
+        target = self.api if environ.get("PATH_INFO", "").startswith(self.PREFIXES) else self.page
         return target(environ, start_response)
 
 
@@ -585,14 +603,25 @@ def start(
         for grid in csv.DictReader(grids_file):
             if grid.get("webhook_key"):
                 robots.register_key(grid["webhook_key"], grid["name"])
-    aibot = AIBotServer(bot_id, bot_secret, port=ws_port, **(aibot_limits or Limits())).start()
     directory = Directory.load(demo_dir, supervisor_chat_id)
+    # WeCom's web login for the centre screen, with the corp's members as the page's member picker knows them.
+    members = [
+        wecom_api.Member(m.id, m.name, m.post or (f"网格 {m.grid}" if m.grid else "")) for m in directory.members
+    ]
+    corp = WeComApi(
+        settings.wecom_corp_id,
+        settings.wecom_app_secret or SIM_WECOM_APP_SECRET,
+        settings.wecom_agent_id,
+        members=members,
+    )
+    wecom_api.install(wechat_api_app, corp)
+    aibot = AIBotServer(bot_id, bot_secret, port=ws_port, **(aibot_limits or Limits())).start()
     # A street with a bot of its own (org.csv bot_id): its gateway signs in with the secret bot_secret_of gives it.
     for bot in directory.bots():
         aibot.add_bot(bot, bot_secret_of(bot))
     for chat in directory.chats:
         aibot.seat(chat.chat_id, chat.bot or bot_id)
-    sim = Simulator(app_url, account, directory, wechat_api_app.extensions["wechat_api"], aibot)
+    sim = Simulator(app_url, account, directory, wechat_api_app.extensions["wechat_api"], aibot, wecom_api=corp)
     try:
         url, stop_web = serve_in_thread(create_simulator_app(sim, wechat_api_app), port)
     except BaseException:
@@ -652,9 +681,12 @@ def serve(args: argparse.Namespace) -> int:
         f"\n模拟器已启动：打开 {running.url}\n"
         f"  居民、指挥中心 → {args.app_url}/wechat（签名，可选安全模式）\n"
         f"  微信接口替身     {running.url}/cgi-bin/\n"
+        f"  企业微信登录替身 {running.url}/connect/oauth2/authorize\n"
         f"  企业微信机器人替身 {running.ws_url}\n\n"
         f"让网格通连到这里（在运行 make run 和网关的终端里先设置）：\n"
         f"  export WECHAT_API_BASE={running.url}/cgi-bin/\n"
+        f"  export WECOM_API_BASE={running.url}/cgi-bin/ WECOM_OAUTH_URL={running.url}/connect/oauth2/authorize\n"
+        f"  export WECOM_APP_SECRET={running.sim.wecom_api.secret if running.sim.wecom_api else ''}\n"
         f"  export WECOM_WS_URL={running.ws_url}\n"
         f"  export WECOM_BOT_ID={args.bot_id} WECOM_BOT_SECRET={args.bot_secret}\n"
         f"  export WECOM_SUPERVISOR_CHAT_ID={args.supervisor_chat}\n"

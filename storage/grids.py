@@ -50,6 +50,11 @@ def first_codes(session: Session, limit: int, within: Within | None = None) -> l
     return list(session.exec(query).all())
 
 
+def on_map(session: Session, limit: int, within: Within | None = None) -> Sequence[Grid]:
+    """The grids a centre's map draws, by code: the first `limit` of its subtree."""
+    return session.exec(select(Grid).where(*grid_filter(within)).order_by(col(Grid.code)).limit(limit)).all()
+
+
 def by_code(session: Session, code: str) -> Grid | None:
     return session.exec(select(Grid).where(Grid.code == code)).first()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +14,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 import policy
-from storage.models import OPEN_STATUSES, OrgUnit, Person, Status, Ticket, TicketSource
+from storage.models import OPEN_STATUSES, Grid, OrgUnit, Person, Role, Status, Ticket, TicketSource
 from storage.scope import Within, ticket_filter
 
 DONE_STATUSES = (Status.RESOLVED, Status.CLOSED)
@@ -173,6 +174,182 @@ def by_category(
         .order_by(found.desc(), col(Ticket.category))
     )
     return [(category, int(count)) for category, count in session.exec(query).all()]
+
+
+def by_day_and_category(
+    session: Session, bounds: Sequence[datetime], within: Within | None = None
+) -> list[tuple[int, str, int]]:
+    """Tickets per (day, category) for the days [bounds[i], bounds[i + 1]): (day's index, category, count); cancelled
+    tickets never count. One statement: a CASE over the bounds names each ticket's day, read from the created_at
+    index over [bounds[0], bounds[-1])."""
+    if len(bounds) < 2:
+        return []
+    day = case(
+        *((col(Ticket.created_at) < bound, index) for index, bound in enumerate(bounds[1:-1])),
+        else_=len(bounds) - 2,
+    ).label("day")
+    # Grouped over a subquery, not by the CASE itself: PostgreSQL would not see the CASE in SELECT and in GROUP BY,
+    # each with its own bound parameters, as one expression.
+    days = (
+        select(day, col(Ticket.category).label("category"))
+        .where(
+            col(Ticket.created_at) >= bounds[0],
+            col(Ticket.created_at) < bounds[-1],
+            col(Ticket.status) != Status.CANCELLED,
+            *ticket_filter(within),
+        )
+        .subquery()
+    )
+    query = select(days.c.day, days.c.category, func.count()).group_by(days.c.day, days.c.category)
+    return [(int(index), category, int(count)) for index, category, count in session.exec(query).all()]
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """One grid's tickets of one category, more than one in the period (a problem that keeps coming back)."""
+
+    grid_id: int
+    category: str
+    count: int
+    place: str  # the place most of them name ("" when none names one)
+
+
+def repeats(
+    session: Session, since: datetime, until: datetime, within: Within | None = None, limit: int = 8, at_least: int = 2
+) -> list[Repeat]:
+    """The (grid, category) pairs with at least `at_least` tickets created in [since, until), most first, each with
+    the place most of them name; cancelled tickets never count. Two statements: the pairs, then their places."""
+    cohort = (
+        col(Ticket.created_at) >= since,
+        col(Ticket.created_at) < until,
+        col(Ticket.status) != Status.CANCELLED,
+        col(Ticket.grid_id).is_not(None),
+        *ticket_filter(within),
+    )
+    found = func.count(col(Ticket.id))
+    pairs = session.exec(
+        select(Ticket.grid_id, Ticket.category, found)
+        .where(*cohort)
+        .group_by(col(Ticket.grid_id), col(Ticket.category))
+        .having(found >= at_least)
+        .order_by(found.desc(), col(Ticket.grid_id), col(Ticket.category))
+        .limit(limit)
+    ).all()
+    if not pairs:
+        return []
+    places: dict[tuple[int, str], Counter[str]] = {(g, c): Counter() for g, c, _ in pairs if g is not None}
+    rows = session.exec(
+        select(Ticket.grid_id, Ticket.category, Ticket.location_text, found)
+        .where(
+            *cohort,
+            col(Ticket.grid_id).in_({g for g, _ in places}),
+            col(Ticket.category).in_({c for _, c in places}),
+        )
+        .group_by(col(Ticket.grid_id), col(Ticket.category), col(Ticket.location_text))
+    ).all()
+    for grid_id, category, place, count in rows:
+        # The second statement's ranges cross: G01's noise comes back with G02's facility; only the pairs count.
+        if place and (pair := (grid_id, category)) in places:
+            places[pair][place] += int(count)
+    return [
+        Repeat(grid_id, category, int(count), _most_named(places[grid_id, category]))
+        for grid_id, category, count in pairs
+        if grid_id is not None
+    ]
+
+
+def _most_named(places: Counter[str]) -> str:
+    """The place named most often; of equals, the first by name, so the screen does not flicker between them."""
+    return min(places.items(), key=lambda item: (-item[1], item[0]))[0] if places else ""
+
+
+@dataclass(frozen=True)
+class WorkerNumbers:
+    """A grid worker's period: the tickets created in it and assigned to them, and their own patrol finds."""
+
+    person_id: int
+    name: str
+    grid_id: int | None
+    handled: int
+    closed: int  # done now, as 办结率 counts
+    on_time: Rate  # 按期办结率 of their tickets
+    satisfaction: Rate  # 满意率 of their tickets
+    patrol: int  # 巡查发现 they found, as patrol_by_worker counts
+
+
+def by_worker(
+    session: Session, since: datetime, until: datetime, within: Within | None = None, limit: int = 20
+) -> list[WorkerNumbers]:
+    """Grid workers' numbers over the tickets created in [since, until) and assigned to them, best first (most
+    closed, then the better 按期办结率, then by name), the first `limit`; with `within`, only the unit's tickets and
+    the workers whose grid is in it. Cancelled tickets never count. Two statements, each grouped by worker: their
+    tickets, then the patrol finds of those listed."""
+    cohort = (
+        col(Ticket.created_at) >= since,
+        col(Ticket.created_at) < until,
+        col(Ticket.status) != Status.CANCELLED,
+        *ticket_filter(within),
+    )
+    workers = [col(Person.role) == Role.GRID_WORKER]
+    if within is not None:
+        workers.append(col(Person.grid_id).in_(select(Grid.id).where(within.grids())))
+    handled = func.count(col(Ticket.id))
+    closed = _count_if(and_(col(Ticket.first_resolved_at).is_not(None), col(Ticket.status).in_(list(DONE_STATUSES))))
+    in_time = _count_if(col(Ticket.resolve_on_time).is_(True))
+    decided = func.count(col(Ticket.resolve_on_time))
+    # The rate as a number to sort by; none decided yet sorts below every rate, 0% included.
+    on_time_value = case((decided > 0, in_time * 1.0 / decided), else_=-1.0)
+    satisfied = _count_if(col(Ticket.rating) >= policy.SATISFIED_AT_OR_ABOVE)
+    rated = func.count(col(Ticket.rating))
+    columns = (
+        col(Person.id),
+        col(Person.name),
+        col(Person.grid_id),
+        handled,
+        closed,
+        in_time,
+        decided,
+        satisfied,
+        rated,
+    )
+    # Select itself, as in compute(): select()'s typed overloads stop at four columns.
+    rows: list[tuple[Any, ...]] = list(
+        session.exec(
+            Select(*columns)
+            .join(Ticket, col(Ticket.assignee_id) == col(Person.id))
+            .where(*cohort, *workers)
+            .group_by(col(Person.id), col(Person.name), col(Person.grid_id))
+            .order_by(closed.desc(), on_time_value.desc(), col(Person.name), col(Person.id))
+            .limit(limit)
+        ).all()
+    )
+    if not rows:
+        return []
+    found = func.count(col(Ticket.id))
+    finds = dict(
+        session.exec(
+            select(Ticket.found_by_id, found)
+            .where(
+                *cohort,
+                col(Ticket.source) == TicketSource.PATROL,
+                col(Ticket.found_by_id).in_([row[0] for row in rows]),
+            )
+            .group_by(col(Ticket.found_by_id))
+        ).all()
+    )
+    return [
+        WorkerNumbers(
+            person_id=person_id,
+            name=name,
+            grid_id=grid_id,
+            handled=_int(n_handled),
+            closed=_int(n_closed),
+            on_time=Rate(_int(n_in_time), _int(n_decided)),
+            satisfaction=Rate(_int(n_satisfied), _int(n_rated)),
+            patrol=_int(finds.get(person_id)),
+        )
+        for person_id, name, grid_id, n_handled, n_closed, n_in_time, n_decided, n_satisfied, n_rated in rows
+    ]
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:

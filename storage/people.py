@@ -52,6 +52,22 @@ def workers_of_grid(session: Session, grid_id: int) -> Sequence[Person]:
     return session.exec(query).all()
 
 
+def worker_names(session: Session, grid_ids: Sequence[int]) -> dict[int, str]:
+    """Each grid's workers' names ("王芳、李强"), for these grids only."""
+    if not grid_ids:
+        return {}
+    query = (
+        select(Person.grid_id, Person.name)
+        .where(col(Person.grid_id).in_(grid_ids), Person.role == Role.GRID_WORKER)
+        .order_by(col(Person.id))
+    )
+    names: dict[int, list[str]] = {}
+    for grid_id, name in session.exec(query).all():
+        if grid_id is not None:
+            names.setdefault(grid_id, []).append(name)
+    return {grid_id: "、".join(found) for grid_id, found in names.items()}
+
+
 def first_worker_of_grid(session: Session, grid_id: int) -> tuple[int, str] | None:
     """The grid's worker a new ticket is assigned to (the first on the roster), as (id, name); None when it has
     none."""

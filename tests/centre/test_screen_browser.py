@@ -77,3 +77,30 @@ def test_the_district_sees_new_complaints_within_seconds_and_dispatches_one_with
             assert [row[0] for row in book["工单"].iter_rows(min_row=2, values_only=True)] == [1, 2]
         finally:
             browser.close()
+
+
+def test_another_streets_centre_is_refused_the_ticket_and_the_grid(app, app_url, wechat_user):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["add-user", "wall-s02", "--org", "S02"], input=PASSWORD + "\n").exit_code == 0
+    wechat_user("o-demo-resident-1").say("3号楼楼道灯坏了，电话13912345678")  # 幸福小区: 朝阳街道's, ticket 1
+    expect = playwright_sync.expect
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, timeout=30_000)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+            page.set_default_timeout(10_000)
+            page.goto(f"{app_url}/centre/")
+            page.fill("input[name=username]", "wall-s02")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            expect(page.locator("h1")).to_contain_text("和平街道 指挥中心")
+            expect(page.locator("#map g.grid[data-code=G07]")).to_have_count(1)  # its own grids are drawn
+            expect(page.locator("#map g.grid[data-code=G01]")).to_have_count(0)  # 朝阳街道's are not
+            expect(page.locator("#map a[data-ticket]")).to_have_count(0)
+
+            response = page.goto(f"{app_url}/centre/tickets/1")
+            assert response is not None and response.status == 404
+            expect(page.locator("body")).to_contain_text("不在您的管辖范围")
+            expect(page.locator("body")).not_to_contain_text("楼道灯")
+        finally:
+            browser.close()

@@ -97,6 +97,45 @@ def test_five_wrong_passwords_lock_the_username_for_a_while(app, street):
     assert client.get("/centre/").status_code == 302
 
 
+def _fail_from(client: FlaskClient, address: str, times: int) -> None:
+    for n in range(times):  # a different unknown name each time: only the per-address count grows
+        response = client.post(
+            "/centre/login",
+            data={"username": f"guess-{address}-{n}", "password": "guess-guess-guess", "csrf_token": token(client)},
+            headers={"X-Forwarded-For": address},
+        )
+        assert response.status_code == 401
+
+
+def test_behind_nginx_thirty_failures_lock_that_visitors_address_not_everyones(make_app, demo):
+    app = make_app(proxy_hops=1)
+    assert add_user(app, "wall", "S01").exit_code == 0
+    _fail_from(app.test_client(), "203.0.113.7", 30)
+    right = {"username": "wall", "password": PASSWORD}
+    locked, other = app.test_client(), app.test_client()
+    refused = locked.post(
+        "/centre/login", data=right | {"csrf_token": token(locked)}, headers={"X-Forwarded-For": "203.0.113.7"}
+    )
+    assert refused.status_code == 429
+    welcome = other.post(
+        "/centre/login", data=right | {"csrf_token": token(other)}, headers={"X-Forwarded-For": "198.51.100.2"}
+    )
+    assert welcome.status_code == 302
+
+
+def test_without_a_proxy_a_forged_forwarded_for_does_not_escape_the_limit(app, demo):
+    assert add_user(app, "wall", "S01").exit_code == 0
+    client = app.test_client()
+    for n in range(30):
+        _fail_from(client, f"203.0.113.{n}", 1)
+    refused = client.post(
+        "/centre/login",
+        data={"username": "wall", "password": PASSWORD, "csrf_token": token(client)},
+        headers={"X-Forwarded-For": "198.51.100.2"},
+    )
+    assert refused.status_code == 429
+
+
 def test_a_new_password_signs_out_the_sessions_of_the_old_one(app, street):
     client = app.test_client()
     sign_in(client, street)

@@ -163,3 +163,47 @@ def test_the_resident_sees_accepted_and_resolved_notices(gateway, page, live_wor
     live_worker()
 
     expect(resident.locator(".msg.notice .bubble")).to_contain_text("已由张网格员接单")
+
+
+def test_a_supervisor_sees_the_complaint_on_the_map_and_transfers_it_into_another_groups_chat(app, gateway, page):
+    """The issue's path: a complaint typed in the resident pane, watched on the centre's map (the pane's link), its
+    grid clicked, the ticket sent on with a click, and its card arriving in the other grid's group."""
+    expect = playwright_sync.expect
+    password = "correct-horse-battery"
+    assert (
+        app.test_cli_runner().invoke(args=["add-user", "wall-d01", "--org", "D01"], input=password + "\n").exit_code
+        == 0
+    )
+    resident, group = page.get_by_test_id("resident-chat"), page.get_by_test_id("group-chat")
+
+    with page.context.expect_page() as opening:
+        page.click("#centre-screen")
+    screen = opening.value
+    screen.set_default_timeout(WAIT_MS)
+    screen.set_viewport_size({"width": 1920, "height": 1080})
+    screen.fill("input[name=username]", "wall-d01")
+    screen.fill("input[name=password]", password)
+    screen.click("button[type=submit]")
+    expect(screen.locator("#map g.grid[data-code=G01]")).to_have_class("grid idle")
+
+    page.fill("#resident-input", "3号楼楼道灯坏了好几天了")
+    page.press("#resident-input", "Enter")
+    expect(resident.locator(".msg.bot .bubble")).to_contain_text("工单号")
+    number = resident.locator(".msg.bot .bubble").inner_text().split("工单号")[1].split("（")[0].strip()
+
+    # Within a few seconds, without reloading: 幸福小区第1网格 has work, and the ticket is a point on it.
+    expect(screen.locator("#map g.grid[data-code=G01]")).to_have_class("grid busy", timeout=12_000)
+    expect(screen.locator(f"#map a[data-ticket='{number}']")).to_have_count(1)
+    screen.click("#map g.grid[data-code=G01]")
+    expect(screen.locator("#grid-title")).to_contain_text("幸福小区第1网格")
+    expect(screen.locator("#grid-facts")).to_contain_text("在办 1 件")
+    screen.screenshot(path=str(SCREENSHOT.with_name("centre-map.png")))
+
+    screen.locator("#grid-tickets a", has_text=number).click()
+    screen.fill("input[aria-label^='转派：']", "G02")
+    screen.click("form.action button:text-is('转派')")
+    expect(screen.get_by_role("status")).to_contain_text("幸福小区第2网格")
+
+    page.locator("#chat-tabs button", has_text="幸福小区第2网格").click()
+    card = group.locator(f".card[data-task^='ticket-{number}-']")
+    expect(card.locator(".title")).to_contain_text(f"工单 {number}")
