@@ -36,15 +36,12 @@
     return (lng, lat) => [dx + (lng - west) * squeeze * scale, dy + (north - lat) * scale];
   }
 
-  // How wide a grid is drawn, and its name if that fits in it, else its code (the panel and the tooltip name it).
-  function width(g) {
-    const xs = (g.polygon.length ? g.polygon : [g.centre]).map((c) => project(c[0], c[1])[0]);
-    return Math.max(...xs) - Math.min(...xs) || 36;
-  }
-
-  function fitting(g, room) {
-    const wide = [...g.name].reduce((sum, ch) => sum + (ch.charCodeAt(0) > 255 ? 15 : 8.5), 0);
-    return wide <= room * 0.9 ? g.name : g.code;
+  // The box a grid is drawn in: its label goes in the middle, and only if it fits.
+  function box(g) {
+    const corners = (g.polygon.length ? g.polygon : [g.centre]).map((c) => project(c[0], c[1]));
+    const xs = corners.map((c) => c[0]), ys = corners.map((c) => c[1]);
+    const [left, right, top, bottom] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+    return { x: (left + right) / 2, y: (top + bottom) / 2, width: right - left || 36 };
   }
 
   function loadClass(code) {
@@ -77,9 +74,10 @@
       const tip = el("title");
       item.append(tip);
       if (grids.length <= LABELS_UP_TO && g.centre) {
-        const [x, y] = project(...g.centre);
-        const label = el("text", { x, y: y - 10, "text-anchor": "middle", class: "label" });
-        label.textContent = fitting(g, width(g));
+        const { x, y, width } = box(g);
+        const label = el("text", { x, y, "text-anchor": "middle", "dominant-baseline": "middle", class: "label" });
+        label.textContent = g.name;
+        label.dataset.room = width;
         item.append(label);
       }
       item.addEventListener("click", () => select(g.code));
@@ -92,6 +90,12 @@
       layer.append(item);
     }
     map.replaceChildren(layer, el("g", { id: "point-layer" }));
+    // Measured once drawn: a name wider than its grid gives way to the code (the tooltip and the panel name it).
+    for (const label of map.querySelectorAll("text.label")) {
+      if (label.getComputedTextLength() > Number(label.dataset.room) * 0.85) {
+        label.textContent = label.closest("g.grid").dataset.code;
+      }
+    }
     note.hidden = true;
   }
 
