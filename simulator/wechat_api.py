@@ -23,6 +23,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
+from simulator.faults import FaultControls, Faults
+
 TOKEN_SECONDS = 7200
 # A non-forced stable_token call returns the current token until it is this close to expiry.
 STABLE_RENEW_SECONDS = 300
@@ -54,16 +56,6 @@ ERRMSG = {
 
 
 @dataclass
-class Fault:
-    """An injected error: answered instead of the real outcome, `count` times or until `until`."""
-
-    errcode: int
-    path_suffix: str | None
-    count: int | None
-    until: float | None
-
-
-@dataclass
 class User:
     last_message_at: float | None = None
     custom_since_message: int = 0
@@ -71,7 +63,7 @@ class User:
 
 
 @dataclass
-class WeChatApi:
+class WeChatApi(FaultControls):
     """Everything the stand-in knows, behind one lock: tokens, users, what was received and delivered."""
 
     appid: str
@@ -90,12 +82,12 @@ class WeChatApi:
     _plain_token: str = ""
     _stable_token: str = ""
     _users: dict[str, User] = field(default_factory=dict)
-    _faults: list[Fault] = field(default_factory=list)
-    _delay: float = 0.0
-    _delay_suffix: str | None = None
     _seq: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock)
-    _wake: threading.Event = field(default_factory=threading.Event)
+    _faults: Faults = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._faults = Faults(self.clock)
 
     # -- what tests and the page drive ---------------------------------------------------------------------------
 
@@ -119,17 +111,11 @@ class WeChatApi:
     ) -> None:
         """Answer `errcode` to requests whose path ends with `path_suffix` (any when None), `count` times
         (default once) or for `seconds`. Nothing is recorded as delivered while a fault answers."""
-        with self._lock:
-            until = self.clock() + seconds if seconds is not None else None
-            if count is None and until is None:
-                count = 1
-            self._faults.append(Fault(int(errcode), path_suffix, count, until))
+        self._faults.inject(errcode, path_suffix, count, seconds)
 
     def slow(self, seconds: float, path_suffix: str | None = None) -> None:
         """Hold every request (or those ending with `path_suffix`) this long before answering; 0 stops it."""
-        with self._lock:
-            self._delay, self._delay_suffix = float(seconds), path_suffix
-            self._wake.clear()
+        self._faults.slow(seconds, path_suffix)
 
     def sent(self, openid: str | None = None) -> list[dict[str, Any]]:
         """Messages delivered (to `openid`, or to anyone), in order."""
@@ -142,13 +128,6 @@ class WeChatApi:
             now = self.clock()
             self._tokens = dict.fromkeys(self._tokens, now - 1)
 
-    def reset(self) -> None:
-        """Clear injected faults and slowness; what was delivered stays."""
-        with self._lock:
-            self._faults.clear()
-            self._delay, self._delay_suffix = 0.0, None
-            self._wake.set()
-
     # The page's fault buttons (simulator.server.INJECTIONS), in its words.
     def fail_sends(self, errcode: int = -1, count: int | None = None, seconds: float | None = None) -> None:
         self.inject(errcode, "/send", count, seconds)
@@ -159,43 +138,21 @@ class WeChatApi:
     def expire_token(self) -> None:
         self.expire_tokens()
 
-    def close(self) -> None:
-        """Release requests held by `slow` (a test is ending)."""
-        self.reset()
-
     # -- the endpoints' logic ------------------------------------------------------------------------------------
 
     def receive(self, path: str, body: Any, handle: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Record the request, hold it if slow, answer an injected fault if one applies, else `handle()`."""
-        with self._lock:
-            delay = self._delay if self._delay and _matches(path, self._delay_suffix) else 0.0
-        if delay:
-            self._wake.wait(delay)
+        self._faults.hold(path)
         with self._lock:
             self._seq += 1
             record: dict[str, Any] = {"seq": self._seq, "path": path, "body": body, "errcode": None}
             self.received.append(record)
             del self.received[:-MAX_RECEIVED]
-            injected = self._take_fault(path)
+            injected = self._faults.take(path)
         result = error(injected) if injected is not None else handle()
         with self._lock:
             record["errcode"] = result.get("errcode", 0)
         return result
-
-    def _take_fault(self, path: str) -> int | None:
-        now = self.clock()
-        for fault in list(self._faults):
-            if fault.until is not None and now >= fault.until:
-                self._faults.remove(fault)
-                continue
-            if not _matches(path, fault.path_suffix):
-                continue
-            if fault.count is not None:
-                fault.count -= 1
-                if fault.count <= 0:
-                    self._faults.remove(fault)
-            return fault.errcode
-        return None
 
     def token(self, grant_type: str, appid: str, secret: str) -> dict[str, Any]:
         with self._lock:
@@ -303,10 +260,6 @@ class WeChatApi:
 def error(errcode: int) -> dict[str, Any]:
     rid = secrets.token_hex(12)
     return {"errcode": errcode, "errmsg": f"{ERRMSG.get(errcode, 'error')} rid: {rid}"}
-
-
-def _matches(path: str, suffix: str | None) -> bool:
-    return suffix is None or path.rstrip("/").endswith(suffix.rstrip("/"))
 
 
 def _check_body(body: Any) -> dict[str, Any] | None:

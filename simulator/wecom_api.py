@@ -33,6 +33,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template_string, request
 
+from simulator.faults import FaultControls, Faults
+
 TOKEN_SECONDS = 7200
 CODE_SECONDS = 300
 MAX_RECEIVED = 1000
@@ -60,16 +62,6 @@ class Member:
 
 
 @dataclass
-class Fault:
-    """An injected error: answered instead of the real outcome, `count` times or until `until`."""
-
-    errcode: int
-    path_suffix: str | None
-    count: int | None
-    until: float | None
-
-
-@dataclass
 class Code:
     userid: str  # OUTSIDER: someone outside the corp
     issued_at: float
@@ -77,7 +69,7 @@ class Code:
 
 
 @dataclass
-class WeComApi:
+class WeComApi(FaultControls):
     """Everything the stand-in knows, behind one lock: the corp, its app, tokens, codes and what was received."""
 
     corp_id: str
@@ -91,11 +83,12 @@ class WeComApi:
     _tokens: dict[str, float] = field(default_factory=dict)
     _current: str = ""
     _codes: dict[str, Code] = field(default_factory=dict)
-    _faults: list[Fault] = field(default_factory=list)
-    _delay: float = 0.0
     _seq: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock)
-    _wake: threading.Event = field(default_factory=threading.Event)
+    _faults: Faults = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._faults = Faults(self.clock)
 
     # -- what tests and the page drive ---------------------------------------------------------------------------
 
@@ -115,20 +108,14 @@ class WeComApi:
     ) -> None:
         """Answer `errcode` to requests whose path ends with `path_suffix` (any when None), `count` times (default
         once) or for `seconds`."""
-        with self._lock:
-            until = self.clock() + seconds if seconds is not None else None
-            if count is None and until is None:
-                count = 1
-            self._faults.append(Fault(int(errcode), path_suffix, count, until))
+        self._faults.inject(errcode, path_suffix, count, seconds)
 
     def fail_token(self, errcode: int = -1, count: int | None = None, seconds: float | None = None) -> None:
         self.inject(errcode, "gettoken", count, seconds)
 
     def slow(self, seconds: float) -> None:
         """Hold every API request this long before answering; 0 stops it."""
-        with self._lock:
-            self._delay = float(seconds)
-            self._wake.clear()
+        self._faults.slow(seconds)
 
     def expire_tokens(self) -> None:
         """Every token issued so far has run out (42001 from now on)."""
@@ -136,32 +123,18 @@ class WeComApi:
             now = self.clock()
             self._tokens = dict.fromkeys(self._tokens, now - 1)
 
-    def reset(self) -> None:
-        """Clear injected faults and slowness."""
-        with self._lock:
-            self._faults.clear()
-            self._delay = 0.0
-            self._wake.set()
-
-    def close(self) -> None:
-        """Release requests held by `slow` (a test is ending)."""
-        self.reset()
-
     # -- the endpoints' logic ------------------------------------------------------------------------------------
 
     def receive(self, path: str, query: dict[str, str], handle: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Record the request, hold it if slow, answer an injected fault if one applies, else `handle()`."""
-        with self._lock:
-            delay = self._delay
-        if delay:
-            self._wake.wait(delay)
+        self._faults.hold(path)
         with self._lock:
             self._seq += 1
             seen = {k: ("***" if k in ("corpsecret", "access_token") else v) for k, v in query.items()}
             record: dict[str, Any] = {"seq": self._seq, "path": path, "query": seen, "errcode": None}
             self.received.append(record)
             del self.received[:-MAX_RECEIVED]
-            injected = self._take_fault(path)
+            injected = self._faults.take(path)
             result = error(injected) if injected is not None else handle()
             record["errcode"] = result.get("errcode", 0)
             return result
@@ -206,21 +179,6 @@ class WeComApi:
             return error(40014)
         if self.clock() >= expires_at:
             return error(42001)
-        return None
-
-    def _take_fault(self, path: str) -> int | None:
-        now = self.clock()
-        for fault in list(self._faults):
-            if fault.until is not None and now >= fault.until:
-                self._faults.remove(fault)
-                continue
-            if fault.path_suffix is not None and not path.endswith(fault.path_suffix):
-                continue
-            if fault.count is not None:
-                fault.count -= 1
-                if fault.count <= 0:
-                    self._faults.remove(fault)
-            return fault.errcode
         return None
 
 

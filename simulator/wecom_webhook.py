@@ -26,6 +26,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
+from simulator.faults import FaultControls, Faults
+
 # Tencent's documented limits for one robot.
 PER_WINDOW = 20
 WINDOW_SECONDS = 60.0
@@ -45,16 +47,7 @@ ERRMSG = {
 
 
 @dataclass
-class Fault:
-    """An injected error: answered instead of the real outcome, `count` times or until `until`."""
-
-    errcode: int
-    count: int | None
-    until: float | None
-
-
-@dataclass
-class WeComWebhook:
+class WeComWebhook(FaultControls):
     """Everything the stand-in knows, behind one lock: robots, what was received and what each group got."""
 
     per_window: int = PER_WINDOW
@@ -66,11 +59,12 @@ class WeComWebhook:
     delivered: list[dict[str, Any]] = field(default_factory=list)
     _chats: dict[str, str] = field(default_factory=dict)
     _recent: dict[str, deque[float]] = field(default_factory=dict)
-    _faults: list[Fault] = field(default_factory=list)
-    _delay: float = 0.0
     _seq: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock)
-    _wake: threading.Event = field(default_factory=threading.Event)
+    _faults: Faults = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._faults = Faults(self.clock)
 
     # -- what tests and the page drive ---------------------------------------------------------------------------
 
@@ -86,28 +80,11 @@ class WeComWebhook:
 
     def fail_sends(self, errcode: int = -1, count: int | None = None, seconds: float | None = None) -> None:
         """Answer `errcode` to sends, `count` times (default once) or for `seconds`; nothing is delivered."""
-        with self._lock:
-            until = self.clock() + seconds if seconds is not None else None
-            if count is None and until is None:
-                count = 1
-            self._faults.append(Fault(int(errcode), count, until))
+        self._faults.inject(errcode, count=count, seconds=seconds)
 
     def slow(self, seconds: float) -> None:
         """Hold every request this long before answering; 0 stops it."""
-        with self._lock:
-            self._delay = float(seconds)
-            self._wake.clear()
-
-    def reset(self) -> None:
-        """Clear injected faults and slowness; what was delivered stays."""
-        with self._lock:
-            self._faults.clear()
-            self._delay = 0.0
-            self._wake.set()
-
-    def close(self) -> None:
-        """Release requests held by `slow` (a test is ending)."""
-        self.reset()
+        self._faults.slow(seconds)
 
     def sent(self, key: str | None = None) -> list[dict[str, Any]]:
         """Messages delivered through `key` (or through any robot), in order."""
@@ -118,16 +95,13 @@ class WeComWebhook:
 
     def receive(self, key: str, body: Any) -> dict[str, Any]:
         """Record the request, hold it if slow, answer an injected fault if one applies, else send."""
-        with self._lock:
-            delay = self._delay
-        if delay:
-            self._wake.wait(delay)
+        self._faults.hold()
         with self._lock:
             self._seq += 1
             record: dict[str, Any] = {"seq": self._seq, "key": key, "body": body, "errcode": None}
             self.received.append(record)
             del self.received[:-MAX_RECEIVED]
-            injected = self._take_fault()
+            injected = self._faults.take()
             result = error(injected) if injected is not None else self._send(key, body)
             record["errcode"] = result["errcode"]
             return result
@@ -169,19 +143,6 @@ class WeComWebhook:
             }
         )
         return {"errcode": 0, "errmsg": "ok"}
-
-    def _take_fault(self) -> int | None:
-        now = self.clock()
-        for fault in list(self._faults):
-            if fault.until is not None and now >= fault.until:
-                self._faults.remove(fault)
-                continue
-            if fault.count is not None:
-                fault.count -= 1
-                if fault.count <= 0:
-                    self._faults.remove(fault)
-            return fault.errcode
-        return None
 
 
 def error(errcode: int, **details: Any) -> dict[str, Any]:
