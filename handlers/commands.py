@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+import nlp
 from handlers.types import Message, Reply
 from storage.models import Person, Role, Ticket
 
@@ -90,6 +91,9 @@ class Registry:
         worker's 进度 are different commands); a word only other roles have is found so it can be refused.
         """
         text = normalize(text).lstrip("/").strip()
+        # Typed in traditional characters (進度, 評價 12 滿意), a command is the same command with the same arguments:
+        # the whole text is read simplified, as the classifier reads complaints.
+        text = nlp.simplified(text)
         refused: tuple[Command, str] | None = None
         for command in self._commands:
             for word in command.words:

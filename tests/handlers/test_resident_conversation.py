@@ -103,6 +103,17 @@ def test_progress_and_my_tickets(resident, session):
     assert str(ticket.id) in resident.say("我的工单")
 
 
+def test_commands_typed_in_traditional_characters_work_as_simplified(resident, session, rt):
+    resident.say("3號樓樓道燈壞了")
+    ticket = only_ticket(session)
+    assert "已派单" in resident.say(f"進度 {ticket.id}")
+    assert str(ticket.id) in resident.say("我的工單")
+    resolve(rt, ticket.id)
+    assert "感谢" in resident.say(f"評價 {ticket.id} 滿意")
+    session.expire_all()
+    assert only_ticket(session).rating == 5
+
+
 def to_full_width(text: str) -> str:
     """What a phone's full-width keyboard produces: ASCII shifted to U+FF01…, space to U+3000."""
     return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else "\u3000" if c == " " else c for c in text)
