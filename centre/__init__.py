@@ -16,6 +16,7 @@ import hashlib
 import logging
 import secrets
 import tempfile
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -145,6 +146,7 @@ def login() -> Any:
 
 # ---- 企业微信登录 (WeCom OAuth) ---------------------------------------------------------------------------------
 
+WECOM_OFF = "企业微信登录没有开通，请用账号密码登录。"
 # Tencent's refusals that only an administrator can fix: wrong corp id, secret or agent id.
 WECOM_MISCONFIGURED = frozenset({40001, 40013, 40056, 41004})
 
@@ -154,7 +156,7 @@ def wecom_login() -> Any:
     """Off to Tencent's authorize page, with a one-time state kept in the session (the callback checks it)."""
     settings = _rt().settings
     if not settings.wecom_login:
-        return _page("login.html", 404, error="企业微信登录没有开通，请用账号密码登录。")
+        return _page("login.html", 404, error=WECOM_OFF)
     state = secrets.token_hex(16)  # Tencent takes a-zA-Z0-9 only, up to 128 bytes
     session[WECOM_STATE] = state
     return redirect(wecomapi.authorize_url(settings, _wecom_callback_url(), state))
@@ -168,7 +170,7 @@ def wecom_callback() -> Any:
     expected = session.pop(WECOM_STATE, None)  # good for one return only
     state, code = request.args.get("state", ""), request.args.get("code", "")[:512]
     if not settings.wecom_login:
-        return _page("login.html", 404, error="企业微信登录没有开通，请用账号密码登录。")
+        return _page("login.html", 404, error=WECOM_OFF)
     if not isinstance(expected, str) or not secrets.compare_digest(state.encode(), expected.encode()):
         return _page("login.html", 400, error="这次企业微信登录已失效或不是从本页发起的，请重新点“企业微信登录”。")
     if not code:
@@ -257,21 +259,23 @@ def screen_page() -> Any:
 
 @blueprint.get("/api/screen")
 def screen_data() -> Response | tuple[Response, int]:
-    with Session(_rt().engine) as db:
-        person = _signed_in(db)
-        if person is None:
-            return jsonify(error="请重新登录", login=url_for("centre.login_page")), 401
-        return jsonify(centre.screen(db, person, request.args.get("period", "今日"), utcnow()))
+    return _as_json(lambda db, person: centre.screen(db, person, request.args.get("period", "今日"), utcnow()))
 
 
 @blueprint.get("/api/map")
 def map_data() -> Response | tuple[Response, int]:
     """The map's load and points; the grids' outlines too unless `?version=` names the ones the page has."""
+    return _as_json(lambda db, person: centre.grid_map(db, person, utcnow(), request.args.get("version", "")[:64]))
+
+
+def _as_json(build: Callable[[Session, Person], Any]) -> Response | tuple[Response, int]:
+    """What `build` makes for the signed-in supervisor, as JSON; a 401 naming the sign-in page (the page's script
+    goes there) when nobody is signed in."""
     with Session(_rt().engine) as db:
         person = _signed_in(db)
         if person is None:
             return jsonify(error="请重新登录", login=url_for("centre.login_page")), 401
-        return jsonify(centre.grid_map(db, person, utcnow(), request.args.get("version", "")[:64]))
+        return jsonify(build(db, person))
 
 
 # ---- a ticket, and its buttons --------------------------------------------------------------------------------------

@@ -33,6 +33,12 @@ USERNAME_MAX = 64
 # The periods the screen offers, as 统计 names them.
 PERIODS = ("今日", "本周", "本月", "上月")
 LISTED = 20
+# Categories over time: the last 14 local days, the 5 biggest categories and the rest as 其他 (the taxonomy's own
+# "other" and every smaller one). Repeated problems: the first 8.
+DAILY_DAYS = 14
+DAILY_TOP = 5
+OTHER = "other"
+HOTSPOTS = 8
 # The screen's buttons on a ticket: each is a chat command, typed for the supervisor as "<word> <number> <what they
 # wrote>", so the command's own handler checks the rest and answers in its own words.
 ACTIONS: dict[str, str] = {
@@ -212,14 +218,6 @@ def _league(session: Session, unit: OrgUnit | None, since: datetime, until: date
     ]
 
 
-# Categories over time: the last 14 local days, the 5 biggest categories and the rest as 其他 (the taxonomy's own
-# "other" and every smaller one). Repeated problems: the first 8.
-DAILY_DAYS = 14
-DAILY_TOP = 5
-OTHER = "other"
-HOTSPOTS = 8
-
-
 def _numbers(m: metrics.Metrics) -> dict[str, Any]:
     return {
         "total": m.total,
@@ -310,9 +308,9 @@ def ticket_detail(session: Session, person: Person, number: int, now: datetime) 
     grid_names = grids.names(session, [ticket.grid_id])
     resident = session.get(Person, ticket.resident_id) if ticket.resident_id else None
     events = tickets.events(session, number)
-    people = [p for p in (session.get(Person, e.actor_id) for e in events if e.actor_id) if p is not None]
+    involved = [p for p in (session.get(Person, e.actor_id) for e in events if e.actor_id) if p is not None]
     # Staff by name; a resident masked, as everywhere staff read about them.
-    actors = {p.id: f"居民{mask_name(p.name)}" if p.role == Role.RESIDENT else p.name for p in people}
+    actors = {p.id: f"居民{mask_name(p.name)}" if p.role == Role.RESIDENT else p.name for p in involved}
     images = json.loads(ticket.images or "[]")
     return {
         **_row(ticket, grid_names, now),

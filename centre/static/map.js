@@ -13,6 +13,7 @@
   const note = document.getElementById("map-note");
   let version = "";
   let grids = [];
+  let byCode = new Map();
   let project = null;
   let selected = null;
   let last = { load: {}, points: [] };
@@ -101,10 +102,11 @@
 
   function drawLoad() {
     for (const item of map.querySelectorAll("g.grid")) {
-      const g = grids.find((x) => x.code === item.dataset.code);
-      item.setAttribute("class", "grid " + loadClass(item.dataset.code) + (item.dataset.code === selected ? " selected" : ""));
-      item.setAttribute("aria-label", describe(g));
-      item.querySelector("title").textContent = describe(g) + (g.worker ? "（网格员 " + g.worker + "）" : "");
+      const g = byCode.get(item.dataset.code);
+      const said = describe(g);
+      item.setAttribute("class", "grid " + loadClass(g.code) + (g.code === selected ? " selected" : ""));
+      item.setAttribute("aria-label", said);
+      item.querySelector("title").textContent = said + (g.worker ? "（网格员 " + g.worker + "）" : "");
     }
     const layer = map.querySelector("#point-layer");
     if (!layer || !project) return;
@@ -126,7 +128,7 @@
   }
 
   function panel(code) {
-    const g = grids.find((x) => x.code === code);
+    const g = byCode.get(code);
     if (!g) return;
     const [open, late] = last.load[code] || [0, 0];
     document.getElementById("grid-title").textContent = g.name + (g.community ? "（" + g.community + "）" : "");
@@ -171,6 +173,7 @@
       last = data;
       if (data.grids) {
         grids = data.grids;
+        byCode = new Map(grids.map((g) => [g.code, g]));
         version = data.version;
         drawGrids();
         if (data.more) {
