@@ -21,6 +21,7 @@ DEV_WECOM_CORP_ID = "ww0000000000dev00"
 DEV_WECOM_APP_TOKEN = "wanggetong-dev-wecom-token"
 DEV_WECOM_APP_AES_KEY = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
 DEV_WECOM_AGENT_ID = "1000002"
+DEV_MP_APPID = "wx0000000000devmp0"
 # WGT_ENV: exactly these. "Production" or "prod" once ran as development with the public keys above.
 ENVIRONMENTS = ("development", "production")
 # The console's 消息加解密方式: 明文模式, 兼容模式, 安全模式. In plain mode WeChat signs the query only, never the body.
@@ -82,6 +83,15 @@ class Settings:
     wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
     wecom_api_base: str = "https://qyapi.weixin.qq.com/cgi-bin/"
     wecom_oauth_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    # Our mini-program (小程序) for residents: its AppID and AppSecret (code2session, phone numbers, content safety,
+    # subscribe messages). Empty secret: the mini-program's sign-in (POST /api/v1/session) is off.
+    wechat_mp_appid: str = DEV_MP_APPID
+    wechat_mp_secret: str = ""
+    # The Official Account's web OAuth (网页授权, snsapi_base) for the resident page /m/ opened from the menu.
+    wechat_oauth_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    # Where residents' photos are kept: empty, a directory under var_dir; "s3://KEY:SECRET@host:port/bucket" (add
+    # "?secure=1&region=ap-guangzhou" as needed), any S3-compatible store (MinIO, Tencent COS) (storage/photostore.py).
+    photo_store: str = ""
     # Where people reach this app (https://grid.example.gov.cn): WeCom's login sends the browser back there, so it must
     # be on the app's 可信域名. Empty: the address the request came to (right without a proxy in front).
     public_url: str = ""
@@ -152,6 +162,10 @@ class Settings:
             wechat_api_base=env.get("WECHAT_API_BASE", cls.wechat_api_base),
             wecom_api_base=env.get("WECOM_API_BASE", cls.wecom_api_base),
             wecom_oauth_url=env.get("WECOM_OAUTH_URL", cls.wecom_oauth_url),
+            wechat_mp_appid=env.get("WECHAT_MP_APPID", DEV_MP_APPID),
+            wechat_mp_secret=env.get("WECHAT_MP_SECRET", ""),
+            wechat_oauth_url=env.get("WECHAT_OAUTH_URL", cls.wechat_oauth_url),
+            photo_store=env.get("WGT_PHOTO_STORE", ""),
             public_url=env.get("WGT_PUBLIC_URL", ""),
             wechat_notice_template_id=env.get("WECHAT_NOTICE_TEMPLATE_ID", ""),
             queue_name=env.get("WGT_QUEUE", cls.queue_name),
@@ -225,6 +239,8 @@ class Settings:
                 )
                 if value in (dev, "")
             ]
+        if self.wechat_mp_secret and self.wechat_mp_appid in (DEV_MP_APPID, ""):
+            missing.append("WECHAT_MP_APPID")
         if missing:
             raise ConfigError("production needs these settings: " + ", ".join(missing))
         # The WeCom app's development token is allowed: /wecom stays off while it is set (bot/wecom.py).
@@ -247,6 +263,16 @@ class Settings:
     def wecom_login(self) -> bool:
         """The centre screen offers 企业微信登录: the self-built app's corp id, agent id and secret are all set."""
         return bool(self.wecom_app_secret and self.wecom_corp_id and self.wecom_agent_id)
+
+    @property
+    def miniprogram(self) -> bool:
+        """The mini-program's sign-in is on: its AppID and AppSecret are set."""
+        return bool(self.wechat_mp_appid and self.wechat_mp_secret)
+
+    @property
+    def wechat_root(self) -> str:
+        """https://api.weixin.qq.com/: the base of the APIs outside /cgi-bin/ (/sns/, /wxa/)."""
+        return self.wechat_api_base.removesuffix("/").removesuffix("cgi-bin")
 
     @property
     def effective_database_url(self) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +22,7 @@ from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
 from bot.channels import Delivery, DeliveryError, retryable
+from bot.sharedtoken import SharedToken, TokenUnavailable
 from config import Settings
 from handlers.clock import local
 from storage import notices
@@ -65,10 +65,6 @@ STATUS_PHRASES = {
 }
 
 
-class TokenUnavailable(Exception):
-    """Another worker held the refresh lock for too long and left no token behind."""
-
-
 # Timeouts, refused connections, a body that is not JSON (requests' JSONDecodeError), Redis away, a stuck lock.
 TRANSIENT_FAILURES: tuple[type[Exception], ...] = (requests.RequestException, RedisError, TokenUnavailable)
 
@@ -85,42 +81,17 @@ class OfficialAccountClient(WeChatClient):
         # wechatpy reads API_BASE_URL from the instance; setting it here leaves the class and other clients alone.
         self.API_BASE_URL = settings.wechat_api_base
         self.redis = redis
-        self.token_key = f"wgt:oa:{self.appid}:access_token"
-        self.lock_key = f"wgt:oa:{self.appid}:access_token:lock"
-        connect, read = settings.http_timeout
-        # Long enough for two token requests (plain, then forced) to time out.
-        self.lock_seconds = 2 * (connect + read) + 1
+        self.shared_token = SharedToken(
+            redis, f"wgt:oa:{self.appid}:access_token", self._stable_token, settings.http_timeout
+        )
 
     @property
     def access_token(self) -> str:
-        return self._cached_token() or self.refresh_token()
+        return self.shared_token.get()
 
     def fetch_access_token(self) -> dict[str, Any]:
         """wechatpy's hook: a token from the shared cache or, under the lock, from `stable_token`."""
-        return {"access_token": self.refresh_token()}
-
-    def refresh_token(self, refused: str | None = None) -> str:
-        """A token other than `refused`: the cached one if it differs, else fetched by whoever holds the lock.
-
-        Workers that find the lock taken wait for the holder's token instead of fetching their own.
-        """
-        deadline = time.monotonic() + self.lock_seconds
-        while True:
-            cached = self._cached_token()
-            if cached and cached != refused:
-                return cached
-            owner = uuid.uuid4().hex
-            if self.redis.set(self.lock_key, owner, nx=True, px=int(self.lock_seconds * 1000)):
-                try:
-                    cached = self._cached_token()
-                    if cached and cached != refused:
-                        return cached
-                    return self._fetch_and_cache(refused)
-                finally:
-                    self._unlock(owner)
-            if time.monotonic() > deadline:
-                raise TokenUnavailable("access token refresh lock held too long")
-            time.sleep(0.05)
+        return {"access_token": self.shared_token.refresh()}
 
     def send_text(self, openid: str, content: str) -> dict[str, Any]:
         return self.call("message/custom/send", {"touser": openid, "msgtype": "text", "text": {"content": content}})
@@ -137,7 +108,7 @@ class OfficialAccountClient(WeChatClient):
             if refused.errcode not in TOKEN_REFUSED:
                 raise
             log.info("access token refused (%s); refreshing once", refused.errcode)
-        return self._post_json(endpoint, self.refresh_token(refused=token), body)
+        return self._post_json(endpoint, self.shared_token.refresh(refused=token), body)
 
     def _post_json(self, endpoint: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
         result = self.post(endpoint, params={"access_token": token}, data=body)
@@ -145,16 +116,6 @@ class OfficialAccountClient(WeChatClient):
             # wechatpy hands back the raw response when the body is not JSON (a proxy's page): not a success.
             raise WeChatClientException(None, "response is not JSON", client=self)
         return result
-
-    def _fetch_and_cache(self, refused: str | None) -> str:
-        token, expires_in = self._stable_token(force=False)
-        if refused is not None and token == refused:
-            # Tencent still hands out the token it just refused: force a new one (20 a day; this is rare).
-            token, expires_in = self._stable_token(force=True)
-        # Expire our copy before Tencent does, so nobody sends with a token about to lapse.
-        ttl = max(60, expires_in - 300)
-        self.redis.set(self.token_key, token, ex=ttl)
-        return token
 
     def _stable_token(self, force: bool) -> tuple[str, int]:
         body = {
@@ -175,19 +136,6 @@ class OfficialAccountClient(WeChatClient):
             errcode = int(result["errcode"]) if result.get("errcode") else None
             raise WeChatClientException(errcode, result.get("errmsg"), client=self, request=res.request, response=res)
         return str(result["access_token"]), int(result.get("expires_in") or 7200)
-
-    def _cached_token(self) -> str | None:
-        value = self.redis.get(self.token_key)
-        return value.decode() if isinstance(value, bytes) else value
-
-    def _unlock(self, owner: str) -> None:
-        # Delete the lock only if it is still ours (it may have expired and been taken by another worker).
-        self.redis.eval(
-            "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
-            1,
-            self.lock_key,
-            owner,
-        )
 
 
 class ResidentNoticeChannel:

@@ -3,7 +3,11 @@
 `python -m simulator serve --app-url http://127.0.0.1:5000 --port 5001 --ws-port 5002` starts:
 
 - the WeChat API stand-in (simulator.wechat_api) under `/cgi-bin/`, where the app's workers send residents'
-  notices when `WECHAT_API_BASE=http://127.0.0.1:5001/cgi-bin/`;
+  notices when `WECHAT_API_BASE=http://127.0.0.1:5001/cgi-bin/`; and beside it, for the resident API, the
+  mini-program's `/sns/jscode2session`, `/wxa/business/getuserphonenumber` and `/wxa/msg_sec_check` (its AppID
+  config.DEV_MP_APPID, its secret SIM_MP_SECRET: `WECHAT_MP_SECRET`), the Official Account's web login
+  `/sns/oauth2/access_token`, and its authorize page at `/connect/oauth2/authorize` (`WECHAT_OAUTH_URL`), which
+  lets you pick which user you are;
 - WeCom's web login (simulator.wecom_api): `/cgi-bin/gettoken`, `/cgi-bin/auth/getuserinfo` and the authorize page
   `/connect/oauth2/authorize`, where the centre screen's 企业微信登录 goes when `WECOM_API_BASE` and
   `WECOM_OAUTH_URL` point here and `WECOM_APP_SECRET` is SIM_WECOM_APP_SECRET;
@@ -31,6 +35,11 @@ The page polls these JSON endpoints (all loopback, all small):
                                         a member @s the bot in the group
     POST /sim/chat/click {chat_id, userid, event_key, task_id}
                                         a member taps a card button
+    POST /sim/wx-login {openid, unionid?}
+                                        what wx.login gives the mini-program of that user: -> {"code"}, good once
+                                        within 5 minutes at /sns/jscode2session
+    POST /sim/phone-code {phone}        what the getPhoneNumber button gives it once the user allows `phone` (11
+                                        digits): -> {"code"}, good once within 5 minutes
     POST /sim/inject {"target": "wechat_api" | "aibot" | "wecom_api", "action": NAME, ...}
                                         error injection, passed to the stand-in's method of that name (the list is
                                         INJECTIONS); -> {"ok": true} or 400 with the reason. Examples:
@@ -42,7 +51,10 @@ The page polls these JSON endpoints (all loopback, all small):
                                         {"target": "wecom_api", "action": "fail_token", "errcode": -1}
     /cgi-bin/...                        the WeChat API stand-in itself (token, stable_token, message/*/send), the
                                         group robots (webhook/send) and WeCom's gettoken and auth/getuserinfo
-    /connect/oauth2/authorize           WeCom's authorize page: pick a member, back to redirect_uri with a code
+    /sns/..., /wxa/...                  the mini-program's and the Official Account's web login APIs (above)
+    /connect/oauth2/authorize           the authorize page, the Official Account's (appid wx...: pick an openid)
+                                        or WeCom's (the corp id ww...: pick a member); back to redirect_uri with a
+                                        code
 
 A timeline entry is {"seq", "who": "me" | "bot" | "notice" | "system", "text", "time", "sender"}; a group entry
 may instead carry {"card": {"task_id", "source", "title", "desc", "fields": [{"key", "value"}], "note",
@@ -67,7 +79,7 @@ from typing import Any
 from flask import Flask, Response, abort, jsonify, request, send_from_directory
 from werkzeug.serving import make_server
 
-from config import ROOT, Settings
+from config import DEV_MP_APPID, ROOT, Settings
 from simulator import wecom_api, wecom_webhook
 from simulator.aibot import AIBotServer, Limits
 from simulator.officialaccount import OfficialAccount
@@ -80,6 +92,8 @@ DEFAULT_BOT_SECRET = "sim-bot-secret"
 SUPERVISOR_CHAT_ID = "wrk-chat-centre"
 # The self-built app's Secret the WeCom login stand-in accepts (devserver gives the app the same WECOM_APP_SECRET).
 SIM_WECOM_APP_SECRET = "sim-wecom-app-secret"
+# The mini-program's AppSecret the WeChat API stand-in accepts (devserver gives the app the same WECHAT_MP_SECRET).
+SIM_MP_SECRET = "sim-mp-secret"
 # What the page keeps per chat; a demo never needs more and a forgotten tab never grows without bound.
 MAX_ENTRIES = 300
 # Which stand-in methods /sim/inject may call: everything else is refused.
@@ -525,6 +539,23 @@ def create_simulator_app(sim: Simulator, wechat_api_app: Flask | None = None) ->
         sim.group_click(data["chat_id"], data["userid"], data["event_key"], data["task_id"])
         return jsonify({"ok": True})
 
+    @app.post("/sim/wx-login")
+    def wx_login() -> Response | tuple[Response, int]:
+        data = _json_body("openid")
+        unionid = str(data.get("unionid") or "").strip() or None
+        try:
+            return jsonify({"code": sim.wechat_api.wx_login(data["openid"].strip(), unionid)})
+        except ValueError as refused:
+            return jsonify({"ok": False, "error": str(refused)}), 400
+
+    @app.post("/sim/phone-code")
+    def phone_code() -> Response | tuple[Response, int]:
+        data = _json_body("phone")
+        try:
+            return jsonify({"code": sim.wechat_api.phone_code(data["phone"].strip())})
+        except ValueError as refused:
+            return jsonify({"ok": False, "error": str(refused)}), 400
+
     @app.post("/sim/inject")
     def inject() -> Response | tuple[Response, int]:
         try:
@@ -553,10 +584,10 @@ def _json_body(*required: str) -> dict[str, Any]:
 
 
 class CgiBinMount:
-    """/cgi-bin/... and /connect/... go to the Tencent stand-ins (their routes carry the prefix, as Tencent's); the
-    rest: the page."""
+    """/cgi-bin/..., /sns/..., /wxa/... and /connect/... go to the Tencent stand-ins (their routes carry the prefix,
+    as Tencent's); the rest: the page."""
 
-    PREFIXES = ("/cgi-bin/", "/connect/")
+    PREFIXES = ("/cgi-bin/", "/sns/", "/wxa/", "/connect/")
 
     def __init__(self, page: Callable[..., Any], wechat_api_app: Flask) -> None:
         self.page, self.api = page, wechat_api_app
@@ -596,7 +627,12 @@ def start(
     minute, hour); unset, Tencent's (30 a minute, 1,000 an hour), which `python -m simulator serve` always uses."""
     settings = settings or Settings.from_env()
     account = OfficialAccount(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
-    wechat_api_app = create_wechat_api(settings.wechat_appid, settings.wechat_secret)
+    wechat_api_app = create_wechat_api(
+        settings.wechat_appid,
+        settings.wechat_secret,
+        mp_appid=settings.wechat_mp_appid or DEV_MP_APPID,
+        mp_secret=settings.wechat_mp_secret or SIM_MP_SECRET,
+    )
     # Group robots (for tenants without the AI bot) answer under the same /cgi-bin/, one per demo grid.
     robots = wecom_webhook.install(wechat_api_app)
     with (demo_dir / "grids.csv").open(encoding="utf-8") as grids_file:
@@ -673,6 +709,7 @@ def serve(args: argparse.Namespace) -> int:
         bot_secret=args.bot_secret,
         supervisor_chat_id=args.supervisor_chat,
     )
+    mini = running.sim.wechat_api
     street_gateways = "".join(
         f"  WECOM_BOT_ID={bot} WECOM_BOT_SECRET={bot_secret_of(bot)} .venv/bin/python -m bot.gateway   # {bot} 的网关\n"
         for bot in running.sim.directory.bots()
@@ -681,12 +718,15 @@ def serve(args: argparse.Namespace) -> int:
         f"\n模拟器已启动：打开 {running.url}\n"
         f"  居民、指挥中心 → {args.app_url}/wechat（签名，可选安全模式）\n"
         f"  微信接口替身     {running.url}/cgi-bin/\n"
-        f"  企业微信登录替身 {running.url}/connect/oauth2/authorize\n"
+        f"  企业微信登录、公众号网页授权替身 {running.url}/connect/oauth2/authorize\n"
+        f"  小程序接口替身   {running.url}/sns/、{running.url}/wxa/（wx.login 的 code：POST /sim/wx-login）\n"
         f"  企业微信机器人替身 {running.ws_url}\n\n"
         f"让网格通连到这里（在运行 make run 和网关的终端里先设置）：\n"
         f"  export WECHAT_API_BASE={running.url}/cgi-bin/\n"
         f"  export WECOM_API_BASE={running.url}/cgi-bin/ WECOM_OAUTH_URL={running.url}/connect/oauth2/authorize\n"
         f"  export WECOM_APP_SECRET={running.sim.wecom_api.secret if running.sim.wecom_api else ''}\n"
+        f"  export WECHAT_OAUTH_URL={running.url}/connect/oauth2/authorize\n"
+        f"  export WECHAT_MP_APPID={mini.mp_appid} WECHAT_MP_SECRET={mini.mp_secret}\n"
         f"  export WECOM_WS_URL={running.ws_url}\n"
         f"  export WECOM_BOT_ID={args.bot_id} WECOM_BOT_SECRET={args.bot_secret}\n"
         f"  export WECOM_SUPERVISOR_CHAT_ID={args.supervisor_chat}\n"

@@ -8,21 +8,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from simulator.wechat_api import WeChatApi, create_wechat_api
+from tests.simulator.conftest import Clock
 
 APPID, SECRET = "wx-test-appid", "test-secret"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
