@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+import api
 import centre
 import cli
 from bot import logs, ops, runtime, wechat, wecom
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(wechat.blueprint)
     app.register_blueprint(wecom.blueprint)
     centre.install(app)  # the command centre's screen, /centre/
+    api.install(app)  # the resident app's API, /api/v1
     ops.install(app, rt)  # /healthz, /metrics, and a request id on every request
     cli.register(app)
     if settings.proxy_hops:

@@ -14,6 +14,7 @@ import click
 from flask import Flask, current_app
 from sqlmodel import Session, col, select
 
+import api
 from bot import jobs
 from bot.runtime import Runtime
 from handlers import admin, centre, moves
@@ -28,6 +29,7 @@ from storage.tickets import STATUS_NAMES
 
 DEMO = Path(__file__).resolve().parent / "demo"
 LIFECYCLE_PAGE = Path(__file__).resolve().parent / "docs" / "lifecycle.md"
+API_DOCUMENT = Path(__file__).resolve().parent / "docs" / "openapi.json"
 
 
 def rt() -> Runtime:
@@ -267,8 +269,20 @@ def register(app: Flask) -> None:
         LIFECYCLE_PAGE.write_text(fresh, encoding="utf-8")
         click.echo(f"{LIFECYCLE_PAGE}: {len(moves.MOVES)} moves")
 
+    @app.cli.command("api-doc")
+    @click.option("--check", is_flag=True, help="Only say whether docs/openapi.json is current (exit 1 if not).")
+    def api_doc(check: bool) -> None:
+        """Publish the resident API's OpenAPI document (api/openapi.yaml) as docs/openapi.json."""
+        fresh = api.document()
+        if check:
+            current = API_DOCUMENT.read_text(encoding="utf-8") if API_DOCUMENT.exists() else ""
+            raise SystemExit(0 if fresh == current else 1)
+        API_DOCUMENT.write_text(fresh, encoding="utf-8")
+        click.echo(f"{API_DOCUMENT}: {len(api.spec()['paths'])} paths")
+
     @app.cli.command("sweep")
     def sweep() -> None:
         """Run both cron sweeps now: due reminders and escalations, then undelivered outbox rows."""
         click.echo(f"reminders and escalations queued: {jobs.sweep_tickets()}")
         click.echo(f"re-enqueued {jobs.sweep_outbox()}")
+        click.echo(f"abandoned photos deleted: {jobs.sweep_photos()}")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config import Settings
-from simulator.server import SIM_WECOM_APP_SECRET, bot_secret_of
+from simulator.server import SIM_MP_SECRET, SIM_WECOM_APP_SECRET, bot_secret_of
 
 ROOT = Path(__file__).resolve().parent
 # Exit status 2: the process refused its configuration (bot.gateway, flask/click usage). Starting it again would
@@ -141,6 +141,11 @@ def main() -> int:
     env.setdefault("WECOM_API_BASE", f"http://127.0.0.1:{sim_port}/cgi-bin/")
     env.setdefault("WECOM_OAUTH_URL", f"http://127.0.0.1:{sim_port}/connect/oauth2/authorize")
     env.setdefault("WECOM_APP_SECRET", SIM_WECOM_APP_SECRET)
+    # The resident app: the mini-program's sign-in, content check and phone numbers, and the Official Account's web
+    # login for the page /m/, all answered by the simulator. The group card links its photos through this address.
+    env.setdefault("WECHAT_MP_SECRET", SIM_MP_SECRET)
+    env.setdefault("WECHAT_OAUTH_URL", f"http://127.0.0.1:{sim_port}/connect/oauth2/authorize")
+    env.setdefault("WGT_PUBLIC_URL", f"http://127.0.0.1:{port}")
     python = sys.executable
     flask = [python, "-m", "flask", "--app", "app"]
     subprocess.run([*flask, "seed-demo"], env=env, cwd=ROOT, check=True)

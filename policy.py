@@ -49,3 +49,7 @@ URGE_INTERVAL = timedelta(hours=2)
 # -- the centre ------------------------------------------------------------------------------------------------
 # 回访 lists tickets resolved this many days back that are worth a call.
 CALLBACK_DAYS = 7
+
+# -- the resident app ---------------------------------------------------------------------------------------
+# Photos one resident may upload in an hour (a report takes at most 9).
+PHOTOS_PER_HOUR = 60

@@ -16,6 +16,9 @@ from rq.cron import CronScheduler
 from bot import jobs, logs, runtime
 from config import Settings
 
+# Photos uploaded for a report that never came are deleted an hour after; looking every 5 minutes is enough.
+PHOTO_SWEEP_SECONDS = 300
+
 
 def name(role: str, queue: str) -> str:
     """The name rq shows, e.g. wanggetong-worker@web1:4242: which queue, what, and where the process is."""
@@ -31,6 +34,7 @@ def main(argv: list[str]) -> None:
         cron = CronScheduler(connection=rt.redis, name=name("cron", settings.queue_name))
         cron.register(jobs.sweep_outbox, rt.settings.queue_name, interval=rt.settings.outbox_sweep_seconds)
         cron.register(jobs.sweep_tickets, rt.settings.queue_name, interval=rt.settings.ticket_sweep_seconds)
+        cron.register(jobs.sweep_photos, rt.settings.queue_name, interval=PHOTO_SWEEP_SECONDS)
         cron.start()
         return
     Worker([rt.queue], connection=rt.redis, name=name("worker", settings.queue_name)).work(with_scheduler=False)

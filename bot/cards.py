@@ -38,21 +38,26 @@ def ticket_of(task_id: str) -> int | None:
     return int(number) if kind == "ticket" and number.isdecimal() and number.isascii() else None
 
 
-def template_card(card: Card, task_id: str, headline: str = "") -> dict[str, Any]:
+def template_card(card: Card, task_id: str, headline: str = "", photos_url: str = "") -> dict[str, Any]:
     """The template_card object for aibot_send_msg and aibot_respond_update_msg.
 
     button_interaction requires a button list. A card with nothing left to do (resolved, closed, cancelled) keeps
-    one button that names the state; its key ("status:12") is no command, so a tap only refreshes the card.
+    one button that names the state; its key ("status:12") is no command, so a tap only refreshes the card. The
+    resident's photos are a row that opens their page (type 1, a link) when there is an address for it.
     """
     number = card.number
     buttons = [
         {"text": label, "style": PRIMARY if i == 0 else SECONDARY, "key": key}
         for i, (key, label) in enumerate(card.buttons[:MAX_BUTTONS])
     ] or [{"text": card.description.split("，")[0] or "查看", "style": SECONDARY, "key": f"status:{number}"}]
+    rows: list[dict[str, Any]] = [{"keyname": name, "value": value} for name, value in card.fields]
+    if card.photos:
+        row: dict[str, Any] = {"keyname": "照片", "value": f"{card.photos}张" + ("，点击查看" if photos_url else "")}
+        rows.insert(2, row | ({"type": 1, "url": photos_url} if photos_url else {}))
     data: dict[str, Any] = {
         "card_type": "button_interaction",
         "main_title": {"title": card.title, "desc": card.description},
-        "horizontal_content_list": [{"keyname": name, "value": value} for name, value in card.fields[:MAX_ROWS]],
+        "horizontal_content_list": rows[:MAX_ROWS],
         "button_list": buttons,
         "task_id": task_id,
     }
@@ -63,9 +68,9 @@ def template_card(card: Card, task_id: str, headline: str = "") -> dict[str, Any
     return data
 
 
-def card_message(card: Card, task_id: str, headline: str = "") -> dict[str, Any]:
+def card_message(card: Card, task_id: str, headline: str = "", photos_url: str = "") -> dict[str, Any]:
     """The body of an aibot_send_msg carrying this card (chatid is added by the sender)."""
-    return {"msgtype": "template_card", "template_card": template_card(card, task_id, headline)}
+    return {"msgtype": "template_card", "template_card": template_card(card, task_id, headline, photos_url)}
 
 
 def markdown_message(text: str) -> dict[str, Any]:

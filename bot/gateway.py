@@ -39,7 +39,7 @@ from urllib.parse import urlparse
 
 from sqlmodel import Session
 
-from bot import delivery, jobs, logs, ops, pusher, runtime
+from bot import delivery, jobs, logs, ops, photolinks, pusher, runtime
 from bot.botlock import BotLock, RedisTrouble
 from bot.cards import TASK_ID, template_card
 from bot.channels import GATEWAY_WAKE_CHANNEL, wake_channel
@@ -332,7 +332,9 @@ class Gateway:
         if card is not None and isinstance(task_id, str) and TASK_ID.fullmatch(task_id):
             await self._count_answer(frame)  # an update counts like a reply
             try:  # first: Tencent takes a card update only within 5 s of the click
-                await self.client.update_template_card(frame, template_card(card, task_id))  # the card tapped
+                photos_url = photolinks.ticket_page(self.rt.settings, card.number) if card.photos else ""
+                tapped = template_card(card, task_id, photos_url=photos_url)
+                await self.client.update_template_card(frame, tapped)  # the card tapped
             except Exception as failure:
                 log.warning("card %s not updated: %s", task_id, failure)
         await self._reply(frame, outcome)

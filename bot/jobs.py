@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from bot import delivery, runtime
 from bot.channels import GATEWAY_KINDS, Delivery, DeliveryError, wake_channel
-from handlers import lifecycle, notices, supervisor
+from handlers import lifecycle, notices, selfservice, supervisor
 from storage import outbox
 from storage.db import transaction
 from storage.models import OutboxKind, utcnow
@@ -100,6 +100,22 @@ def sweep_outbox() -> int:
         stale = outbox.stale(session, now - timedelta(seconds=rt.settings.outbox_grace_seconds), now)
     enqueue(rt, stale)
     return len(stale)
+
+
+def sweep_photos() -> int:
+    """Delete photos uploaded more than an hour ago that no report named: the row first, then the file (a file
+    left by a failed delete is an orphan nobody can name; a row left without its file would show a broken photo)."""
+    rt = runtime.current()
+    with transaction(rt.engine) as session:
+        gone = list(selfservice.abandoned_photos(session, utcnow()))
+        for photo in gone:
+            session.delete(photo)
+    for photo in gone:
+        try:
+            rt.photos.delete(photo.key)
+        except Exception:  # the store away: the file stays, unnamed; the next photo is still tried
+            log.warning("could not delete an abandoned photo's file", extra={"photo_id": photo.id})
+    return len(gone)
 
 
 def sweep_tickets() -> int:

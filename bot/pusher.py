@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot import delivery, runtime
+from bot import delivery, photolinks, runtime
 from bot.cards import TASK_ID_REFUSED, card_message, markdown_message, task_id_for
 from bot.channels import GATEWAY_KINDS
 from bot.frames import errcode_of, is_retryable
@@ -169,7 +169,9 @@ class Pusher:
             headline = notices.GROUP_HEADLINES.get(row.event, "")
             assert row.id is not None and ticket.id is not None
             task_id = task_id_for(ticket.id, row.id, row.created_at)
-            return Body(card_message(card_for(session, ticket), task_id, headline), task_id)
+            card = card_for(session, ticket)
+            photos_url = photolinks.ticket_page(self.settings, ticket.id) if card.photos else ""
+            return Body(card_message(card, task_id, headline, photos_url), task_id)
         text = notices.render(session, row)
         if not text:
             raise delivery.Unsendable(f"nothing to say for ticket {row.ticket_id}")

@@ -24,6 +24,7 @@ from config import Settings
 from handlers import complaints, sla
 from handlers.workcal import WorkCalendar
 from storage.db import make_engine
+from storage.photostore import PhotoStore, open_store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -133,6 +134,11 @@ class Runtime:
     @cached_property
     def quick_queue(self) -> Queue:
         return Queue(self.settings.queue_name, connection=self.quick_redis)
+
+    @cached_property
+    def photos(self) -> PhotoStore:
+        """Where residents' photos are kept (WGT_PHOTO_STORE; a directory under var/ by default)."""
+        return open_store(self.settings.photo_store, self.settings.var_dir / "photos")
 
     @cached_property
     def channel(self) -> Channel:

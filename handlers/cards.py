@@ -10,7 +10,7 @@ from sqlmodel import Session
 from handlers import complaints, sla
 from handlers.clock import fmt
 from handlers.privacy import mask
-from storage import tickets
+from storage import photos, tickets
 from storage.models import Grid, Person, Status, Ticket, utcnow
 from storage.tickets import STATUS_NAMES
 
@@ -32,6 +32,7 @@ class Card:
     fields: list[tuple[str, str]] = field(default_factory=list)
     buttons: list[tuple[str, str]] = field(default_factory=list)  # (event key "accept:12", label)
     note: str = ""  # the latest act, "张伟 已接单 11月23日 10:42"
+    photos: int = 0  # the resident's photos that may be shown (bot/ links the card to them)
 
 
 def card_for(session: Session, ticket: Ticket, now: datetime | None = None) -> Card:
@@ -63,6 +64,7 @@ def card_for(session: Session, ticket: Ticket, now: datetime | None = None) -> C
         fields=fields,
         buttons=[(f"{key}:{ticket.id}", label) for key, label in BUTTONS.get(status, [])],
         note=last_act(session, ticket),
+        photos=len(photos.shown_of_ticket(session, ticket.id)),
     )
 
 

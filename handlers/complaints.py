@@ -70,6 +70,15 @@ def is_chatter(text: str, intent: nlp.Intent) -> bool:
     return bare in GREETINGS or (not intent.keywords and not intent.urgent and len(bare) < 6)
 
 
+@dataclass(frozen=True)
+class Taken:
+    """What became of a complaint: the reply, and the ticket it opened or was linked to (None: not a complaint)."""
+
+    reply: Reply
+    ticket: Ticket | None = None
+    linked: bool = False
+
+
 def take_complaint(msg: Message, text: str, ctx: Context) -> Reply:
     """Open a ticket for the text and route it, or ask once where it is."""
     waiting = tickets.awaiting_answer(ctx.session, ctx.person.id or 0)
@@ -77,30 +86,44 @@ def take_complaint(msg: Message, text: str, ctx: Context) -> Reply:
         return complete_location(waiting, text, ctx)
     if waiting is not None:
         return supplement(waiting, text, ctx)
+    return new_complaint(msg, text, ctx).reply
 
+
+def new_complaint(msg: Message, text: str, ctx: Context, address: str = "", ask_where: bool = True) -> Taken:
+    """A new complaint from any channel: classify, route (by the pin in `msg.lat`/`msg.lng` when it falls in a
+    grid, else the place the address or text names, else the resident's bound grid), link it to the open ticket it
+    repeats or open a ticket, then assign it, hold it, queue it for the centre or (`ask_where`) ask where it is."""
     intent = nlp.classify(text)
     if is_chatter(text, intent):
-        return Reply(GREETING)
-    routing = route_for(text, ctx.person, ctx)
+        return Taken(Reply(GREETING))
+    routing = route_for(f"{address} {text}" if address else text, ctx.person, ctx, msg.lat, msg.lng)
     if same := duplicate_of(text, intent, routing, ctx):
-        return link(same[0], same[1], text, routing.place_text, msg, ctx)
+        return Taken(link(same[0], same[1], text, routing.place_text, msg, ctx), same[0], linked=True)
     over = over_limit(ctx)
     ticket = open_new(text, intent, ctx.person, msg.channel, msg.dedupe_key, ctx)
-    ticket.location_text = routing.place_text[:250]
+    ticket.location_text = (address or routing.place_text)[:250]
+    ticket.lat, ticket.lng = msg.lat, msg.lng
+    return Taken(Reply(warn(ticket) + settle(ticket, intent, routing, over, ask_where, text, ctx)), ticket)
+
+
+def settle(
+    ticket: Ticket, intent: nlp.Intent, routing: Routing, over: str, ask_where: bool, text: str, ctx: Context
+) -> str:
+    """Put a new ticket where it belongs; the resident's reply, after the urgent warning."""
     if over:
-        return Reply(warn(ticket) + hold_for_centre(ticket, over, ctx))
+        return hold_for_centre(ticket, over, ctx)
     if routing.grid is not None and not ticket.urgent and intent.confidence < nlp.min_confidence():
         # Not sure what it is: a person decides before a grid is asked to act on a guess (urgent never waits).
-        return Reply(queue_for_dispatch(ticket, ctx, suggested=routing.grid))
+        return queue_for_dispatch(ticket, ctx, suggested=routing.grid)
     if routing.grid is not None:
-        return Reply(warn(ticket) + assign(ticket, routing.grid, ctx))
-    place = nlp.extract_place(text)
-    if place is None or not (place.community or place.road):
+        return assign(ticket, routing.grid, ctx)
+    found = nlp.extract_place(text)
+    if ask_where and (found is None or not (found.community or found.road)):
         # "3号楼" alone does not say which compound: ask, once.
         ticket.awaiting = "location"
         sla.pause(ticket, ctx.now)  # waiting for the resident: the clock does not run
-        return Reply(warn(ticket) + f"已收到，工单号 {number(ticket, ctx)}（{label(ticket)}）。{ASK_LOCATION}")
-    return Reply(warn(ticket) + queue_for_dispatch(ticket, ctx))
+        return f"已收到，工单号 {number(ticket, ctx)}（{label(ticket)}）。{ASK_LOCATION}"
+    return queue_for_dispatch(ticket, ctx)
 
 
 def open_new(
@@ -145,9 +168,13 @@ def number(ticket: Ticket, ctx: Context) -> int:
     return ticket.id
 
 
-def route_for(text: str, resident: Person, ctx: Context) -> Routing:
-    """The grid the text names; with no place named at all, the grid of the resident's bound address."""
-    routing = index(ctx).route_text(text, home_community(resident.address))
+def route_for(text: str, resident: Person, ctx: Context, lat: float | None = None, lng: float | None = None) -> Routing:
+    """The grid a pinned point falls in; else the grid the text names; with no place named at all, the grid of
+    the resident's bound address."""
+    grid_index = index(ctx)
+    if lat is not None and lng is not None and (pinned := grid_index.locate(lat, lng)) is not None:
+        return Routing(pinned, grid_index.route_text(text).place_text)
+    routing = grid_index.route_text(text, home_community(resident.address))
     if routing.grid is None and not routing.place_text and resident.grid_id is not None:
         routing = Routing(ctx.session.get(Grid, resident.grid_id), resident.address)
     return routing

@@ -64,3 +64,22 @@ def by_chat_id(session: Session, chat_id: str) -> Grid | None:
     if not chat_id:
         return None
     return session.exec(select(Grid).where(Grid.chat_id == chat_id).order_by(Grid.code)).first()
+
+
+def near(session: Session, lat: float, lng: float, span: float, limit: int) -> Sequence[Grid]:
+    """The grids whose centre is within `span` degrees of the point (a box, not a circle), nearest code first."""
+    query = (
+        select(Grid)
+        .where(
+            col(Grid.lat).between(lat - span, lat + span),
+            col(Grid.lng).between(lng - span, lng + span),
+        )
+        .order_by(col(Grid.code))
+        .limit(limit)
+    )
+    return session.exec(query).all()
+
+
+def first_placed(session: Session) -> Grid | None:
+    """The first grid with a centre: where a map opens when nothing else says where."""
+    return session.exec(select(Grid).where(col(Grid.lat).is_not(None)).order_by(col(Grid.code)).limit(1)).first()

@@ -115,6 +115,10 @@ class Grid(SQLModel, table=True):
 class Person(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     openid: str | None = Field(default=None, unique=True, max_length=64)
+    # The same resident in our mini-program (its openid differs from the Official Account's), and WeChat's unionid,
+    # which is the same in both when the two are bound to one 开放平台 account: it makes them one person.
+    mp_openid: str | None = Field(default=None, unique=True, max_length=64)
+    unionid: str | None = Field(default=None, unique=True, max_length=64)
     wecom_userid: str | None = Field(default=None, unique=True, max_length=64)
     role: str = Field(default=Role.RESIDENT, max_length=16, index=True)
     name: str = Field(default="", max_length=64)
@@ -268,6 +272,39 @@ class DataVersion(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=32)
     token: str = Field(max_length=32)
     changed_at: datetime = Field(default_factory=utcnow)
+
+
+class PhotoCheck(StrEnum):
+    """What WeChat's content check (mediaCheckAsync) said of a photo; a risky one is never shown."""
+
+    PENDING = "pending"
+    PASS = "pass"
+    REVIEW = "review"
+    RISKY = "risky"
+
+
+class Photo(SQLModel, table=True):
+    """A resident's photo: uploaded first (the mini-program sends one file per request), then named by the ticket
+    it belongs to. One that no ticket named within an hour is deleted by the sweep, file and row."""
+
+    __table_args__ = (Index("ix_photo_person_created", "person_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Where the store keeps it (storage/photostore.py): "2026/12/03/<hex>.jpg".
+    key: str = Field(unique=True, max_length=96)
+    person_id: int = Field(foreign_key="person.id")
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    sha256: str = Field(max_length=64)
+    width: int = 0
+    height: int = 0
+    size: int = 0
+    # Where the camera was, from its EXIF (the rest of the EXIF is stripped).
+    lat: float | None = None
+    lng: float | None = None
+    check: str = Field(default=PhotoCheck.PENDING, max_length=16)  # a PhotoCheck
+    # mediaCheckAsync's trace_id: its result event names it.
+    trace_id: str = Field(default="", max_length=64, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class InboundMessage(SQLModel, table=True):

@@ -133,16 +133,14 @@ def events_by_actor(session: Session, actor_id: int, since: datetime) -> Sequenc
     return session.exec(query).all()
 
 
-def of_resident(session: Session, resident_id: int, limit: int = 5) -> Sequence[Ticket]:
-    """The resident's tickets, those they were linked to as a further reporter included, newest first."""
+def of_resident(session: Session, resident_id: int, limit: int = 5, before: int | None = None) -> Sequence[Ticket]:
+    """The resident's tickets, those they were linked to as a further reporter included, newest first; with
+    `before`, only those numbered below it (the next page)."""
     linked = select(TicketReporter.ticket_id).where(TicketReporter.person_id == resident_id)
-    query = (
-        select(Ticket)
-        .where(or_(col(Ticket.resident_id) == resident_id, col(Ticket.id).in_(linked)))
-        .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
-        .limit(limit)
-    )
-    return session.exec(query).all()
+    query = select(Ticket).where(or_(col(Ticket.resident_id) == resident_id, col(Ticket.id).in_(linked)))
+    if before is not None:
+        query = query.where(col(Ticket.id) < before)
+    return session.exec(query.order_by(col(Ticket.id).desc()).limit(limit)).all()
 
 
 def awaiting_location(session: Session, resident_id: int) -> Ticket | None:

@@ -118,6 +118,7 @@ function fillPickers() {
     state.resident = residents.value;
     state.drawn["resident-chat"] = null;
     pollResident();
+    if (!$("phone").hidden) openPhone();
   });
   $("centre-who").textContent = `${d.supervisor.name}（${d.supervisor.id}）`;
   const members = $("member-picker");
@@ -203,6 +204,7 @@ async function pollStatus() {
     node.className = "dot " + (up === null || up === undefined ? "" : up ? "up" : "down");
     node.title = up ? upText : downText;
   };
+  state.appUrl = s.app_url;
   $("centre-screen").href = s.app_url + "/centre/";  // the screen is 网格通's own page, not the simulator's
   mark("status-app", s.app, "网格通在运行：" + s.app_url, "连不上网格通 " + s.app_url + "，先运行 make run");
   // One gateway per bot: the default bot's and each street's own (make run starts them all).
@@ -210,6 +212,22 @@ async function pollStatus() {
   const bots = Object.keys(s.bots || {}).length;
   mark("status-gateway", s.gateway, "企业微信网关已连接（" + bots + " 个机器人）",
     "网关没有连上：" + missing.join("、") + "，先运行 python -m bot.gateway");
+}
+
+// ---- the resident's phone: the page /m/ as the selected resident --------------------------------------------
+
+function openPhone() {
+  // The stand-in's authorize page (this origin) reads whose WeChat the phone is, and asks nothing, as WeChat
+  // does for snsapi_base; ?reset=1 makes the page sign in again as that resident.
+  document.cookie = "sim_wechat_user=" + encodeURIComponent(state.resident) + "; path=/; SameSite=Lax";
+  $("phone-frame").src = state.appUrl + "/m/?reset=1";
+}
+
+function togglePhone() {
+  const phone = $("phone");
+  phone.hidden = !phone.hidden;
+  $("phone-toggle").setAttribute("aria-pressed", String(!phone.hidden));
+  if (!phone.hidden) openPhone();
 }
 
 // ---- sending -----------------------------------------------------------------------------------------------
@@ -281,6 +299,7 @@ async function main() {
   state.directory = await getJSON("/sim/directory");
   fillPickers();
   wire("resident-form", "resident-input", "resident-chips", sendResident);
+  $("phone-toggle").addEventListener("click", () => pollStatus().then(togglePhone).catch(report));
   wire("group-form", "group-input", "group-chips", sendGroup);
   wire("centre-form", "centre-input", "centre-chips", sendCentre);
   for (const button of $("switch").querySelectorAll("button")) {

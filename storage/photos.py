@@ -1,0 +1,56 @@
+"""Residents' photos: the rows that say whose photo a stored file is, which ticket it belongs to and whether it may
+be shown (the files themselves are in the photo store, storage/photostore.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from storage.models import Photo, PhotoCheck
+
+
+def add(session: Session, photo: Photo) -> Photo:
+    session.add(photo)
+    session.flush()
+    return photo
+
+
+def unattached(session: Session, person_id: int, ids: Sequence[int]) -> list[Photo]:
+    """These photos of the person's that no ticket has yet, in the order asked (fewer when some are not)."""
+    if not ids:
+        return []
+    query = select(Photo).where(col(Photo.id).in_(ids), Photo.person_id == person_id, col(Photo.ticket_id).is_(None))
+    found = {p.id: p for p in session.exec(query).all()}
+    return [found[i] for i in ids if i in found]
+
+
+def uploaded_since(session: Session, person_id: int, since: datetime) -> int:
+    query = select(Photo.id).where(Photo.person_id == person_id, col(Photo.created_at) >= since)
+    return len(session.exec(query).all())
+
+
+def of_ticket(session: Session, ticket_id: int) -> Sequence[Photo]:
+    query = select(Photo).where(Photo.ticket_id == ticket_id).order_by(col(Photo.id))
+    return session.exec(query).all()
+
+
+def shown_of_ticket(session: Session, ticket_id: int) -> Sequence[Photo]:
+    """The ticket's photos that may be shown: not judged risky by WeChat's content check."""
+    return [p for p in of_ticket(session, ticket_id) if p.check != PhotoCheck.RISKY]
+
+
+def by_id(session: Session, photo_id: int) -> Photo | None:
+    return session.get(Photo, photo_id)
+
+
+def abandoned(session: Session, before: datetime, limit: int = 200) -> Sequence[Photo]:
+    """Photos uploaded before `before` that no ticket named: the sweep deletes them, file and row."""
+    query = (
+        select(Photo)
+        .where(col(Photo.ticket_id).is_(None), col(Photo.created_at) < before)
+        .order_by(col(Photo.id))
+        .limit(limit)
+    )
+    return session.exec(query).all()
