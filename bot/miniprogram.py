@@ -6,6 +6,8 @@ wechatpy 1.8.18 knows only the v1 bodies of these calls.
 - `MiniProgramClient.phone_number`: the code of the getPhoneNumber button -> the number, without country code.
 - `MiniProgramClient.check_text`: content safety v2 (msgSecCheck). Errcode 0 only says the check ran; the verdict
   is `result.suggest`.
+- `MiniProgramClient.send_subscribe`: one subscribe message (订阅消息), which spends one of the user's acceptances
+  at Tencent; 43101 (NO_SUBSCRIPTION) when they have none left.
 - `oa_web_openid`: the code the Official Account's authorize page (snsapi_base) sends back -> openid, unionid.
 
 The mini-program's access token (its own app, its own token) is shared through Redis like the Official Account's
@@ -39,6 +41,8 @@ TOKEN_REFUSED = frozenset({40001, 40014, 42001})
 # code2session's refusals of the code: invalid or expired, used already, too many logins a minute for this user.
 CODE_INVALID, CODE_USED, FREQUENCY_LIMIT = 40029, 40163, 45011
 SUGGESTIONS = ("pass", "review", "risky")
+# subscribe/send: the user has not accepted the template (or every acceptance is spent).
+NO_SUBSCRIPTION = 43101
 # msgSecCheck v2's scenes: 1 资料, 2 评论, 3 论坛, 4 社交日志.
 SCENE_PROFILE, SCENE_COMMENT, SCENE_FORUM, SCENE_LOG = 1, 2, 3, 4
 
@@ -127,6 +131,18 @@ class MiniProgramClient:
             # Errcode 0 without a verdict is not a pass.
             raise WeChatUnreachable("msg_sec_check answered without a verdict")
         return TextVerdict(suggest, label)
+
+    def send_subscribe(
+        self, openid: str, template_id: str, data: dict[str, dict[str, str]], page: str = "", state: str = ""
+    ) -> None:
+        """One subscribe message to `openid`: `data` is {keyword: {"value"}}, `page` the mini-program page a tap opens
+        (none when empty), `state` "developer", "trial" or "formal" (Tencent's default: formal)."""
+        body: dict[str, Any] = {"touser": openid, "template_id": template_id, "data": data}
+        if page:
+            body["page"] = page
+        if state:
+            body["miniprogram_state"] = state
+        self._call("cgi-bin/message/subscribe/send", body)
 
     def access_token(self, refused: str | None = None) -> str:
         """The shared token, or (with `refused`) one other than the token Tencent just refused."""

@@ -3,12 +3,19 @@
 A notice goes out as a customer-service message (客服消息) while WeChat allows one: at most 5 within 48 hours of
 the resident's last message. Otherwise, or when WeChat says the window is closed, it goes out as a template
 message. The access token is shared by every worker through Redis and refreshed by one of them at a time.
+
+A notice written to "mp:<mini-program openid>" (handlers/notify.py) goes out as the mini-program's subscribe
+message (订阅消息) when the resident has a credit for it (storage/subscriptions.py: one per acceptance), spent in
+the database before the send. With none left, or when WeChat says there is none (43101), it goes to the resident's
+Official Account openid as above; a resident without one is told nothing and the row fails, saying why.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,11 +28,15 @@ from sqlmodel import Session
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from bot import miniprogram
 from bot.channels import Delivery, DeliveryError, retryable
 from bot.sharedtoken import SharedToken, TokenUnavailable
 from config import Settings
 from handlers.clock import local
-from storage import notices
+from handlers.notify import MINI_PROGRAM
+from handlers.selfservice import for_app
+from storage import notices, people, subscriptions
+from storage.db import transaction
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -45,6 +56,11 @@ CLAIM_SECONDS = 3 * 24 * 3600
 # A claim younger than this may belong to an attempt still under way (the outbox lease is 60 s).
 CLAIM_IN_FLIGHT_SECONDS = 120
 SENDING = "sending"
+# How a notice went out (Outbox.via): customer-service message, template message, the mini-program's subscribe message.
+SUBSCRIBE = "subscribe"
+VIAS = ("custom", "template", SUBSCRIBE)
+# The mini-program page a tap on a subscribe message opens: the ticket, in the published mini-program.
+SUBSCRIBE_PAGE = "pages/ticket/ticket?id={ticket}"
 
 # The notice template (公众号后台 → 模板消息, a category template such as “工单进度提醒”): keyword -> (type, source).
 # The keywords must be the ones the chosen template has. Each type has Tencent's length limit (FIELD_LIMITS).
@@ -139,14 +155,24 @@ class OfficialAccountClient(WeChatClient):
 
 
 class ResidentNoticeChannel:
-    """Delivers `resident_notice` rows to residents; `send` returns how: "custom" or "template"."""
+    """Delivers `resident_notice` rows to residents; `send` returns how: "custom", "template" or "subscribe"."""
 
-    def __init__(self, settings: Settings, redis: Redis, engine: Engine, template_id: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: Redis,
+        engine: Engine,
+        template_id: str | None = None,
+        mp_template_id: str | None = None,
+    ) -> None:
         self.redis = redis
         self.engine = engine
         self.client = OfficialAccountClient(settings, redis)
         # WECHAT_NOTICE_TEMPLATE_ID (proposed Settings.wechat_notice_template_id); empty: custom messages only.
         self.template_id = template_id if template_id is not None else settings.wechat_notice_template_id
+        # WECHAT_MP_NOTICE_TEMPLATE_ID; empty (or no mini-program secret): no subscribe messages.
+        self.mp_template_id = mp_template_id if mp_template_id is not None else settings.wechat_mp_notice_template_id
+        self.mini = miniprogram.MiniProgramClient(settings, redis) if settings.miniprogram else None
         self.claim_prefix = f"wgt:oa:{settings.wechat_appid}:notice:"
 
     def send(self, delivery: Delivery) -> str:
@@ -184,7 +210,7 @@ class ResidentNoticeChannel:
 
     def _already_claimed(self, previous: Any) -> str:
         value = previous.decode() if isinstance(previous, bytes) else str(previous or "")
-        if value in ("custom", "template"):
+        if value in VIAS:
             return value
         if value.startswith(SENDING + ":"):
             started = float(value.split(":", 1)[1] or 0)
@@ -199,11 +225,81 @@ class ResidentNoticeChannel:
             log.warning("could not drop the claim %s; the row's retry will fail as unknown", key)
 
     def _deliver(self, delivery: Delivery) -> str:
+        if delivery.recipient.startswith(MINI_PROGRAM):
+            return self._subscribe(delivery, delivery.recipient.removeprefix(MINI_PROGRAM))
+        return self._official_account(delivery, None)
+
+    def _subscribe(self, delivery: Delivery, mp_openid: str) -> str:
+        """The mini-program's subscribe message, spending one credit first; without one, the Official Account."""
         now = utcnow()
         try:
             with Session(self.engine) as session:
+                person = people.by_mp_openid(session, mp_openid)
+                oa_openid = person.openid if person is not None and person.subscribed else None
+                ticket_id = notices.ticket_of(session, delivery.outbox_id)
+        except SQLAlchemyError as failure:
+            raise DeliveryError(f"database: {failure}", permanent=False) from failure
+        if self.mini is None or not self.mp_template_id:
+            why = "subscribe messages are off (WECHAT_MP_NOTICE_TEMPLATE_ID or WECHAT_MP_SECRET empty)"
+            return self._fall_back(delivery, oa_openid, mp_openid, why)
+        try:
+            with transaction(self.engine) as session:
+                left = subscriptions.take(session, mp_openid, self.mp_template_id, now)
+        except SQLAlchemyError as failure:
+            raise DeliveryError(f"database: {failure}", permanent=False) from failure
+        if left is None:
+            why = "no subscribe credit left (the resident has not accepted the notice template again)"
+            return self._fall_back(delivery, oa_openid, mp_openid, why)
+        data = template_data(delivery.event, for_app(delivery.text), ticket_id, now)
+        page = SUBSCRIBE_PAGE.format(ticket=ticket_id) if ticket_id else ""
+        try:
+            self.mini.send_subscribe(mp_openid, self.mp_template_id, data, page)
+        except miniprogram.WeChatRefused as refused:
+            if refused.errcode == miniprogram.NO_SUBSCRIPTION:
+                # Tencent's count is the one that holds: it has none, so ours is none too.
+                self._credits(lambda session: subscriptions.none_left(session, mp_openid, self.mp_template_id))
+                why = f"wechat {refused.errcode}: the resident has no subscription left at WeChat (credits set to 0)"
+                return self._fall_back(delivery, oa_openid, mp_openid, why)
+            self._credits(lambda session: subscriptions.give_back(session, mp_openid, self.mp_template_id))
+            permanent = not refused.retryable
+            raise DeliveryError(f"wechat {refused.errcode}: {refused.errmsg}", permanent=permanent) from None
+        except miniprogram.WeChatUnreachable as failure:
+            # Mostly nothing was sent (no token, no connection): the credit comes back, or an outage would spend them
+            # all on retries. After a read timeout that did deliver we count one too many; the next send's 43101
+            # corrects it, and Tencent never sends more than the resident accepted.
+            self._credits(lambda session: subscriptions.give_back(session, mp_openid, self.mp_template_id))
+            raise DeliveryError(f"mini-program: {failure}", permanent=False) from None
+        log.info("outbox %s: subscribe message sent, %s credits left", delivery.outbox_id, left)
+        return SUBSCRIBE
+
+    def _credits(self, change: Callable[[Session], None]) -> None:
+        try:
+            with transaction(self.engine) as session:
+                change(session)
+        except SQLAlchemyError:
+            log.warning("subscribe credits not updated", exc_info=True)
+
+    def _fall_back(self, delivery: Delivery, oa_openid: str | None, mp_openid: str, why: str) -> str:
+        if not oa_openid:
+            raise DeliveryError(f"{why}; no Official Account to send it through instead", permanent=True)
+        log.info("outbox %s: %s; through the Official Account instead", delivery.outbox_id, why)
+        return self._official_account(replace(delivery, recipient=oa_openid), mp_openid)
+
+    def _official_account(self, delivery: Delivery, mp_openid: str | None) -> str:
+        """A customer-service message while the window is open, else the template message. Rows written to the
+        resident's mini-program openid that came this way count against the window as well."""
+        now = utcnow()
+        try:
+            with Session(self.engine) as session:
+                if mp_openid is None:
+                    person = people.by_openid(session, delivery.recipient)
+                    mp_openid = person.mp_openid if person is not None else None
                 last = notices.last_message_at(session, delivery.recipient)
-                used = notices.custom_notices_since(session, delivery.recipient, last) if last else 0
+                used = 0
+                if last:
+                    used = notices.custom_notices_since(session, delivery.recipient, last)
+                    if mp_openid:
+                        used += notices.custom_notices_since(session, MINI_PROGRAM + mp_openid, last)
                 ticket_id = notices.ticket_of(session, delivery.outbox_id)
         except SQLAlchemyError as failure:
             raise DeliveryError(f"database: {failure}", permanent=False) from failure

@@ -10,10 +10,13 @@ from enum import StrEnum
 
 from sqlmodel import Session
 
-from storage import org, outbox, tickets
+from storage import org, outbox, subscriptions, tickets
 from storage.models import Department, Grid, OrgLevel, OrgUnit, OutboxKind, Person, Status, Ticket
 
 CENTRE = "supervisors"  # the recipient of a centre notice: the bot delivers it to the centre's group
+# The recipient of a resident notice sent as the mini-program's subscribe message: "mp:" and the mini-program openid
+# (bot/officialaccount.py spends a credit for it, or falls back to the Official Account).
+MINI_PROGRAM = "mp:"
 
 
 class To(StrEnum):
@@ -52,12 +55,31 @@ def residents(session: Session, ticket: Ticket, event: str, **payload: object) -
     queued = 0
     for person in residents_of(session, ticket):
         first = person.id == ticket.resident_id
-        if not person.openid or not person.subscribed or (event in FIRST_REPORTER_ONLY and not first):
+        recipient = notice_recipient(session, person)
+        if recipient is None or (event in FIRST_REPORTER_ONLY and not first):
             continue
         about = payload if first else {**payload, "linked": True}
-        outbox.add(session, OutboxKind.RESIDENT_NOTICE, event, person.openid, ticket, about)
+        outbox.add(session, OutboxKind.RESIDENT_NOTICE, event, recipient, ticket, about)
         queued += 1
     return queued
+
+
+def notice_recipient(session: Session, person: Person) -> str | None:
+    """Where a resident's notice goes: the mini-program's subscribe message while they have a credit for one, else the
+    Official Account while they follow it; None when neither can reach them.
+
+    Unfollowing the Official Account (`subscribed`) stops its notices only: a subscribe message is one the resident
+    asked for in the mini-program. A resident the Official Account cannot reach is written to in the mini-program
+    as long as they ever accepted our template: once the credits are spent the row fails, saying so, where /ops shows
+    it (one who never accepted gets no rows at all).
+    """
+    official = person.openid if person.openid and person.subscribed else None
+    if person.mp_openid:
+        if subscriptions.total(session, person.mp_openid) > 0:
+            return MINI_PROGRAM + person.mp_openid
+        if official is None and subscriptions.has_credit_row(session, person.mp_openid):
+            return MINI_PROGRAM + person.mp_openid
+    return official
 
 
 def group(session: Session, ticket: Ticket, event: str, **payload: object) -> bool:

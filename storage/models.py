@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -367,7 +367,8 @@ class Outbox(SQLModel, table=True):
     locked_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
-    # How it went out: "custom" / "template" (Official Account), "aibot" / "webhook" / "recording" (groups).
+    # How it went out: "custom" / "template" (Official Account), "subscribe" (the mini-program's subscribe message),
+    # "aibot" / "webhook" / "recording" (groups).
     via: str = Field(default="", max_length=16)
     last_error: str = Field(default="", max_length=512)
 
@@ -385,3 +386,23 @@ class CentreAccount(SQLModel, table=True):
     person_id: int = Field(foreign_key="person.id")
     created_at: datetime = Field(default_factory=utcnow)
     last_signed_in_at: datetime | None = None
+
+
+class SubscribeCredit(SQLModel, table=True):
+    """How many more subscribe messages (订阅消息) of one template the mini-program may send one user: one for each
+    time they accepted it in wx.requestSubscribeMessage, one less for each message sent (storage/subscriptions.py).
+
+    Keyed by the mini-program openid, as Tencent keeps the count: a resident merged into another (people.merge_into)
+    takes the openid along, and their credits with it."""
+
+    __tablename__ = "subscribe_credit"
+    __table_args__ = (
+        UniqueConstraint("mp_openid", "template_id", name="uq_subscribe_credit_openid_template"),
+        CheckConstraint("credits >= 0", name="ck_subscribe_credit_credits"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    mp_openid: str = Field(max_length=64)
+    template_id: str = Field(max_length=64)
+    credits: int = 0
+    updated_at: datetime = Field(default_factory=utcnow)
