@@ -89,6 +89,9 @@ class Settings:
     wechat_mp_secret: str = ""
     # The Official Account's web OAuth (网页授权, snsapi_base) for the resident page /m/ opened from the menu.
     wechat_oauth_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    # Who may show the resident page /m/ in a frame (CSP frame-ancestors): nobody, but the simulator's phone under
+    # `make run` ("http://127.0.0.1:5001").
+    frame_ancestors: str = ""
     # Where residents' photos are kept: empty, a directory under var_dir; "s3://KEY:SECRET@host:port/bucket" (add
     # "?secure=1&region=ap-guangzhou" as needed), any S3-compatible store (MinIO, Tencent COS) (storage/photostore.py).
     photo_store: str = ""
@@ -99,6 +102,10 @@ class Settings:
     http_timeout: tuple[float, float] = (3.0, 10.0)
     # The Official Account template for notices once the 48-hour customer-service window has closed.
     wechat_notice_template_id: str = ""
+    # The mini-program's subscribe-message template (订阅消息, a 工单进度提醒-like one with character_string1, phrase2,
+    # thing3, time4) that residents accept with wx.requestSubscribeMessage; each acceptance lets one notice go out
+    # (docs/api.md). Empty: off, and a resident known only to the mini-program gets no notices.
+    wechat_mp_notice_template_id: str = ""
     # "live": notices go to Tencent (or the simulator standing in for it); "recording": to a JSONL file only.
     delivery: str = "recording"
     # The working-time calendar (hours, holidays, make-up days); None: handlers/calendar.yaml.
@@ -166,8 +173,10 @@ class Settings:
             wechat_mp_secret=env.get("WECHAT_MP_SECRET", ""),
             wechat_oauth_url=env.get("WECHAT_OAUTH_URL", cls.wechat_oauth_url),
             photo_store=env.get("WGT_PHOTO_STORE", ""),
+            frame_ancestors=env.get("WGT_FRAME_ANCESTORS", ""),
             public_url=env.get("WGT_PUBLIC_URL", ""),
             wechat_notice_template_id=env.get("WECHAT_NOTICE_TEMPLATE_ID", ""),
+            wechat_mp_notice_template_id=env.get("WECHAT_MP_NOTICE_TEMPLATE_ID", ""),
             queue_name=env.get("WGT_QUEUE", cls.queue_name),
             outbox_grace_seconds=int(env.get("WGT_OUTBOX_GRACE_SECONDS", cls.outbox_grace_seconds)),
             outbox_sweep_seconds=int(env.get("WGT_OUTBOX_SWEEP_SECONDS", cls.outbox_sweep_seconds)),
@@ -212,6 +221,12 @@ class Settings:
             raise ConfigError("WGT_PROXY_HOPS 应为网格通前面代理的层数（nginx 一层填 1，没有代理填 0）")
         if self.public_url and not re.fullmatch(r"https?://[^/?#\s]+/?", self.public_url):
             raise ConfigError("WGT_PUBLIC_URL 应为网格通的网址，如 https://grid.example.gov.cn（不带路径）")
+        if self.frame_ancestors and not re.fullmatch(
+            r"(https?://[^\s;,'\"]+)( https?://[^\s;,'\"]+)*", self.frame_ancestors
+        ):
+            raise ConfigError(
+                "WGT_FRAME_ANCESTORS 应为允许嵌入居民页面的网址，多个用空格分开，如 http://127.0.0.1:5001"
+            )
         if self.calendar_file is not None and not self.calendar_file.is_file():
             raise ConfigError(f"WGT_CALENDAR 指向的文件不存在：{self.calendar_file}")
         if not self.production:

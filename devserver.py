@@ -146,6 +146,7 @@ def main() -> int:
     env.setdefault("WECHAT_MP_SECRET", SIM_MP_SECRET)
     env.setdefault("WECHAT_OAUTH_URL", f"http://127.0.0.1:{sim_port}/connect/oauth2/authorize")
     env.setdefault("WGT_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    env.setdefault("WGT_FRAME_ANCESTORS", f"http://127.0.0.1:{sim_port}")  # the simulator page's phone frame
     python = sys.executable
     flask = [python, "-m", "flask", "--app", "app"]
     subprocess.run([*flask, "seed-demo"], env=env, cwd=ROOT, check=True)

@@ -369,6 +369,19 @@ def cancel(ticket_id: int) -> Response:
     return _done(selfservice.cancel(_rt().engine, g.person_id, ticket_id, _key(), utcnow()))
 
 
+# ---- subscribe messages --------------------------------------------------------------------------------------------
+
+
+@blueprint.post("/subscriptions")
+@signed_in
+def subscribe() -> Response:
+    """What wx.requestSubscribeMessage said the resident accepted: one notice each (handlers/selfservice.py)."""
+    accepted = body("SubscriptionsIn")["accepted"]
+    template = _rt().settings.wechat_mp_notice_template_id
+    known = frozenset({template}) if template else frozenset()
+    return _done(selfservice.subscribe(_rt().engine, g.person_id, accepted, known, _key()))
+
+
 # ---- photos --------------------------------------------------------------------------------------------------------
 
 

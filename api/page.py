@@ -19,7 +19,7 @@ blueprint = Blueprint(
 # are sent). The authorize page is a navigation, which no fetch directive limits.
 POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}"
 )
 
 
@@ -38,7 +38,8 @@ def page() -> Response:
         redirect_uri=f"{root}/m/",
     )
     response = Response(html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = POLICY
+    # No one may frame the page (clickjacking), but for WGT_FRAME_ANCESTORS: the simulator's phone under `make run`.
+    response.headers["Content-Security-Policy"] = POLICY.format(ancestors=settings.frame_ancestors or "'none'")
     # The address carries WeChat's one-time code until the script drops it: never pass it on.
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"

@@ -101,7 +101,8 @@ def new_complaint(msg: Message, text: str, ctx: Context, address: str = "", ask_
         return Taken(link(same[0], same[1], text, routing.place_text, msg, ctx), same[0], linked=True)
     over = over_limit(ctx)
     ticket = open_new(text, intent, ctx.person, msg.channel, msg.dedupe_key, ctx)
-    ticket.location_text = (address or routing.place_text)[:250]
+    pinned = f"地图选点 {msg.lat:.5f},{msg.lng:.5f}" if msg.lat is not None and msg.lng is not None else ""
+    ticket.location_text = (address or routing.place_text or pinned)[:250]
     ticket.lat, ticket.lng = msg.lat, msg.lng
     return Taken(Reply(warn(ticket) + settle(ticket, intent, routing, over, ask_where, text, ctx)), ticket)
 

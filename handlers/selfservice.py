@@ -26,7 +26,7 @@ from handlers import complaints, moves, notify, resident
 from handlers.commands import Context
 from handlers.privacy import mask_phone
 from handlers.types import Message, Reply
-from storage import grids, inbound, outbox, people, photos, tickets
+from storage import grids, inbound, outbox, people, photos, subscriptions, tickets
 from storage.db import transaction
 from storage.models import Department, Grid, Person, Photo, Role, Status, Ticket, TicketEvent, utcnow
 from storage.outbox import Queued
@@ -113,6 +113,8 @@ def sign_in(engine: Engine, channel: str, openid: str, unionid: str | None) -> i
     with transaction(engine) as session:
         if channel == "h5":
             person = people.resident_for_openid(session, openid)
+            if person.role != Role.RESIDENT:
+                raise Refused(403, "staff", "这个页面供居民反映问题。工作人员请在企业微信群里处理工单。")
         else:
             person = people.resident_for_mp_openid(session, openid, unionid)
         if unionid and not person.unionid and people.by_unionid(session, unionid) is None:
@@ -159,6 +161,26 @@ def bind_phone(engine: Engine, person_id: int, phone: str) -> int:
         person.phone = phone
         session.add(person)
         return person_id
+
+
+# ---- subscribe messages --------------------------------------------------------------------------------------------
+
+
+def subscribe(engine: Engine, person_id: int, accepted: Sequence[str], known: frozenset[str], key: str) -> Done:
+    """What wx.requestSubscribeMessage said the resident accepted: one credit (one notice) for each template of ours
+    (`known`), at most subscriptions.MAX_CREDITS per template; others are named as ignored. A repeat with the same
+    key changes nothing."""
+
+    def act(session: Session, person: Person) -> Done:
+        if not person.mp_openid:
+            raise Refused(409, "not_mini_program", "订阅消息只能在小程序里开启，请在小程序中操作。")
+        ours = [t for t in dict.fromkeys(accepted) if t in known]
+        ignored = [t for t in dict.fromkeys(accepted) if t not in known]
+        subscriptions.grant(session, person.mp_openid, ours)
+        mine = subscriptions.credits(session, person.mp_openid)
+        return Done(200, {"credits": {t: n for t, n in mine.items() if t in known}, "ignored": ignored})
+
+    return _once(engine, person_id, key, "subscribe", act)
 
 
 # ---- reporting -----------------------------------------------------------------------------------------------------

@@ -54,6 +54,11 @@ _NOT_ROAD_ENDINGS = tuple(
 )
 
 
+# Things named with 路 that are no road: 路灯, 路牌, 路障, 路面 (a road's own name is followed by them with its 路:
+# 幸福路路灯).
+_ROAD_THINGS = ("灯", "牌", "障", "面")
+
+
 def chinese_to_int(numeral: str) -> int | None:
     """Convert 三 / 十二 / 二十 / 一百零五 / 两 to an int; None when it is not a numeral."""
     if not numeral or any(ch not in _CN_DIGITS and ch not in _CN_UNITS for ch in numeral):
@@ -119,6 +124,8 @@ def _find_road(text: str) -> tuple[str, int, int] | None:
             continue
         if match.group(2) == "街" and text.startswith(("道", "坊"), match.end(2)):
             continue
+        if match.group(2) == "路" and text.startswith(_ROAD_THINGS, match.end(2)):
+            continue  # 家门口路灯不亮: the lamp, not a road called 家门口路
         return road, match.end(2) - len(road), match.end()
     return None
 

@@ -40,6 +40,9 @@ The page polls these JSON endpoints (all loopback, all small):
                                         within 5 minutes at /sns/jscode2session
     POST /sim/phone-code {phone}        what the getPhoneNumber button gives it once the user allows `phone` (11
                                         digits): -> {"code"}, good once within 5 minutes
+    POST /sim/subscribe {openid, template_ids}
+                                        the mini-program user tapped 允许 in wx.requestSubscribeMessage for these
+                                        templates: one subscribe message each -> {"credits": {template_id: n}}
     POST /sim/inject {"target": "wechat_api" | "aibot" | "wecom_api", "action": NAME, ...}
                                         error injection, passed to the stand-in's method of that name (the list is
                                         INJECTIONS); -> {"ok": true} or 400 with the reason. Examples:
@@ -57,7 +60,7 @@ The page polls these JSON endpoints (all loopback, all small):
                                         code
 
 A timeline entry is {"seq", "who": "me" | "bot" | "notice" | "system", "text", "time", "sender"}; a group entry
-may instead carry {"card": {"task_id", "source", "title", "desc", "fields": [{"key", "value"}], "note",
+may instead carry {"card": {"task_id", "source", "title", "desc", "fields": [{"key", "value", "url"?}], "note",
 "buttons": [{"text", "key", "style"}], "done"}}.
 """
 
@@ -298,10 +301,7 @@ def card_view(card: dict[str, Any]) -> dict[str, Any]:
         "title": main.get("title", ""),
         "desc": main.get("desc", ""),
         "emphasis": (card.get("emphasis_content") or {}).get("title", ""),
-        "fields": [
-            {"key": item.get("keyname", ""), "value": item.get("value", "")}
-            for item in card.get("horizontal_content_list") or []
-        ],
+        "fields": [field_view(item) for item in card.get("horizontal_content_list") or []],
         "note": "\n".join(n for n in notes if n),
         "buttons": [
             {"text": b.get("text", ""), "key": b.get("key", ""), "style": b.get("style", 1)}
@@ -309,6 +309,16 @@ def card_view(card: dict[str, Any]) -> dict[str, Any]:
         ],
         "done": card.get("replace_text", ""),
     }
+
+
+def field_view(item: dict[str, Any]) -> dict[str, str]:
+    """A row of the card's horizontal_content_list; a link row (type 1) keeps its address, which the page opens as
+    WeCom does (only http and https: anything else is drawn as plain text)."""
+    field = {"key": str(item.get("keyname") or ""), "value": str(item.get("value") or "")}
+    url = item.get("url")
+    if item.get("type") == 1 and isinstance(url, str) and url.startswith(("http://", "https://")):
+        field["url"] = url
+    return field
 
 
 def bot_text(body: dict[str, Any]) -> tuple[str, str]:
@@ -555,6 +565,18 @@ def create_simulator_app(sim: Simulator, wechat_api_app: Flask | None = None) ->
             return jsonify({"code": sim.wechat_api.phone_code(data["phone"].strip())})
         except ValueError as refused:
             return jsonify({"ok": False, "error": str(refused)}), 400
+
+    @app.post("/sim/subscribe")
+    def accept_subscribe() -> Response | tuple[Response, int]:
+        data = _json_body("openid")
+        templates = data.get("template_ids")
+        try:
+            if not isinstance(templates, list):
+                raise ValueError("template_ids: a list of template ids")
+            credits = sim.wechat_api.accept_subscribe(data["openid"].strip(), templates)
+        except ValueError as refused:
+            return jsonify({"ok": False, "error": str(refused)}), 400
+        return jsonify({"credits": credits})
 
     @app.post("/sim/inject")
     def inject() -> Response | tuple[Response, int]:

@@ -6,6 +6,9 @@ Account's web login page (open.weixin.qq.com's authorize page).
     GET  /sns/jscode2session?appid&secret&js_code&grant_type=authorization_code
                                         a wx.login code (the mini-program's appid and secret)
                                         -> {"openid", "session_key"[, "unionid"]}
+    POST /cgi-bin/message/subscribe/send?access_token  {"touser", "template_id", "data"[, "page",
+                                        "miniprogram_state"]}: the mini-program's subscribe message; spends one of
+                                        the user's acceptances of that template (43101 with none)
     POST /wxa/business/getuserphonenumber?access_token  {"code"} -> {"errcode": 0, "phone_info": {...}}
     POST /wxa/msg_sec_check?access_token  {"version": 2, "openid", "scene", "content"}
                                         -> {"errcode": 0, "result": {"suggest", "label"}, "detail", "trace_id"}
@@ -24,8 +27,9 @@ customer-service messages only within 48 h of the user's last message and at mos
 refuse everything; wx.login, phone and authorize-page codes are good once, for 5 minutes; `msg_sec_check` answers
 errcode 0 and its verdict in `result`) and answers HTTP 200 with a JSON `errcode`, as Tencent does. Faults are
 injected on demand (`inject`, `slow`). What Tencent's clients would hand our apps comes from the control methods:
-`wx_login` (the code wx.login gives the mini-program), `phone_code` (the code of getPhoneNumber's button) and
-`oa_authorize` (the code the authorize page sends back); simulator.server serves them under /sim/.
+`wx_login` (the code wx.login gives the mini-program), `phone_code` (the code of getPhoneNumber's button),
+`oa_authorize` (the code the authorize page sends back) and `accept_subscribe` (what the user's "允许" in
+wx.requestSubscribeMessage tells Tencent: one message each); simulator.server serves them under /sim/.
 
     app = create_wechat_api(appid, secret, mp_appid=..., mp_secret=...)
     api = app.extensions["wechat_api"]      # the WeChatApi below: user_messaged, wx_login, sent, inject, ...
@@ -65,6 +69,8 @@ FIELD_LIMITS = {"thing": 20, "phrase": 5, "character_string": 32, "number": 32, 
 # Tencent's 时政, 21000 其他; content without any of the words passes with PASS_LABEL (正常).
 FLAGGED_WORDS = {"违禁词": ("risky", 20001), "待审词": ("review", 21000)}
 PASS_LABEL = 100
+# subscribe/send's miniprogram_state values (Tencent's default: formal).
+MINIPROGRAM_STATES = ("developer", "trial", "formal")
 # msg_sec_check's scenes: 1 资料, 2 评论, 3 论坛, 4 社交日志 (others: 40129); at most 2,500 characters.
 SCENES = (1, 2, 3, 4)
 MAX_CONTENT = 2500
@@ -92,6 +98,7 @@ ERRMSG = {
     41008: "missing code",
     42001: "access_token expired",
     43004: "require subscribe",
+    43101: "user refuse to accept the msg",
     44002: "empty post data",
     44004: "empty content",
     45009: "reach max api daily quota limit",
@@ -152,7 +159,7 @@ class WeChatApi(FaultControls):
     flagged_words: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(FLAGGED_WORDS))
     # Every request as received: {"seq", "path", "body", "errcode"}.
     received: list[dict[str, Any]] = field(default_factory=list)
-    # Delivered messages: {"seq", "kind": "custom" | "template", "openid", "body", "msgid", "at"}.
+    # Delivered messages: {"seq", "kind": "custom" | "template" | "subscribe", "openid", "body", "msgid", "at"}.
     delivered: list[dict[str, Any]] = field(default_factory=list)
     _apps: dict[str, App] = field(init=False, repr=False)
     _users: dict[str, User] = field(default_factory=dict)
@@ -164,6 +171,8 @@ class WeChatApi(FaultControls):
     _unionids: dict[str, str] = field(default_factory=dict)
     _seen: dict[str, None] = field(default_factory=dict)  # openids in the order they appeared
     _session_keys: dict[str, str] = field(default_factory=dict)  # openid -> the latest login's session key
+    # (mini-program openid, template id) -> subscribe messages the user still allows (one per acceptance).
+    _subscriptions: dict[tuple[str, str], int] = field(default_factory=dict)
     _seq: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _faults: Faults = field(init=False, repr=False)
@@ -235,6 +244,23 @@ class WeChatApi(FaultControls):
         if scope not in OA_SCOPES:
             raise ValueError(f"scope: one of {', '.join(OA_SCOPES)}")
         return self._issue(self._oauth_codes, openid, self._remember(openid, unionid), scope)
+
+    def accept_subscribe(self, openid: str, template_ids: list[str]) -> dict[str, int]:
+        """The mini-program user `openid` tapped 允许 in wx.requestSubscribeMessage for these templates: one more
+        subscribe message each (a template named twice counts once, as in one call of WeChat's). The counts now."""
+        _plain(openid, "openid")
+        if not isinstance(template_ids, list) or not all(isinstance(t, str) and t for t in template_ids):
+            raise ValueError("template_ids: a list of template ids")
+        with self._lock:
+            for template_id in dict.fromkeys(template_ids):
+                self._subscriptions[(openid, template_id)] = self._subscriptions.get((openid, template_id), 0) + 1
+            self._seen[openid] = None
+            return {t: self._subscriptions[(openid, t)] for t in dict.fromkeys(template_ids)}
+
+    def subscribe_credits(self, openid: str, template_id: str) -> int:
+        """Subscribe messages of the template the user still allows."""
+        with self._lock:
+            return self._subscriptions.get((openid, template_id), 0)
 
     def session_key(self, openid: str) -> str | None:
         """The session key of the user's latest login (which an app must never hand on or log)."""
@@ -369,6 +395,28 @@ class WeChatApi(FaultControls):
             if not self._user(openid).subscribed:
                 return error(43004)
             msgid = self._deliver("template", openid, body)
+            return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
+
+    def subscribe_send(self, access_token: str, body: Any) -> dict[str, Any]:
+        """The mini-program's subscribe message: one of the user's acceptances of the template is spent."""
+        with self._lock:
+            if failure := self._check_token(access_token, self.mp) or _check_body(body):
+                return failure
+            openid, template_id = body.get("touser"), body.get("template_id")
+            if not isinstance(openid, str) or not openid:
+                return error(40003)
+            if not isinstance(template_id, str) or not template_id:
+                return error(40037)
+            data, page, state = body.get("data"), body.get("page", ""), body.get("miniprogram_state", "formal")
+            if not isinstance(data, dict) or not data or not isinstance(page, str) or state not in MINIPROGRAM_STATES:
+                return error(47003)
+            if failure := _check_fields(data):
+                return error(47003) if failure["errcode"] == 47001 else failure
+            left = self._subscriptions.get((openid, template_id), 0)
+            if left <= 0:
+                return error(43101)
+            self._subscriptions[(openid, template_id)] = left - 1
+            msgid = self._deliver("subscribe", openid, body)
             return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
 
     def jscode2session(self, appid: str, secret: str, js_code: str, grant_type: str) -> dict[str, Any]:
@@ -627,6 +675,12 @@ def custom_send() -> Response:
 def template_send() -> Response:
     api, body, access_token = _api(), _body(), request.args.get("access_token", "")
     return jsonify(api.receive("/cgi-bin/message/template/send", body, lambda: api.template_send(access_token, body)))
+
+
+@blueprint.post("/message/subscribe/send")
+def subscribe_send() -> Response:
+    api, body, access_token = _api(), _body(), request.args.get("access_token", "")
+    return jsonify(api.receive("/cgi-bin/message/subscribe/send", body, lambda: api.subscribe_send(access_token, body)))
 
 
 @open_blueprint.get("/sns/jscode2session")

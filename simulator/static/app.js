@@ -55,6 +55,23 @@ function drawMessage(entry, names) {
   return box;
 }
 
+function isWeb(url) {
+  try {
+    return ["http:", "https:"].includes(new URL(url).protocol);
+  } catch (e) {
+    return false;
+  }
+}
+
+function link(url, text) {
+  // A card's link row (照片: the ticket's photo page) opens in a new tab, as WeCom opens it in its own browser.
+  const a = el("a", "", text);
+  a.href = url;
+  a.target = "_blank";
+  a.rel = "noopener";
+  return a;
+}
+
 function drawCard(card) {
   const box = el("div", "card");
   box.dataset.task = card.task_id;
@@ -66,7 +83,9 @@ function drawCard(card) {
     const list = el("dl");
     for (const f of card.fields) {
       list.appendChild(el("dt", "", f.key));
-      list.appendChild(el("dd", "", f.value));
+      const value = el("dd", "");
+      value.appendChild(f.url && isWeb(f.url) ? link(f.url, f.value) : document.createTextNode(f.value));
+      list.appendChild(value);
     }
     box.appendChild(list);
   }

@@ -216,7 +216,7 @@ def test_a_sign_in_the_api_keeps_refusing_is_tried_again_once_and_then_said(phon
     # The centre's supervisor is no resident: the sign-in itself is refused, and said.
     page.goto(f"{app_url}/m/")
     authorize_as(page, tencent, "o-demo-supervisor")
-    expect(page.locator("#fatal-text")).to_contain_text("重新进入")
+    expect(page.locator("#fatal-text")).to_contain_text("工作人员请在企业微信群里处理工单")
     assert len(trips) == 1
 
     # A server that refuses every token it gave (as after a change of WGT_SESSION_SECRET between two web

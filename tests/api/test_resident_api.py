@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from handlers import conversation
-from storage.models import InboundMessage, Outbox, Person, Photo, Status, Ticket
+from storage.models import InboundMessage, Outbox, Person, Photo, Status, Ticket, utcnow
 from tests.api.conftest import Phone, conforms, jpeg, sign_in
 
 # Inside G01's outline (幸福小区1-4栋), and in no grid at all.
@@ -40,6 +40,7 @@ def test_a_resident_reports_with_a_pin_and_the_grid_gets_the_card(client, rt, de
     assert ticket["status"] == "assigned" and ticket["category_name"] == "市政设施"
     assert ticket["handler"].startswith("幸福小区第1网格")
     assert ticket["lat"] == IN_G01["lat"] and ticket["timeline"][0]["what"] == "已受理"
+    assert ticket["address"] == "地图选点 30.27380,120.15500"  # what the card's 地点 says, not 未知
     with Session(rt.engine) as s:
         stored = s.get(Ticket, ticket["id"])
         cards = s.exec(select(Outbox).where(Outbox.ticket_id == ticket["id"], Outbox.recipient == "wrk-chat-g01"))
@@ -352,3 +353,18 @@ def test_a_photo_link_with_any_forged_signature_is_403(client, demo, tencent):
     photo = phone.upload(jpeg()).get_json()["id"]
     for sig in ("0" * 32, "签名", "%00", ""):
         assert client.get(f"/api/v1/photos/{photo}?exp=9999999999&sig={sig}").status_code == 403
+
+
+def test_a_resident_hammering_the_api_is_told_to_wait_a_minute(client, demo, tencent):
+    from datetime import timedelta
+
+    import time_machine
+
+    import api
+
+    phone = sign_in(client, tencent, "mp-wang")
+    with time_machine.travel(utcnow().replace(second=5) + timedelta(minutes=1), tick=False):  # one minute window
+        answers = [phone.call("GET", "/tickets").status_code for _ in range(api.CALLS_PER_MINUTE + 1)]
+    assert answers[:-1] == [200] * api.CALLS_PER_MINUTE and answers[-1] == 429
+    other = sign_in(client, tencent, "mp-li")  # one resident's calls never slow another
+    assert other.call("GET", "/tickets").status_code == 200

@@ -71,6 +71,11 @@ def test_place_is_extracted(text: str, expected: Place) -> None:
         "市政府门口有人摆摊",
         "家庭医生怎么签约",
         "每天晚上在广场跳舞",
+        # 路灯, 路面: the lamp and the surface, not a road called 家门口路 (a resident bound to her building was
+        # asked where instead of being routed home)
+        "家门口路灯不亮好几天了",
+        "门口的路灯坏了",
+        "小区门口路面坑洼",
         "",
     ],
 )
