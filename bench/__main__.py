@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from bench import intake, learn, load, quality, results, scale, speed
+from bench import intake, learn, load, quality, results, scale, speed, upload
 from bench.harness import BenchError, Options
 from bench.results import Report
 
@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, Callable[[Options], list[Report]]] = {
     "quality": quality.run,
     "speed": speed.run,
     "learn": learn.run,
+    "upload": upload.run,
 }
 
 

@@ -1,7 +1,10 @@
-"""The floor: the cheapest honest answer to a WeChat callback, served by the same gunicorn as the app.
+"""The floor: the cheapest honest answers, served by the same gunicorn as the app.
 
-It reads the body, checks the sha1 signature in constant time and answers `success`: what any WeChat endpoint
-must spend at least, so the app's latency divided by this one's is what 网格通 itself costs.
+`/wechat` reads the body, checks the sha1 signature in constant time and answers `success`: what any WeChat
+endpoint must spend at least, so the app's latency divided by this one's is what 网格通 itself costs.
+`/floor/upload` reads a multipart body as the app's photo upload does (werkzeug's form parser, field `photo`),
+reads the file to its end and answers 201 with its length, decoding nothing: what any upload endpoint must spend
+(bench/upload.py).
 """
 
 from __future__ import annotations
@@ -31,5 +34,12 @@ def create_app() -> Flask:
         if not hmac.compare_digest(expected, args.get("signature", "").lower()):
             return Response("", status=403)
         return Response("success", mimetype="text/plain")
+
+    @app.post("/floor/upload")
+    def upload() -> tuple[dict, int]:
+        sent = request.files.get("photo")
+        if sent is None:
+            return {"error": "no_photo"}, 400
+        return {"size": len(sent.stream.read())}, 201
 
     return app
