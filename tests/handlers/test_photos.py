@@ -184,10 +184,19 @@ def test_an_iphone_heic_is_accepted_upright() -> None:
 
 
 def test_a_big_photo_is_scaled_down_to_the_longest_side_kept() -> None:
-    photo = inspect(encode(scene((4000, 3000)), "JPEG", quality=80))
+    photo = inspect(encode(scene((4000, 3000)), "PNG"))
 
     assert (photo.width, photo.height) == (photos.MAX_SIDE, photos.MAX_SIDE * 3 // 4)
     assert len(photo.data) < 1_000_000
+
+
+def test_a_phones_jpeg_is_decoded_at_half_size_when_that_keeps_enough() -> None:
+    # 4000 x 3000 decodes as 2000 x 1500 (JPEG's own 1/2 scale): both above MIN_KEPT_SIDE's long side, no resize.
+    photo = inspect(encode(scene((4000, 3000)), "JPEG", quality=80))
+    assert (photo.width, photo.height) == (2000, 1500)
+    # 3000 x 2000 would fall to 1500 on its long side at 1/2: decoded whole, then scaled to MAX_SIDE.
+    whole = inspect(encode(scene((3000, 2000)), "JPEG", quality=80))
+    assert (whole.width, whole.height) == (2560, 1707)
 
 
 def test_trailing_content_after_the_image_is_gone() -> None:
