@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import api
 import centre
 import cli
-from bot import logs, ops, runtime, wechat, wecom
+from bot import logs, mppush, ops, runtime, wechat, wecom
 from config import Settings
 from handlers import complaints
 
@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["wanggetong"] = rt
     app.register_blueprint(wechat.blueprint)
     app.register_blueprint(wecom.blueprint)
+    app.register_blueprint(mppush.blueprint)  # the mini-program's message push, /wechat/mp
     centre.install(app)  # the command centre's screen, /centre/
     api.install(app)  # the resident app's API, /api/v1
     ops.install(app, rt)  # /healthz, /metrics, and a request id on every request

@@ -22,6 +22,8 @@ DEV_WECOM_APP_TOKEN = "wanggetong-dev-wecom-token"
 DEV_WECOM_APP_AES_KEY = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
 DEV_WECOM_AGENT_ID = "1000002"
 DEV_MP_APPID = "wx0000000000devmp0"
+# The mini-program's message push (消息推送) token: WeChat signs the media check's result event with it.
+DEV_MP_TOKEN = "wanggetong-dev-mp-token"
 # WGT_ENV: exactly these. "Production" or "prod" once ran as development with the public keys above.
 ENVIRONMENTS = ("development", "production")
 # The console's 消息加解密方式: 明文模式, 兼容模式, 安全模式. In plain mode WeChat signs the query only, never the body.
@@ -87,6 +89,9 @@ class Settings:
     # subscribe messages). Empty secret: the mini-program's sign-in (POST /api/v1/session) is off.
     wechat_mp_appid: str = DEV_MP_APPID
     wechat_mp_secret: str = ""
+    # The token of the mini-program's message push (消息推送, JSON, 明文模式) at /wechat/mp, where WeChat sends the
+    # photo check's verdict (wxa_media_check); production requires its own while the mini-program is on.
+    wechat_mp_token: str = DEV_MP_TOKEN
     # The Official Account's web OAuth (网页授权, snsapi_base) for the resident page /m/ opened from the menu.
     wechat_oauth_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
     # Who may show the resident page /m/ in a frame (CSP frame-ancestors): nobody, but the simulator's phone under
@@ -171,6 +176,7 @@ class Settings:
             wecom_oauth_url=env.get("WECOM_OAUTH_URL", cls.wecom_oauth_url),
             wechat_mp_appid=env.get("WECHAT_MP_APPID", DEV_MP_APPID),
             wechat_mp_secret=env.get("WECHAT_MP_SECRET", ""),
+            wechat_mp_token=env.get("WECHAT_MP_TOKEN", DEV_MP_TOKEN),
             wechat_oauth_url=env.get("WECHAT_OAUTH_URL", cls.wechat_oauth_url),
             photo_store=env.get("WGT_PHOTO_STORE", ""),
             frame_ancestors=env.get("WGT_FRAME_ANCESTORS", ""),
@@ -256,12 +262,17 @@ class Settings:
             ]
         if self.wechat_mp_secret and self.wechat_mp_appid in (DEV_MP_APPID, ""):
             missing.append("WECHAT_MP_APPID")
+        if self.miniprogram and self.wechat_mp_token in (DEV_MP_TOKEN, ""):
+            # Whoever knows the public development token could sign verdicts that hide residents' photos.
+            missing.append("WECHAT_MP_TOKEN")
         if missing:
             raise ConfigError("production needs these settings: " + ", ".join(missing))
         # The WeCom app's development token is allowed: /wecom stays off while it is set (bot/wecom.py).
         tokens = [("WECHAT_TOKEN", self.wechat_token)]
         if self.wecom_app_token != DEV_WECOM_APP_TOKEN:
             tokens.append(("WECOM_APP_TOKEN", self.wecom_app_token))
+        if self.miniprogram:
+            tokens.append(("WECHAT_MP_TOKEN", self.wechat_mp_token))
         weak = [name for name, token in tokens if is_weak_token(token)]
         if weak:
             raise ConfigError(

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from config import Settings
+from config import DEV_MP_TOKEN, Settings
 from simulator.server import SIM_MP_SECRET, SIM_WECOM_APP_SECRET, bot_secret_of
 
 ROOT = Path(__file__).resolve().parent
@@ -144,6 +144,7 @@ def main() -> int:
     # The resident app: the mini-program's sign-in, content check and phone numbers, and the Official Account's web
     # login for the page /m/, all answered by the simulator. The group card links its photos through this address.
     env.setdefault("WECHAT_MP_SECRET", SIM_MP_SECRET)
+    env.setdefault("WECHAT_MP_TOKEN", DEV_MP_TOKEN)  # signs the simulator's photo verdicts to /wechat/mp
     env.setdefault("WECHAT_OAUTH_URL", f"http://127.0.0.1:{sim_port}/connect/oauth2/authorize")
     env.setdefault("WGT_PUBLIC_URL", f"http://127.0.0.1:{port}")
     env.setdefault("WGT_FRAME_ANCESTORS", f"http://127.0.0.1:{sim_port}")  # the simulator page's phone frame
@@ -161,10 +162,13 @@ def main() -> int:
         stdout=subprocess.DEVNULL,
     )
 
+    # The mini-program's message push: the simulator sends its photo verdicts there, signed with WECHAT_MP_TOKEN
+    # (both processes read the same one: this environment's, or config.DEV_MP_TOKEN).
+    mp_push_url = f"http://127.0.0.1:{port}/wechat/mp"
     simulator = [python, "-m", "simulator", "serve", "--app-url", f"http://127.0.0.1:{port}"]
     workers = str(os.cpu_count() or 2)
     procs = {
-        "simulator": [*simulator, "--port", sim_port, "--ws-port", ws_port],
+        "simulator": [*simulator, "--port", sim_port, "--ws-port", ws_port, "--mp-push-url", mp_push_url],
         "web": [python, "-m", "gunicorn", "--workers", workers, "--bind", f"127.0.0.1:{port}", "app:create_app()"],
         "worker": [python, "worker.py"],
         "cron": [python, "worker.py", "cron"],
@@ -187,6 +191,7 @@ def main() -> int:
     print(
         f"\n网格通 is running. Open the simulator: http://127.0.0.1:{sim_port}/\n"
         f"  WeChat callback:  http://127.0.0.1:{port}/wechat  (token {settings.wechat_token})\n"
+        f"  Mini-program push: {mp_push_url}  (token {env['WECHAT_MP_TOKEN']}: photo checks' verdicts)\n"
         f"  Centre screen:    http://127.0.0.1:{port}/centre/  ({DEMO_SCREEN_USER} / {DEMO_SCREEN_PASSWORD}: 城东区)\n"
         f"                    or 企业微信登录 as centre-s01 (朝阳街道), centre-s02 (和平街道), centre-c01 (幸福社区)\n"
         f"  Health:           http://127.0.0.1:{port}/healthz\n"

@@ -6,6 +6,9 @@ wechatpy 1.8.18 knows only the v1 bodies of these calls.
 - `MiniProgramClient.phone_number`: the code of the getPhoneNumber button -> the number, without country code.
 - `MiniProgramClient.check_text`: content safety v2 (msgSecCheck). Errcode 0 only says the check ran; the verdict
   is `result.suggest`.
+- `MiniProgramClient.check_media`: content safety v2 for a photo (mediaCheckAsync): Tencent fetches the image from an
+  absolute URL and answers only a trace_id; the verdict comes later, as the event `wxa_media_check` pushed to the
+  mini-program's message push URL (bot/mppush.py).
 - `MiniProgramClient.send_subscribe`: one subscribe message (订阅消息), which spends one of the user's acceptances
   at Tencent; 43101 (NO_SUBSCRIPTION) when they have none left.
 - `oa_web_openid`: the code the Official Account's authorize page (snsapi_base) sends back -> openid, unionid.
@@ -45,6 +48,10 @@ SUGGESTIONS = ("pass", "review", "risky")
 NO_SUBSCRIPTION = 43101
 # msgSecCheck v2's scenes: 1 资料, 2 评论, 3 论坛, 4 社交日志.
 SCENE_PROFILE, SCENE_COMMENT, SCENE_FORUM, SCENE_LOG = 1, 2, 3, 4
+# mediaCheckAsync's media types: 1 audio, 2 image.
+MEDIA_AUDIO, MEDIA_IMAGE = 1, 2
+# What the photo row keeps of a trace_id (Tencent's are 26 characters: "690b03d2-301f6111-35ffbd44").
+MAX_TRACE_ID = 64
 
 Suggest = Literal["pass", "review", "risky"]
 
@@ -131,6 +138,17 @@ class MiniProgramClient:
             # Errcode 0 without a verdict is not a pass.
             raise WeChatUnreachable("msg_sec_check answered without a verdict")
         return TextVerdict(suggest, label)
+
+    def check_media(self, openid: str, media_url: str, scene: int = SCENE_FORUM, media_type: int = MEDIA_IMAGE) -> str:
+        """Ask for content safety v2 on the image at `media_url` (absolute, fetchable by Tencent, at most 10 MB)
+        sent by `openid`; the trace_id the verdict event will name."""
+        body = {"media_url": media_url, "media_type": media_type, "version": 2, "scene": scene, "openid": openid}
+        answer = self._call("wxa/media_check_async", body)
+        # Cloud calls name it traceId; the HTTPS API, which this is, trace_id.
+        trace_id = answer.get("trace_id") or answer.get("traceId")
+        if not isinstance(trace_id, str) or not 0 < len(trace_id) <= MAX_TRACE_ID:
+            raise WeChatUnreachable("media_check_async answered without a usable trace_id")
+        return trace_id
 
     def send_subscribe(
         self, openid: str, template_id: str, data: dict[str, dict[str, str]], page: str = "", state: str = ""

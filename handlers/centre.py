@@ -66,6 +66,8 @@ EVENT_WORDS = {move.event or name: move.word for name, move in moves.MOVES.items
     "escalate": "升级",
     "hold": "暂缓",
     "split": "拆分",
+    "photo_hidden": "照片已隐藏",
+    "content_review": "内容待审核",
 }
 # Checked against when the username is unknown, so that a wrong name costs as long as a wrong password.
 _NOBODY = generate_password_hash("nobody-has-this-password")

@@ -4,10 +4,11 @@
 
 - the WeChat API stand-in (simulator.wechat_api) under `/cgi-bin/`, where the app's workers send residents'
   notices when `WECHAT_API_BASE=http://127.0.0.1:5001/cgi-bin/`; and beside it, for the resident API, the
-  mini-program's `/sns/jscode2session`, `/wxa/business/getuserphonenumber` and `/wxa/msg_sec_check` (its AppID
-  config.DEV_MP_APPID, its secret SIM_MP_SECRET: `WECHAT_MP_SECRET`), the Official Account's web login
-  `/sns/oauth2/access_token`, and its authorize page at `/connect/oauth2/authorize` (`WECHAT_OAUTH_URL`), which
-  lets you pick which user you are;
+  mini-program's `/sns/jscode2session`, `/wxa/business/getuserphonenumber`, `/wxa/msg_sec_check` and
+  `/wxa/media_check_async` (its AppID config.DEV_MP_APPID, its secret SIM_MP_SECRET: `WECHAT_MP_SECRET`; a photo's
+  verdict is pushed, signed with `WECHAT_MP_TOKEN`, to `--mp-push-url`, by default APP_URL/wechat/mp), the
+  Official Account's web login `/sns/oauth2/access_token`, and its authorize page at `/connect/oauth2/authorize`
+  (`WECHAT_OAUTH_URL`), which lets you pick which user you are;
 - WeCom's web login (simulator.wecom_api): `/cgi-bin/gettoken`, `/cgi-bin/auth/getuserinfo` and the authorize page
   `/connect/oauth2/authorize`, where the centre screen's 企业微信登录 goes when `WECOM_API_BASE` and
   `WECOM_OAUTH_URL` point here and `WECOM_APP_SECRET` is SIM_WECOM_APP_SECRET;
@@ -43,6 +44,9 @@ The page polls these JSON endpoints (all loopback, all small):
     POST /sim/subscribe {openid, template_ids}
                                         the mini-program user tapped 允许 in wx.requestSubscribeMessage for these
                                         templates: one subscribe message each -> {"credits": {template_id: n}}
+    POST /sim/media-verdict {suggest, count?}
+                                        what the next photo check(s) (media_check_async) find: "pass", "review"
+                                        or "risky" (default: pass) -> {"ok": true}
     POST /sim/inject {"target": "wechat_api" | "aibot" | "wecom_api", "action": NAME, ...}
                                         error injection, passed to the stand-in's method of that name (the list is
                                         INJECTIONS); -> {"ok": true} or 400 with the reason. Examples:
@@ -578,6 +582,15 @@ def create_simulator_app(sim: Simulator, wechat_api_app: Flask | None = None) ->
             return jsonify({"ok": False, "error": str(refused)}), 400
         return jsonify({"credits": credits})
 
+    @app.post("/sim/media-verdict")
+    def media_verdict() -> Response | tuple[Response, int]:
+        data = _json_body("suggest")
+        try:
+            sim.wechat_api.media_verdict(data["suggest"].strip(), int(data.get("count") or 1))
+        except (ValueError, TypeError) as refused:
+            return jsonify({"ok": False, "error": str(refused)}), 400
+        return jsonify({"ok": True})
+
     @app.post("/sim/inject")
     def inject() -> Response | tuple[Response, int]:
         try:
@@ -642,11 +655,13 @@ def start(
     demo_dir: Path = ROOT / "demo",
     supervisor_chat_id: str = SUPERVISOR_CHAT_ID,
     aibot_limits: Limits | None = None,
+    mp_push_url: str | None = None,
 ) -> Running:
     """Start both stand-ins and the page on 127.0.0.1 in background threads (port 0: any free port).
 
     aibot_limits: the AI-bot stand-in's frequency limit per chat, as AIBotServer's keywords (per_minute, per_hour,
-    minute, hour); unset, Tencent's (30 a minute, 1,000 an hour), which `python -m simulator serve` always uses."""
+    minute, hour); unset, Tencent's (30 a minute, 1,000 an hour), which `python -m simulator serve` always uses.
+    mp_push_url: the mini-program's message push, where photo verdicts go (None: app_url/wechat/mp; "": none)."""
     settings = settings or Settings.from_env()
     account = OfficialAccount(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
     wechat_api_app = create_wechat_api(
@@ -654,6 +669,8 @@ def start(
         settings.wechat_secret,
         mp_appid=settings.wechat_mp_appid or DEV_MP_APPID,
         mp_secret=settings.wechat_mp_secret or SIM_MP_SECRET,
+        mp_push_url=f"{app_url.rstrip('/')}/wechat/mp" if mp_push_url is None else mp_push_url,
+        mp_push_token=settings.wechat_mp_token,
     )
     # Group robots (for tenants without the AI bot) answer under the same /cgi-bin/, one per demo grid.
     robots = wecom_webhook.install(wechat_api_app)
@@ -688,6 +705,7 @@ def start(
 
     def stop() -> None:
         stop_web()
+        sim.wechat_api.close()  # photo verdicts not yet pushed are dropped
         aibot.stop()
 
     return Running(url, aibot.url, sim, stop)
@@ -719,6 +737,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bot-id", default=DEFAULT_BOT_ID)
     parser.add_argument("--bot-secret", default=DEFAULT_BOT_SECRET)
     parser.add_argument("--supervisor-chat", default=SUPERVISOR_CHAT_ID, help="the 指挥中心群 chat id")
+    parser.add_argument(
+        "--mp-push-url", default=None, help="the mini-program's message push, for photo verdicts (APP_URL/wechat/mp)"
+    )
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -730,6 +751,7 @@ def serve(args: argparse.Namespace) -> int:
         bot_id=args.bot_id,
         bot_secret=args.bot_secret,
         supervisor_chat_id=args.supervisor_chat,
+        mp_push_url=args.mp_push_url,
     )
     mini = running.sim.wechat_api
     street_gateways = "".join(
@@ -742,6 +764,7 @@ def serve(args: argparse.Namespace) -> int:
         f"  微信接口替身     {running.url}/cgi-bin/\n"
         f"  企业微信登录、公众号网页授权替身 {running.url}/connect/oauth2/authorize\n"
         f"  小程序接口替身   {running.url}/sns/、{running.url}/wxa/（wx.login 的 code：POST /sim/wx-login）\n"
+        f"  小程序消息推送   → {mini.mp_push_url}（照片检测结果，token {mini.mp_push_token}）\n"
         f"  企业微信机器人替身 {running.ws_url}\n\n"
         f"让网格通连到这里（在运行 make run 和网关的终端里先设置）：\n"
         f"  export WECHAT_API_BASE={running.url}/cgi-bin/\n"
@@ -749,6 +772,7 @@ def serve(args: argparse.Namespace) -> int:
         f"  export WECOM_APP_SECRET={running.sim.wecom_api.secret if running.sim.wecom_api else ''}\n"
         f"  export WECHAT_OAUTH_URL={running.url}/connect/oauth2/authorize\n"
         f"  export WECHAT_MP_APPID={mini.mp_appid} WECHAT_MP_SECRET={mini.mp_secret}\n"
+        f"  export WECHAT_MP_TOKEN={mini.mp_push_token}\n"
         f"  export WECOM_WS_URL={running.ws_url}\n"
         f"  export WECOM_BOT_ID={args.bot_id} WECOM_BOT_SECRET={args.bot_secret}\n"
         f"  export WECOM_SUPERVISOR_CHAT_ID={args.supervisor_chat}\n"

@@ -12,6 +12,11 @@ Account's web login page (open.weixin.qq.com's authorize page).
     POST /wxa/business/getuserphonenumber?access_token  {"code"} -> {"errcode": 0, "phone_info": {...}}
     POST /wxa/msg_sec_check?access_token  {"version": 2, "openid", "scene", "content"}
                                         -> {"errcode": 0, "result": {"suggest", "label"}, "detail", "trace_id"}
+    POST /wxa/media_check_async?access_token  {"media_url", "media_type", "version": 2, "scene", "openid"}
+                                        -> {"errcode": 0, "errmsg": "ok", "trace_id"}; then, after
+                                        `media_check_delay` seconds, the signed event wxa_media_check is POSTed
+                                        (JSON, 明文模式) to `mp_push_url` with `mp_push_token` (nothing is fetched:
+                                        the verdict is the next one `media_verdict` set, else pass)
     GET  /sns/oauth2/access_token?appid&secret&code&grant_type=authorization_code
                                         an authorize-page code (the Official Account's appid and secret)
                                         -> {"access_token", "expires_in", "refresh_token", "openid", "scope"
@@ -28,7 +33,8 @@ refuse everything; wx.login, phone and authorize-page codes are good once, for 5
 errcode 0 and its verdict in `result`) and answers HTTP 200 with a JSON `errcode`, as Tencent does. Faults are
 injected on demand (`inject`, `slow`). What Tencent's clients would hand our apps comes from the control methods:
 `wx_login` (the code wx.login gives the mini-program), `phone_code` (the code of getPhoneNumber's button),
-`oa_authorize` (the code the authorize page sends back) and `accept_subscribe` (what the user's "允许" in
+`oa_authorize` (the code the authorize page sends back), `media_verdict` (what the next photo checks will find)
+and `accept_subscribe` (what the user's "允许" in
 wx.requestSubscribeMessage tells Tencent: one message each); simulator.server serves them under /sim/.
 
     app = create_wechat_api(appid, secret, mp_appid=..., mp_secret=...)
@@ -40,10 +46,14 @@ Imports none of our code: only the wire format.
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import re
 import secrets
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -74,6 +84,11 @@ MINIPROGRAM_STATES = ("developer", "trial", "formal")
 # msg_sec_check's scenes: 1 资料, 2 评论, 3 论坛, 4 社交日志 (others: 40129); at most 2,500 characters.
 SCENES = (1, 2, 3, 4)
 MAX_CONTENT = 2500
+# media_check_async's media types (1 audio, 2 image) and the verdicts media_verdict may set (with their labels).
+MEDIA_TYPES = (1, 2)
+MEDIA_LABELS = {"pass": 100, "review": 21000, "risky": 20002}
+# WeChat tries a push 3 times in all when it gets no "success".
+PUSH_TRIES = 3
 # The authorize page's openid field starts with the demo's resident.
 DEMO_OPENID = "sim-resident-wang"
 AUTHORIZE_PATH = "/connect/oauth2/authorize"
@@ -157,6 +172,14 @@ class WeChatApi(FaultControls):
     clock: Callable[[], float] = time.time
     # msg_sec_check's word list (FLAGGED_WORDS): word -> (suggest, label).
     flagged_words: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(FLAGGED_WORDS))
+    # The mini-program's message push (消息推送): where media_check_async's verdicts go, signed with this token.
+    # Empty URL: no verdict is ever pushed.
+    mp_push_url: str = ""
+    mp_push_token: str = ""
+    # Seconds between a media check and its verdict's push (Tencent: up to 30 minutes).
+    media_check_delay: float = 1.0
+    # Every push tried: {"trace_id", "event", "status", "answer"} (status 0: no answer at all).
+    pushed: list[dict[str, Any]] = field(default_factory=list)
     # Every request as received: {"seq", "path", "body", "errcode"}.
     received: list[dict[str, Any]] = field(default_factory=list)
     # Delivered messages: {"seq", "kind": "custom" | "template" | "subscribe", "openid", "body", "msgid", "at"}.
@@ -173,6 +196,9 @@ class WeChatApi(FaultControls):
     _session_keys: dict[str, str] = field(default_factory=dict)  # openid -> the latest login's session key
     # (mini-program openid, template id) -> subscribe messages the user still allows (one per acceptance).
     _subscriptions: dict[tuple[str, str], int] = field(default_factory=dict)
+    # The verdicts the next media checks will find, in order; then "pass".
+    _media_verdicts: list[str] = field(default_factory=list)
+    _timers: list[threading.Timer] = field(default_factory=list)
     _seq: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _faults: Faults = field(init=False, repr=False)
@@ -271,6 +297,21 @@ class WeChatApi(FaultControls):
         """The users seen so far (wrote to the account, logged in, authorized), first seen first."""
         with self._lock:
             return list(self._seen)
+
+    def media_verdict(self, suggest: str, count: int = 1) -> None:
+        """The next `count` photo checks find `suggest` ("pass", "review" or "risky")."""
+        if suggest not in MEDIA_LABELS or not 1 <= int(count) <= 100:
+            raise ValueError("suggest: pass, review or risky; count: 1 to 100")
+        with self._lock:
+            self._media_verdicts.extend([suggest] * int(count))
+
+    def close(self) -> None:
+        """Release held requests and drop the verdicts not yet pushed (a test is ending)."""
+        with self._lock:
+            timers, self._timers = self._timers, []
+        for timer in timers:
+            timer.cancel()
+        super().close()
 
     def inject(
         self, errcode: int, path_suffix: str | None = None, count: int | None = None, seconds: float | None = None
@@ -492,6 +533,31 @@ class WeChatApi(FaultControls):
                 "trace_id": "-".join(secrets.token_hex(4) for _ in range(3)),
             }
 
+    def media_check_async(self, access_token: str, body: Any) -> dict[str, Any]:
+        """Content safety v2 for an image or audio at a URL: a trace_id now, the verdict pushed later."""
+        with self._lock:
+            if failure := self._check_token(access_token, self.mp) or _check_body(body):
+                return failure
+            url, media_type, openid, scene = (body.get(k) for k in ("media_url", "media_type", "openid", "scene"))
+            if str(body.get("version")) != "2" or not _is_int(media_type) or not _is_int(scene):
+                return error(47001)
+            if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+                return error(47001)
+            if media_type not in MEDIA_TYPES:
+                return error(47001)
+            if not isinstance(openid, str) or not openid:
+                return error(40003)
+            if scene not in SCENES:
+                return error(40129)
+            trace_id = "-".join(secrets.token_hex(4) for _ in range(3))
+            suggest = self._media_verdicts.pop(0) if self._media_verdicts else "pass"
+            if self.mp_push_url:
+                timer = threading.Timer(self.media_check_delay, self._push, (trace_id, openid, suggest))
+                timer.daemon = True
+                self._timers = [t for t in self._timers if t.is_alive()] + [timer]
+                timer.start()
+            return {"errcode": 0, "errmsg": "ok", "trace_id": trace_id}
+
     def oauth2_access_token(self, appid: str, secret: str, code: str, grant_type: str) -> dict[str, Any]:
         """An authorize-page code -> the user's web access token and openid (unionid when they have one)."""
         with self._lock:
@@ -577,6 +643,47 @@ class WeChatApi(FaultControls):
             return "pass", PASS_LABEL, ""
         _, word, suggest, label = found[0]
         return suggest, label, word
+
+    def _push(self, trace_id: str, openid: str, suggest: str) -> None:
+        """POST the verdict to the message push URL as WeChat does (JSON, 明文模式: the query is signed), up to
+        PUSH_TRIES times until the answer is "success"."""
+        label = MEDIA_LABELS[suggest]
+        event = {
+            "ToUserName": "gh_0000000sim0",
+            "FromUserName": openid,
+            "CreateTime": int(time.time()),
+            "MsgType": "event",
+            "Event": "wxa_media_check",
+            "appid": self.mp_appid,
+            "trace_id": trace_id,
+            "version": 2,
+            "result": {"suggest": suggest, "label": label},
+            "detail": [{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label, "prob": 90}],
+        }
+        data = json.dumps(event, ensure_ascii=False).encode()
+        for _ in range(PUSH_TRIES):
+            status, answer = self._post_event(data)
+            with self._lock:
+                self.pushed.append({"trace_id": trace_id, "event": event, "status": status, "answer": answer})
+                del self.pushed[:-MAX_RECEIVED]
+            if status == 200 and answer == "success":
+                return
+
+    def _post_event(self, data: bytes) -> tuple[int, str]:
+        timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**10))
+        signature = hashlib.sha1("".join(sorted((self.mp_push_token, timestamp, nonce))).encode()).hexdigest()
+        query = urlencode({"signature": signature, "timestamp": timestamp, "nonce": nonce})
+        sep = "&" if "?" in self.mp_push_url else "?"
+        req = urllib.request.Request(
+            f"{self.mp_push_url}{sep}{query}", data=data, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=5) as response:
+                return response.status, response.read(64).decode(errors="replace")
+        except urllib.error.HTTPError as refused:
+            return refused.code, ""
+        except (urllib.error.URLError, OSError):
+            return 0, ""
 
     def _deliver(self, kind: str, openid: str, body: dict[str, Any]) -> int:
         self._seq += 1
@@ -709,6 +816,12 @@ def getuserphonenumber() -> Response:
     return jsonify(api.receive("/wxa/business/getuserphonenumber", body, lambda: api.phone_number(access_token, body)))
 
 
+@open_blueprint.post("/wxa/media_check_async")
+def media_check_async() -> Response:
+    api, body, access_token = _api(), _body(), request.args.get("access_token", "")
+    return jsonify(api.receive("/wxa/media_check_async", body, lambda: api.media_check_async(access_token, body)))
+
+
 @open_blueprint.post("/wxa/msg_sec_check")
 def msg_sec_check() -> Response:
     api, body, access_token = _api(), _body(), request.args.get("access_token", "")
@@ -799,7 +912,7 @@ def _with_query(url: str, extra: dict[str, str]) -> str:
 
 def create_wechat_api(appid: str, secret: str, **options: Any) -> Flask:
     """The stand-in as a WSGI app; its state is `app.extensions["wechat_api"]` (options: mp_appid, mp_secret,
-    token_quota, clock, flagged_words, ...)."""
+    token_quota, clock, flagged_words, mp_push_url, mp_push_token, media_check_delay, ...)."""
     app = Flask(__name__)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["wechat_api"] = WeChatApi(appid, secret, **options)

@@ -45,6 +45,22 @@ def by_id(session: Session, photo_id: int) -> Photo | None:
     return session.get(Photo, photo_id)
 
 
+def set_trace(session: Session, photo_id: int, trace_id: str) -> None:
+    """Note the trace_id of the photo's media check: the verdict event names it."""
+    photo = session.get(Photo, photo_id)
+    if photo is not None:
+        photo.trace_id = trace_id
+        session.add(photo)
+
+
+def by_trace(session: Session, trace_id: str) -> Photo | None:
+    """The photo whose media check has this trace_id (row-locked where the database can: a verdict and its retry
+    may arrive together)."""
+    if not trace_id:
+        return None
+    return session.exec(select(Photo).where(Photo.trace_id == trace_id).with_for_update()).first()
+
+
 def abandoned(session: Session, before: datetime, limit: int = 200) -> Sequence[Photo]:
     """Photos uploaded before `before` that no ticket named: the sweep deletes them, file and row."""
     query = (
