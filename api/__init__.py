@@ -432,20 +432,45 @@ def upload() -> Response:
                     created_at=now,
                 ),
             )
-            answer = {"id": photo.id, "width": photo.width, "height": photo.height, "located": photo.lat is not None}
+            assert photo.id is not None
+            photo_id = photo.id
+            answer = {"id": photo_id, "width": photo.width, "height": photo.height, "located": photo.lat is not None}
     except Exception:
         store().delete(key)
         raise
+    check_photo(photo_id)
     response = jsonify(answer)
     response.status_code = 201
     return response
+
+
+def check_photo(photo_id: int) -> None:
+    """Ask WeChat's media check (mediaCheckAsync v2) about a mini-program user's photo, after its row is committed;
+    the verdict comes later to /wechat/mp (bot/mppush.py). Tencent fetches the photo, so this needs the app's
+    public address. Not asked for the page /m/ (no mini-program openid); WeChat out of reach or refusing leaves the
+    photo pending, and shown: a resident's report is not lost to an outage."""
+    settings = _rt().settings
+    if g.channel != "miniprogram" or not settings.miniprogram or not settings.public_url:
+        return
+    openid = selfservice.mp_openid_of(_rt().engine, g.person_id)
+    if not openid:
+        return
+    url = settings.public_url.rstrip("/") + photolinks.photo_path(settings, photo_id)
+    try:
+        trace_id = miniprogram.MiniProgramClient(settings, _rt().redis).check_media(openid, url)
+    except (miniprogram.WeChatRefused, *miniprogram.TRANSIENT_FAILURES) as failure:
+        log.warning("media check not available; photo kept unchecked", extra={"error": type(failure).__name__})
+        return
+    with transaction(_rt().engine) as session:
+        photos.set_trace(session, photo_id, trace_id)
 
 
 def with_photo_links(data: dict[str, Any]) -> dict[str, Any]:
     """Give each photo of the ticket in the answer its signed address."""
     ticket = data.get("ticket", data)
     for photo in ticket.get("photos", ()) if isinstance(ticket, dict) else ():
-        photo["url"] = photolinks.photo_path(_rt().settings, photo["id"])
+        if photo["id"] is not None:  # ours; a worker's 办结照片 keeps the link WeCom gave
+            photo["url"] = photolinks.photo_path(_rt().settings, photo["id"])
     return data
 
 

@@ -28,7 +28,7 @@ from handlers.privacy import mask_phone
 from handlers.types import Message, Reply
 from storage import grids, inbound, outbox, people, photos, subscriptions, tickets
 from storage.db import transaction
-from storage.models import Department, Grid, Person, Photo, Role, Status, Ticket, TicketEvent, utcnow
+from storage.models import Department, Grid, Person, Photo, PhotoCheck, Role, Status, Ticket, TicketEvent, utcnow
 from storage.outbox import Queued
 from storage.tickets import STATUS_NAMES
 
@@ -255,6 +255,22 @@ def report(engine: Engine, person_id: int, channel: str, fields: Report, key: st
     return _once(engine, person_id, key, "report", act)
 
 
+def take_media_verdict(engine: Engine, trace_id: str, suggest: str, now: datetime) -> bool:
+    """WeChat's verdict on a photo (mediaCheckAsync's event): the first one counts, a retry changes nothing. A risky
+    photo is hidden from then on (storage.photos.shown_of_ticket); when it is a ticket's, the ticket's history says
+    so, where the centre sees it. False when no photo has this trace_id, or it had its verdict already."""
+    with transaction(engine) as session:
+        photo = photos.by_trace(session, trace_id)
+        if photo is None or photo.check != PhotoCheck.PENDING or suggest not in set(PhotoCheck) - {PhotoCheck.PENDING}:
+            return False
+        photo.check = suggest
+        session.add(photo)
+        ticket = session.get(Ticket, photo.ticket_id) if photo.ticket_id is not None else None
+        if ticket is not None and suggest == PhotoCheck.RISKY:
+            tickets.record(session, ticket, None, "photo_hidden", "微信内容安全：照片已隐藏", now)
+        return True
+
+
 def add_images(ticket: Ticket, attached: Sequence[Photo]) -> None:
     """Name the photos in the ticket's image list, beside those sent in the chat."""
     images = json.loads(ticket.images or "[]")
@@ -380,8 +396,15 @@ def detail(session: Session, ticket: Ticket, person: Person) -> dict:
             }
             for e in events
         ],
-        "photos": [{"id": p.id, "url": "", "after": False} for p in photos.shown_of_ticket(session, ticket.id)],
+        "photos": [{"id": p.id, "url": "", "after": False} for p in photos.shown_of_ticket(session, ticket.id)]
+        + after_photos(ticket),
     }
+
+
+def after_photos(ticket: Ticket) -> list[dict[str, Any]]:
+    """The worker's photos of the result (办结照片), sent in the group chat: the links WeCom gave with them."""
+    images = json.loads(ticket.images or "[]")
+    return [{"id": None, "url": i["url"], "after": True} for i in images if i.get("after") and i.get("url")]
 
 
 def handler(session: Session, ticket: Ticket) -> str | None:

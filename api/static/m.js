@@ -752,8 +752,12 @@
     const gallery = $("t-photos");
     gallery.replaceChildren();
     for (const p of t.photos || []) {
+      // Ours are shown here; a worker's 办结照片 lives at WeCom's address, which this page may not load: a link.
+      const ours = p.url.startsWith("/");
       gallery.append(h("figure", {},
-        h("img", { src: p.url, alt: p.after ? "办结后的照片" : "反映时的照片" }),
+        ours ? h("img", { src: p.url, alt: p.after ? "办结后的照片" : "反映时的照片" })
+          : h("a", { href: /^https?:\/\//.test(p.url) ? p.url : "#", target: "_blank", rel: "noopener noreferrer" },
+            "查看办结照片"),
         h("figcaption", {}, p.after ? "办结后" : "反映时")));
     }
     const timeline = $("t-timeline");

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from handlers import conversation
+from handlers.types import Message
 from storage.models import InboundMessage, Outbox, Person, Photo, Status, Ticket, utcnow
 from tests.api.conftest import Phone, conforms, jpeg, sign_in
 
@@ -125,8 +126,13 @@ def test_follow_to_resolved_and_rate_it_then_a_second_rating_is_refused(client, 
     assert phone.act(number, "rating", score=5).status_code == 409  # not resolved yet: nothing changes
     worker_does(rt, f"接单 {number}")
     worker_does(rt, f"办结 {number} 已更换灯泡")
+    # and the photo of the new bulb, sent in the group right after
+    after = "https://wework.example/after.jpg"
+    photo = Message(channel="wecom", dedupe_key="img-1", sender="zhangwei", kind="image", pic_url=after, media_id="m1")
+    conversation.process(rt.engine, photo)
     seen = phone.ticket(number).get_json()
     assert seen["status"] == "resolved" and seen["can"]["rate"] and seen["to_rate"]
+    assert seen["photos"] == [{"id": None, "url": after, "after": True}]
     assert {"what": "已办结", "note": "已更换灯泡"}.items() <= seen["timeline"][-1].items()
     rated = phone.act(number, "rating", score=5, note="很快")
     assert rated.status_code == 200 and rated.get_json()["ticket"]["status"] == "closed"
