@@ -772,24 +772,6 @@ def stable_token() -> Response:
     return jsonify(api.receive("/cgi-bin/stable_token", _masked(body), handle))
 
 
-@blueprint.post("/message/custom/send")
-def custom_send() -> Response:
-    api, body, access_token = _api(), _body(), request.args.get("access_token", "")
-    return jsonify(api.receive("/cgi-bin/message/custom/send", body, lambda: api.custom_send(access_token, body)))
-
-
-@blueprint.post("/message/template/send")
-def template_send() -> Response:
-    api, body, access_token = _api(), _body(), request.args.get("access_token", "")
-    return jsonify(api.receive("/cgi-bin/message/template/send", body, lambda: api.template_send(access_token, body)))
-
-
-@blueprint.post("/message/subscribe/send")
-def subscribe_send() -> Response:
-    api, body, access_token = _api(), _body(), request.args.get("access_token", "")
-    return jsonify(api.receive("/cgi-bin/message/subscribe/send", body, lambda: api.subscribe_send(access_token, body)))
-
-
 @open_blueprint.get("/sns/jscode2session")
 def jscode2session() -> Response:
     api, args = _api(), request.args
@@ -808,24 +790,6 @@ def oauth2_access_token() -> Response:
             "/sns/oauth2/access_token", _masked(dict(args)), lambda: api.oauth2_access_token(appid, secret, code, grant)
         )
     )
-
-
-@open_blueprint.post("/wxa/business/getuserphonenumber")
-def getuserphonenumber() -> Response:
-    api, body, access_token = _api(), _body(), request.args.get("access_token", "")
-    return jsonify(api.receive("/wxa/business/getuserphonenumber", body, lambda: api.phone_number(access_token, body)))
-
-
-@open_blueprint.post("/wxa/media_check_async")
-def media_check_async() -> Response:
-    api, body, access_token = _api(), _body(), request.args.get("access_token", "")
-    return jsonify(api.receive("/wxa/media_check_async", body, lambda: api.media_check_async(access_token, body)))
-
-
-@open_blueprint.post("/wxa/msg_sec_check")
-def msg_sec_check() -> Response:
-    api, body, access_token = _api(), _body(), request.args.get("access_token", "")
-    return jsonify(api.receive("/wxa/msg_sec_check", body, lambda: api.msg_sec_check(access_token, body)))
 
 
 PAGE = """<!doctype html>
@@ -908,6 +872,30 @@ def _with_query(url: str, extra: dict[str, str]) -> str:
     parts = urlsplit(url)
     query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *extra.items()])
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+# The calls made with an access token and a JSON body: the stand-in's method for each, by path (Tencent's full path
+# under the host, and the route on the blueprint that serves it).
+TOKEN_CALLS: tuple[tuple[Blueprint, str, str, Callable[[WeChatApi, str, Any], dict[str, Any]]], ...] = (
+    (blueprint, "/message/custom/send", "/cgi-bin/message/custom/send", WeChatApi.custom_send),
+    (blueprint, "/message/template/send", "/cgi-bin/message/template/send", WeChatApi.template_send),
+    (blueprint, "/message/subscribe/send", "/cgi-bin/message/subscribe/send", WeChatApi.subscribe_send),
+    (open_blueprint, "/wxa/business/getuserphonenumber", "/wxa/business/getuserphonenumber", WeChatApi.phone_number),
+    (open_blueprint, "/wxa/media_check_async", "/wxa/media_check_async", WeChatApi.media_check_async),
+    (open_blueprint, "/wxa/msg_sec_check", "/wxa/msg_sec_check", WeChatApi.msg_sec_check),
+)
+
+
+def _token_call(path: str, method: Callable[[WeChatApi, str, Any], dict[str, Any]]) -> Callable[[], Response]:
+    def view() -> Response:
+        api, body, access_token = _api(), _body(), request.args.get("access_token", "")
+        return jsonify(api.receive(path, body, lambda: method(api, access_token, body)))
+
+    return view
+
+
+for _blueprint, _route, _path, _method in TOKEN_CALLS:
+    _blueprint.add_url_rule(_route, _path.strip("/").replace("/", "_"), _token_call(_path, _method), methods=["POST"])
 
 
 def create_wechat_api(appid: str, secret: str, **options: Any) -> Flask:
