@@ -103,11 +103,11 @@ def body(schema: str) -> dict[str, Any]:
 HTTP_WORDS = {
     400: "请求有误，请检查后重试。",
     401: "请先登录。",
-    403: "没有权限。",
-    404: "没有这个地址。",
-    405: "不支持这种请求方法。",
+    403: "没有权限。请从公众号菜单“我要反映”重新进入。",
+    404: "没有这个地址。请从公众号菜单“我要反映”重新进入。",
+    405: "不支持这种请求方法。请从公众号菜单“我要反映”重新进入。",
     413: "内容太大了。照片请小于 10 MB，文字请少于 2000 字。",
-    415: "请求格式不对。",
+    415: "请求格式不对。请从公众号菜单“我要反映”重新进入。",
     429: "操作太频繁了，请稍后再试。",
 }
 
@@ -483,7 +483,7 @@ def photo(photo_id: int) -> Response:
         key = found.key if found is not None and found.check != PhotoCheck.RISKY else None
     data = store().get(key) if key else None
     if data is None:
-        raise Refused(404, "not_found", "没有这张图片。")
+        raise Refused(404, "not_found", "没有这张图片，请刷新页面后再看。")
     response = Response(data, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, max-age=600"
     return response
@@ -495,7 +495,7 @@ def shared_photos(token: str) -> Response:
     settings = _rt().settings
     number = photolinks.ticket_of_page(settings, token)
     if number is None:
-        raise Refused(404, "not_found", "链接无效或已过期。")
+        raise Refused(404, "not_found", "链接无效或已过期，请在群里重新打开工单卡片上的照片。")
     with Session(_rt().engine) as session:
         shown = [p.id for p in photos.shown_of_ticket(session, number) if p.id is not None]
     images = "".join(f'<img src="{html.escape(photolinks.photo_path(settings, i))}" alt="照片">' for i in shown)

@@ -25,7 +25,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.miniprogram import SUGGESTIONS
 from bot.runtime import Runtime
-from bot.wechat import BadRequest, check_signature, check_timestamp, read_body, runtime
+from bot.wechat import BadRequest, check_signature, check_timestamp, echo_if_signed, read_body, runtime
 from config import DEV_MP_TOKEN
 from handlers import selfservice
 from storage.models import utcnow
@@ -48,14 +48,7 @@ def verify() -> Response:
     rt = runtime()
     if not _enabled(rt):
         return Response("not found", status=404)
-    args = request.args
-    try:
-        check_signature(
-            (rt.settings.wechat_mp_token, args.get("timestamp", ""), args.get("nonce", "")), args.get("signature", "")
-        )
-    except BadRequest as refused:
-        return Response("forbidden", status=refused.status)
-    return Response(args.get("echostr", ""), mimetype="text/plain")
+    return echo_if_signed(rt.settings.wechat_mp_token)
 
 
 @blueprint.post("/wechat/mp")

@@ -132,13 +132,16 @@ def runtime() -> Runtime:
 
 @blueprint.get("/wechat")
 def verify() -> Response:
-    """URL verification from the Official Account console: echo echostr when the signature is ours."""
-    rt = runtime()
+    """URL verification from the Official Account console."""
+    return echo_if_signed(runtime().settings.wechat_token)
+
+
+def echo_if_signed(token: str) -> Response:
+    """A console's URL check (the Official Account's, the mini-program's push): echo echostr when the request is
+    signed with our token, else 403."""
     args = request.args
     try:
-        check_signature(
-            (rt.settings.wechat_token, args.get("timestamp", ""), args.get("nonce", "")), args.get("signature", "")
-        )
+        check_signature((token, args.get("timestamp", ""), args.get("nonce", "")), args.get("signature", ""))
     except BadRequest as refused:
         return Response("forbidden", status=refused.status)
     return Response(args.get("echostr", ""), mimetype="text/plain")

@@ -64,7 +64,7 @@ def card_for(session: Session, ticket: Ticket, now: datetime | None = None) -> C
         fields=fields,
         buttons=[(f"{key}:{ticket.id}", label) for key, label in BUTTONS.get(status, [])],
         note=last_act(session, ticket),
-        photos=len(photos.shown_of_ticket(session, ticket.id)),
+        photos=photos.shown_count(session, ticket.id),
     )
 
 

@@ -26,7 +26,7 @@ from handlers import complaints, moves, notify, resident
 from handlers.commands import Context
 from handlers.privacy import mask_phone
 from handlers.types import Message, Reply
-from storage import grids, inbound, outbox, people, photos, subscriptions, tickets
+from storage import grids, inbound, journal, outbox, people, photos, subscriptions, tickets
 from storage.db import transaction
 from storage.models import Department, Grid, Person, Photo, PhotoCheck, Role, Status, Ticket, TicketEvent, utcnow
 from storage.outbox import Queued
@@ -465,7 +465,7 @@ def _act(
 
 
 def _event_count(session: Session, ticket_id: int) -> int:
-    tickets.events(session, ticket_id)  # writes the journal's pending events first
+    journal.write(session)  # the events the move queued, before they are counted
     query = select(func.count()).select_from(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
     return int(session.exec(query).one())
 

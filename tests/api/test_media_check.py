@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,19 +19,9 @@ from bot.runtime import Runtime
 from simulator.server import serve_in_thread
 from storage.models import Photo, PhotoCheck
 from tests.api.conftest import MP_SECRET, Phone, Tencent, jpeg, sign_in
+from tests.later import Later
 
 MP_TOKEN = "an-mp-push-token-0123456789abcdef"
-
-
-class Later:
-    """A WSGI app handed to its server once that server is up, so that the app's settings may name its own address."""
-
-    def __init__(self) -> None:
-        self.app: Flask | None = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        assert self.app is not None, "the app was not built"
-        return self.app(environ, start_response)
 
 
 @pytest.fixture

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from flask import Flask
+
+from config import Settings
+from simulator import server
 
 
 class Clock:
@@ -16,3 +22,13 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+@pytest.fixture
+def simulator() -> Iterator[server.Running]:
+    """The simulator process's endpoints, with no app behind them (these tests never need one)."""
+    url, stop = server.serve_in_thread(Flask("nothing"))
+    stop()
+    running = server.start(url, settings=Settings())
+    yield running
+    running.stop()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -21,23 +20,13 @@ from simulator import server
 from simulator.wechat_api import AUTHORIZE_PATH
 from tests.browser import ARGS, CHROMIUM, MARKS
 from tests.gateways import simulator_gateways
+from tests.later import Later
 
 SCREENSHOT = Path("/tmp/sim.png")  # the loop at its end; sim-reply, sim-accepted, sim-narrow, sim-phone.png too
 WAIT_MS = 10_000
 
 pytestmark = MARKS
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
-
-
-class Later:
-    """A WSGI app handed to its server once that server is up, so that the app's settings may name its own address."""
-
-    def __init__(self) -> None:
-        self.app: Flask | None = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        assert self.app is not None, "the app was not built"
-        return self.app(environ, start_response)
 
 
 @dataclass

@@ -4,13 +4,11 @@ and faults on demand."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from flask import Flask
 from flask.testing import FlaskClient
 
 from config import Settings
@@ -291,15 +289,6 @@ def test_a_mini_program_needs_an_appid_of_its_own():
 
 
 # -- the simulator process: the control endpoints, and Tencent's paths beside the page ---------------------------------
-
-
-@pytest.fixture
-def simulator() -> Iterator[server.Running]:
-    url, stop = server.serve_in_thread(Flask("nothing"))
-    stop()  # no app behind the simulator: these endpoints never need it
-    running = server.start(url, settings=Settings())
-    yield running
-    running.stop()
 
 
 def test_the_simulator_hands_out_codes_and_answers_the_mini_programs_calls(simulator):

@@ -4,15 +4,13 @@ field limits, and faults on demand."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-from flask import Flask
 from flask.testing import FlaskClient
 
-from config import DEV_MP_APPID, Settings
+from config import DEV_MP_APPID
 from simulator import server
 from simulator.wechat_api import create_wechat_api
 from tests.simulator.test_wechat_api_mp import MP_APPID, MP_SECRET, OA_APPID, OA_SECRET, mp_token, oa_token, state
@@ -106,15 +104,6 @@ def test_the_accepting_users_ids_must_be_plain():
         api.accept_subscribe("o-mp-1", "not-a-list")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         api.accept_subscribe("o-mp-1", [""])
-
-
-@pytest.fixture
-def simulator() -> Iterator[server.Running]:
-    url, stop = server.serve_in_thread(Flask("nothing"))
-    stop()  # no app behind the simulator: these endpoints never need it
-    running = server.start(url, settings=Settings())
-    yield running
-    running.stop()
 
 
 def test_the_simulator_page_accepts_for_a_user_and_the_send_spends_it(simulator):
