@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import threading
@@ -25,6 +26,9 @@ _SENTENCE_END = re.compile("[。！？!?;；\n]")
 _GAP = f"[^{_DELIMITERS}]{{0,4}}?"
 # How far back (in characters) a multi-character negation may stand before an urgent keyword.
 _MARKER_WINDOW = 8
+# How far past its own length a trailing marker may stand after the danger word, in the same clause: 困人的安全隐患,
+# 漏电和起火的风险.
+_TRAILING_REACH = 4
 # How many tokens back a single-character negation (没/未/无/别) may stand: by token, so 别墅 is not 别.
 _TOKEN_WINDOW = 2
 # Single-character negations that also count at the end of a word (还没, 并未, 毫无, 并不); any other single
@@ -39,6 +43,14 @@ _SCALE = 1.5
 # "楼道里的灯", "公园里面的健身器材": the place and the thing are one keyword (楼道灯, 健身器材) once the
 # "里(面)的" between them goes; residents write it that way far more often than the keyword's own form.
 _INSIDE = re.compile(r"(?<=[\u4e00-\u9fff])里面?的(?=[\u4e00-\u9fff])")
+# "又" after a time that is now: a danger told as past ("发生过两次") that is happening again.
+_RECURRENCE = re.compile(
+    "(?:今天|今早|今晚|今日|刚才|刚刚|现在|此刻)(?:又|再次|再一次)|又(?:一次)?(?:发生|出现|产生|出事)"
+)
+# How many characters after the marker the danger's words may come: "今天又产生了电梯" reaches 电梯.
+_RECURRENCE_REACH = 8
+# The lead (Taxonomy.lead_chars) ends at the first full stop.
+_LEAD_END = re.compile("[。！？!?；;\n]")
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,10 @@ class Classifier:
         self._codes = tuple(c.code for c in taxonomy.categories)
         index: dict[str, list[tuple[int, float]]] = {}
         for position, category in enumerate(taxonomy.categories):
-            for word, weight in category.keywords.items():
+            weights = dict(category.keywords)
+            for word, weight in category.learned.items():
+                weights[word] = weights.get(word, 0.0) + weight
+            for word, weight in weights.items():
                 index.setdefault(word, []).append((position, weight))
         self._index = {word: tuple(hits) for word, hits in index.items()}
         # first two characters -> the lengths of the keywords starting with them, longest first: most pairs of
@@ -141,12 +156,15 @@ class Classifier:
         scores = [0.0] * len(self._codes)
         matched: list[dict[str, float]] = [{} for _ in self._codes]
         first_seen: dict[str, int] = {}
+        lead = self._lead_end(text)
+        lead_weight = self.taxonomy.lead_weight
         for word, start, end in self._keyword_hits(text, tokens):
             if denied and any(s <= start and end <= e for s, e in denied):
                 continue
             first_seen[word] = start
+            factor = lead_weight if start < lead else 1.0
             for position, weight in self._index[word]:
-                scores[position] += weight
+                scores[position] += weight * factor
                 matched[position][word] = weight
 
         # Danger happening now pulls the message towards the category it belongs to, once per category.
@@ -160,7 +178,7 @@ class Classifier:
             position = self._category_position[code]
             if position not in boosted:
                 boosted.add(position)
-                scores[position] += boost
+                scores[position] += boost * (lead_weight if danger.start < lead else 1.0)
             matched[position].setdefault(danger.said, boost)
             first_seen.setdefault(danger.said, danger.start)
 
@@ -190,6 +208,26 @@ class Classifier:
             runner_up=self._codes[ranked[1]] if len(ranked) > 1 else None,
             urgent_keywords=urgent_words,
         )
+
+    def evidence(self, text: str) -> dict[str, float]:
+        """Each keyword the text holds, with how many times it counts (the lead's weight, or 1): what the category
+        scores add up, without the urgency boost. Denied dangers count for nothing, as in `classify`."""
+        text = self.prepare(text)
+        if not text:
+            return {}
+        tokens = self._tokens(text)
+        denied = [(d.start, d.end) for d in self._dangers(text, tokens) if d.denied]
+        lead = self._lead_end(text)
+        found: dict[str, float] = {}
+        for word, start, end in self._keyword_hits(text, tokens):
+            if not (denied and any(s <= start and end <= e for s, e in denied)):
+                found[word] = self.taxonomy.lead_weight if start < lead else 1.0
+        return found
+
+    def _lead_end(self, text: str) -> int:
+        """Where the lead ends: at the first full stop when it comes within lead_chars, else there is no lead."""
+        stop = _LEAD_END.search(text, 0, self.taxonomy.lead_chars)
+        return stop.start() if stop else 0
 
     def _tokens(self, text: str) -> list[_Token]:
         # Dictionary words only (HMM off). jieba's HMM guesses words for runs of characters its dictionary (ours
@@ -243,18 +281,25 @@ class Classifier:
         if self._urgent_pattern is None:
             return []
         found: dict[str, _Danger] = {}
+        past_here: tuple[str, ...] | None = None
         for match in self._urgent_pattern.finditer(text):
+            if past_here is None:
+                # the multi-character markers this text holds at all: looked for once, not once per danger word
+                past_here = tuple(marker for marker in self._multi_past if marker in text)
             word = self._urgent_word(match.group())
             if word in found and found[word].now:
                 continue
             start, end = match.span()
             clause_start, clause_end = _clause_around(text, start, end)
             # "会不会倒塌" is a worry about a collapse (the message is about one), not a denial of it
-            displaced = self._displaced(text, tokens, start, end, clause_end)
-            denied = not displaced and self._denied(text, tokens, clause_start, start)
+            displaced = self._displaced(text, tokens, start, end, clause_end, past_here)
+            denied = not displaced and self._denied(text, tokens, clause_start, start, word, match.group())
             now = not displaced and not denied
             if word not in found or now:
                 found[word] = _Danger(word, match.group(), start, end, now, denied)
+        for word, danger in found.items():
+            if not danger.now and not danger.denied and _recurs_now(text, danger):
+                found[word] = dataclasses.replace(danger, now=True)
         return sorted(found.values(), key=lambda d: d.start)
 
     def _urgent_word(self, matched: str) -> str:
@@ -262,8 +307,18 @@ class Classifier:
             return matched
         return next(word for word, pattern in self._urgent_gaps if pattern.fullmatch(matched))
 
-    def _denied(self, text: str, tokens: list[_Token], clause_start: int, start: int) -> bool:
-        """A negation stands just before the danger word in its clause ("没有着火", "差点砸到人")."""
+    def _denied(self, text: str, tokens: list[_Token], clause_start: int, start: int, word: str, said: str) -> bool:
+        """A negation stands just before the danger word in its clause ("没有着火", "差点砸到人"), or inside the
+        gap of a gap keyword (家里也没进水 for 家里*进水, 水管不会爆 for 水管*爆)."""
+        if "*" in word:
+            parts = word.split("*")
+            at = len(parts[0])
+            for part in parts[1:]:
+                found = said.index(part, at)
+                gap = said[at:found]
+                if any(c in self._single_negations for c in gap) or any(m in gap for m in self._multi_negations):
+                    return True
+                at = found + len(part)
         before = text[max(clause_start, start - _MARKER_WINDOW) : start]
         if any(marker in before for marker in self._multi_negations):
             return True
@@ -282,18 +337,20 @@ class Classifier:
             for piece in preceding[-_TOKEN_WINDOW:]
         )
 
-    def _displaced(self, text: str, tokens: list[_Token], start: int, end: int, clause_end: int) -> bool:
+    def _displaced(
+        self, text: str, tokens: list[_Token], start: int, end: int, clause_end: int, past_here: tuple[str, ...]
+    ) -> bool:
         """The danger is past, habitual, feared or hypothetical, or named as a risk or a topic, not an event."""
         after = text[end:clause_end]
         for marker in self._trailing:
             # "着火隐患" / "起火的风险" / "着火的事" name a risk or a topic; a lone 过 ("泄漏过") only right after
-            if after.startswith(marker) if len(marker) == 1 else marker in after[: len(marker) + 2]:
+            if after.startswith(marker) if len(marker) == 1 else marker in after[: len(marker) + _TRAILING_REACH]:
                 return True
         sentence_start = _sentence_start(text, start)
         # the whole match counts as "before": a gap pattern may hold the marker (水管以前爆过 for 水管*爆)
         region = text[sentence_start:end]
         last = -1
-        for marker in self._multi_past:
+        for marker in past_here:
             at = region.rfind(marker)
             if at >= 0:
                 last = max(last, sentence_start + at + len(marker))
@@ -320,6 +377,17 @@ def _urgent_pattern(keywords: dict[str, str | None]) -> tuple[re.Pattern[str] | 
     bodies = [_GAP.join(re.escape(part) for part in word.split("*")) for word in ordered]
     gaps = tuple((word, re.compile(body)) for word, body in zip(ordered, bodies, strict=True) if "*" in word)
     return re.compile("|".join(bodies)), gaps
+
+
+def _recurs_now(text: str, danger: _Danger) -> bool:
+    """A past danger that happens again today: "电梯困过人……今天又产生了电梯困人". A recurrence marker after the
+    danger, followed closely by two characters of what the danger said, brings it back to the present."""
+    pieces = {danger.said[i : i + 2] for i in range(len(danger.said) - 1)}
+    for marker in _RECURRENCE.finditer(text, danger.end):
+        following = text[marker.end() : marker.end() + _RECURRENCE_REACH]
+        if any(piece in following for piece in pieces):
+            return True
+    return False
 
 
 def _clause_around(text: str, start: int, end: int) -> tuple[int, int]:

@@ -30,6 +30,9 @@ class Category:
     hint: tuple[str, ...] = ()
     # keyword -> hours, for faults with a shorter limit than their category (a dark street lamp: 24 h, not 72 h)
     sla_overrides: dict[str, int] = field(default_factory=dict)
+    # Weights learned from labelled messages (`flask nlp tune`, the file's `learned:` section), added to the
+    # hand-written ones: kept apart so a reader sees which reasons a person wrote and which the data taught.
+    learned: dict[str, float] = field(default_factory=dict)
 
     def hours_for(self, keywords: tuple[str, ...] | list[str] = ()) -> int:
         """The resolve limit for a ticket of this category that matched these keywords: the shortest that applies."""
@@ -61,6 +64,10 @@ class Taxonomy:
     accept_minutes: int = 30
     # Below this confidence a complaint is not routed on its guess: the command centre decides its category.
     min_confidence: float = 0.3
+    # The main complaint comes first (a board message's title, a first sentence); background follows. Keywords
+    # before the first full stop count lead_weight times, when that stop comes within lead_chars characters.
+    lead_weight: float = 2.0
+    lead_chars: int = 40
 
     @classmethod
     def from_file(cls, path: str | Path) -> Taxonomy:
@@ -76,6 +83,9 @@ class Taxonomy:
             raise ValueError(f"{source}: expected a mapping with a 'categories' list")
         categories: list[Category] = []
         seen: set[str] = set()
+        learned = data.get("learned") or {}
+        if not isinstance(learned, dict):
+            raise ValueError(f"{source}: 'learned' must map category codes to keyword weights")
         for raw in data["categories"]:
             code = str(raw["code"])
             if code in seen:
@@ -89,8 +99,11 @@ class Taxonomy:
                     keywords=_weights(raw.get("keywords") or {}, source, code),
                     hint=tuple(str(h) for h in raw.get("hint") or ()),
                     sla_overrides={normalize(str(k)): int(v) for k, v in (raw.get("sla_overrides") or {}).items()},
+                    learned=_weights(learned.get(code) or {}, source, code),
                 )
             )
+        if unknown := sorted(set(map(str, learned)) - seen):
+            raise ValueError(f"{source}: learned weights for unknown categories {', '.join(unknown)}")
         if FALLBACK_CODE not in seen:
             raise ValueError(f"{source}: a category with code {FALLBACK_CODE!r} is required for unmatched text")
         urgency = _urgency(data.get("urgent") or {}, seen, source)
@@ -100,11 +113,17 @@ class Taxonomy:
         min_confidence = float(data.get("min_confidence", 0.3))
         if not 0 <= min_confidence < 1:
             raise ValueError(f"{source}: min_confidence must be in [0, 1)")
+        lead = data.get("lead") or {}
+        lead_weight, lead_chars = float(lead.get("weight", 2.0)), int(lead.get("chars", 40))
+        if lead_weight < 1 or lead_chars < 0:
+            raise ValueError(f"{source}: lead weight must be at least 1 and lead chars not negative")
         return cls(
             categories=tuple(categories),
             urgency=urgency,
             accept_minutes=accept_minutes,
             min_confidence=min_confidence,
+            lead_weight=lead_weight,
+            lead_chars=lead_chars,
         )
 
     def get(self, code: str) -> Category:

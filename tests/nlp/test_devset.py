@@ -185,6 +185,9 @@ def test_traditional_examples_classify_like_their_simplified_conversion(outcomes
         ("楼上水管以前爆过一次", False),  # the marker stands inside the gap keyword 水管*爆
         ("电线掉下来的事上周报过了", False),  # a topic, not an event
         ("楼下那堵墙裂了好长的缝，会不会倒塌", False),
+        # a danger told as past that happens again: 又出现 followed by the danger's own words
+        ("我家人发生过一次被关在电梯内的事故，物业一直不重视，导致又出现了关在电梯里的情况", True),
+        ("我家人发生过一次被关在电梯内的事故，后来又出现了停电", False),
     ],
 )
 def test_urgency_grammar(text: str, urgent: bool) -> None:

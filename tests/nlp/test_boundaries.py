@@ -1,0 +1,194 @@
+"""The boundary rules of the default taxonomy (docs/taxonomy.md), on messages written the way residents write to a
+leaders' message board: a subject line, then a long body with background, dates and whom they already called.
+
+Each rule is tested from both sides, so a keyword that pulls everything one way fails a test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import nlp
+
+
+def board(title: str, body: str) -> str:
+    """A board message is read as one: its subject line, then its body."""
+    return f"{title}。{body}"
+
+
+RULES: list[tuple[str, str, str]] = [
+    # Developers: before or at handover -> dispute; defects after handover that need repair -> property.
+    (
+        "developer before handover",
+        board(
+            "期房延期交付开发商拒不回应",
+            "本人2023年认购某府18幢一套商品房，合同约定今年6月30日交付，现在工地基本停工，售楼处说资金没到位，"
+            "我们每个月还在还房贷，恳请领导督促开发商按期交房并按合同赔偿违约金。",
+        ),
+        "dispute",
+    ),
+    (
+        "developer at handover: defects found at 验房",
+        board(
+            "验房发现大量质量问题开发商拖着不整改",
+            "上周参加新房验房，发现地砖空鼓、窗户渗水、公区和宣传的样板完全不一样，明显减配，开发商只说会处理，"
+            "要求我们先签收房确认书，不签就不给钥匙。",
+        ),
+        "dispute",
+    ),
+    (
+        "developer's sales promise",
+        board(
+            "楼盘虚假宣传",
+            "买房的时候售楼小姐承诺小区配套幼儿园和商业街，现在规划变成了住宅，开发商说宣传资料仅供参考，"
+            "几百户业主都觉得被骗了。",
+        ),
+        "dispute",
+    ),
+    (
+        "after handover, a repair",
+        board(
+            "交房后卫生间一直漏水",
+            "我家2022年交房后住了两年，最近卫生间地面一直往楼下渗水，楼下邻居天花板都发霉了，"
+            "报修了好几次维修一直没人来，请帮忙催一下。",
+        ),
+        "property",
+    ),
+    # 物业: how well it serves -> property; a money or rights conflict with it -> dispute.
+    (
+        "物业 service",
+        board(
+            "物业不作为",
+            "我们小区的物业收了物业费却什么都不管，楼道灯坏了一个月没人修，电梯三天两头停，保洁也不打扫，"
+            "业主群里说了很多次都没用。",
+        ),
+        "property",
+    ),
+    (
+        "物业 refuses a refund",
+        board(
+            "物业扣押装修押金不退",
+            "去年装修时交了5000元装修押金，装修完验收也合格了，物业一直以各种理由拖着不退还，"
+            "现在又说要扣一半当管理费，这是霸王条款，请求帮忙维权。",
+        ),
+        "dispute",
+    ),
+    (
+        "物业 rents out the common parts",
+        board(
+            "物业私自占用公共区域出租",
+            "物业在地下车库的通道上私自划了十几个车位出租给外面的人，收的钱去向不明，我们业主进出都很困难，"
+            "和物业协商多次无果。",
+        ),
+        "dispute",
+    ),
+    # Who fixes it decides.
+    (
+        "a loose manhole cover that bangs is a repair",
+        board("井盖松动", "人民路公交站旁边的井盖松了，车一压就哐当哐当响，晚上睡觉都被吵醒，请市政来修一下。"),
+        "facility",
+    ),
+    (
+        "branches blocking a street lamp",
+        board("树枝遮挡路灯", "解放路两侧的行道树长得太密，把路灯全挡住了，晚上路面黑乎乎的，请修剪一下。"),
+        "facility",
+    ),
+    (
+        "weeds and over-pruning",
+        board("绿化树被砍头", "小区外面马路边的香樟树被园林公司修剪得只剩光秃秃的树干，绿化全毁了，请追责。"),
+        "sanitation",
+    ),
+    # Garbage points are sanitation; a plant or a substation being sited is other.
+    (
+        "where a garbage room is placed",
+        board("垃圾房设在窗户下", "新建的垃圾房就放在我家窗户底下，夏天臭味熏得不敢开窗，能不能换个位置放垃圾桶。"),
+        "sanitation",
+    ),
+    (
+        "where a plant is sited",
+        board(
+            "反对在小区旁建垃圾处理厂",
+            "听说要在我们小区和学校旁边三百米的地方建一个建筑垃圾处理厂，选址太不合理了，居民都很担心。",
+        ),
+        "other",
+    ),
+    # Wages vs benefits.
+    (
+        "wage arrears",
+        board("讨要拖欠工资", "我在工地干了半年活，老板一直拖欠工资三万多，现在电话也不接，我们十几个工友都没拿到钱。"),
+        "dispute",
+    ),
+    (
+        "公积金 question",
+        board("公积金提取咨询", "我去年换了单位，公积金怎么转移，租房可以提取公积金吗，需要准备什么材料。"),
+        "service",
+    ),
+    # Street vending and change of use are construction, even when the harm is noise or smoke.
+    (
+        "stalls whose harm is noise",
+        board("夜市摊贩扰民", "小区门口每天晚上都有摆摊的小贩，占道经营，喇叭叫卖到十二点，吵得人睡不着。"),
+        "construction",
+    ),
+    (
+        "a flat turned into a 棋牌室",
+        board("住宅改成棋牌室", "楼下102把住宅改成了棋牌室，每天一群人进进出出打麻将到半夜，还在楼道里抽烟。"),
+        "construction",
+    ),
+    # Cars blocking a fire lane are safety.
+    (
+        "cars in the fire lane",
+        board("消防通道被占", "小区消防通道上天天停满了私家车，物业也不管，真着火了消防车根本进不来。"),
+        "safety",
+    ),
+    # Facades coming off are safety; an unmaintained facility in the compound is property.
+    (
+        "a facade coming off",
+        board("外立面脱落", "我们楼的外立面瓷砖一块一块往下掉，前几天差点砸到楼下的小孩，请尽快处理。"),
+        "safety",
+    ),
+    # Buses are parking (transport); a bus stop's shelter is facility.
+    (
+        "a bus line changed",
+        board("公交线路调整不合理", "原来经过我们村的公交改线了，班次也少了，老人去镇上看病要走两公里路。"),
+        "parking",
+    ),
+    (
+        "a broken bus shelter",
+        board("公交站台破损", "人民医院门口的公交站台顶棚破了个大洞，下雨天等车的人全淋湿了。"),
+        "facility",
+    ),
+    # Food safety and spam calls are other.
+    (
+        "food safety",
+        board("饭店食品安全问题", "这家饭店后厨很脏，员工没有健康证，用的油也不新鲜，请市场监管部门查一查。"),
+        "other",
+    ),
+    (
+        "spam calls",
+        board("骚扰电话", "最近天天接到推销电话，一天十几个，贷款的装修的都有，请查处这些公司。"),
+        "other",
+    ),
+    # Neighbours fighting over a leak are a dispute; a leak the 物业 must fix is property.
+    (
+        "neighbours fall out over a leak",
+        board(
+            "楼上漏水邻居不配合",
+            "楼上邻居家卫生间漏水到我家，找他们协商了好几次，对方不承认也不肯赔偿，还骂人，请社区帮忙调解。",
+        ),
+        "dispute",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "text", "expected"), RULES, ids=[rule for rule, _, _ in RULES])
+def test_boundary_rule(rule: str, text: str, expected: str) -> None:
+    intent = nlp.classify(text)
+    assert intent.category == expected, (rule, intent)
+
+
+def test_the_subject_line_outweighs_the_background() -> None:
+    # The complaint is the stalls; the 物业 is background (whom they asked). Without the subject line the 物业's
+    # words win; with it, the main complaint does.
+    body = "物业说这不归他们管，让我们找城管，物业费我们一分没少交，物业就是不作为。"
+    assert nlp.classify(board("小区门口占道经营摆摊", body)).category == "construction"
+    assert nlp.classify(body).category == "property"
