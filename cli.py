@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,8 +19,8 @@ import api
 from bot import jobs
 from bot.runtime import Runtime
 from handlers import admin, centre, moves
-from nlp import Classifier
-from nlp.evaluate import evaluate
+from nlp import Classifier, tune
+from nlp.evaluate import Labelled, evaluate, held_out, subset, truthy, urgency_scores
 from nlp.learn import STATISTICS, Options, learn
 from nlp.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy
 from storage import org
@@ -58,16 +59,18 @@ def run_import(kind: str, path: Path) -> None:
     click.echo(f"{path.name}：新增 {result.created}，更新 {result.updated}")
 
 
-def read_labelled(path: Path, text_column: str, label_column: str) -> list[tuple[int, str, str]]:
-    """(1-based data row, text, label) of a CSV saved by Excel (GBK) or anything else (UTF-8, with or without BOM)."""
+def read_columns(path: Path, wanted: dict[str, str | None]) -> list[tuple[int, dict[str, str]]]:
+    """(1-based data row, option -> value) of a CSV saved by Excel (GBK) or anything else (UTF-8, with or without
+    BOM), for the columns the options name; an option given None is left out."""
     try:
         reader = csv.DictReader(io.StringIO(admin.decode(path.read_bytes())))
     except admin.UnreadableFile as unreadable:
         raise click.UsageError(f"{path.name} {unreadable}") from None
     header = [name.strip() for name in reader.fieldnames or []]
-    wanted = {"--text-column": text_column, "--label-column": label_column}
     columns: dict[str, str] = {}
     for option, name in wanted.items():
+        if name is None:
+            continue
         found = [h for h in header if h == name.strip()] or [h for h in header if h.lower() == name.strip().lower()]
         if not found:
             raise click.UsageError(
@@ -77,9 +80,56 @@ def read_labelled(path: Path, text_column: str, label_column: str) -> list[tuple
         columns[option] = found[0]
     reader.fieldnames = header
     return [
-        (number, (row.get(columns["--text-column"]) or "").strip(), (row.get(columns["--label-column"]) or "").strip())
+        (number, {option: (row.get(column) or "").strip() for option, column in columns.items()})
         for number, row in enumerate(reader, start=1)
     ]
+
+
+def read_header(path: Path) -> list[str]:
+    """The column names of a CSV, as read_columns matches them."""
+    try:
+        first = next(csv.reader(io.StringIO(admin.decode(path.read_bytes()))), [])
+    except admin.UnreadableFile as unreadable:
+        raise click.UsageError(f"{path.name} {unreadable}") from None
+    return [name.strip() for name in first]
+
+
+def message(values: dict[str, str]) -> str:
+    """The text to classify: a title (the board's subject line) and the body, read as one message."""
+    title, text = values.get("--title-column", ""), values.get("--text-column", "")
+    return f"{title}。{text}" if title and text else title or text
+
+
+def read_labelled(path: Path, text_column: str, label_column: str, title_column: str | None = None) -> list[Labelled]:
+    """(1-based data row, text, label) of a labelled CSV; with a title column, title and text are one message."""
+    rows = read_columns(
+        path, {"--text-column": text_column, "--label-column": label_column, "--title-column": title_column}
+    )
+    return [(number, message(values), values["--label-column"]) for number, values in rows]
+
+
+def read_training(path: Path, text_column: str, label_column: str, title_column: str | None) -> list[tuple[str, str]]:
+    """(text, label) rows to learn from. A file without the title column is read by its text alone; a file without
+    the named columns that has `text` and `label` (the centre's 改类 from `nlp export-labels`) is read by those."""
+    header = read_header(path)
+    if (text_column not in header or label_column not in header) and {"text", "label"} <= set(header):
+        click.echo(f"{path.name}：按改类导出读取（text、label 列）", err=True)
+        text_column, label_column, title_column = "text", "label", None
+    title = title_column if title_column is not None and title_column in header else None
+    return [(text, label) for _, text, label in read_labelled(path, text_column, label_column, title) if text and label]
+
+
+TEXT_OPTIONS = (
+    click.option("--text-column", required=True, help="column holding the message text"),
+    click.option("--title-column", help="column holding a subject line, read before the text as one message"),
+    click.option("--label-column", required=True, help="column holding its category (code or name)"),
+)
+
+
+def text_options(command: Callable[..., None]) -> Callable[..., None]:
+    for option in reversed(TEXT_OPTIONS):
+        command = option(command)
+    return command
 
 
 def register_nlp(app: Flask) -> None:
@@ -89,16 +139,23 @@ def register_nlp(app: Flask) -> None:
 
     @nlp_group.command("train")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    @click.option("--text-column", required=True, help="column holding the message text")
-    @click.option("--label-column", required=True, help="column holding its category")
+    @text_options
     @click.option(
         "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="taxonomy YAML to write"
     )
     @click.option("--statistic", type=click.Choice(STATISTICS), default="logodds", show_default=True)
     @click.option("--keywords", default=300, show_default=True, help="keywords kept per label")
-    def train(file: Path, text_column: str, label_column: str, out: Path, statistic: str, keywords: int) -> None:
+    def train(
+        file: Path,
+        text_column: str,
+        title_column: str | None,
+        label_column: str,
+        out: Path,
+        statistic: str,
+        keywords: int,
+    ) -> None:
         """Build a taxonomy (weighted keywords per label) from a labelled CSV; see docs/learning.md."""
-        examples = read_labelled(file, text_column, label_column)
+        examples = read_labelled(file, text_column, label_column, title_column)
         usable = [(text, label) for _, text, label in examples if text and label]
         if len(usable) < len(examples):
             click.echo(f"跳过 {len(examples) - len(usable)} 行：内容或类别为空", err=True)
@@ -117,36 +174,154 @@ def register_nlp(app: Flask) -> None:
             click.echo(f"  {label.name}（{label.code}，{label.rows} 行）：{top}")
         click.echo(f"检查效果：flask --app app nlp eval 另一份.csv --taxonomy {out} ...")
 
+    @nlp_group.command("tune")
+    @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @text_options
+    @click.option("--taxonomy", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="default: ours")
+    @click.option(
+        "--out", type=click.Path(dir_okay=False, path_type=Path), help="file to write (default: --taxonomy's own)"
+    )
+    def tune_command(
+        files: tuple[Path, ...],
+        text_column: str,
+        title_column: str | None,
+        label_column: str,
+        taxonomy: Path | None,
+        out: Path | None,
+    ) -> None:
+        """Fit the learned weights of a written taxonomy on labelled CSVs (its `learned:` section); docs/learning.md.
+
+        A file without the title column is read by its text alone, so a work-order export and the centre's 改类
+        export (`nlp export-labels`) can be tuned on together.
+        """
+        if taxonomy is None and out is None:
+            raise click.UsageError("请用 --out 指定写到哪个文件（或用 --taxonomy 指定要调整的文件）")
+        source = taxonomy or DEFAULT_TAXONOMY_PATH
+        examples: list[tuple[str, str]] = []
+        for file in files:
+            examples += read_training(file, text_column, label_column, title_column)
+        written = Taxonomy.from_file(source)
+        to_code = tune.code_of(written)
+        unknown = Counter(label for _, label in examples if to_code(label) is None)
+        if unknown:
+            names = "，".join(list(unknown)[:10])
+            click.echo(f"跳过 {sum(unknown.values())} 行：类别不在分类表中（{names}）", err=True)
+        options = tune.DEFAULTS
+        try:
+            tuned = tune.tune(examples, written, options)
+        except ValueError as problem:
+            raise click.ClickException(f"无法调整（{problem}）") from problem
+        used = sum(1 for _, label in examples if to_code(label) is not None)
+        names = ", ".join(f.name for f in files)
+        section = tune.learned_section(tuned, names, used, options, datetime.now(UTC))
+        target = out or source
+        target.write_text(tune.replace_learned(source.read_text(encoding="utf-8"), section), encoding="utf-8")
+        Taxonomy.from_file(target)  # what was written must load
+        click.echo(f"已用 {used} 行调整 {source.name} 的学习权重，写入 {target}")
+        for category in tuned.categories:
+            if category.learned:
+                top = " ".join(list(category.learned)[:8])
+                click.echo(f"  {category.name}（{len(category.learned)} 个）：{top}")
+        click.echo(f"检查效果（交叉验证）：flask --app app nlp eval 数据.csv --taxonomy {target} --folds 5 ...")
+
     @nlp_group.command("eval")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--taxonomy", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="default: ours")
-    @click.option("--text-column", required=True, help="column holding the message text")
-    @click.option("--label-column", required=True, help="column holding the correct category (code or name)")
+    @text_options
+    @click.option("--urgent-column", help="column saying whether the message is urgent (true/1/是), to score urgency")
+    @click.option("--confidence-column", help="column grouping the rows (e.g. high/low): scores per group too")
+    @click.option("--id-column", help="column with a stable row id; needed by --part")
+    @click.option(
+        "--part",
+        type=click.Choice(["all", "dev", "holdout"]),
+        default="all",
+        show_default=True,
+        help="holdout: the fifth of rows set aside by a hash of their id; dev: the rest (tune on these only)",
+    )
+    @click.option(
+        "--folds", default=0, show_default=True, help="k-fold cross-validation of the learned weights (0: none)"
+    )
+    @click.option(
+        "--tune-extra",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="more labelled rows every fold is tuned on (same column names; never scored)",
+    )
     @click.option(
         "--predictions", type=click.Path(dir_okay=False, path_type=Path), help="also write row,gold,predicted here"
     )
     def evaluate_command(
-        file: Path, taxonomy: Path | None, text_column: str, label_column: str, predictions: Path | None
+        file: Path,
+        taxonomy: Path | None,
+        text_column: str,
+        title_column: str | None,
+        label_column: str,
+        urgent_column: str | None,
+        confidence_column: str | None,
+        id_column: str | None,
+        part: str,
+        folds: int,
+        tune_extra: tuple[Path, ...],
+        predictions: Path | None,
     ) -> None:
-        """Classify a labelled CSV and print accuracy, macro-F1, per-label scores and the confusion matrix as JSON."""
-        examples = read_labelled(file, text_column, label_column)
-        labelled = [example for example in examples if example[2]]
-        if len(labelled) < len(examples):
-            click.echo(f"跳过 {len(examples) - len(labelled)} 行：类别为空", err=True)
+        """Classify a labelled CSV and print accuracy, macro-F1, per-label scores and the confusion matrix as JSON.
+
+        With a learned section in the taxonomy, scores on the rows it was tuned on flatter it: use --folds.
+        """
+        if part != "all" and not id_column:
+            raise click.UsageError("--part 需要 --id-column / --part needs --id-column")
+        wanted = {
+            "--text-column": text_column,
+            "--title-column": title_column,
+            "--label-column": label_column,
+            "--urgent-column": urgent_column,
+            "--confidence-column": confidence_column,
+            "--id-column": id_column,
+        }
+        rows = read_columns(file, wanted)
+        if part != "all":
+            rows = [(n, v) for n, v in rows if held_out(v["--id-column"]) == (part == "holdout")]
+        labelled = [(n, v) for n, v in rows if v["--label-column"]]
+        if len(labelled) < len(rows):
+            click.echo(f"跳过 {len(rows) - len(labelled)} 行：类别为空", err=True)
         if not labelled:
             raise click.ClickException(f"{file.name}：没有带类别的行")
-        classifier = Classifier.from_file(taxonomy or DEFAULT_TAXONOMY_PATH)
-        result, rows = evaluate(classifier, labelled)
-        known = {c.code for c in classifier.taxonomy.categories} | {c.name for c in classifier.taxonomy.categories}
-        unknown = sorted({label for _, _, label in labelled if label not in known})
+        written = Taxonomy.from_file(taxonomy or DEFAULT_TAXONOMY_PATH)
+        classifier = Classifier(written)
+        examples = [(n, message(v), v["--label-column"]) for n, v in labelled]
+        if folds == 1 or folds < 0:
+            raise click.UsageError("--folds 至少为 2（0 表示不做交叉验证）")
+        if folds:
+            extra = [row for path in tune_extra for row in read_training(path, text_column, label_column, title_column)]
+            categories = tune.cross_validate([(t, lab) for _, t, lab in examples], written, folds, extra)
+        else:
+            if any(c.learned for c in written.categories):
+                click.echo("注意：分类表含学习所得权重，在训练过的数据上评估会偏高；请用 --folds 5。", err=True)
+            categories = None
+        result, scored = evaluate(classifier, examples, categories)
+        known = {c.code for c in written.categories} | {c.name for c in written.categories}
+        unknown = sorted({label for _, _, label in examples if label not in known})
         if unknown:
             click.echo(f"这些类别不在分类表中，总算错：{'，'.join(unknown[:20])}", err=True)
         if predictions is not None:
             with predictions.open("w", encoding="utf-8-sig", newline="") as f:
                 writer = admin.SafeCSVWriter(f)  # a gold label comes from the user's file, and the file goes to Excel
                 writer.writerow(["row", "gold", "predicted"])
-                writer.writerows([r.row, r.gold, r.predicted] for r in rows)
-        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+                writer.writerows([r.row, r.gold, r.predicted] for r in scored)
+        output = result.as_dict()
+        if folds:
+            output["cross_validation"] = {"folds": folds, "tuned_on_extra_rows": len(extra)}
+        if confidence_column:
+            output["by_group"] = {
+                group: subset(scored, [v["--confidence-column"] == group for _, v in labelled]).as_dict()
+                for group in sorted({v["--confidence-column"] for _, v in labelled})
+            }
+        if urgent_column:
+            gold_urgent = [truthy(v["--urgent-column"]) for _, v in labelled]
+            output["urgency"] = urgency_scores(
+                [n for n, _ in labelled], gold_urgent, [classifier.classify(t).urgent for _, t, _ in examples]
+            )
+        click.echo(json.dumps(output, ensure_ascii=False, indent=2))
 
     @nlp_group.command("export-labels")
     @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))

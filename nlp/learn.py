@@ -33,7 +33,7 @@ import math
 import random
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -278,27 +278,35 @@ def correct_weights(
         return weights
     # Averaging without summing every weight at every step: keep, per weight, the step-weighted sum of its updates.
     updates: dict[str, dict[str, float]] = {label: {} for label in labels}
-    sequence = list(range(len(docs)))
+    for i, step_count in perceptron_steps(len(docs), options):
+        words, label = docs[i], gold[i]
+        scores = {other: math.fsum(weights[other].get(word, 0.0) for word in words) for other in labels}
+        rival = max((other for other in labels if other != label), key=lambda other: scores[other])
+        if scores[label] - scores[rival] < options.margin:
+            for target, sign in ((label, 1.0), (rival, -1.0)):
+                table, done = weights[target], updates[target]
+                for word in words & table.keys():
+                    old = table[word]
+                    table[word] = min(MAX_WEIGHT, max(MIN_WEIGHT, old + sign * options.step))
+                    done[word] = done.get(word, 0.0) + step_count * (table[word] - old)
+    steps = options.passes * len(docs) + 1
+    return {
+        label: {word: weight - updates[label].get(word, 0.0) / steps for word, weight in weights[label].items()}
+        for label in labels
+    }
+
+
+def perceptron_steps(rows: int, options: Options) -> Iterator[tuple[int, int]]:
+    """(row, step number from 1) of each averaged-perceptron step: `passes` passes over the rows, each in an order
+    shuffled with the fixed seed, so a run is repeatable. Averaged weights divide by passes * rows + 1."""
+    sequence = list(range(rows))
     rng = random.Random(options.seed)
-    step_count = 1
+    step = 1
     for _ in range(options.passes):
         rng.shuffle(sequence)
         for i in sequence:
-            words, label = docs[i], gold[i]
-            scores = {other: math.fsum(weights[other].get(word, 0.0) for word in words) for other in labels}
-            rival = max((other for other in labels if other != label), key=lambda other: scores[other])
-            if scores[label] - scores[rival] < options.margin:
-                for target, sign in ((label, 1.0), (rival, -1.0)):
-                    table, done = weights[target], updates[target]
-                    for word in words & table.keys():
-                        old = table[word]
-                        table[word] = min(MAX_WEIGHT, max(MIN_WEIGHT, old + sign * options.step))
-                        done[word] = done.get(word, 0.0) + step_count * (table[word] - old)
-            step_count += 1
-    return {
-        label: {word: weight - updates[label].get(word, 0.0) / step_count for word, weight in weights[label].items()}
-        for label in labels
-    }
+            yield i, step
+            step += 1
 
 
 def _assemble(

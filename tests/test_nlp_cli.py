@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from nlp import Classifier
+from nlp.taxonomy import DEFAULT_TAXONOMY_PATH
 
 PLACES = ["幸福小区", "人民路", "三号楼", "菜市场", "学校门口", "东门"]
 SUBJECTS = {
@@ -115,3 +116,122 @@ def test_predictions_write_a_formula_as_text(app, tmp_path: Path) -> None:
     with predictions.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [(r["row"], r["gold"]) for r in rows] == [("1", """'=HYPERLINK("http://evil.example","噪音")""")]
+
+
+def board(path: Path, rows: list[tuple[str, str, str, str, str, str]]) -> Path:
+    """A message-board export: id, subject line, body, category, urgent, confidence."""
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "title", "text", "category", "urgent", "confidence"])
+        writer.writerows(rows)
+    return path
+
+
+# A dialect word the written taxonomy does not know: 嘈杂声 is noise where this city's residents live.
+NOISE_WORDS = ["嗡嗡作响的嘈杂声", "嘈杂声从早到晚", "嘈杂声让人崩溃", "楼下传来嘈杂声", "嘈杂声影响孩子学习"]
+PLACES_ = ["东区", "西区", "南苑", "北苑", "中心广场", "菜场", "学校边", "河边"]
+
+
+def dialect_history(path: Path) -> Path:
+    rows = []
+    for i, place in enumerate(PLACES_):
+        for j, words in enumerate(NOISE_WORDS):
+            rows.append((f"n{i}-{j}", f"{place}的问题", f"{place}{words}", "noise", "false", "high"))
+        rows.append((f"g{i}", "垃圾", f"{place}垃圾桶满了没人清运", "sanitation", "false", "high"))
+    return board(path, rows)
+
+
+def test_tune_learns_what_the_written_keywords_miss_and_cross_validation_scores_it(app, tmp_path: Path) -> None:
+    written = tmp_path / "taxonomy.yaml"
+    written.write_text(DEFAULT_TAXONOMY_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    data = dialect_history(tmp_path / "board.csv")
+    common = ("--title-column", "title", "--text-column", "text", "--label-column", "category")
+
+    before = json.loads(cli(app, "nlp", "eval", str(data), "--taxonomy", str(written), *common).stdout)
+    assert before["per_class"]["noise"]["recall"] < 0.5  # 嘈杂声 is no keyword of ours
+
+    result = cli(app, "nlp", "tune", str(data), "--taxonomy", str(written), *common)
+    assert result.exit_code == 0, result.output
+    assert "48 行" in result.stdout
+    tuned = Classifier.from_file(written)
+    assert "嘈杂声" in tuned.taxonomy.get("noise").learned
+    assert tuned.classify("又是嘈杂声").category == "noise"
+    text = written.read_text(encoding="utf-8")
+    assert text.count("\nlearned:") == 1 and "nlp tune` from board.csv" in text
+
+    # tuning again replaces the section instead of adding a second one
+    assert cli(app, "nlp", "tune", str(data), "--taxonomy", str(written), *common).exit_code == 0
+    assert written.read_text(encoding="utf-8").count("\nlearned:") == 1
+
+    # Scored on the rows it learned from, the tuned file is flattered, and eval says so; cross-validation tunes
+    # the written keywords on the other folds only.
+    flattered = cli(app, "nlp", "eval", str(data), "--taxonomy", str(written), *common)
+    assert "--folds" in flattered.stderr
+    crossed = cli(app, "nlp", "eval", str(data), "--taxonomy", str(written), *common, "--folds", "4")
+    assert crossed.exit_code == 0, crossed.output
+    scores = json.loads(crossed.stdout)
+    assert scores["cross_validation"] == {"folds": 4, "tuned_on_extra_rows": 0}
+    assert scores["per_class"]["noise"]["recall"] > before["per_class"]["noise"]["recall"]
+
+
+def test_eval_keeps_a_fifth_aside_and_scores_groups_and_urgency(app, tmp_path: Path) -> None:
+    rows = [(f"r{i}", "路灯", f"{i}号路灯不亮了", "facility", "false", "high" if i % 2 else "low") for i in range(40)]
+    rows.append(("fire", "着火了", "三楼厨房着火了正在冒烟", "safety", "true", "high"))
+    rows.append(("water", "家里进水", "楼上水管爆了水一直往我家流", "utility", "true", "high"))
+    rows.append(("old", "危房", "这栋楼是危房好多年了", "safety", "false", "high"))
+    data = board(tmp_path / "board.csv", rows)
+    common = ("--title-column", "title", "--text-column", "text", "--label-column", "category", "--id-column", "id")
+
+    def scores(*extra: str) -> dict:
+        result = cli(app, "nlp", "eval", str(data), *common, *extra)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    dev, holdout = scores("--part", "dev")["rows"], scores("--part", "holdout")["rows"]
+    assert dev + holdout == len(rows) and 0 < holdout < dev
+    assert scores("--part", "holdout") == scores("--part", "holdout")
+
+    everything = scores("--urgent-column", "urgent", "--confidence-column", "confidence")
+    assert everything["urgency"]["urgent_rows"] == 2 and everything["urgency"]["found"] == 2
+    assert everything["urgency"]["false_alarms"] == 0 and everything["urgency"]["normal_rows"] == 41
+    assert {group: s["rows"] for group, s in everything["by_group"].items()} == {"high": 23, "low": 20}
+
+    refused = cli(app, "nlp", "eval", str(data), "--text-column", "text", "--label-column", "category", "--part", "dev")
+    assert refused.exit_code == 2 and "--id-column" in refused.output
+
+
+def test_tune_reads_the_centres_corrections_beside_an_export(app, tmp_path: Path) -> None:
+    written = tmp_path / "taxonomy.yaml"
+    written.write_text(DEFAULT_TAXONOMY_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    export = board(tmp_path / "board.csv", [("g1", "垃圾", "东区垃圾桶满了没人清运", "sanitation", "false", "high")])
+    corrections = tmp_path / "改类.csv"
+    with corrections.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label", "name", "ticket", "corrected_at"])  # what `nlp export-labels` writes
+        for i, place in enumerate(PLACES_):
+            for words in NOISE_WORDS:
+                writer.writerow([f"{place}{words}", "noise", "噪音扰民", i, "2026-11-30T10:00:00+08:00"])
+    result = cli(
+        app,
+        *("nlp", "tune", str(export), str(corrections), "--taxonomy", str(written)),
+        *("--title-column", "title", "--text-column", "text", "--label-column", "category"),
+    )
+    assert result.exit_code == 0, result.output
+    assert "按改类导出读取" in result.stderr and "41 行" in result.stdout
+    assert "嘈杂声" in Classifier.from_file(written).taxonomy.get("noise").learned
+
+
+def test_tune_never_overwrites_the_bundled_taxonomy_unasked(app, tmp_path: Path) -> None:
+    before = DEFAULT_TAXONOMY_PATH.read_bytes()
+    data = dialect_history(tmp_path / "board.csv")
+    result = cli(app, "nlp", "tune", str(data), "--text-column", "text", "--label-column", "category")
+    assert result.exit_code == 2 and "--out" in result.output
+    assert DEFAULT_TAXONOMY_PATH.read_bytes() == before
+
+    out = tmp_path / "tuned.yaml"
+    result = cli(
+        app, "nlp", "tune", str(data), "--text-column", "text", "--label-column", "category", "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert DEFAULT_TAXONOMY_PATH.read_bytes() == before
+    assert Classifier.from_file(out).taxonomy.get("noise").learned
