@@ -87,6 +87,11 @@ def parse(argv: list[str]) -> tuple[list[str], Options, bool]:
         "sweep (the ticket sweep), grids (a complaint with a city's grid list), import (importing a city's "
         "organisation tree and grids)",
     )
+    parser.add_argument(
+        "--holdout",
+        action="store_true",
+        help="quality: also score the real data's held-out fifth; once, when tuning is done (bench/real.py)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print the results only; leave RESULTS.md alone")
     parser.add_argument(
         "--smoke", action="store_true", help="every size tiny, nothing written, exit 1 on any failure (CI)"
@@ -121,6 +126,7 @@ def parse(argv: list[str]) -> tuple[list[str], Options, bool]:
         tickets=tuple(sizes.tickets),
         parts=tuple(dict.fromkeys(args.part or ())),
         smoke=args.smoke,
+        holdout=args.holdout,
         command=command_line(argv),
     )
     return names, options, not (args.no_write or args.smoke)

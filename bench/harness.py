@@ -61,6 +61,8 @@ class Options:
     parts: tuple[str, ...] = ()
     # A smoke run: every size cut down to seconds, to see that the benchmark still runs; its figures mean nothing.
     smoke: bool = False
+    # bench quality: also score the real data's held-out fifth (bench/real.py), once, at the end of tuning work.
+    holdout: bool = False
     # How the run was started, as it should be quoted in RESULTS.md.
     command: str = "make bench"
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from importlib.metadata import version
 
 import nlp
-from bench import harness
+from bench import harness, real
 from bench.harness import ROOT, Options, progress
 from bench.results import Report
 from demo import places
@@ -126,7 +126,8 @@ def run(options: Options) -> list[Report]:
     speed = measure(examples, bundled, baseline, passes)
     text = render(options, examples, runs, tricky, speed)
     routed = places.render(places.score())
-    return [Report(SECTION, INTRO, "Dev set (tests/data/complaints_dev.csv)", "\n".join([text, "", *routed]))]
+    dev = Report(SECTION, INTRO, "Dev set (tests/data/complaints_dev.csv)", "\n".join([text, "", *routed]))
+    return [dev, *real.run(options)]
 
 
 @dataclass(frozen=True)
