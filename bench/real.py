@@ -273,7 +273,10 @@ def harness_commit() -> str:
     """The commit measured, with a + when the tree had uncommitted changes."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True)
+        # RESULTS.md itself changes with every run: only other changes make the figures a commit's plus something
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", ".", ":!bench/RESULTS.md"], cwd=ROOT, capture_output=True, text=True
+        )
     except OSError:
         return "-"
     return (head.stdout.strip() or "-") + ("+" if dirty.stdout.strip() else "")
