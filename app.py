@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 import api
 import centre
@@ -11,6 +12,14 @@ import cli
 from bot import logs, mppush, ops, runtime, wechat, wecom
 from config import Settings
 from handlers import complaints
+from storage.db import MAX_ID
+
+
+class RowId(IntegerConverter):
+    """A positive integer no larger than a database id can be."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=MAX_ID)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -19,6 +28,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     logs.configure(settings.log_format)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # <id:number> in a route: a row id, so 99999999999 is no ticket (404) rather than a query that cannot run
+    app.url_map.converters["id"] = RowId
     rt = runtime.Runtime(settings)
     complaints.warm_up(rt.engine)
     runtime.install(rt)

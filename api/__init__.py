@@ -34,7 +34,7 @@ from handlers import photos as photo_rules
 from handlers import selfservice
 from handlers.selfservice import Refused, Report
 from storage import photos, photostore
-from storage.db import transaction
+from storage.db import MAX_ID, transaction
 from storage.models import Photo, PhotoCheck, utcnow
 
 log = logging.getLogger(__name__)
@@ -337,19 +337,20 @@ def content_check(text: str) -> str:
 @signed_in
 def my_tickets() -> Response:
     before, limit = request.args.get("before", ""), request.args.get("limit", "20")
-    if (before and not before.isdecimal()) or not limit.isdecimal() or not 1 <= int(limit) <= 50:
+    valid_before = not before or (before.isdecimal() and int(before) <= MAX_ID)
+    if not valid_before or not limit.isdecimal() or not 1 <= int(limit) <= 50:
         raise Refused(400, "invalid", "before 应为工单号，limit 应为 1 到 50。")
     page = selfservice.my_tickets(_rt().engine, g.person_id, int(before) if before else None, int(limit))
     return jsonify(page)
 
 
-@blueprint.get("/tickets/<int:ticket_id>")
+@blueprint.get("/tickets/<id:ticket_id>")
 @signed_in
 def my_ticket(ticket_id: int) -> Response:
     return jsonify(with_photo_links(selfservice.ticket_of(_rt().engine, g.person_id, ticket_id)))
 
 
-@blueprint.post("/tickets/<int:ticket_id>/rating")
+@blueprint.post("/tickets/<id:ticket_id>/rating")
 @signed_in
 def rate(ticket_id: int) -> Response:
     data = body("RatingIn")
@@ -357,13 +358,13 @@ def rate(ticket_id: int) -> Response:
     return _done(selfservice.rate(_rt().engine, g.person_id, ticket_id, data["score"], note, _key(), utcnow()))
 
 
-@blueprint.post("/tickets/<int:ticket_id>/urge")
+@blueprint.post("/tickets/<id:ticket_id>/urge")
 @signed_in
 def urge(ticket_id: int) -> Response:
     return _done(selfservice.urge(_rt().engine, g.person_id, ticket_id, _key(), utcnow()))
 
 
-@blueprint.post("/tickets/<int:ticket_id>/cancel")
+@blueprint.post("/tickets/<id:ticket_id>/cancel")
 @signed_in
 def cancel(ticket_id: int) -> Response:
     return _done(selfservice.cancel(_rt().engine, g.person_id, ticket_id, _key(), utcnow()))
@@ -474,7 +475,7 @@ def with_photo_links(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-@blueprint.get("/photos/<int:photo_id>")
+@blueprint.get("/photos/<id:photo_id>")
 def photo(photo_id: int) -> Response:
     if not photolinks.photo_allowed(_rt().settings, photo_id, request.args.get("exp", ""), request.args.get("sig", "")):
         raise Refused(403, "bad_link", "图片链接无效或已过期，请刷新页面。")

@@ -281,7 +281,7 @@ def _as_json(build: Callable[[Session, Person], Any]) -> Response | tuple[Respon
 # ---- a ticket, and its buttons --------------------------------------------------------------------------------------
 
 
-@blueprint.get("/tickets/<int:number>")
+@blueprint.get("/tickets/<id:number>")
 def ticket_page(number: int) -> Any:
     with Session(_rt().engine) as db:
         person = _signed_in(db)
@@ -295,7 +295,7 @@ def ticket_page(number: int) -> Any:
     return _page("ticket.html", t=detail, said=said[-1] if said else "", key=secrets.token_urlsafe(12))
 
 
-@blueprint.post("/tickets/<int:number>/command")
+@blueprint.post("/tickets/<id:number>/command")
 def ticket_command(number: int) -> Any:
     with Session(_rt().engine) as db:
         person = _signed_in(db)

@@ -12,6 +12,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The largest id a row can have: PostgreSQL's integer. A number past it names no row, and must be refused as such
+# before it reaches a query (SQLite cannot even bind it; PostgreSQL answers "integer out of range").
+MAX_ID = 2_147_483_647
 
 
 def make_engine(url: str) -> Engine:

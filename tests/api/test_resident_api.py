@@ -120,6 +120,21 @@ def test_another_residents_ticket_is_not_found_for_reading_or_acting(client, rt,
     assert tickets_of(rt)[0].status == Status.ASSIGNED
 
 
+def test_a_number_no_ticket_can_have_is_refused_not_a_server_error(client, rt, demo, tencent):
+    # The fuzzer found these: a number past a database integer could not even be bound (SQLite) or compared
+    # (PostgreSQL), and the answer was 500.
+    phone = sign_in(client, tencent, "mp-wang")
+    phone.report("幸福小区3栋楼道灯坏了")
+    huge = 5559761728174232174592
+    assert phone.call("GET", f"/tickets?before={huge}&limit=1", "/tickets").status_code == 400
+    assert phone.ticket(huge).status_code == 404
+    assert phone.ticket(2_147_483_648).status_code == 404
+    assert phone.act(huge, "urge").status_code == 404
+    assert phone.call("GET", f"/photos/{huge}", "/photos/{photo_id}").status_code == 404
+    assert phone.call("GET", "/tickets?before=2147483647&limit=1", "/tickets").status_code == 200
+    assert len(tickets_of(rt)) == 1
+
+
 def test_follow_to_resolved_and_rate_it_then_a_second_rating_is_refused(client, rt, demo, tencent):
     phone = sign_in(client, tencent, "mp-wang")
     number = phone.report("幸福小区3栋楼道灯坏了").get_json()["ticket"]["id"]

@@ -217,6 +217,7 @@ def test_a_ticket_page_shows_it_masked_and_another_unit_is_told_it_is_not_theirs
     assert "13912345678" not in refused.get_data(as_text=True) and "139****" not in refused.get_data(as_text=True)
     assert mine.get("/centre/tickets/abc").status_code == 404
     assert mine.get("/centre/tickets/999999").status_code == 404
+    assert mine.get("/centre/tickets/5559761728174232174592").status_code == 404  # past any id: no query runs
 
 
 def test_a_button_runs_the_chat_command_once_with_its_rules(app, demo, wechat_user, session):
