@@ -104,6 +104,11 @@ class Classifier:
             for word, weight in weights.items():
                 index.setdefault(word, []).append((position, weight))
         self._index = {word: tuple(hits) for word, hits in index.items()}
+        self._together = tuple(
+            (position, first, others, weight)
+            for position, category in enumerate(taxonomy.categories)
+            for first, others, weight in category.together
+        )
         # first two characters -> the lengths of the keywords starting with them, longest first: most pairs of
         # characters start no keyword and are skipped with one lookup
         sizes: dict[str, set[int]] = {}
@@ -166,6 +171,15 @@ class Classifier:
             for position, weight in self._index[word]:
                 scores[position] += weight * factor
                 matched[position][word] = weight
+
+        # Words that mean more together (物业 with 押金: a money conflict with it), once per rule, shown as 物业+押金.
+        for position, first, others, weight in self._together:
+            if first in text:
+                other = next((word for word in others if word in text), None)
+                if other is not None:
+                    scores[position] += weight
+                    matched[position][f"{first}+{other}"] = weight
+                    first_seen.setdefault(f"{first}+{other}", text.index(first))
 
         # Danger happening now pulls the message towards the category it belongs to, once per category.
         urgent_hits = [d for d in dangers if d.now]

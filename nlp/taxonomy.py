@@ -33,6 +33,9 @@ class Category:
     # Weights learned from labelled messages (`flask nlp tune`, the file's `learned:` section), added to the
     # hand-written ones: kept apart so a reader sees which reasons a person wrote and which the data taught.
     learned: dict[str, float] = field(default_factory=dict)
+    # Words that say more together than apart: (first word, any of these, weight). "物业" is property and "押金" is
+    # many things; "物业" with "押金" is a money conflict with the 物业, a dispute (docs/taxonomy.md).
+    together: tuple[tuple[str, tuple[str, ...], float], ...] = ()
 
     def hours_for(self, keywords: tuple[str, ...] | list[str] = ()) -> int:
         """The resolve limit for a ticket of this category that matched these keywords: the shortest that applies."""
@@ -100,6 +103,7 @@ class Taxonomy:
                     hint=tuple(str(h) for h in raw.get("hint") or ()),
                     sla_overrides={normalize(str(k)): int(v) for k, v in (raw.get("sla_overrides") or {}).items()},
                     learned=_weights(learned.get(code) or {}, source, code),
+                    together=_together(raw.get("together") or {}, source, code),
                 )
             )
         if unknown := sorted(set(map(str, learned)) - seen):
@@ -146,6 +150,21 @@ def _weights(raw: Any, source: str, code: str) -> dict[str, float]:
             raise ValueError(f"{source}: bad keyword {key!r}: {weight!r} in {code!r}")
         weights[word] = value
     return weights
+
+
+def _together(raw: Any, source: str, code: str) -> tuple[tuple[str, tuple[str, ...], float], ...]:
+    """`A+B|C|D: weight` entries: the weight counts once when A and any of B, C, D are all in the message."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{source}: together of {code!r} must be a mapping 'word+other|other' -> weight")
+    rules: list[tuple[str, tuple[str, ...], float]] = []
+    for key, weight in raw.items():
+        first, plus, rest = normalize(str(key)).partition("+")
+        others = tuple(word for word in rest.split("|") if word)
+        value = float(weight)
+        if not first or not plus or not others or value <= 0:
+            raise ValueError(f"{source}: bad together rule {key!r}: {weight!r} in {code!r} (write 物业+押金|赔偿: 3)")
+        rules.append((first, others, value))
+    return tuple(rules)
 
 
 def _urgency(raw: dict[str, Any], codes: set[str], source: str) -> UrgencyRules:

@@ -186,6 +186,28 @@ def test_boundary_rule(rule: str, text: str, expected: str) -> None:
     assert intent.category == expected, (rule, intent)
 
 
+def test_the_物业_with_a_money_conflict_is_a_dispute_and_its_service_stays_property() -> None:
+    refund = board("物业不退装修押金", "去年装修交的押金物业一直拖着，物业费我们一分没欠，物业经理也不接电话。")
+    intent = nlp.classify(refund)
+    assert intent.category == "dispute" and "物业+押金" in intent.keywords, intent
+    service = board("物业收费高服务差", "物业费年年涨，楼道灯坏了一个月没人修，保洁也不来。")
+    assert nlp.classify(service).category == "property"
+
+
+def test_a_together_rule_is_read_from_the_file_and_a_bad_one_is_named() -> None:
+    data = {
+        "categories": [
+            {"code": "dispute", "name": "纠纷", "sla_hours": 24, "together": {"物业+押金|赔偿": 2}},
+            {"code": "other", "name": "其他", "sla_hours": 24},
+        ]
+    }
+    rules = nlp.Taxonomy.from_dict(data).get("dispute").together
+    assert rules == (("物业", ("押金", "赔偿"), 2.0),)
+    data["categories"][0]["together"] = {"物业押金": 2}
+    with pytest.raises(ValueError, match="物业押金"):
+        nlp.Taxonomy.from_dict(data)
+
+
 def test_the_subject_line_outweighs_the_background() -> None:
     # The complaint is the stalls; the 物业 is background (whom they asked). Without the subject line the 物业's
     # words win; with it, the main complaint does.
