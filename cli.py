@@ -205,7 +205,10 @@ def register_nlp(app: Flask) -> None:
         unknown = Counter(label for _, label in examples if to_code(label) is None)
         if unknown:
             names = "，".join(list(unknown)[:10])
-            click.echo(f"跳过 {sum(unknown.values())} 行：类别不在分类表中（{names}）", err=True)
+            click.echo(
+                f"跳过 {sum(unknown.values())} 行：类别不在分类表中（{names}）；改成分类表里的类别名称或代码即可用上。",
+                err=True,
+            )
         options = tune.DEFAULTS
         try:
             tuned = tune.tune(examples, written, options)

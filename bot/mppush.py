@@ -21,11 +21,10 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 from redis.exceptions import RedisError
-from sqlalchemy.exc import OperationalError
 
 from bot.miniprogram import SUGGESTIONS
 from bot.runtime import Runtime
-from bot.wechat import BadRequest, check_signature, check_timestamp, echo_if_signed, read_body, runtime
+from bot.wechat import BadRequest, check_signature, check_timestamp, echo_if_signed, guarded, read_body, runtime
 from config import DEV_MP_TOKEN
 from handlers import selfservice
 from storage.models import utcnow
@@ -56,15 +55,7 @@ def receive() -> Response:
     rt = runtime()
     if not _enabled(rt):
         return Response("not found", status=404)
-    try:
-        return handle(rt)
-    except BadRequest as refused:
-        log.info("mini-program push refused (%s): %s", refused.status, refused)
-        return Response("", status=refused.status)
-    except OperationalError:
-        # The database is away: no answer lets WeChat push the event again.
-        log.exception("database unavailable for a mini-program push")
-        return Response("", status=503)
+    return guarded(lambda: handle(rt), "mini-program push")
 
 
 def handle(rt: Runtime) -> Response:

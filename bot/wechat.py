@@ -10,6 +10,7 @@ import re
 import secrets
 import time
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from defusedxml import ElementTree
@@ -150,14 +151,19 @@ def echo_if_signed(token: str) -> Response:
 @blueprint.post("/wechat")
 def receive() -> Response:
     rt = runtime()
+    return guarded(lambda: handle(rt), "wechat callback")
+
+
+def guarded(work: Callable[[], Response], what: str) -> Response:
+    """A WeChat push answered: a refusal as its status with an empty body, and the database away as 503, so that
+    WeChat delivers it again (a callback up to 3 tries; an event the same)."""
     try:
-        return handle(rt)
+        return work()
     except BadRequest as refused:
-        log.info("wechat callback refused (%s): %s", refused.status, refused)
+        log.info("%s refused (%s): %s", what, refused.status, refused)
         return Response("", status=refused.status)
     except OperationalError:
-        # The database is away: no answer lets WeChat retry the delivery (up to 3 tries).
-        log.exception("database unavailable during intake")
+        log.exception("database unavailable for a %s", what)
         return Response("", status=503)
 
 

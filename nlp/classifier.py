@@ -6,6 +6,7 @@ import dataclasses
 import math
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -157,17 +158,13 @@ class Classifier:
             return Intent(category=FALLBACK_CODE, confidence=0.0, keywords=(), urgent=False)
         tokens = self._tokens(text)
         dangers = self._dangers(text, tokens)
-        denied = [(d.start, d.end) for d in dangers if d.denied]
         scores = [0.0] * len(self._codes)
         matched: list[dict[str, float]] = [{} for _ in self._codes]
         first_seen: dict[str, int] = {}
         lead = self._lead_end(text)
         lead_weight = self.taxonomy.lead_weight
-        for word, start, end in self._keyword_hits(text, tokens):
-            if denied and any(s <= start and end <= e for s, e in denied):
-                continue
+        for word, start, factor in self._counted(text, tokens, dangers, lead):
             first_seen[word] = start
-            factor = lead_weight if start < lead else 1.0
             for position, weight in self._index[word]:
                 scores[position] += weight * factor
                 matched[position][word] = weight
@@ -230,13 +227,19 @@ class Classifier:
         if not text:
             return {}
         tokens = self._tokens(text)
-        denied = [(d.start, d.end) for d in self._dangers(text, tokens) if d.denied]
-        lead = self._lead_end(text)
-        found: dict[str, float] = {}
+        counted = self._counted(text, tokens, self._dangers(text, tokens), self._lead_end(text))
+        return {word: factor for word, _, factor in counted}
+
+    def _counted(
+        self, text: str, tokens: list[_Token], dangers: list[_Danger], lead: int
+    ) -> Iterator[tuple[str, int, float]]:
+        """The keywords that count, with where each starts and how many times it counts: every keyword hit except
+        those inside a denied danger ("没有着火"), the lead's at lead_weight."""
+        denied = [(d.start, d.end) for d in dangers if d.denied]
+        lead_weight = self.taxonomy.lead_weight
         for word, start, end in self._keyword_hits(text, tokens):
             if not (denied and any(s <= start and end <= e for s, e in denied)):
-                found[word] = self.taxonomy.lead_weight if start < lead else 1.0
-        return found
+                yield word, start, lead_weight if start < lead else 1.0
 
     def _lead_end(self, text: str) -> int:
         """Where the lead ends: at the first full stop when it comes within lead_chars, else there is no lead."""

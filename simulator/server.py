@@ -716,10 +716,15 @@ def bot_secret_of(bot: str) -> str:
     return f"{bot}-secret"
 
 
-def serve_in_thread(wsgi_app: Any, port: int = 0, name: str = "simulator-web") -> tuple[str, Callable[[], None]]:
-    """Serve a WSGI app on 127.0.0.1 from a daemon thread (threaded werkzeug); returns its URL and a stop."""
+def serve_in_thread(
+    wsgi_app: Any, port: int = 0, name: str = "simulator-web", poll_interval: float = 0.5
+) -> tuple[str, Callable[[], None]]:
+    """Serve a WSGI app on 127.0.0.1 from a daemon thread (threaded werkzeug); returns its URL and a stop, which
+    waits at most `poll_interval` for the server to notice (tests that start many pass a short one)."""
     server = make_server("127.0.0.1", port, wsgi_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": poll_interval}, name=name, daemon=True
+    )
     thread.start()
 
     def stop() -> None:

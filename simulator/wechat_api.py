@@ -58,11 +58,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template_string, request
 
 from simulator.faults import FaultControls, Faults
+from simulator.wecom_api import with_query
 
 TOKEN_SECONDS = 7200
 # A non-forced stable_token call returns the current token until it is this close to expiry.
@@ -839,7 +840,7 @@ def authorize_page() -> Response | tuple[str, int] | str | None:
             code = api.oa_authorize(phone_owner, None, fields["scope"])
         except ValueError:
             return render_template_string(PAGE, problem="模拟手机的用户 openid 不对，请在模拟器页面重新选择居民。"), 400
-        back = _with_query(fields["redirect_uri"], {"code": code, "state": fields.get("state", "")})
+        back = with_query(fields["redirect_uri"], {"code": code, "state": fields.get("state", "")})
         return redirect(back, 302)  # type: ignore[return-value]
     if request.method == "GET":
         seen = api.openids_seen()
@@ -852,7 +853,7 @@ def authorize_page() -> Response | tuple[str, int] | str | None:
         return render_template_string(
             PAGE, problem="openid 或 unionid 不对：只能是字母、数字、- 和 _，请返回重新填写。"
         ), 400
-    back = _with_query(fields["redirect_uri"], {"code": code, "state": fields.get("state", "")})
+    back = with_query(fields["redirect_uri"], {"code": code, "state": fields.get("state", "")})
     return redirect(back, 302)  # type: ignore[return-value]
 
 
@@ -866,12 +867,6 @@ def _authorize_problem(api: WeChatApi, fields: dict[str, str]) -> str:
     if target.scheme not in ("http", "https") or not target.netloc:
         return "redirect_uri 参数错误：应为 http 或 https 的完整网址。"
     return ""
-
-
-def _with_query(url: str, extra: dict[str, str]) -> str:
-    parts = urlsplit(url)
-    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *extra.items()])
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
 # The calls made with an access token and a JSON body: the stand-in's method for each, by path (Tencent's full path

@@ -259,7 +259,7 @@ def authorize() -> Response | tuple[str, int] | str:
     back = {"code": api.authorize(userid)}
     if fields.get("state"):
         back["state"] = fields["state"]
-    return redirect(_with_query(fields["redirect_uri"], back), 302)  # type: ignore[return-value]
+    return redirect(with_query(fields["redirect_uri"], back), 302)  # type: ignore[return-value]
 
 
 def _check_request(api: WeComApi, fields: dict[str, str]) -> str:
@@ -275,7 +275,8 @@ def _check_request(api: WeComApi, fields: dict[str, str]) -> str:
     return ""
 
 
-def _with_query(url: str, extra: dict[str, str]) -> str:
+def with_query(url: str, extra: dict[str, str]) -> str:
+    """The URL with these parameters added to its query (where an authorize page sends the browser back)."""
     parts = urlsplit(url)
     query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *extra.items()])
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))

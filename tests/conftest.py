@@ -21,6 +21,7 @@ from bot import runtime
 from bot.channels import RecordingChannel
 from config import DEV_WECHAT_AES_KEY, DEV_WECHAT_APPID, DEV_WECHAT_TOKEN, Settings
 from handlers import admin
+from simulator import server
 from simulator.officialaccount import OfficialAccount
 from storage.db import make_engine, migrate, transaction
 
@@ -134,6 +135,14 @@ def demo(rt: runtime.Runtime) -> None:
         assert not admin.import_grids(s, (DEMO / "grids.csv").read_bytes()).errors
         assert not admin.import_departments(s, (DEMO / "departments.csv").read_bytes()).errors
         assert not admin.import_people(s, (DEMO / "people.csv").read_bytes()).errors
+
+
+@pytest.fixture
+def app_url(app: Flask, demo: None) -> Iterator[str]:
+    """Our app with the demo community, served by werkzeug on a free loopback port (for browsers and the simulator)."""
+    url, stop = server.serve_in_thread(app, name="wanggetong-web")
+    yield url
+    stop()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from PIL import Image
 from sqlmodel import Session, select
 
 from handlers import conversation
-from simulator import server
 from simulator.wechat_api import AUTHORIZE_PATH
 from storage.models import Person, Status, Ticket
 from tests.api.conftest import MP_SECRET, Tencent, sign_in
@@ -38,13 +37,6 @@ def app(make_app: Callable[..., Flask], tencent: Tencent) -> Flask:
         wechat_mp_secret=MP_SECRET,
         wechat_oauth_url=f"{tencent.url}{AUTHORIZE_PATH}",
     )
-
-
-@pytest.fixture
-def app_url(app: Flask, demo: None) -> Iterator[str]:
-    url, stop = server.serve_in_thread(app, name="wanggetong-web")
-    yield url
-    stop()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ refusals as WeChatRefused and everything else as WeChatUnreachable; never a sess
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, replace
@@ -15,7 +14,6 @@ import pytest
 import requests
 from flask import Flask, jsonify
 from redis import Redis
-from werkzeug.serving import make_server
 
 from bot.miniprogram import (
     TRANSIENT_FAILURES,
@@ -28,6 +26,7 @@ from bot.miniprogram import (
     oa_web_openid,
 )
 from config import Settings
+from simulator.server import serve_in_thread
 from simulator.wechat_api import WeChatApi, create_wechat_api
 
 OA_SECRET, MP_SECRET = "test-oa-secret-0001", "test-mp-secret-0001"
@@ -56,16 +55,7 @@ def tencent() -> Iterator[Tencent]:
 
 def serve(app: Flask) -> tuple[str, Callable[[], None]]:
     """A WSGI app on a free loopback port, quick to stop (it looks for the stop every 50 ms)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-    return f"http://127.0.0.1:{server.server_port}", stop
+    return serve_in_thread(app, name=f"stand-in-{app.name}", poll_interval=0.05)
 
 
 @pytest.fixture

@@ -37,14 +37,6 @@ def call(url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
 
 
 @pytest.fixture
-def app_url(app: Flask, demo: None) -> Iterator[str]:
-    """Our app with the demo community, served by werkzeug on a free loopback port."""
-    url, stop = server.serve_in_thread(app, name="wanggetong-web")
-    yield url
-    stop()
-
-
-@pytest.fixture
 def sim(app_url: str, settings: Settings) -> Iterator[server.Running]:
     running = server.start(app_url, settings=settings)
     yield running
