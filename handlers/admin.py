@@ -318,6 +318,7 @@ def import_departments(session: Session, raw: bytes) -> ImportResult:
             department.org_id, department.org_path = (unit.id, unit.path) if unit else (None, "")
             session.add(department)
             session.flush()
+        grids.changed(session)  # a department's chat may now be another unit's: its bot is read again
     except SQLAlchemyError as problem:
         result.errors.append(refused(line, problem))
     return result
@@ -483,9 +484,9 @@ def import_org(session: Session, raw: bytes) -> ImportResult:
             session.add(unit)
             session.flush()
             ids[code] = unit.id
-        _, regridded = org.rebuild_paths(session)
-        if regridded:
-            grids.changed(session)
+        org.rebuild_paths(session)
+        # Paths, chats and bots may all have changed: routing and every process's bots read them again.
+        grids.changed(session)
         org.rebuild_department_paths(session)
         session.flush()
     except SQLAlchemyError as problem:

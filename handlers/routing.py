@@ -192,11 +192,6 @@ def home_community(address: str) -> str | None:
     return place.community if place else None
 
 
-# How long a process trusts the grid list's version token without reading the rows; bounds how long a grid edited
-# by hand in SQL (which changes no token) goes unseen.
-REREAD_SECONDS = 300.0
-
-
 @dataclass(frozen=True)
 class _Built:
     rows: tuple  # what the index was built from, to rebuild only when a row differs
@@ -214,14 +209,14 @@ def index(session: Session) -> GridIndex:
 
     While the grid list's version token (storage.grids.version, replaced by every import in the importing
     transaction) is the one the index was read under, no grid row is read: one primary-key lookup instead of every
-    row, which is what a city's 32,000 grids would cost each complaint. Without a token, or every REREAD_SECONDS,
+    row, which is what a city's 32,000 grids would cost each complaint. Without a token, or every grids.TRUST_SECONDS,
     the rows are read and the index is rebuilt only if one differs. Every process sees an import at once.
     """
     token = grids.version(session)
     with _cache_lock:
         built = _cache
     if token is not None and built is not None and built.token == token:
-        if time.monotonic() - built.read_at < REREAD_SECONDS:
+        if time.monotonic() - built.read_at < grids.TRUST_SECONDS:
             return built.index
     return _remember(grids.all_grids(session), token)
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from storage.models import DataVersion, Grid, utcnow
 from storage.scope import Within, grid_filter
 
 VERSION = "grids"
+# How long a process trusts what it read under the version token (the routing index, the units' bots) without
+# reading the rows again; bounds how long a grid or unit edited by hand in SQL (which changes no token) goes unseen.
+TRUST_SECONDS = 300.0
+_SEEN = "wgt.grids.version"  # session.info: the token as this transaction read (or wrote) it
 
 
 def all_grids(session: Session) -> Sequence[Grid]:
@@ -21,19 +27,33 @@ _TOKEN = select(DataVersion.token).where(col(DataVersion.name) == VERSION)
 
 
 def version(session: Session) -> str | None:
-    """The grid list's current token; None when no import has set one (a database older than migration 0008).
-    Every complaint asks: one prebuilt one-column read."""
-    return session.exec(_TOKEN).first()
+    """The organisation's current token: grids, units and departments, and so who owns each group chat and which bot
+    speaks there. None when no import has set one (a database older than migration 0008). Every complaint asks:
+    one prebuilt one-column read, once per transaction."""
+    if _SEEN not in session.info:
+        session.info[_SEEN] = session.exec(_TOKEN).first()
+    token: str | None = session.info[_SEEN]
+    return token
 
 
 def changed(session: Session) -> None:
-    """Say the grid list changed (in the writer's transaction): every process rebuilds its routing index.
+    """Say the organisation changed (in the writer's transaction): every process rebuilds its routing index and
+    reads the units' bots again.
 
-    Whoever writes grid rows calls this; a grid edited by hand in SQL is seen within routing's re-read interval.
+    Whoever writes grid, unit or department rows calls this; a row edited by hand in SQL is seen within
+    TRUST_SECONDS.
     """
     row = session.get(DataVersion, VERSION) or DataVersion(name=VERSION, token="")
     row.token, row.changed_at = uuid.uuid4().hex, utcnow()
     session.add(row)
+    session.info[_SEEN] = row.token
+
+
+@event.listens_for(OrmSession, "after_commit")
+@event.listens_for(OrmSession, "after_rollback")
+def _forget_version(session: OrmSession) -> None:
+    """The next transaction reads the token afresh: another process may have imported since."""
+    session.info.pop(_SEEN, None)
 
 
 def names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:

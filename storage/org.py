@@ -3,13 +3,16 @@ its own ("/D01/S01/" holds "/D01/S01/C01/" and its grids)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, event, func, update
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
+from storage import grids
 from storage.models import Department, Grid, OrgLevel, OrgUnit
 
 LEVEL_NAMES = {OrgLevel.DISTRICT: "区", OrgLevel.STREET: "街道", OrgLevel.COMMUNITY: "社区"}
@@ -135,28 +138,52 @@ def rebuild_department_paths(session: Session) -> int:
     return cast(CursorResult[Any], session.execute(_DEPARTMENT_PATHS)).rowcount
 
 
-_BOTS = "wgt.org.bots"  # session.info: the units' own bots, and the bot found for each chat so far
+_BOTS = "wgt.org.bots"  # session.info: the bots this transaction uses (the process's, or its own when it wrote)
+
+
+@dataclass(frozen=True)
+class _Bots:
+    token: str | None  # storage/grids.version when they were read
+    read_at: float  # time.monotonic()
+    units: list[tuple[str, str]]  # (path, bot) of the units that name a bot, deepest first
+    chats: dict[str, str]  # the bot found for each chat so far
+
+
+_shared: _Bots | None = None  # this process's, while the organisation's version token is the one they were read under
 
 
 def bot_for_chat(session: Session, chat: str) -> str:
     """The AI bot that speaks in a group: the bot of the deepest unit above the group's owner (a grid's community, a
     department's unit, a centre's own unit) that has one; "" for the default bot.
 
-    The units' bots are read once per transaction; the common deployment (one bot, no unit names one) pays that one
-    small indexed query per transaction that writes a group notice, and nothing per chat.
+    The units' bots, and the bot of each chat asked for, are kept per process while the organisation's version token
+    (storage/grids.version, replaced by every import of grids, units or departments) stays the one they were read
+    under, for at most grids.TRUST_SECONDS: a group notice costs the token's read, which a complaint makes anyway.
     """
-    cache: tuple[list[tuple[str, str]], dict[str, str]] | None = session.info.get(_BOTS)
-    if cache is None:
-        named = session.exec(select(OrgUnit.path, OrgUnit.bot_id).where(OrgUnit.bot_id > "")).all()
-        # Deepest first: the first path a chat's owner lies under is its nearest unit with a bot.
-        cache = session.info[_BOTS] = (sorted(named, key=lambda row: -len(row[0])), {})
-    units, chats = cache
-    if not units or not chat:
+    bots: _Bots | None = session.info.get(_BOTS)
+    if bots is None:
+        bots = session.info[_BOTS] = _bots(session)
+    if not bots.units or not chat:
         return ""
-    if chat not in chats:
+    if chat not in bots.chats:
         path = _owner_path(session, chat)
-        chats[chat] = next((bot for prefix, bot in units if path.startswith(prefix)), "") if path else ""
-    return chats[chat]
+        bots.chats[chat] = next((bot for prefix, bot in bots.units if path.startswith(prefix)), "") if path else ""
+    return bots.chats[chat]
+
+
+def _bots(session: Session) -> _Bots:
+    global _shared
+    token = grids.version(session)
+    shared = _shared
+    if token is not None and shared is not None and shared.token == token:
+        if time.monotonic() - shared.read_at < grids.TRUST_SECONDS:
+            return shared
+    named = session.exec(select(OrgUnit.path, OrgUnit.bot_id).where(OrgUnit.bot_id > "")).all()
+    # Deepest first: the first path a chat's owner lies under is its nearest unit with a bot.
+    bots = _Bots(token, time.monotonic(), sorted(named, key=lambda row: -len(row[0])), {})
+    if token is not None:
+        _shared = bots
+    return bots
 
 
 def _owner_path(session: Session, chat: str) -> str:
@@ -174,7 +201,7 @@ def _owner_path(session: Session, chat: str) -> str:
 @event.listens_for(OrmSession, "after_commit")
 @event.listens_for(OrmSession, "after_rollback")
 def _forget_bots(session: OrmSession) -> None:
-    """A later transaction of the same session reads the bots afresh (an import may have changed them)."""
+    """A later transaction of the same session asks again (an import may have changed them)."""
     session.info.pop(_BOTS, None)
 
 

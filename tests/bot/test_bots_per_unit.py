@@ -183,3 +183,16 @@ def test_healthz_names_a_units_bot_whose_gateway_is_not_running(start_gateway, a
     start_gateway(street_bot)
     gateway = aibot.wait_for(lambda: (g := gateway_check())["ok"] and g)
     assert gateway["bots"][street_bot]["state"] == "online"
+
+
+def test_a_streets_new_bot_speaks_from_the_next_complaint_on(street_bot, wechat_user, rt, session):
+    """Each process keeps the units' bots while no import changes the organisation: an import is seen by the very
+    next complaint in every process, without a restart."""
+    wechat_user(f"o-new-{uuid.uuid4().hex[:8]}").say("建设新村5栋楼道灯坏了好几天了")
+    with transaction(rt.engine) as s:
+        assert not admin.import_org(s, org_with_street_bot("bot-s02-new")).errors
+    wechat_user(f"o-new-{uuid.uuid4().hex[:8]}").say("建设新村8栋门口的垃圾好几天没人清运了")
+
+    session.expire_all()
+    stamped = session.exec(select(Outbox.bot).where(Outbox.recipient == G07).order_by(Outbox.id)).all()
+    assert stamped == [street_bot, "bot-s02-new"]
