@@ -47,9 +47,8 @@ from bot.frames import clicked_task_id, message_from_click, message_from_image, 
 from bot.markup import escape_markdown
 from config import ConfigError, Settings
 from handlers import conversation
-from handlers.cards import Card, card_for
+from handlers.cards import Card, card_of
 from handlers.types import Outcome
-from storage.models import Ticket
 
 with warnings.catch_warnings():
     # aibot 1.0.2 imports websockets' legacy client class for a type hint only (it connects with the new
@@ -367,8 +366,7 @@ class Gateway:
         if number is None:
             return None
         with Session(self.rt.engine) as session:
-            ticket = session.get(Ticket, number)
-            return card_for(session, ticket) if ticket else None
+            return card_of(session, number)
 
     # ---- push -------------------------------------------------------------------------------------------------
 

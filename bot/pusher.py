@@ -36,9 +36,9 @@ from bot.markup import escape_markdown, mention
 from bot.pacing import Pace
 from config import Settings
 from handlers import notices, notify
-from handlers.cards import card_for
+from handlers.cards import card_of
 from storage import outbox
-from storage.models import OutboxKind, Ticket, utcnow
+from storage.models import OutboxKind, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -163,14 +163,13 @@ class Pusher:
                 raise delivery.Unsendable("WECOM_SUPERVISOR_CHAT_ID is not set: no chat for supervisor notices")
             raise delivery.Unsendable("the grid has no WeCom chat_id")
         if row.kind == OutboxKind.GROUP_PUSH and row.event in notify.CARD_EVENTS and not self.markdown_only:
-            ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
-            if ticket is None:
+            card = card_of(session, row.ticket_id) if row.ticket_id else None
+            if card is None:
                 raise delivery.Unsendable(f"ticket {row.ticket_id} not found")
             headline = notices.GROUP_HEADLINES.get(row.event, "")
-            assert row.id is not None and ticket.id is not None
-            task_id = task_id_for(ticket.id, row.id, row.created_at)
-            card = card_for(session, ticket)
-            photos_url = photolinks.ticket_page(self.settings, ticket.id) if card.photos else ""
+            assert row.id is not None
+            task_id = task_id_for(card.number, row.id, row.created_at)
+            photos_url = photolinks.ticket_page(self.settings, card.number) if card.photos else ""
             return Body(card_message(card, task_id, headline, photos_url), task_id)
         text = notices.render(session, row)
         if not text:

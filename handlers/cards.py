@@ -10,8 +10,8 @@ from sqlmodel import Session
 from handlers import complaints, sla
 from handlers.clock import fmt
 from handlers.privacy import mask
-from storage import photos, tickets
-from storage.models import Grid, Person, Status, Ticket, utcnow
+from storage import tickets
+from storage.models import Status, Ticket, utcnow
 from storage.tickets import STATUS_NAMES
 
 # The buttons a card offers in each status: (action key prefix, label).
@@ -38,11 +38,20 @@ class Card:
 def card_for(session: Session, ticket: Ticket, now: datetime | None = None) -> Card:
     """The card as it should look now; residents' details are masked, as everywhere in group chats."""
     assert ticket.id is not None
-    now = now or utcnow()
+    card = card_of(session, ticket.id, now)
+    assert card is not None
+    return card
+
+
+def card_of(session: Session, number: int, now: datetime | None = None) -> Card | None:
+    """The ticket's card, read in one statement; None when there is no such ticket."""
+    view = tickets.card_view(session, number, list(ACT_VERBS))
+    if view is None:
+        return None
+    ticket, now = view.ticket, now or utcnow()
+    assert ticket.id is not None
     status = Status(ticket.status)
-    resident = session.get(Person, ticket.resident_id) if ticket.resident_id else None
-    grid = session.get(Grid, ticket.grid_id) if ticket.grid_id else None
-    names = [resident.name] if resident and resident.name else []
+    names = [view.resident_name] if view.resident_name else []
     urgency = "｜紧急" if ticket.urgent else ""
     due = f"，{fmt(ticket.resolve_due_at)} 前办结" if ticket.resolve_due_at and status in BUTTONS else ""
     if status == Status.SUSPENDED:
@@ -52,7 +61,7 @@ def card_for(session: Session, ticket: Ticket, now: datetime | None = None) -> C
     late = {sla.RED: "，已超时", sla.BADLY: "，严重超时"}.get(colour, "") if status in BUTTONS else ""
     fields = [
         ("地点", mask(ticket.location_text, names) or "未知"),
-        ("网格", grid.name if grid else "待派单"),
+        ("网格", view.grid_name or "待派单"),
         ("内容", mask(ticket.text, names)[:200]),
     ]
     if ticket.reporter_count > 1:
@@ -63,8 +72,8 @@ def card_for(session: Session, ticket: Ticket, now: datetime | None = None) -> C
         description=f"{state}{STATUS_NAMES[status]}{due}{late}",
         fields=fields,
         buttons=[(f"{key}:{ticket.id}", label) for key, label in BUTTONS.get(status, [])],
-        note=last_act(session, ticket),
-        photos=photos.shown_count(session, ticket.id),
+        note=_note(view),
+        photos=view.photos,
     )
 
 
@@ -78,13 +87,11 @@ ACT_VERBS = {
 }
 
 
-def last_act(session: Session, ticket: Ticket) -> str:
-    found = tickets.last_act(session, ticket.id or 0, list(ACT_VERBS))
-    if found is None:
+def _note(view: tickets.CardView) -> str:
+    if view.act is None or view.act_at is None:
         return ""
-    action, at, name = found
-    who = name or ("居民" if action == "reopen" else "系统")
-    return f"{who} {ACT_VERBS[action]} {fmt(at)}"
+    who = view.actor_name or ("居民" if view.act == "reopen" else "系统")
+    return f"{who} {ACT_VERBS[view.act]} {fmt(view.act_at)}"
 
 
 def list_line(ticket: Ticket, now: datetime) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, func, select
 
-from storage.models import Photo, PhotoCheck
+from storage.models import Photo, PhotoCheck, Ticket
 
 
 def add(session: Session, photo: Photo) -> Photo:
@@ -41,9 +41,10 @@ def shown_of_ticket(session: Session, ticket_id: int) -> Sequence[Photo]:
     return session.exec(select(Photo).where(*_shown(ticket_id)).order_by(col(Photo.id))).all()
 
 
-def shown_count(session: Session, ticket_id: int) -> int:
-    """How many of them, for a card: one count, not the rows (a card is drawn at every push and tap)."""
-    return int(session.exec(select(func.count()).select_from(Photo).where(*_shown(ticket_id))).one())
+def shown_count_of_ticket() -> ColumnElement[int]:
+    """How many of a ticket's photos may be shown, as a column of a query over tickets (a card's count)."""
+    shown = select(func.count()).select_from(Photo).where(col(Photo.ticket_id) == col(Ticket.id))
+    return shown.where(col(Photo.check) != PhotoCheck.RISKY).scalar_subquery()
 
 
 def by_id(session: Session, photo_id: int) -> Photo | None:

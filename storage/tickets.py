@@ -14,9 +14,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 import policy
-from storage import journal
+from storage import journal, photos
 from storage.models import (
     OPEN_STATUSES,
+    Grid,
     Once,
     Outbox,
     Person,
@@ -103,24 +104,50 @@ def events(session: Session, ticket_id: int) -> Sequence[TicketEvent]:
     ).all()
 
 
-_LAST_ACT = (
-    sa_select(col(TicketEvent.action), col(TicketEvent.created_at), col(Person.name))
-    .join(Person, col(Person.id) == col(TicketEvent.actor_id), isouter=True)
-    .where(
-        col(TicketEvent.ticket_id) == bindparam("ticket_id"),
-        col(TicketEvent.action).in_(bindparam("actions", expanding=True)),
+class CardView(NamedTuple):
+    """What a ticket's card shows beyond the ticket: read with it in one statement, as a card is drawn at every push
+    and every tap."""
+
+    ticket: Ticket
+    resident_name: str | None
+    grid_name: str | None
+    photos: int  # the photos that may be shown
+    act: str | None  # the newest event of the asked actions, its time and its actor's name
+    act_at: datetime | None
+    actor_name: str | None
+
+
+_RESIDENT, _ACTOR, _ACT = aliased(Person), aliased(Person), aliased(TicketEvent)
+_NEWEST_ACT = (
+    sa_select(func.max(col(_ACT.id)))
+    .where(col(_ACT.ticket_id) == col(Ticket.id), col(_ACT.action).in_(bindparam("actions", expanding=True)))
+    .correlate(Ticket)
+    .scalar_subquery()
+)
+_CARD_VIEW = (
+    sa_select(
+        Ticket,
+        col(_RESIDENT.name),
+        col(Grid.name),
+        photos.shown_count_of_ticket(),
+        col(TicketEvent.action),
+        col(TicketEvent.created_at),
+        col(_ACTOR.name),
     )
-    .order_by(col(TicketEvent.id).desc())
-    .limit(1)
+    .outerjoin(_RESIDENT, col(_RESIDENT.id) == col(Ticket.resident_id))
+    .outerjoin(Grid, col(Grid.id) == col(Ticket.grid_id))
+    .outerjoin(TicketEvent, col(TicketEvent.id) == _NEWEST_ACT)
+    .outerjoin(_ACTOR, col(_ACTOR.id) == col(TicketEvent.actor_id))
+    .where(col(Ticket.id) == bindparam("ticket_id"))
 )
 
 
-def last_act(session: Session, ticket_id: int, actions: Sequence[str]) -> tuple[str, datetime, str | None] | None:
-    """The ticket's newest event of these actions, with its actor's name (None: no actor, or a nameless one); one
-    statement from ix on ticket_event.ticket_id, not every event of the ticket."""
+def card_view(session: Session, ticket_id: int, actions: Sequence[str]) -> CardView | None:
+    """The ticket with its resident's and grid's names, its photo count and its newest event of these actions (from
+    ix on ticket_event.ticket_id, not every event of the ticket); None when there is no such ticket."""
     journal.write(session)
-    row = session.execute(_LAST_ACT, {"ticket_id": ticket_id, "actions": list(actions)}).first()
-    return (row[0], row[1], row[2]) if row is not None else None
+    row = session.execute(_CARD_VIEW, {"ticket_id": ticket_id, "actions": list(actions)}).first()
+    return CardView(*row) if row is not None else None
 
 
 def events_by_actor(session: Session, actor_id: int, since: datetime) -> Sequence[TicketEvent]:
