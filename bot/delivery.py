@@ -1,7 +1,7 @@
 """One delivery pipeline for every outbox row, whoever sends it: an rq worker through a Channel (bot/jobs.py), or the
 AI-bot gateway over its connection (bot/pusher.py).
 
-    lease (one conditional UPDATE … RETURNING) → render → send → sent() or failed()
+    lease (one conditional UPDATE … RETURNING, for one row or several) → render → send → sent() or failed()
 
 Every transport shares the lease, the marks, the counting and the one backoff; the one table of retryable errcodes
 is bot/channels.RETRYABLE_ERRCODES. Only the send differs. A row is leased just before its send, so a sender that
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -52,6 +52,16 @@ class Leased(Generic[T]):
     payload: dict[str, Any] = field(repr=False)
     created_at: datetime
     body: T
+    until: datetime | None = None  # the lease's end, as written (release() gives back only that lease)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A row that can never go out as it is: marked failed where it was leased, reported once committed."""
+
+    outbox_id: int
+    kind: str
+    reason: str
 
 
 def lease(
@@ -69,43 +79,85 @@ def lease(
     The lease is storage/outbox.lease: one conditional UPDATE … RETURNING.
     """
     with transaction(rt.engine) as session:
-        row = outbox.lease(session, outbox_id, list(kinds), utcnow(), seconds, bot)
-        if row is None:
-            return "skipped"
+        leased, refused = lease_many(session, [outbox_id], kinds, seconds, render, bot)
+    report(rt, refused)
+    return leased[0] if leased else "failed" if refused else "skipped"
+
+
+def lease_many(
+    session: Any,
+    outbox_ids: Sequence[int],
+    kinds: Iterable[str],
+    seconds: float,
+    render: Callable[[Any, outbox.Notification], T],
+    bot: str = "",
+) -> tuple[list[Leased[T]], list[Refused]]:
+    """lease() for several rows at once, in the caller's transaction: those taken and rendered, in the order asked,
+    and those that can never be sent (marked failed; report() them once the transaction has committed)."""
+    leased: list[Leased[T]] = []
+    refused: list[Refused] = []
+    for row in outbox.lease_many(session, outbox_ids, list(kinds), utcnow(), seconds, bot):
+        assert row.id is not None
         try:
             body = render(session, row)
         except Unsendable as reason:
-            assert row.id is not None
             outbox.mark_failed(session, row.id, str(reason))
-            failure = str(reason)
-        else:
-            assert row.id is not None
-            return Leased(
+            refused.append(Refused(row.id, row.kind, str(reason)))
+            continue
+        payload = json.loads(row.payload or "{}")
+        leased.append(
+            Leased(
                 row.id,
                 row.kind,
                 row.event,
                 row.recipient,
                 row.ticket_id,
                 row.attempts,
-                json.loads(row.payload or "{}"),
+                payload,
                 row.created_at,
                 body,
+                row.locked_until,
             )
-    log.error("outbox %s not sendable: %s", outbox_id, failure, extra={"outbox_id": outbox_id})
-    ops.count_delivery(rt.redis, row.kind, "failed")
-    return "failed"
+        )
+    return leased, refused
+
+
+def report(rt: runtime.Runtime, refused: Iterable[Refused]) -> None:
+    for row in refused:
+        log.error("outbox %s not sendable: %s", row.outbox_id, row.reason, extra={"outbox_id": row.outbox_id})
+        ops.count_delivery(rt.redis, row.kind, "failed")
+
+
+def release(rt: runtime.Runtime, leased: Sequence[Leased[Any]]) -> None:
+    """Give back rows leased and not sent (the row before them in their chat failed): offered again at once."""
+    by_lease: dict[datetime | None, list[int]] = {}
+    for row in leased:
+        by_lease.setdefault(row.until, []).append(row.outbox_id)
+    with transaction(rt.engine) as session:
+        for until, ids in by_lease.items():
+            if until is not None:
+                outbox.release(session, ids, until)
 
 
 def sent(rt: runtime.Runtime, leased: Leased[Any], via: str, result: str = "sent") -> str:
     """Mark the row sent (one UPDATE); result "already": the platform refused a repeat of what had arrived."""
-    with transaction(rt.engine) as session:
-        outbox.mark_sent(session, leased.outbox_id, utcnow(), via)
-    ops.count_delivery(rt.redis, leased.kind, result)
-    log.info(
-        "delivery sent" if result == "sent" else "delivery had arrived (its ack was lost); not repeated",
-        extra={**_about(leased), "result": result, "via": via},
-    )
+    sent_many(rt, [(leased, result)], via)
     return "sent"
+
+
+def sent_many(rt: runtime.Runtime, done: Sequence[tuple[Leased[Any], str]], via: str) -> None:
+    """Mark rows sent, all in one UPDATE (a gateway's acks that came in together), and count and log each."""
+    with transaction(rt.engine) as session:
+        outbox.mark_sent(session, [leased.outbox_id for leased, _ in done], utcnow(), via)
+    counts: dict[tuple[str, str], int] = {}
+    for leased, result in done:
+        counts[(leased.kind, result)] = counts.get((leased.kind, result), 0) + 1
+        log.info(
+            "delivery sent" if result == "sent" else "delivery had arrived (its ack was lost); not repeated",
+            extra={**_about(leased), "result": result, "via": via},
+        )
+    for (kind, result), n in counts.items():
+        ops.count_delivery(rt.redis, kind, result, n)
 
 
 def failed(

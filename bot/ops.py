@@ -108,10 +108,10 @@ def channel_of(kind: str) -> str:
     return "wechat" if kind == "resident_notice" else "wecom"
 
 
-def count_delivery(redis: Redis, kind: str, result: str) -> None:
-    """Count one delivery attempt's result (sent | already | retry | failed); a lost count never fails a delivery."""
+def count_delivery(redis: Redis, kind: str, result: str, n: int = 1) -> None:
+    """Count delivery attempts' result (sent | already | retry | failed); a lost count never fails a delivery."""
     try:
-        redis.hincrby(DELIVERIES_KEY, f"{kind}:{result}", 1)
+        redis.hincrby(DELIVERIES_KEY, f"{kind}:{result}", n)
     except Exception:
         log.warning("delivery count lost (%s %s)", kind, result, exc_info=True)
 

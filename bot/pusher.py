@@ -1,8 +1,10 @@
 """The gateway's pushes: group cards and centre notices over the AI bot's connection, in order per chat, paced.
 
-Every POLL_SECONDS, or at once when something is published on the wake channel, pending rows of the gateway's kinds
-are read (urgent tickets' first, storage/outbox.pending) and each chat's are sent in that order through the one
-delivery pipeline (bot/delivery.py: lease, render, send, mark, retry):
+Every POLL_SECONDS, or GATHER_SECONDS after something is published on the wake channel (bot/gateway.py), a pass
+reads the pending rows of the gateway's kinds (urgent tickets' first, storage/outbox.pending) and sends each chat's
+in that order through the one delivery pipeline (bot/delivery.py: lease, render, send, mark, retry). A pass costs
+one transaction to read and lease whatever may go now, in every chat, and marks rows sent in one UPDATE for the
+acks that came in together: under load, its fixed cost is shared by the cards it carries.
 
 - A chat whose head row failed transiently (45009, -1, a timeout, a lost connection) waits out its backoff, and
   nothing behind it overtakes it; other chats go on.
@@ -26,11 +28,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session
-
 from bot import delivery, photolinks, runtime
 from bot.cards import TASK_ID_REFUSED, card_message, markdown_message, task_id_for
 from bot.channels import GATEWAY_KINDS
+from bot.delivery import Leased
 from bot.frames import errcode_of, is_retryable
 from bot.markup import escape_markdown, mention
 from bot.pacing import Pace
@@ -38,6 +39,7 @@ from config import Settings
 from handlers import notices, notify
 from handlers.cards import card_of
 from storage import outbox
+from storage.db import transaction
 from storage.models import OutboxKind, utcnow
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,9 @@ log = logging.getLogger(__name__)
 # covers that. A gateway that dies mid-send holds its chats' queues until the lease runs out, about as long as its
 # successor waits for the bot lock (15 s).
 LEASE_SECONDS = 15
+# At most this many of one chat's rows are leased in one pass: they go one after another, each after the ack of the
+# one before, well inside the lease.
+PER_CHAT_PER_PASS = 10
 # Tencent counts a message when it arrives, a little after we took its slot: our windows are this much longer.
 WINDOW_MARGIN_SECONDS = 2.0
 
@@ -87,6 +92,8 @@ class Pusher:
         self.pace = Pace(rt.redis, f"wgt:aibot:{rt.settings.wecom_bot_id}:chat", windows)
         self.markdown_only = rt.settings.wecom_bot_push == "markdown"
         self.wake_later = wake_later
+        self._acked: list[tuple[Leased[Body], str]] = []
+        self._marking: asyncio.Task[None] | None = None
 
     def chat_of(self, kind: str, recipient: str) -> str:
         """A centre notice names its unit's chat, or notify.CENTRE for the configured centre's group."""
@@ -103,46 +110,76 @@ class Pusher:
             return 0
 
     async def push_once(self) -> int:
-        """One pass over pending rows; returns how many were sent."""
-        rows = await asyncio.to_thread(self._pending)
-        queues: dict[str, list[tuple[int, bool]]] = {}
-        for outbox_id, kind, recipient, held in rows:
-            queues.setdefault(self.chat_of(kind, recipient), []).append((outbox_id, held))
-        sent = await asyncio.gather(*(self._drain(chat, items) for chat, items in queues.items()))
+        """One pass: lease what may go now (one transaction), send each chat's rows in order, chats side by side,
+        and mark them sent as their acks come in; returns how many were sent."""
+        chats, waits = await asyncio.to_thread(self._lease_ready)
+        for seconds in waits:
+            self.wake_later(seconds)  # the chat's next slot goes to its first row then, the most urgent
+        sent = await asyncio.gather(*(self._send_chat(chat, rows) for chat, rows in chats.items()))
+        if self._marking is not None:
+            await self._marking
         return sum(sent)
 
-    def _pending(self) -> list[tuple[int, str, str, bool]]:
-        with Session(self.rt.engine) as session:  # a reader: never takes SQLite's write lock
-            return outbox.pending(session, GATEWAY_KINDS, utcnow(), self.settings.wecom_bot_id)
+    def _lease_ready(self) -> tuple[dict[str, list[Leased[Body]]], list[float]]:
+        """The pending rows, and of each chat's those that may go now: in order, up to a held row (in backoff, or
+        being sent), the chat's pace or PER_CHAT_PER_PASS; leased and rendered in the same transaction. Returns
+        them by chat, and the seconds until a full chat has a slot again."""
+        bot = self.settings.wecom_bot_id
+        with transaction(self.rt.engine) as session:
+            queues: dict[str, list[tuple[int, bool]]] = {}
+            for outbox_id, kind, recipient, held in outbox.pending(session, GATEWAY_KINDS, utcnow(), bot):
+                queues.setdefault(self.chat_of(kind, recipient), []).append((outbox_id, held))
+            asked: dict[str, list[int]] = {}
+            waits: list[float] = []
+            for chat, items in queues.items():
+                asked[chat], wait = self._may_go(chat, items)
+                if wait:
+                    waits.append(wait)
+            ids = [i for chat_ids in asked.values() for i in chat_ids]
+            leased, refused = delivery.lease_many(session, ids, GATEWAY_KINDS, LEASE_SECONDS, self._render, bot)
+        delivery.report(self.rt, refused)
+        taken = {row.outbox_id: row for row in leased}
+        gone = {row.outbox_id for row in refused}
+        chats: dict[str, list[Leased[Body]]] = {}
+        left: list[Leased[Body]] = []
+        for chat, chat_ids in asked.items():
+            for n, outbox_id in enumerate(chat_ids):
+                if outbox_id not in taken and outbox_id not in gone:
+                    # Taken by someone else meanwhile: nothing behind it may overtake it.
+                    left += [taken[i] for i in chat_ids[n:] if i in taken]
+                    break
+                if outbox_id in taken:
+                    chats.setdefault(chat, []).append(taken[outbox_id])
+        if left:
+            delivery.release(self.rt, left)
+        return chats, waits
 
-    async def _drain(self, chat: str, items: list[tuple[int, bool]]) -> int:
-        """Send one chat's rows in order; stop at a held head, a transient failure or the chat's limit."""
-        sent = 0
+    def _may_go(self, chat: str, items: list[tuple[int, bool]]) -> tuple[list[int], float]:
+        """The chat's rows that may go now, each with its slot taken; and the seconds until its next slot when the
+        chat is full (0: it is not)."""
+        ids: list[int] = []
         for outbox_id, held in items:
-            if held:
-                return sent
-            if chat and (wait_ms := await asyncio.to_thread(self.take_slot, chat)):
-                self.wake_later(wait_ms / 1000)  # its next slot goes to the first row then, the most urgent
-                return sent
-            result = await self._deliver(outbox_id, chat)
+            if held or len(ids) == PER_CHAT_PER_PASS:
+                break
+            if chat and (wait_ms := self.take_slot(chat)):
+                return ids, wait_ms / 1000
+            ids.append(outbox_id)
+        return ids, 0.0
+
+    async def _send_chat(self, chat: str, rows: list[Leased[Body]]) -> int:
+        """Send one chat's leased rows in order; at a transient failure the rest are given back, to go after it."""
+        sent = 0
+        for n, leased in enumerate(rows):
+            result = await self._send(chat, leased)
             if result == "sent":
                 sent += 1
-            elif result in ("retry", "skipped"):
-                return sent
+            elif result == "retry":
+                if rows[n + 1 :]:
+                    await asyncio.to_thread(delivery.release, self.rt, rows[n + 1 :])
+                break
         return sent
 
-    async def _deliver(self, outbox_id: int, chat: str) -> str:
-        leased = await asyncio.to_thread(
-            delivery.lease,
-            self.rt,
-            outbox_id,
-            GATEWAY_KINDS,
-            LEASE_SECONDS,
-            lambda s, row: self._render(s, row, chat),
-            self.settings.wecom_bot_id,
-        )
-        if isinstance(leased, str):
-            return leased
+    async def _send(self, chat: str, leased: Leased[Body]) -> str:
         try:
             ack = await self.send(chat, leased.body.message)
             if ack.get("errcode", 0) != 0:
@@ -151,13 +188,35 @@ class Pusher:
             if leased.body.task_id and errcode_of(failure) == TASK_ID_REFUSED:
                 # Only an earlier attempt of this row can have used its task_id: that card is in the chat already,
                 # its ack was lost (the connection dropped, or the ack came after the SDK stopped waiting).
-                return await asyncio.to_thread(delivery.sent, self.rt, leased, "aibot", "already")
+                self._mark(leased, "already")
+                return "sent"
             error = str(failure) or type(failure).__name__
             retry = is_retryable(failure)
             return await asyncio.to_thread(delivery.failed, self.rt, leased, error, retry, self.retry_base_seconds)
-        return await asyncio.to_thread(delivery.sent, self.rt, leased, "aibot")
+        self._mark(leased, "sent")
+        return "sent"
 
-    def _render(self, session: Any, row: outbox.Notification, chat: str) -> Body:
+    def _mark(self, leased: Leased[Body], result: str) -> None:
+        """Mark the row sent soon: acks that come in while a mark is being written are written together next."""
+        self._acked.append((leased, result))
+        if self._marking is None:
+            self._marking = asyncio.create_task(self._write_marks())
+
+    async def _write_marks(self) -> None:
+        try:
+            while self._acked:
+                done, self._acked = self._acked, []
+                try:
+                    await asyncio.to_thread(delivery.sent_many, self.rt, done, "aibot")
+                except Exception:
+                    # The rows stay leased: once the lease runs out a card is refused as a repeat (marked then),
+                    # a markdown text goes again.
+                    log.exception("could not mark outbox %s sent", [leased.outbox_id for leased, _ in done])
+        finally:
+            self._marking = None
+
+    def _render(self, session: Any, row: outbox.Notification) -> Body:
+        chat = self.chat_of(row.kind, row.recipient)
         if not chat:
             if row.kind == OutboxKind.SUPERVISOR_NOTICE:
                 raise delivery.Unsendable("WECOM_SUPERVISOR_CHAT_ID is not set: no chat for supervisor notices")

@@ -71,6 +71,8 @@ class Notification(Protocol):
     def attempts(self) -> int: ...
     @property
     def created_at(self) -> datetime: ...
+    @property
+    def locked_until(self) -> datetime | None: ...
 
 
 def served_by(bot: Any) -> ColumnElement[bool]:
@@ -92,7 +94,7 @@ def served_by(bot: Any) -> ColumnElement[bool]:
 _LEASE = (
     update(Outbox)
     .where(
-        col(Outbox.id) == bindparam("outbox_id"),
+        col(Outbox.id).in_(bindparam("outbox_ids", expanding=True)),
         col(Outbox.status) == OutboxStatus.PENDING,
         col(Outbox.kind).in_(bindparam("kinds", expanding=True)),
         served_by(bindparam("sender_bot")),
@@ -101,9 +103,15 @@ _LEASE = (
     .values(locked_until=bindparam("until"), attempts=col(Outbox.attempts) + 1)
     .returning(Outbox)
 )
+# A leased row not sent after all (the one before it in its chat failed): offered again at once, its attempt undone.
+_RELEASE = (
+    update(Outbox)
+    .where(col(Outbox.id).in_(bindparam("outbox_ids", expanding=True)), col(Outbox.locked_until) == bindparam("until"))
+    .values(locked_until=None, attempts=col(Outbox.attempts) - 1)
+)
 _SENT = (
     update(Outbox)
-    .where(col(Outbox.id) == bindparam("outbox_id"))
+    .where(col(Outbox.id).in_(bindparam("outbox_ids", expanding=True)))
     .values(status=OutboxStatus.SENT, via=bindparam("via"), sent_at=bindparam("now"), locked_until=None, last_error="")
 )
 _RETRY = (
@@ -127,13 +135,33 @@ def lease(
     A conditional UPDATE … RETURNING: two senders given the same id cannot both take it, and the row comes back in
     the same statement. A killed sender's lease runs out and the sweep hands the row to another.
     """
+    taken = lease_many(session, [outbox_id], kinds, now, seconds, bot)
+    return taken[0] if taken else None
+
+
+def lease_many(
+    session: Session, outbox_ids: Sequence[int], kinds: Sequence[str], now: datetime, seconds: float, bot: str = ""
+) -> list[Notification]:
+    """lease() for several rows in one UPDATE … RETURNING: those taken, in the order asked (fewer when some were
+    not pending, not the sender's or held by another)."""
+    if not outbox_ids:
+        return []
     until = now + timedelta(seconds=seconds)
-    params = {"outbox_id": outbox_id, "kinds": list(kinds), "sender_bot": bot, "now": now, "until": until}
-    return cast(Notification | None, session.connection().execute(_LEASE, params).first())
+    params = {"outbox_ids": list(outbox_ids), "kinds": list(kinds), "sender_bot": bot, "now": now, "until": until}
+    taken = {row.id: row for row in session.connection().execute(_LEASE, params)}
+    return [cast(Notification, taken[i]) for i in outbox_ids if i in taken]
 
 
-def mark_sent(session: Session, outbox_id: int, now: datetime, via: str) -> None:
-    session.connection().execute(_SENT, {"outbox_id": outbox_id, "via": via, "now": now})
+def release(session: Session, outbox_ids: Sequence[int], until: datetime) -> None:
+    """Give back rows leased until then and not sent: pending and free at once, as if never taken."""
+    if outbox_ids:
+        session.connection().execute(_RELEASE, {"outbox_ids": list(outbox_ids), "until": until})
+
+
+def mark_sent(session: Session, outbox_ids: Sequence[int], now: datetime, via: str) -> None:
+    """Sent, each of them (one UPDATE)."""
+    if outbox_ids:
+        session.connection().execute(_SENT, {"outbox_ids": list(outbox_ids), "via": via, "now": now})
 
 
 def retry_after(session: Session, outbox_id: int, error: str, until: datetime) -> None:
@@ -172,15 +200,24 @@ def pending(
     A sender that keeps each recipient's order must see a held head row (in backoff, or being sent) so that it
     holds back the rows behind it.
     """
-    held = and_(col(Outbox.locked_until).is_not(None), col(Outbox.locked_until) >= now)
-    query = (
-        select(Outbox.id, Outbox.kind, Outbox.recipient, case((held, True), else_=False))
-        .join(Ticket, col(Ticket.id) == col(Outbox.ticket_id), isouter=True)
-        .where(Outbox.status == OutboxStatus.PENDING, col(Outbox.kind).in_(list(kinds)), served_by(bot))
-        .order_by(case((col(Ticket.urgent).is_(True), 0), else_=1), col(Outbox.id))
-        .limit(limit)
+    params = {"kinds": list(kinds), "sender_bot": bot, "now": now, "limit": limit}
+    rows = session.connection().execute(_PENDING, params).all()
+    return [(i, kind, recipient, bool(h)) for i, kind, recipient, h in rows]
+
+
+_HELD = and_(col(Outbox.locked_until).is_not(None), col(Outbox.locked_until) >= bindparam("now"))
+# Prebuilt and run as Core: a gateway asks at every wake-up, about once per card under load.
+_PENDING = (
+    select(Outbox.id, Outbox.kind, Outbox.recipient, case((_HELD, True), else_=False))
+    .join(Ticket, col(Ticket.id) == col(Outbox.ticket_id), isouter=True)
+    .where(
+        Outbox.status == OutboxStatus.PENDING,
+        col(Outbox.kind).in_(bindparam("kinds", expanding=True)),
+        served_by(bindparam("sender_bot")),
     )
-    return [(i, kind, recipient, bool(h)) for i, kind, recipient, h in session.exec(query).all() if i is not None]
+    .order_by(case((col(Ticket.urgent).is_(True), 0), else_=1), col(Outbox.id))
+    .limit(bindparam("limit"))
+)
 
 
 def backlog(session: Session, older_than: datetime) -> tuple[int, datetime | None]:

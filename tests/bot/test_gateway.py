@@ -410,3 +410,16 @@ def test_a_callback_whose_handler_fails_logs_its_traceback_and_the_bot_stays_onl
     record = aibot.wait_for(lambda: next((r for r in caplog.records if "handler" in r.getMessage()), None))
     assert "callback handler _on_text failed" in record.getMessage() and record.exc_info is not None
     assert running.gateway.state == "online" and aibot.connected
+
+
+def test_rows_behind_a_failed_card_go_right_after_it_and_count_one_attempt(start_gateway, aibot, resident, session):
+    """A pass leases a chat's ready rows together; when the first is refused for now, the rows behind it are given back
+    at once (not held until their lease runs out) and their attempt is not counted."""
+    for text in ("3号楼楼道灯坏了", "3号楼门口垃圾三天没人清运", "3号楼电梯坏了"):
+        resident.say(text)
+    aibot.fail_sends(45009, count=1)
+    start_gateway()
+
+    aibot.wait_for(lambda: all(r.status == "sent" for r in rows(session)), timeout=8)
+    assert card_tickets(aibot, G01) == tickets(session)
+    assert [r.attempts for r in rows(session)] == [2, 1, 1]

@@ -90,7 +90,7 @@ def deliver(engine: Engine, chan: ResidentNoticeChannel, delivery: Delivery) -> 
     """What bot.jobs.deliver does once a channel reports how it sent: send, then mark the row sent with its via."""
     via = chan.send(delivery)
     with transaction(engine) as s:
-        outbox.mark_sent(s, delivery.outbox_id, utcnow(), via)
+        outbox.mark_sent(s, [delivery.outbox_id], utcnow(), via)
     return via
 
 
