@@ -90,14 +90,14 @@ at each rate), and after each app pass the run waits for all its cards, so no pa
 the AI-bot stand-in (its `time.time()` on receipt of `aibot_send_msg`), minus the time the message was due (open
 loop) or sent (saturation); "after the reply" starts at the last byte of the passive reply instead. Both clocks
 are the same machine's wall clock. The card path is: commit, publish on the gateway's Redis wake channel,
-gateway reads the pending rows, leases, renders, sends over the WebSocket. The rq worker is running but carries
-no card (with an AI bot the gateway sends group pushes); the group-robot webhook path is not measured (our own
-limit of 20 pushes per 62 s per robot would make it the bottleneck at any of these rates). The stand-in accepts
-every push at once: Tencent's frequency limit per chat (30 a minute, 1,000 an hour, under which the gateway
-paces itself) is lifted in the stand-in and in the gateway for this benchmark, since spread over the 8 demo
-groups even 20 msg/s is far more than a real group takes; the end-to-end figures measure our pipeline, not what
-a group would see at such rates. Nor are WeChat's
-retries simulated: a message answered after 5 s is counted, not sent again.
+gateway waits 50 ms for more, reads and leases what may go, renders, sends over the WebSocket. The rq worker is
+running but carries no card (with an AI bot the gateway sends group pushes); the group-robot webhook path is
+not measured (our own limit of 20 pushes per 62 s per robot would make it the bottleneck at any of these rates).
+The stand-in accepts every push at once: Tencent's frequency limit per chat (30 a minute, 1,000 an hour, under
+which the gateway paces itself) is lifted in the stand-in and in the gateway for this benchmark, since spread
+over the 8 demo groups even 20 msg/s is far more than a real group takes; the end-to-end figures measure our
+pipeline, not what a group would see at such rates. Nor are WeChat's retries simulated: a message answered after
+5 s is counted, not sent again.
 
 **The generator shares the machine with everything it measures**: "gen CPU" is its process CPU time over the pass's
 wall time (100 % = one core), "machine busy" all CPUs from /proc/stat, which counts anything else running on the
