@@ -36,8 +36,6 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import generate_csrf, validate_csrf
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from sqlmodel import Session
 from wtforms import ValidationError
 
@@ -332,6 +330,10 @@ def export() -> Any:
         if isinstance(span, str):
             return _page("ticket.html", 400, refusal=span, number="")
         since, until, name = span
+        # Imported here: openpyxl (and numpy, which it loads) would add about 30 MB to every web worker for a page
+        # a supervisor opens a few times a month.
+        from openpyxl import Workbook
+
         book = Workbook(write_only=True)
         sheet = book.create_sheet("工单")
         sheet.append(centre.TICKET_COLUMNS)
@@ -352,6 +354,8 @@ def export() -> Any:
 def _cell(sheet: Any, value: Any) -> Any:
     """A string that starts like a formula is stored as text, never as a formula (no formula injection)."""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        from openpyxl.cell import WriteOnlyCell
+
         cell = WriteOnlyCell(sheet, value=value)
         cell.data_type = "s"
         return cell

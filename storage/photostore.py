@@ -18,8 +18,6 @@ from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 import certifi
 import urllib3
-from minio import Minio
-from minio.error import S3Error
 
 # Path segments of letters, digits, "_" and "-" ending in ".jpg": no "..", no leading "/", no empty segment.
 _KEY = re.compile(r"[0-9A-Za-z_-]+(?:/[0-9A-Za-z_-]+)*\.jpg")
@@ -109,6 +107,9 @@ class S3PhotoStore:
     """Objects in one bucket of an S3-compatible store. The bucket must exist: production never creates one."""
 
     def __init__(self, location: S3Location) -> None:
+        # Imported here: minio adds about 20 MB to a process, and only a deployment with an S3 store needs it.
+        from minio import Minio
+
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=_CONNECT_TIMEOUT, read=_READ_TIMEOUT),
             maxsize=10,
@@ -137,6 +138,8 @@ class S3PhotoStore:
         )
 
     def get(self, key: str) -> bytes | None:
+        from minio.error import S3Error
+
         try:
             response = self.client.get_object(self.location.bucket, check_key(key))
         except S3Error as error:
