@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import threading
 import unicodedata
-import warnings
 from pathlib import Path
 
-with warnings.catch_warnings():
-    # zhconv 1.4 imports pkg_resources, which newer setuptools deprecate with a warning at import time; we load its
-    # dictionary by path below, never through pkg_resources (whose stream it would leave unclosed).
-    warnings.filterwarnings("ignore", message=r".*pkg_resources.*", category=DeprecationWarning)
-    from zhconv import zhconv as _zhconv
+from nlp.thirdparty import zhconv as _zhconv
 
 _DICT_PATH = Path(_zhconv.__file__).with_name("zhcdict.json")
 _LOCALE = "zh-cn"
