@@ -110,10 +110,11 @@ def pause(ticket: Ticket, now: datetime) -> None:
 
 
 def resume(ticket: Ticket, now: datetime) -> None:
+    """Restart a paused clock (the time paused is added to every limit); a clock that runs is left as it is."""
     if ticket.paused_at is not None:
         ticket.paused_seconds += clock_of(ticket).elapsed(ticket.paused_at, now)
         ticket.paused_at = None
-    refresh(ticket, now)
+        refresh(ticket, now)
 
 
 def extend(ticket: Ticket, days: int, now: datetime) -> None:
