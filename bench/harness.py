@@ -24,7 +24,7 @@ from enum import Enum
 from http.client import HTTPConnection
 from itertools import chain, islice
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis import Redis
 from redis.backoff import NoBackoff
@@ -233,6 +233,27 @@ def free_port() -> int:
         return port
 
 
+class Memory(NamedTuple):
+    rss_mb: float
+    pss_mb: float
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is pid (gunicorn's workers, for its master)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")".
+        if int(stat.rpartition(")")[2].split()[1]) == pid:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
 class Server:
     """A running gunicorn: where it listens, its log, and its access log (to tell the workers apart)."""
 
@@ -269,6 +290,23 @@ class Server:
             if len(logged) >= count or time.monotonic() > deadline:
                 return logged
             time.sleep(0.05)
+
+    def worker_memory(self) -> list[Memory]:
+        """Each worker's resident and proportional set sizes now (/proc/PID/smaps_rollup): RSS counts the pages it
+        shares with the master and the other workers in full, PSS a fair share of them."""
+        found = []
+        for pid in _children(self.proc.pid):
+            sizes: dict[str, float] = {}
+            try:
+                with open(f"/proc/{pid}/smaps_rollup") as f:
+                    for line in f:
+                        key, _, rest = line.partition(":")
+                        if key in ("Rss", "Pss"):
+                            sizes[key] = int(rest.split()[0]) / 1024
+            except OSError:
+                continue  # exited meanwhile
+            found.append(Memory(sizes.get("Rss", 0.0), sizes.get("Pss", 0.0)))
+        return found
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

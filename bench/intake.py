@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 
 from bench import harness
-from bench.harness import BenchError, Environment, Options, Server, progress
+from bench.harness import BenchError, Environment, Memory, Options, Server, progress
 from bench.results import Report
 from bench.stats import Run
 from config import DEV_WECHAT_AES_KEY, DEV_WECHAT_APPID, DEV_WECHAT_TOKEN
@@ -24,6 +24,7 @@ from simulator.officialaccount import OfficialAccount
 
 SECTION = "Intake latency (sequential)"
 TARGET_P99_MS = 100.0
+TARGET_WORKER_RSS_MB = 150.0
 TICKET_REPLY = re.compile(r"工单号 \d+（[^）]+）")
 # Each worker builds its classifier (jieba + dictionaries) on its first complaint: warm until all have answered.
 WARM_PER_WORKER = 3
@@ -50,7 +51,10 @@ The floor is `bench/floor.py` on the same gunicorn with the same worker count: r
 signature with `hmac.compare_digest`, answer `success`. "÷ floor" is the app's latency over the floor's in the
 same run. "in-worker" is gunicorn's own timer from its access log (`%(D)s`: parsed headers to last byte written),
 without the client and the TCP connect; with few CPUs a worker can be descheduled before it stops that clock, so
-at the tail it may exceed the client's figure."""
+at the tail it may exceed the client's figure.
+
+After the runs each web worker's memory is read from /proc, the app's beside the floor's (issue 17 asks for a
+worker RSS of at most 150 MB)."""
 
 
 def run(options: Options) -> list[Report]:
@@ -71,7 +75,8 @@ def run(options: Options) -> list[Report]:
                 drive(app, "app, plaintext", lambda: complaint(False), ticket_ok(oa, False), options),
                 drive(app, "app, safe mode (AES)", lambda: complaint(True), ticket_ok(oa, True), options),
             ]
-        return [report(env, options, runs)]
+            memory = {"app": app.worker_memory(), "floor": floor.worker_memory()}
+        return [report(env, options, runs, memory)]
 
 
 def post(conn: http.client.HTTPConnection, query: str, body: bytes) -> tuple[int, bytes]:
@@ -169,7 +174,7 @@ def ticket_ok(oa: OfficialAccount, safe: bool) -> Check:
     return check
 
 
-def report(env: Environment, options: Options, runs: list[Run]) -> Report:
+def report(env: Environment, options: Options, runs: list[Run], memory: dict[str, list[Memory]]) -> Report:
     floor, plain = runs[0], runs[1]
     target = "PASS" if plain.ms(99) < TARGET_P99_MS else "FAIL"
     header = (
@@ -203,9 +208,36 @@ def report(env: Environment, options: Options, runs: list[Run]) -> Report:
             "",
             f"Target (p99 < {TARGET_P99_MS:.0f} ms, plaintext): **{target}** at {plain.ms(99):.1f} ms, "
             f"{plain.ms(99) / floor.ms(99):.1f}x the floor's p99.",
+            "",
+            *memory_lines(memory),
         ]
     )
     return Report(SECTION, INTRO, env.variant, block, valid=not any(r.errors for r in runs), errors=errors(runs))
+
+
+def memory_lines(memory: dict[str, list[Memory]]) -> list[str]:
+    """Each web worker's memory after the runs, the app's beside the floor's (the same gunicorn, preloading)."""
+    app, floor = memory["app"], memory["floor"]
+    if not app or not floor:
+        return ["Worker memory: not read (no gunicorn workers found under /proc)."]
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    rss, pss = mean([m.rss_mb for m in app]), mean([m.pss_mb for m in app])
+    floor_rss, floor_pss = mean([m.rss_mb for m in floor]), mean([m.pss_mb for m in floor])
+    verdict = "PASS" if max(m.rss_mb for m in app) <= TARGET_WORKER_RSS_MB else "FAIL"
+    return [
+        "| web worker after the runs (/proc/PID/smaps_rollup, mean of the workers) | RSS MB | PSS MB |",
+        "|---|--:|--:|",
+        f"| floor | {floor_rss:.0f} | {floor_pss:.0f} |",
+        f"| app | {rss:.0f} | {pss:.0f} |",
+        f"| app ÷ floor | {rss / floor_rss:.1f}x | {pss / floor_pss:.1f}x |",
+        "",
+        f"Target (issue 17: a web worker's RSS ≤ {TARGET_WORKER_RSS_MB:.0f} MB): **{verdict}** at "
+        f"{max(m.rss_mb for m in app):.0f} MB (the largest worker). RSS counts in full the pages a worker shares "
+        "with gunicorn's master (the app is preloaded before the fork); PSS is each worker's fair share of them.",
+    ]
 
 
 def errors(runs: list[Run]) -> list[str]:
