@@ -238,20 +238,15 @@ class Memory(NamedTuple):
     pss_mb: float
 
 
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is pid (gunicorn's workers, for its master)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+def children(pid: int) -> list[int]:
+    """A process's live children (gunicorn's workers, for its master), from /proc/PID/task/*/children."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
-            stat = (entry / "stat").read_text()
-        except OSError:
+            found.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError):
             continue
-        # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")".
-        if int(stat.rpartition(")")[2].split()[1]) == pid:
-            found.append(int(entry.name))
-    return sorted(found)
+    return found
 
 
 class Server:
@@ -295,7 +290,7 @@ class Server:
         """Each worker's resident and proportional set sizes now (/proc/PID/smaps_rollup): RSS counts the pages it
         shares with the master and the other workers in full, PSS a fair share of them."""
         found = []
-        for pid in _children(self.proc.pid):
+        for pid in children(self.proc.pid):
             sizes: dict[str, float] = {}
             try:
                 with open(f"/proc/{pid}/smaps_rollup") as f:

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
+from statistics import fmean
 
 from bench import harness
 from bench.harness import BenchError, Environment, Memory, Options, Server, progress
@@ -220,12 +221,8 @@ def memory_lines(memory: dict[str, list[Memory]]) -> list[str]:
     app, floor = memory["app"], memory["floor"]
     if not app or not floor:
         return ["Worker memory: not read (no gunicorn workers found under /proc)."]
-
-    def mean(values: list[float]) -> float:
-        return sum(values) / len(values)
-
-    rss, pss = mean([m.rss_mb for m in app]), mean([m.pss_mb for m in app])
-    floor_rss, floor_pss = mean([m.rss_mb for m in floor]), mean([m.pss_mb for m in floor])
+    rss, pss = fmean(m.rss_mb for m in app), fmean(m.pss_mb for m in app)
+    floor_rss, floor_pss = fmean(m.rss_mb for m in floor), fmean(m.pss_mb for m in floor)
     verdict = "PASS" if max(m.rss_mb for m in app) <= TARGET_WORKER_RSS_MB else "FAIL"
     return [
         "| web worker after the runs (/proc/PID/smaps_rollup, mean of the workers) | RSS MB | PSS MB |",

@@ -391,11 +391,7 @@ def tree_cpu(pid: int) -> float:
     while todo:
         current = todo.pop()
         total += process_cpu(current)
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            try:
-                todo.extend(int(c) for c in (task / "children").read_text().split())
-            except (OSError, ValueError):
-                continue
+        todo.extend(harness.children(current))
     return total
 
 

@@ -45,12 +45,12 @@ def rss():
     with open("/proc/self/status") as f:
         return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
 import sys, app, nlp
-from nlp import tokenizer
+from nlp.tokenizer import new_tokenizer
 before = rss()
-if "--whole-dictionary" in sys.argv:  # jieba's every word, as before issue 17 left out its rarest
-    tokenizer._shared = tokenizer.new_tokenizer(min_count=1)
+# --whole-dictionary: jieba's every word, as before issue 17 left out its rarest.
+whole = new_tokenizer(min_count=1) if "--whole-dictionary" in sys.argv else None
 paths = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
-classifier = nlp.Classifier.from_file(paths[0]) if paths else nlp.default_classifier()
+classifier = nlp.Classifier.from_file(paths[0] if paths else nlp.DEFAULT_TAXONOMY_PATH, whole)
 classifier.classify("3号楼楼道灯坏了")
 print(json.dumps({"app": before, "loaded": rss(), "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

@@ -13,7 +13,7 @@ USERDICT_PATH = Path(__file__).with_name("userdict.txt")
 # jieba's bundled dictionary, by path (see nlp/thirdparty.py).
 _JIEBA_DICT_PATH = Path(jieba.__file__).with_name("dict.txt")
 # jieba's dictionary counts each of its 349,046 words in the corpus it was built from. The 200,000 it saw only two or
-# three times (rare compounds, names, idioms: 嘈杂声, 齐河县, 慨然相助) hold 32 MB of the 70 MB the dictionary takes in
+# three times (rare compounds, names, idioms: 嘈杂声, 齐河县, 慨然相助) hold about half of the 70-75 MB it takes in
 # every web and rq worker. Left out, they change little: jieba cuts such a word into the commoner words it is made
 # of, the classifier scores the same on the project's examples and the blind sets, and the same on the real
 # messages but for one clear row (bench/RESULTS.md, "Classification speed and memory"). The governance user
