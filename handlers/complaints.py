@@ -133,7 +133,7 @@ def open_new(
     text: str, intent: nlp.Intent, resident: Person, channel: str, source: str, ctx: Context, note: str = ""
 ) -> Ticket:
     """Store a resident's complaint as a new ticket (status new) with its resolve clock started."""
-    ticket = Ticket(
+    ticket = tickets.new_ticket(
         category=intent.category,
         urgent=intent.urgent,
         text=text,

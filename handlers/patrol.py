@@ -77,7 +77,7 @@ def open_patrol(text: str, grid: Grid, msg: Message, ctx: Context) -> Ticket:
     """A new ticket of the worker's grid, found by them, with its resolve clock started as a complaint's is."""
     intent = nlp.classify(text)
     place = nlp.extract_place(text)
-    ticket = Ticket(
+    ticket = tickets.new_ticket(
         category=intent.category,
         urgent=intent.urgent,
         text=text,

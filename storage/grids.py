@@ -29,9 +29,10 @@ _TOKEN = select(DataVersion.token).where(col(DataVersion.name) == VERSION)
 def version(session: Session) -> str | None:
     """The organisation's current token: grids, units and departments, and so who owns each group chat and which bot
     speaks there. None when no import has set one (a database older than migration 0008). Every complaint asks:
-    one prebuilt one-column read, once per transaction."""
+    one prebuilt one-column read, once per transaction, on the session's connection (the ORM's execution adds a
+    third to a read this small, and nothing unflushed can change what it reads: changed() keeps its own token)."""
     if _SEEN not in session.info:
-        session.info[_SEEN] = session.exec(_TOKEN).first()
+        session.info[_SEEN] = session.connection().execute(_TOKEN).scalar()
     token: str | None = session.info[_SEEN]
     return token
 

@@ -46,13 +46,13 @@ def claim(session: Session, channel: str, dedupe_key: str, sender: str, kind: st
     """
     statement = _CLAIMS[session.get_bind().dialect.name]
     params = {"channel": channel, "dedupe_key": dedupe_key, "sender": sender, "kind": kind, "received_at": utcnow()}
-    found: int | None = session.execute(statement, params).scalar()
+    found: int | None = session.connection().execute(statement, params).scalar()
     return found
 
 
 def answer(session: Session, claim_id: int, reply: str) -> None:
     """Keep the reply given, for a retried delivery of the same message (in the claiming transaction)."""
-    session.execute(_ANSWER, {"claim_id": claim_id, "reply": reply})
+    session.connection().execute(_ANSWER, {"claim_id": claim_id, "reply": reply})
 
 
 def find(session: Session, channel: str, dedupe_key: str) -> InboundMessage | None:

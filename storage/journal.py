@@ -51,11 +51,12 @@ def write(session: OrmSession) -> None:
     if not events and not notices:
         return
     session.flush()
+    connection = session.connection()  # plain Core: the ORM's execution of these statements adds nothing they need
     if events:
-        session.execute(_INSERT_EVENTS, [{**values, "ticket_id": _id(ticket)} for ticket, values in events])
+        connection.execute(_INSERT_EVENTS, [{**values, "ticket_id": _id(ticket)} for ticket, values in events])
     if notices:
         rows = [{**values, "ticket_id": _id(ticket)} for ticket, values in notices]
-        ids = session.execute(_INSERT_OUTBOX, rows).scalars().all()
+        ids = connection.execute(_INSERT_OUTBOX, rows).scalars().all()
         queued = session.info.setdefault(QUEUED, [])
         queued.extend(Queued(i, OutboxKind(row["kind"]), row["bot"]) for i, row in zip(ids, rows, strict=True))
 

@@ -137,6 +137,6 @@ def worker_names(session: Session, grid_ids: Sequence[int]) -> dict[int, str]:
 
 def first_worker_of_grid(session: Session, grid_id: int) -> tuple[int, str] | None:
     """The grid's worker a new ticket is assigned to (the first on the roster), as (id, name); None when it has
-    none."""
-    found = session.exec(_FIRST_WORKER, params={"grid_id": grid_id}).first()
+    none. Read on the session's connection: nothing unflushed is asked for (moves run without autoflush)."""
+    found = session.connection().execute(_FIRST_WORKER, {"grid_id": grid_id}).first()
     return (found[0], found[1]) if found is not None and found[0] is not None else None
