@@ -36,6 +36,7 @@ from sqlalchemy.engine import Engine
 from demo.complaints import Building, Complaint, buildings, complaints, residents, write_residents
 
 ROOT = Path(__file__).resolve().parent.parent
+TICK = os.sysconf("SC_CLK_TCK")  # /proc/PID/stat counts CPU time in these
 HOST = "127.0.0.1"
 # Settings the service reads; a developer's own values must never leak into the benchmark's processes.
 SERVICE_PREFIXES = ("WGT_", "WECHAT_", "WECOM_")
@@ -247,6 +248,26 @@ def children(pid: int) -> list[int]:
         except (OSError, ValueError):
             continue
     return found
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds of a process, all its threads, and its children it has already reaped (rq's work horses)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()  # the name, in parentheses, may hold spaces
+    return sum(int(v) for v in fields[11:15]) / TICK  # utime stime cutime cstime
+
+
+def tree_cpu(pid: int) -> float:
+    """A process and every live descendant (gunicorn's workers), CPU seconds."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += process_cpu(current)
+        todo.extend(children(current))
+    return total
 
 
 class Server:

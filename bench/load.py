@@ -361,7 +361,7 @@ async def closed_loop(port: int, raws: list[bytes], concurrency: int, seconds: f
     return [sample for _, sample in sorted(sent, key=lambda pair: pair[0])]
 
 
-TICK = os.sysconf("SC_CLK_TCK")
+TICK = harness.TICK
 
 
 def cpu_times() -> tuple[float, float]:
@@ -375,33 +375,13 @@ def cpu_times() -> tuple[float, float]:
     return (total - idle) / TICK, total / TICK
 
 
-def process_cpu(pid: int) -> float:
-    """CPU seconds of a process, all its threads, and its children it has already reaped (rq's work horses)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()  # the name, in parentheses, may hold spaces
-    return sum(int(v) for v in fields[11:15]) / TICK  # utime stime cutime cstime
-
-
-def tree_cpu(pid: int) -> float:
-    """A process and every live descendant (gunicorn's workers), CPU seconds."""
-    total, todo = 0.0, [pid]
-    while todo:
-        current = todo.pop()
-        total += process_cpu(current)
-        todo.extend(harness.children(current))
-    return total
-
-
 def named_cpu(names: tuple[str, ...]) -> float:
     """CPU seconds of every process on the machine with one of these names (the database's, Redis's)."""
     total = 0.0
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             if (proc / "comm").read_text().strip() in names:
-                total += process_cpu(int(proc.name))
+                total += harness.process_cpu(int(proc.name))
         except (OSError, ValueError):
             continue
     return total
@@ -418,7 +398,7 @@ class Meter:
         self.trees = trees
 
     def read(self) -> dict[str, float]:
-        now = {name: tree_cpu(pid) for name, pid in self.trees.items()}
+        now = {name: harness.tree_cpu(pid) for name, pid in self.trees.items()}
         now |= {name: named_cpu(comms) for name, comms in SHARED_SERVERS.items()}
         now["generator"] = time.process_time()
         now["machine busy"], now["machine total"] = cpu_times()

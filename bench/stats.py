@@ -26,6 +26,8 @@ class Run:
     workers_seen: int = 0
     warmup: int = 0
     warmup_max_ms: float = 0.0
+    # CPU seconds the server's processes (gunicorn's master and workers, from /proc) spent over the measured requests.
+    cpu: float = 0.0
 
     def ms(self, p: int) -> float:
         return percentile([s * 1000 for s in self.seconds], p)
@@ -37,6 +39,11 @@ class Run:
     @property
     def throughput(self) -> float:
         return len(self.seconds) / self.wall if self.wall else float("nan")
+
+    @property
+    def cpu_ms(self) -> float:
+        """The server's CPU milliseconds per request."""
+        return self.cpu * 1000 / len(self.seconds) if self.seconds else float("nan")
 
     def server_ms(self, p: int) -> float:
         return percentile([m / 1000 for m in self.server_micros], p)

@@ -36,8 +36,8 @@ from werkzeug.serving import make_server
 import policy
 from api import CALLS_PER_MINUTE
 from bench import harness
-from bench.harness import HOST, BenchError, Environment, Options, Server, progress
-from bench.load import cpu_times, tree_cpu
+from bench.harness import HOST, BenchError, Environment, Options, Server, progress, tree_cpu
+from bench.load import cpu_times
 from bench.results import Report
 from bench.stats import Run
 from config import DEV_MP_APPID, DEV_SECRET, DEV_WECHAT_APPID

@@ -79,8 +79,9 @@ def enqueue(rt: runtime.Runtime, queued: Iterable[outbox.Queued]) -> None:
         Queue.prepare_data(deliver, (i,), job_id=f"outbox-{i}", result_ttl=3600, failure_ttl=86400) for i in outbox_ids
     ]
     try:
-        # One round trip for every job and the gateways' wake-ups.
-        pipe = rt.quick_queue.connection.pipeline()
+        # One round trip for every job and the gateways' wake-ups; MULTI/EXEC only around jobs (rq's job and its
+        # queue entry go together), not around wake-ups alone (a chat message's usual hand-off with an AI bot).
+        pipe = rt.quick_queue.connection.pipeline(transaction=bool(jobs))
         if jobs:
             rt.quick_queue.enqueue_many(jobs, pipeline=pipe)
         for channel in sorted(wakes):
