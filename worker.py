@@ -15,6 +15,7 @@ from rq.cron import CronScheduler
 
 from bot import jobs, logs, runtime
 from config import Settings
+from handlers import cards
 
 # Photos uploaded for a report that never came are deleted an hour after; looking every 5 minutes is enough.
 PHOTO_SWEEP_SECONDS = 300
@@ -37,6 +38,7 @@ def main(argv: list[str]) -> None:
         cron.register(jobs.sweep_photos, rt.settings.queue_name, interval=PHOTO_SWEEP_SECONDS)
         cron.start()
         return
+    cards.warm_up()  # in the parent: each job's forked work horse finds it loaded
     Worker([rt.queue], connection=rt.redis, name=name("worker", settings.queue_name)).work(with_scheduler=False)
 
 

@@ -46,7 +46,7 @@ from bot.channels import GATEWAY_WAKE_CHANNEL, wake_channel
 from bot.frames import clicked_task_id, message_from_click, message_from_image, message_from_text, ticket_number
 from bot.markup import escape_markdown
 from config import ConfigError, Settings
-from handlers import conversation
+from handlers import cards, conversation
 from handlers.cards import Card, card_of
 from handlers.types import Outcome
 
@@ -459,6 +459,7 @@ def main() -> int:
         print(f"bot.gateway: {error}", file=sys.stderr)
         return 2
     runtime.install(rt)
+    cards.warm_up()
     try:
         return asyncio.run(serve(rt))
     except ConfigError as error:

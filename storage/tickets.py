@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import Executable, and_, bindparam, case, func, or_, union_all
+from sqlalchemy import Executable, and_, bindparam, case, func, literal, or_, union_all
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
@@ -149,12 +150,6 @@ class CardView(NamedTuple):
 
 
 _RESIDENT, _ACTOR, _ACT = aliased(Person), aliased(Person), aliased(TicketEvent)
-_NEWEST_ACT = (
-    sa_select(func.max(col(_ACT.id)))
-    .where(col(_ACT.ticket_id) == col(Ticket.id), col(_ACT.action).in_(bindparam("actions", expanding=True)))
-    .correlate(Ticket)
-    .scalar_subquery()
-)
 # What a card shows and how it is coloured (handlers/cards.card_of, sla.colour): 15 of the ticket's 49 columns. The
 # whole row cost the gateway about a third of its CPU per card on PostgreSQL, most of it psycopg describing each
 # column of the result and the ORM building a Ticket from them.
@@ -175,22 +170,34 @@ _CARD_KEYS = (
     "paused_seconds",
     "working_clock",
 )
-_CARD_VIEW = (
-    sa_select(
-        *(_TICKET_TABLE.c[key] for key in _CARD_KEYS),
-        col(_RESIDENT.name),
-        col(Grid.name),
-        photos.shown_count_of_ticket(),
-        col(TicketEvent.action),
-        col(TicketEvent.created_at),
-        col(_ACTOR.name),
+
+
+@lru_cache(maxsize=8)
+def _card_view_query(actions: tuple[str, ...]) -> Executable:
+    """The card's statement for these actions, built once: the actions are written into it (IN with one parameter
+    each), so it is the same statement every time, with no list to expand at each run and prepared by psycopg."""
+    newest_act = (
+        sa_select(func.max(col(_ACT.id)))
+        .where(col(_ACT.ticket_id) == col(Ticket.id), col(_ACT.action).in_([literal(a) for a in actions]))
+        .correlate(Ticket)
+        .scalar_subquery()
     )
-    .outerjoin(_RESIDENT, col(_RESIDENT.id) == col(Ticket.resident_id))
-    .outerjoin(Grid, col(Grid.id) == col(Ticket.grid_id))
-    .outerjoin(TicketEvent, col(TicketEvent.id) == _NEWEST_ACT)
-    .outerjoin(_ACTOR, col(_ACTOR.id) == col(TicketEvent.actor_id))
-    .where(col(Ticket.id) == bindparam("ticket_id"))
-)
+    return (
+        sa_select(
+            *(_TICKET_TABLE.c[key] for key in _CARD_KEYS),
+            col(_RESIDENT.name),
+            col(Grid.name),
+            photos.shown_count_of_ticket(),
+            col(TicketEvent.action),
+            col(TicketEvent.created_at),
+            col(_ACTOR.name),
+        )
+        .outerjoin(_RESIDENT, col(_RESIDENT.id) == col(Ticket.resident_id))
+        .outerjoin(Grid, col(Grid.id) == col(Ticket.grid_id))
+        .outerjoin(TicketEvent, col(TicketEvent.id) == newest_act)
+        .outerjoin(_ACTOR, col(_ACTOR.id) == col(TicketEvent.actor_id))
+        .where(col(Ticket.id) == bindparam("ticket_id"))
+    )
 
 
 def card_view(session: Session, ticket_id: int, actions: Sequence[str]) -> CardView | None:
@@ -199,7 +206,7 @@ def card_view(session: Session, ticket_id: int, actions: Sequence[str]) -> CardV
     session's connection, after a flush: what this transaction changed is what the card shows."""
     session.flush()
     journal.write(session)
-    row = session.connection().execute(_CARD_VIEW, {"ticket_id": ticket_id, "actions": list(actions)}).first()
+    row = session.connection().execute(_card_view_query(tuple(actions)), {"ticket_id": ticket_id}).first()
     if row is None:
         return None
     width = len(_CARD_KEYS)
@@ -311,7 +318,8 @@ def _candidates_query(*where: ColumnElement[bool]) -> Executable:
     )
 
 
-_OPEN = col(Ticket.status).in_([str(s) for s in sorted(OPEN_STATUSES)])
+# One parameter per status, not an expanding list: the statement needs no rewriting at each run.
+_OPEN = col(Ticket.status).in_([literal(str(s)) for s in sorted(OPEN_STATUSES)])
 _URGENT = (col(Ticket.urgent).is_(True), _OPEN)
 _URGENT_OF_GRID = _candidates_query(col(Ticket.grid_id) == bindparam("grid_id"), *_URGENT)
 _URGENT_UNROUTED = _candidates_query(col(Ticket.grid_id).is_(None), *_URGENT)
