@@ -151,8 +151,8 @@ class CardView(NamedTuple):
 
 _RESIDENT, _ACTOR, _ACT = aliased(Person), aliased(Person), aliased(TicketEvent)
 # What a card shows and how it is coloured (handlers/cards.card_of, sla.colour): 15 of the ticket's 49 columns. The
-# whole row cost the gateway about a third of its CPU per card on PostgreSQL, most of it psycopg describing each
-# column of the result and the ORM building a Ticket from them.
+# whole row through the ORM was about 40 % of the gateway's CPU per card on PostgreSQL (a profile under bench load),
+# most of it psycopg describing each column of the result and the ORM building a Ticket from them.
 _CARD_KEYS = (
     "id",
     "status",
