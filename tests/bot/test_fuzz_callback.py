@@ -26,7 +26,7 @@ from handlers.conversation import REGISTRY, process
 from handlers.types import Message
 from simulator.officialaccount import OfficialAccount, message_xml, signature
 from simulator.wecomapp import WeComApp
-from storage.models import Role, Status, Ticket
+from storage.models import Person, Role, Status, Ticket, TicketSource
 from tests.tables import DELIVERY_RECORD_ONLY, restore, snapshot, writes
 from tests.tencent import seal
 
@@ -227,6 +227,7 @@ def column(tables, table: str, key: tuple, names: tuple[str, ...]) -> tuple:  # 
 @example(who="centre_wechat", line="查 ¹")
 @example(who="stranger", line="取消 #1")  # X is ticket 1 on either database
 @example(who="neighbour", line="催办 1")
+@example(who="other_worker", line="巡查 幸福小区5栋停车交通")  # a find of their own grid: theirs to open
 def test_any_command_line_from_any_sender_is_answered_and_touches_only_what_they_may(rt, community, who, line):
     x, fresh, base = community
     fresh()
@@ -235,9 +236,20 @@ def test_any_command_line_from_any_sender_is_answered_and_touches_only_what_they
     reply = process(rt.engine, msg).reply.text
     assert reply  # a command line always gets an answer, if only "没有这个命令"
     after = snapshot(rt.engine)
-    if who in ("other_worker", "unrostered"):
-        # Their grid has no ticket, or they are on no roster: nothing they type can change anything.
+    if who == "unrostered":
+        # On no roster: nothing they type can change anything.
         assert writes(base, after) == DELIVERY_RECORD_ONLY
+    if who == "other_worker":
+        # Their grid has no ticket: all they may write is a 巡查 of their own grid, a new ticket they found and hold
+        # (its events with it); nothing that was there changes.
+        changed = writes(base, after)
+        assert set(changed) <= {"inbound_message", "ticket", "ticket_event"}, changed
+        assert all(removed == edited == 0 for _, removed, edited in changed.values()), changed
+        with Session(rt.engine) as s:
+            worker = s.exec(select(Person).where(Person.wecom_userid == sender)).one()
+        for key in after["ticket"].keys() - base["ticket"].keys():
+            found = column(after, "ticket", key, ("source", "grid_id", "found_by_id", "assignee_id"))
+            assert found == (TicketSource.PATROL, worker.grid_id, worker.id, worker.id), (line, found)
     if who in ("neighbour", "stranger"):
         # Another resident may open tickets of their own, or be linked to X as reporting the same problem; X is not
         # theirs to rate, urge, cancel or change.
