@@ -361,9 +361,6 @@ async def closed_loop(port: int, raws: list[bytes], concurrency: int, seconds: f
     return [sample for _, sample in sorted(sent, key=lambda pair: pair[0])]
 
 
-TICK = harness.TICK
-
-
 def cpu_times() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
     try:
@@ -372,7 +369,7 @@ def cpu_times() -> tuple[float, float]:
         return 0.0, 0.0
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
     total = sum(fields[:8])
-    return (total - idle) / TICK, total / TICK
+    return (total - idle) / harness.TICK, total / harness.TICK
 
 
 def named_cpu(names: tuple[str, ...]) -> float:
