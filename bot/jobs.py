@@ -79,8 +79,11 @@ def enqueue(rt: runtime.Runtime, queued: Iterable[outbox.Queued]) -> None:
         Queue.prepare_data(deliver, (i,), job_id=f"outbox-{i}", result_ttl=3600, failure_ttl=86400) for i in outbox_ids
     ]
     try:
+        if not jobs and len(wakes) == 1:  # a chat message's usual hand-off with an AI bot: one PUBLISH, no pipeline
+            rt.quick_queue.connection.publish(wakes.pop(), "")
+            return
         # One round trip for every job and the gateways' wake-ups; MULTI/EXEC only around jobs (rq's job and its
-        # queue entry go together), not around wake-ups alone (a chat message's usual hand-off with an AI bot).
+        # queue entry go together), not around wake-ups alone.
         pipe = rt.quick_queue.connection.pipeline(transaction=bool(jobs))
         if jobs:
             rt.quick_queue.enqueue_many(jobs, pipeline=pipe)

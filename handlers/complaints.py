@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -83,7 +83,7 @@ class Taken:
 
 def take_complaint(msg: Message, text: str, ctx: Context) -> Reply:
     """Open a ticket for the text and route it, or ask once where it is."""
-    waiting = tickets.awaiting_answer(ctx.session, ctx.person.id or 0)
+    waiting = tickets.awaiting_answer(ctx.session, ctx.person.id or 0, *limit_windows(ctx))
     if waiting is not None and waiting.awaiting == "location":
         return complete_location(waiting, text, ctx)
     if waiting is not None:
@@ -306,11 +306,14 @@ def names_a_place(text: str) -> bool:
     return place is not None and bool(place.community or place.road)
 
 
+def limit_windows(ctx: Context) -> tuple[datetime, datetime]:
+    """Since when the sender's limits count: an hour and a day before now."""
+    return ctx.now - timedelta(hours=1), ctx.now - timedelta(days=1)
+
+
 def over_limit(ctx: Context) -> str:
     """ "1小时" or "24小时" when the sender has opened as many tickets as the limit allows in that time, else ""."""
-    hour, day = tickets.opened_by(
-        ctx.session, ctx.person.id or 0, ctx.now - timedelta(hours=1), ctx.now - timedelta(days=1)
-    )
+    hour, day = tickets.opened_by(ctx.session, ctx.person.id or 0, *limit_windows(ctx))
     if hour >= _limits.per_hour:
         return "1小时"
     return "24小时" if day >= _limits.per_day else ""

@@ -3,7 +3,8 @@
 Working time is counted in China Standard Time; every datetime in or out is timezone-aware (any zone in, UTC out).
 Each working day is the half-open interval [start, end) of local time. Arithmetic is done in whole microseconds, the
 resolution of `datetime`, so `elapsed(a, add(a, s)) == s` holds exactly whenever `s` is a whole number of
-microseconds. Both walks go day by day, so a year-long span costs a few hundred steps.
+microseconds. `elapsed` walks day by day, so a year-long span costs a few hundred steps; `add` counts whole
+working days and remembers the day it found.
 
 A year the calendar file does not list has no holidays: its weekdays simply work. That is a silent fallback here;
 /healthz checks `covers(day)` a month ahead (bot/ops.calendar_check) and says which year to add.
@@ -114,15 +115,17 @@ class WorkCalendar:
         remaining = timedelta(seconds=seconds)
         cursor = _local(start, "start")
         day = cursor.date()
-        while True:
-            if self.is_workday(day):
-                begin, close = max(cursor, self._open(day)), self._close(day)
-                if begin < close:
-                    if remaining <= close - begin:
-                        return (begin + remaining).astimezone(UTC)
-                    remaining -= close - begin
-            day += _DAY
-            cursor = datetime.combine(day, time(), CST)
+        if self.is_workday(day):
+            begin, close = max(cursor, self._open(day)), self._close(day)
+            if begin < close:
+                if remaining <= close - begin:
+                    return (begin + remaining).astimezone(UTC)
+                remaining -= close - begin
+        # Whole working days from the next one on: counted, not walked (a complaint's clocks ask six times).
+        full, rest = divmod(remaining, self._close(day) - self._open(day))
+        if full and not rest:
+            return self._close(_working_day_after(self, day, full)).astimezone(UTC)
+        return (self._open(_working_day_after(self, day, full + 1)) + rest).astimezone(UTC)
 
     def elapsed(self, start: datetime, end: datetime) -> float:
         """Working seconds in [start, end); 0 if end <= start."""
@@ -140,6 +143,15 @@ class WorkCalendar:
 
     def _close(self, day: date) -> datetime:
         return datetime.combine(day, self.end, CST)
+
+
+@lru_cache(maxsize=4096)
+def _working_day_after(cal: WorkCalendar, day: date, n: int) -> date:
+    """The n-th working day after `day` (n >= 1), remembered: the same few days are asked for all day long."""
+    while n:
+        day += _DAY
+        n -= cal.is_workday(day)
+    return day
 
 
 @lru_cache(maxsize=1)

@@ -24,17 +24,25 @@ def all_grids(session: Session) -> Sequence[Grid]:
 
 
 _TOKEN = select(DataVersion.token).where(col(DataVersion.name) == VERSION)
+# The token as a column of another statement (the delivery's claim reads it with its own row); give it to seen().
+TOKEN_NOW = _TOKEN.scalar_subquery()
 
 
 def version(session: Session) -> str | None:
     """The organisation's current token: grids, units and departments, and so who owns each group chat and which bot
-    speaks there. None when no import has set one (a database older than migration 0008). Every complaint asks:
-    one prebuilt one-column read, once per transaction, on the session's connection (the ORM's execution adds a
-    third to a read this small, and nothing unflushed can change what it reads: changed() keeps its own token)."""
+    speaks there. None when no import has set one (a database older than migration 0008). Every complaint asks,
+    once per transaction: a chat message's claim (storage/inbound.claim) reads it with its own row; otherwise it is
+    one prebuilt one-column read on the session's connection (nothing unflushed can change what it reads: changed()
+    keeps its own token)."""
     if _SEEN not in session.info:
         session.info[_SEEN] = session.connection().execute(_TOKEN).scalar()
     token: str | None = session.info[_SEEN]
     return token
+
+
+def seen(session: Session, token: str | None) -> None:
+    """The token another statement of this transaction read (TOKEN_NOW), kept as version() would have read it."""
+    session.info.setdefault(_SEEN, token)
 
 
 def changed(session: Session) -> None:

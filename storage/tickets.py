@@ -7,10 +7,11 @@ from datetime import datetime
 from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import Executable, and_, bindparam, case, func, literal, or_, union_all
+from sqlalchemy import Executable, and_, bindparam, case, event, func, literal, or_, union_all
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import aliased, instrumentation, make_transient_to_detached
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
@@ -74,6 +75,7 @@ def open_ticket(session: Session, ticket: Ticket, actor_id: int | None, note: st
     moves made before then write it once, in its final state."""
     ticket.status = Status.NEW
     session.add(ticket)
+    session.info.pop(_OPENED, None)  # the resident's counts just grew
     append_event(session, ticket, actor_id, "open", None, Status.NEW, note)
     return ticket
 
@@ -255,12 +257,17 @@ _AWAITING_ANSWER = (
 )
 
 
-def awaiting_answer(session: Session, resident_id: int) -> Ticket | None:
+def awaiting_answer(session: Session, resident_id: int, hour_ago: datetime, day_ago: datetime) -> Ticket | None:
     """The ticket the resident's next message answers, in one query: one waiting for its place (asked "where?"),
     else a suspended one whose worker asked its first reporter for more. A linked reporter's next message is their
     own: it must not land on a stranger's ticket as the answer. Every message a resident writes asks, and the
-    answer is nearly always no: the id alone is read, and the ticket only when there is one."""
-    found = session.connection().execute(_AWAITING_ANSWER, {"resident_id": resident_id}).scalar()
+    answer is nearly always no: the id alone is read, and the ticket only when there is one.
+
+    The same statement counts the tickets the resident opened since `hour_ago` and `day_ago`, which opened_by()
+    answers from until this transaction opens a ticket: a new complaint asks both, and one read costs half."""
+    params = {"resident_id": resident_id, "hour_ago": hour_ago, "day_ago": day_ago}
+    day, hour, found = session.connection().execute(_AWAITING_AND_OPENED, params).one()
+    session.info[_OPENED] = (resident_id, hour_ago, day_ago, int(hour), int(day))
     return None if found is None else session.get(Ticket, found)
 
 
@@ -287,11 +294,24 @@ _OPENED_BY = sa_select(
 ).where(col(Ticket.resident_id) == bindparam("resident_id"), col(Ticket.created_at) >= bindparam("day_ago"))
 
 
+_OPENED = "wgt.tickets.opened"  # session.info: (resident, hour_ago, day_ago, hour, day) as awaiting_answer read it
+_AWAITING_AND_OPENED = _OPENED_BY.add_columns(_AWAITING_ANSWER.correlate(None).scalar_subquery())
+
+
 def opened_by(session: Session, resident_id: int, hour_ago: datetime, day_ago: datetime) -> tuple[int, int]:
     """How many tickets the resident opened since each time (links not counted), from ix_ticket_resident_created."""
+    seen = session.info.get(_OPENED)
+    if seen is not None and seen[:3] == (resident_id, hour_ago, day_ago):
+        return seen[3], seen[4]
     params = {"resident_id": resident_id, "hour_ago": hour_ago, "day_ago": day_ago}
     day, hour = session.connection().execute(_OPENED_BY, params).one()
     return int(hour), int(day)
+
+
+@event.listens_for(OrmSession, "after_commit")
+@event.listens_for(OrmSession, "after_rollback")
+def _forget_opened(session: OrmSession) -> None:
+    session.info.pop(_OPENED, None)
 
 
 # What the duplicate search reads of each open ticket: a few columns, not 45-column Ticket objects.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -177,3 +177,25 @@ def test_elapsed_undoes_add(start, seconds):
 @given(starts, working_seconds, working_seconds)
 def test_add_is_monotonic_in_seconds(start, a, b):
     assert CAL.add(start, min(a, b)) <= CAL.add(start, max(a, b))
+
+
+def walked(cal, start, seconds):
+    """The day-by-day walk `add` replaced: the plain reading of the rule it must keep."""
+    remaining, cursor = timedelta(seconds=seconds), start.astimezone(CST)
+    day = cursor.date()
+    while True:
+        if cal.is_workday(day):
+            begin = max(cursor, datetime.combine(day, cal.start, CST))
+            close = datetime.combine(day, cal.end, CST)
+            if begin < close:
+                if remaining <= close - begin:
+                    return (begin + remaining).astimezone(UTC)
+                remaining -= close - begin
+        day += timedelta(days=1)
+        cursor = datetime.combine(day, time(), CST)
+
+
+@settings(max_examples=300, deadline=None)
+@given(starts, working_seconds | st.sampled_from([0, CAL.day_seconds, 2 * CAL.day_seconds, 5 * CAL.day_seconds]))
+def test_add_counts_whole_days_as_the_walk_does(start, seconds):
+    assert CAL.add(start, seconds) == walked(CAL, start, seconds)
