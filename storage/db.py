@@ -54,8 +54,16 @@ WRITE_OPTION = "wgt_write"
 
 
 def writer(engine: Engine) -> Engine:
-    """The same engine and pool, marked so SQLite transactions on it begin with the write lock."""
-    return engine.execution_options(**{WRITE_OPTION: True})
+    """The same engine and pool, marked so SQLite transactions on it begin with the write lock; made once per engine
+    (every transaction asks, and each call would build a new option engine)."""
+    made: Engine | None = engine.__dict__.get(_WRITER)
+    if made is None:
+        # Kept on the engine itself: a cache beside it would keep every engine (and its pool) alive.
+        made = engine.__dict__[_WRITER] = engine.execution_options(**{WRITE_OPTION: True})
+    return made
+
+
+_WRITER = "_wgt_writer"
 
 
 @contextmanager
