@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from bench import intake, learn, load, quality, results, scale, speed, upload
+from bench import compare, intake, learn, load, quality, results, scale, speed, upload
 from bench.harness import BenchError, Options
 from bench.results import Report
 
@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[Options], list[Report]]] = {
     "speed": speed.run,
     "learn": learn.run,
     "upload": upload.run,
+    "compare": compare.run,
 }
 
 
@@ -92,6 +93,11 @@ def parse(argv: list[str]) -> tuple[list[str], Options, bool]:
         action="store_true",
         help="quality: also score the real data's held-out fifth; once, when tuning is done (bench/real.py)",
     )
+    parser.add_argument(
+        "--against",
+        help=f"compare: the git revision served beside this tree (default {compare.BEFORE_COST_WORK}, before issue "
+        "17's cost work)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print the results only; leave RESULTS.md alone")
     parser.add_argument(
         "--smoke", action="store_true", help="every size tiny, nothing written, exit 1 on any failure (CI)"
@@ -127,6 +133,7 @@ def parse(argv: list[str]) -> tuple[list[str], Options, bool]:
         parts=tuple(dict.fromkeys(args.part or ())),
         smoke=args.smoke,
         holdout=args.holdout,
+        against=args.against,
         command=command_line(argv),
     )
     return names, options, not (args.no_write or args.smoke)

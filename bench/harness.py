@@ -21,7 +21,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from http.client import HTTPConnection
+from http.client import HTTPConnection, HTTPException
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -64,6 +64,8 @@ class Options:
     smoke: bool = False
     # bench quality: also score the real data's held-out fifth (bench/real.py), once, at the end of tuning work.
     holdout: bool = False
+    # bench compare: the git revision to serve beside this tree (default: the commit before issue 17's cost work).
+    against: str | None = None
     # How the run was started, as it should be quoted in RESULTS.md.
     command: str = "make bench"
 
@@ -340,6 +342,19 @@ class Server:
                 conn.close()
             time.sleep(0.1)
         raise BenchError(f"{self.name} did not answer /healthz within {timeout:.0f} s:\n{self.log_tail()}")
+
+
+def post(port: int, path: str, body: bytes, headers: dict[str, str], timeout: float = 30.0) -> tuple[int, bytes]:
+    """One POST on a new connection; a failure to connect or read is status 0 with what went wrong."""
+    conn = HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    except (OSError, HTTPException) as exc:
+        return 0, f"{type(exc).__name__}: {exc}".encode()
+    finally:
+        conn.close()
 
 
 @contextmanager

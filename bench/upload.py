@@ -9,7 +9,6 @@ so every report also asks the stand-in's msgSecCheck, as production asks Tencent
 from __future__ import annotations
 
 import cProfile
-import http.client
 import io
 import json
 import logging
@@ -225,16 +224,7 @@ def wechat_stand_in() -> Iterator[tuple[str, WeChatApi]]:
 
 
 def send(server: Server, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-    """One POST on a new connection; a failure to connect or read is status 0 with what went wrong."""
-    conn = server.connection(timeout=CLIENT_TIMEOUT)
-    try:
-        conn.request("POST", path, body=body, headers=headers)
-        response = conn.getresponse()
-        return response.status, response.read()
-    except (OSError, http.client.HTTPException) as exc:
-        return 0, f"{type(exc).__name__}: {exc}".encode()
-    finally:
-        conn.close()
+    return harness.post(server.port, path, body, headers, CLIENT_TIMEOUT)
 
 
 class Residents:
