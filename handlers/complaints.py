@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 ASK_LOCATION = "请告诉我具体位置，如：幸福小区3栋"
 URGENT_WARNING = "【紧急】如有危险请立即拨打119（火警）、110（报警）或120（急救）。"
 GREETING = "您好，这里是社区网格服务。请直接描述您遇到的问题和位置，如：3号楼楼道灯坏了。回复“帮助”查看更多。"
+PLACE_ALONE = "收到位置“{place}”。请再说说那里遇到了什么问题，如：{place}门口路灯不亮。"
+# What may stand around a place in a message that says nothing else: "在幸福小区。", "我家是幸福小区的".
+_FILLER = " \t\r\n，,。.！!？?～~：:、在的是我家住这里那里就"
 GREETINGS = {"你好", "您好", "在吗", "在不在", "hello", "hi", "谢谢", "好的", "嗯", "哦", "收到", "ok"}
 LINK_EVENTS = ("linked", "linked_urgent")
 HELD = "centre"  # Ticket.awaiting of a complaint over its sender's limit: the centre looks before any grid is asked
@@ -66,6 +69,16 @@ def warm_up(engine: Engine | None = None) -> None:
         log.info("routing index not built at start: %s", type(error).__name__)
 
 
+def place_alone(text: str) -> str:
+    """The place, when the message names a place and nothing else ("幸福小区", "在幸福小区3栋2单元"): seen from
+    residents who answer a question nobody asked, or send the place first and the problem next. "" otherwise."""
+    place = nlp.extract_place(text)
+    if place is None or not (place.community or place.road):
+        return ""
+    rest = text.replace(place.text, "", 1)
+    return place.text if not rest.strip(_FILLER) else ""
+
+
 def is_chatter(text: str, intent: nlp.Intent) -> bool:
     """A greeting or a few characters with no problem word in them is not a complaint."""
     bare = text.strip(" 。！!？?～~，,.").lower()
@@ -98,6 +111,8 @@ def new_complaint(msg: Message, text: str, ctx: Context, address: str = "", ask_
     intent = nlp.classify(text)
     if is_chatter(text, intent):
         return Taken(Reply(GREETING))
+    if place := place_alone(text):
+        return Taken(Reply(PLACE_ALONE.format(place=place)))
     routing = route_for(f"{address} {text}" if address else text, ctx.person, ctx, msg.lat, msg.lng)
     if same := duplicate_of(text, intent, routing, ctx):
         return Taken(link(same[0], same[1], text, routing.place_text, msg, ctx), same[0], linked=True)

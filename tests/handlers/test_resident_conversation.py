@@ -91,6 +91,14 @@ def test_greeting_opens_no_ticket_and_says_how_to_report(stranger, session):
     assert session.exec(select(Ticket)).first() is None
 
 
+def test_a_place_alone_opens_no_ticket_and_asks_what_is_wrong_there(stranger, session):
+    reply = stranger.say("在幸福小区3栋2单元")
+    assert "幸福小区3栋2单元" in reply and "什么问题" in reply
+    assert session.exec(select(Ticket)).first() is None
+    assert "工单号" in stranger.say("幸福小区3栋2单元楼道灯坏了")
+    assert only_ticket(session).category == "property"
+
+
 def test_urgent_report_tells_the_resident_to_call_emergency_services(resident, session):
     reply = resident.say("3号楼楼道里冒烟了好大的烟")
     assert "119" in reply and only_ticket(session).urgent
