@@ -136,7 +136,8 @@ def test_a_complaint_is_taken_within_budget_while_redis_hangs_and_the_next_does_
 
 def test_healthz_keeps_the_node_in_while_redis_hangs(make_app: Callable[..., Flask], hung_redis_url: str) -> None:
     elapsed, status, body = health(make_app(redis_url=hung_redis_url))
-    assert elapsed < ops.REDIS_TIMEOUT + 0.8
+    # One wait for Redis, never two: the rest of the check took up to 0.9 s on a loaded CI machine.
+    assert elapsed < 2 * ops.REDIS_TIMEOUT
     assert (status, body["status"]) == (200, "degraded")
     assert body["checks"]["redis"]["ok"] is False and body["checks"]["redis"]["notices"] == "delayed"
 
