@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -51,6 +52,22 @@ def make_engine(url: str) -> Engine:
 
 
 WRITE_OPTION = "wgt_write"
+# session.info keys that hold what one transaction read (the organisation's token, the sender's counts, the units'
+# bots): forgotten when it commits or rolls back, so that the session's next transaction reads them afresh.
+_PER_TRANSACTION: set[str] = set()
+
+
+def per_transaction(key: str) -> str:
+    """Register a session.info key as holding what one transaction read; returns the key."""
+    _PER_TRANSACTION.add(key)
+    return key
+
+
+@event.listens_for(OrmSession, "after_commit")
+@event.listens_for(OrmSession, "after_rollback")
+def _forget_per_transaction(session: OrmSession) -> None:
+    for key in _PER_TRANSACTION:
+        session.info.pop(key, None)
 
 
 def writer(engine: Engine) -> Engine:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
+from storage.db import per_transaction
 from storage.models import DataVersion, Grid, utcnow
 from storage.scope import Within, grid_filter
 
@@ -16,7 +15,7 @@ VERSION = "grids"
 # How long a process trusts what it read under the version token (the routing index, the units' bots) without
 # reading the rows again; bounds how long a grid or unit edited by hand in SQL (which changes no token) goes unseen.
 TRUST_SECONDS = 300.0
-_SEEN = "wgt.grids.version"  # session.info: the token as this transaction read (or wrote) it
+_SEEN = per_transaction("wgt.grids.version")  # session.info: the token as this transaction read (or wrote) it
 
 
 def all_grids(session: Session) -> Sequence[Grid]:
@@ -56,13 +55,6 @@ def changed(session: Session) -> None:
     row.token, row.changed_at = uuid.uuid4().hex, utcnow()
     session.add(row)
     session.info[_SEEN] = row.token
-
-
-@event.listens_for(OrmSession, "after_commit")
-@event.listens_for(OrmSession, "after_rollback")
-def _forget_version(session: OrmSession) -> None:
-    """The next transaction reads the token afresh: another process may have imported since."""
-    session.info.pop(_SEEN, None)
 
 
 def names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:

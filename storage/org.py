@@ -8,11 +8,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, event, func, update
-from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy import CursorResult, func, update
 from sqlmodel import Session, col, select
 
 from storage import grids
+from storage.db import per_transaction
 from storage.models import Department, Grid, OrgLevel, OrgUnit
 
 LEVEL_NAMES = {OrgLevel.DISTRICT: "区", OrgLevel.STREET: "街道", OrgLevel.COMMUNITY: "社区"}
@@ -138,7 +138,8 @@ def rebuild_department_paths(session: Session) -> int:
     return cast(CursorResult[Any], session.execute(_DEPARTMENT_PATHS)).rowcount
 
 
-_BOTS = "wgt.org.bots"  # session.info: the bots this transaction uses (the process's, or its own when it wrote)
+# session.info: the bots this transaction uses (the process's, or its own when it wrote)
+_BOTS = per_transaction("wgt.org.bots")
 
 
 @dataclass(frozen=True)
@@ -196,13 +197,6 @@ def _owner_path(session: Session, chat: str) -> str:
         if path := session.exec(query.limit(1)).first():
             return str(path)
     return ""
-
-
-@event.listens_for(OrmSession, "after_commit")
-@event.listens_for(OrmSession, "after_rollback")
-def _forget_bots(session: OrmSession) -> None:
-    """A later transaction of the same session asks again (an import may have changed them)."""
-    session.info.pop(_BOTS, None)
 
 
 def named_bots(session: Session) -> dict[str, list[str]]:

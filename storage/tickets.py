@@ -7,17 +7,17 @@ from datetime import datetime
 from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import Executable, and_, bindparam, case, event, func, literal, or_, union_all
+from sqlalchemy import Executable, and_, bindparam, case, func, literal, or_, union_all
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import aliased, instrumentation, make_transient_to_detached
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 import policy
 from storage import journal, photos
+from storage.db import per_transaction
 from storage.models import (
     OPEN_STATUSES,
     Grid,
@@ -294,7 +294,8 @@ _OPENED_BY = sa_select(
 ).where(col(Ticket.resident_id) == bindparam("resident_id"), col(Ticket.created_at) >= bindparam("day_ago"))
 
 
-_OPENED = "wgt.tickets.opened"  # session.info: (resident, hour_ago, day_ago, hour, day) as awaiting_answer read it
+# session.info: (resident, hour_ago, day_ago, hour, day) as awaiting_answer read them
+_OPENED = per_transaction("wgt.tickets.opened")
 _AWAITING_AND_OPENED = _OPENED_BY.add_columns(_AWAITING_ANSWER.correlate(None).scalar_subquery())
 
 
@@ -306,12 +307,6 @@ def opened_by(session: Session, resident_id: int, hour_ago: datetime, day_ago: d
     params = {"resident_id": resident_id, "hour_ago": hour_ago, "day_ago": day_ago}
     day, hour = session.connection().execute(_OPENED_BY, params).one()
     return int(hour), int(day)
-
-
-@event.listens_for(OrmSession, "after_commit")
-@event.listens_for(OrmSession, "after_rollback")
-def _forget_opened(session: OrmSession) -> None:
-    session.info.pop(_OPENED, None)
 
 
 # What the duplicate search reads of each open ticket: a few columns, not 45-column Ticket objects.

@@ -59,3 +59,12 @@ def test_the_counts_read_with_the_question_grow_when_the_transaction_opens_a_tic
         tickets.open_ticket(s, new, None)
         tickets.number(s, new)
         assert tickets.opened_by(s, resident.id, hour_ago, day_ago) == (3, 4)
+
+
+def test_what_a_transaction_read_is_read_afresh_by_the_next_one(session: Session) -> None:
+    before = grids.version(session)
+    session.commit()
+    with transaction(session.get_bind()) as other:
+        grids.changed(other)  # an import in another process
+        imported = grids.version(other)
+    assert grids.version(session) == imported != before
