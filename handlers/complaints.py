@@ -72,8 +72,8 @@ def warm_up(engine: Engine | None = None) -> None:
 def place_alone(text: str) -> str:
     """The place, when the message names a place and nothing else ("幸福小区", "在幸福小区3栋2单元"): seen from
     residents who answer a question nobody asked, or send the place first and the problem next. "" otherwise."""
-    place = nlp.extract_place(text)
-    if place is None or not (place.community or place.road):
+    place = named_place(text)
+    if place is None:
         return ""
     rest = text.replace(place.text, "", 1)
     return place.text if not rest.strip(_FILLER) else ""
@@ -135,8 +135,7 @@ def settle(
         return queue_for_dispatch(ticket, ctx, suggested=routing.grid)
     if routing.grid is not None:
         return assign(ticket, routing.grid, ctx)
-    found = nlp.extract_place(text)
-    if ask_where and (found is None or not (found.community or found.road)):
+    if ask_where and named_place(text) is None:
         # "3号楼" alone does not say which compound: ask, once.
         ticket.awaiting = "location"
         sla.pause(ticket, ctx.now)  # waiting for the resident: the clock does not run
@@ -289,7 +288,7 @@ def duplicate_of(text: str, intent: nlp.Intent, routing: Routing, ctx: Context) 
     """
     grid_id = routing.grid.id if routing.grid is not None else None
     place = routing.place_text
-    if (intent.urgent or grid_id is None) and not (place or names_a_place(text)):
+    if (intent.urgent or grid_id is None) and not (place or named_place(text)):
         # No place at all: the bot asks where, and "where" may be anywhere. Two "着火了" a street apart are two
         # fires; a wrong link would hide the second.
         return None
@@ -316,9 +315,10 @@ def duplicate_of(text: str, intent: nlp.Intent, routing: Routing, ctx: Context) 
     return (ticket, best[1]) if ticket is not None else None
 
 
-def names_a_place(text: str) -> bool:
+def named_place(text: str) -> nlp.Place | None:
+    """The place the text names, when it names a compound or a road (a building number alone says too little)."""
     place = nlp.extract_place(text)
-    return place is not None and bool(place.community or place.road)
+    return place if place is not None and (place.community or place.road) else None
 
 
 def limit_windows(ctx: Context) -> tuple[datetime, datetime]:
