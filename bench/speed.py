@@ -35,8 +35,8 @@ dictionary: the baseline, measured in the same process and run). The classifier 
 uses. All are the best of five passes over every
 message of the dev set, the process pinned to one CPU, everything warm. Memory is the resident set size of a fresh
 `python` that imports the web app (`import app`), before and after the classifier is loaded. Since issue 17 our
-tokenizer leaves out the 200,000 words jieba's corpus counted only two or three times (`nlp/tokenizer.py`); the
-last row loads them all, for comparison."""
+tokenizer leaves out the 221,000 words jieba's corpus counted only two to five times (`nlp/tokenizer.py`; two or
+three times until issue 15's memory target); the last row loads them all, for comparison."""
 
 # What a gunicorn worker holds: the app's modules, then the classifier create_app() warms.
 MEMORY_PROBE = """

@@ -119,6 +119,8 @@ class Classifier:
         self._sizes_from = {pair: tuple(sorted(found, reverse=True)) for pair, found in sizes.items()}
         rules = taxonomy.urgency
         self._urgent = rules.keywords
+        self._urgent_context = rules.context
+        self._urgent_unless = rules.unless
         self._urgent_pattern, self._urgent_gaps = _urgent_pattern(rules.keywords)
         self._single_negations = frozenset(m for m in rules.negations if len(m) == 1)
         self._multi_negations = tuple(m for m in rules.negations if len(m) > 1)
@@ -307,6 +309,10 @@ class Classifier:
             if word in found and found[word].now:
                 continue
             start, end = match.span()
+            if (near := self._urgent_context.get(word)) and not _near(text, start, end, near):
+                continue
+            if (unless := self._urgent_unless.get(word)) and _near(text, start, end, unless):
+                continue
             clause_start, clause_end = _clause_around(text, start, end)
             # "会不会倒塌" is a worry about a collapse (the message is about one), not a denial of it
             displaced = self._displaced(text, tokens, start, end, clause_end, past_here)
@@ -405,6 +411,14 @@ def _recurs_now(text: str, danger: _Danger) -> bool:
         if any(piece in following for piece in pieces):
             return True
     return False
+
+
+def _near(text: str, start: int, end: int, words: tuple[str, ...]) -> bool:
+    """One of the words stands in the sentence of text[start:end] or in the sentence before it."""
+    sentence_start = _sentence_start(text, start)
+    stop = _SENTENCE_END.search(text, end)
+    region = text[_sentence_start(text, sentence_start - 1) if sentence_start else 0 : stop.end() if stop else None]
+    return any(word in region for word in words)
 
 
 def _clause_around(text: str, start: int, end: int) -> tuple[int, int]:

@@ -136,7 +136,7 @@ class Learned:
                 "hours": rules.hours,
                 "accept_minutes": rules.accept_minutes,
                 "boost": rules.boost,
-                "keywords": dict(rules.keywords),
+                "keywords": rules.written_keywords(),
                 "negations": list(rules.negations),
                 "past_markers": list(rules.past_markers),
                 "trailing": list(rules.trailing),
@@ -352,6 +352,8 @@ def _assemble(
         negations=rules.negations,
         past_markers=rules.past_markers,
         trailing=rules.trailing,
+        context=rules.context,
+        unless=rules.unless,
     )
     return Learned(
         labels=tuple(labels), rows=rows, options=options, urgency=urgency, accept_minutes=base.accept_minutes

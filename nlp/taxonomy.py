@@ -55,6 +55,19 @@ class UrgencyRules:
     negations: tuple[str, ...] = ()
     past_markers: tuple[str, ...] = ()
     trailing: tuple[str, ...] = ()
+    # keyword -> words of which one must stand in its sentence or the one before: a smell is a gas smell when gas
+    # is named near it (written `闻到*味+燃气|煤气` in the file)
+    context: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # keyword -> words none of which may stand there: smoke from a barbecue is not a fire (`烟雾-烧烤|油烟`)
+    unless: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def written_keywords(self) -> dict[str, str | None]:
+        """The keywords as the file writes them: with their context after "+" and their exceptions after "-"."""
+        written: dict[str, str | None] = {}
+        for word, code in self.keywords.items():
+            near, unless = self.context.get(word), self.unless.get(word)
+            written[word + (f"+{'|'.join(near)}" if near else "") + (f"-{'|'.join(unless)}" if unless else "")] = code
+        return written
 
 
 @dataclass(frozen=True)
@@ -169,13 +182,27 @@ def _together(raw: Any, source: str, code: str) -> tuple[tuple[str, tuple[str, .
 
 def _urgency(raw: dict[str, Any], codes: set[str], source: str) -> UrgencyRules:
     keywords: dict[str, str | None] = {}
+    context: dict[str, tuple[str, ...]] = {}
+    unless: dict[str, tuple[str, ...]] = {}
     raw_keywords = raw.get("keywords") or {}
     if isinstance(raw_keywords, list):
         raw_keywords = dict.fromkeys(raw_keywords)
     for key, code in raw_keywords.items():
         if code is not None and code not in codes:
             raise ValueError(f"{source}: urgent keyword {key!r} points to unknown category {code!r}")
-        keywords[normalize(str(key))] = code
+        # "闻到*味+燃气|煤气": the danger counts only with one of the words after "+" near it, and "烟雾-烧烤|油烟"
+        # only with none of the words after "-"
+        rest, minus, excluded = normalize(str(key)).partition("-")
+        word, plus, needed = rest.partition("+")
+        near = tuple(w for w in needed.split("|") if w)
+        but = tuple(w for w in excluded.split("|") if w)
+        if not word or word in keywords or (plus and not near) or (minus and not but):
+            raise ValueError(f"{source}: bad or repeated urgent keyword {key!r} (write 闻到*味+燃气|煤气 or 烟雾-烧烤)")
+        keywords[word] = code
+        if near:
+            context[word] = near
+        if but:
+            unless[word] = but
     return UrgencyRules(
         hours=int(raw.get("hours", DEFAULT_URGENT_HOURS)),
         accept_minutes=int(raw.get("accept_minutes", 10)),
@@ -184,4 +211,6 @@ def _urgency(raw: dict[str, Any], codes: set[str], source: str) -> UrgencyRules:
         negations=tuple(normalize(str(w)) for w in raw.get("negations") or ()),
         past_markers=tuple(normalize(str(w)) for w in raw.get("past_markers") or ()),
         trailing=tuple(normalize(str(w)) for w in raw.get("trailing") or ()),
+        context=context,
+        unless=unless,
     )

@@ -12,13 +12,15 @@ from nlp.thirdparty import jieba
 USERDICT_PATH = Path(__file__).with_name("userdict.txt")
 # jieba's bundled dictionary, by path (see nlp/thirdparty.py).
 _JIEBA_DICT_PATH = Path(jieba.__file__).with_name("dict.txt")
-# jieba's dictionary counts each of its 349,046 words in the corpus it was built from. The 200,000 it saw only two or
-# three times (rare compounds, names, idioms: 嘈杂声, 齐河县, 慨然相助) hold about half of the 70-75 MB it takes in
-# every web and rq worker. Left out, they change little: jieba cuts such a word into the commoner words it is made
-# of, the classifier scores the same on the project's examples and the blind sets, and the same on the real
-# messages but for one clear row (bench/RESULTS.md, "Classification speed and memory"). The governance user
-# dictionary is loaded whole on top.
-MIN_COUNT = 4
+# jieba's dictionary counts each of its 349,046 words in the corpus it was built from. The 221,000 it saw only two to
+# five times (rare compounds, names, idioms: 嘈杂声, 齐河县, 慨然相助) hold most of the 75 MB it takes in every web and
+# rq worker. Left out, they change little: jieba cuts such a word into the commoner words it is made of, and the
+# classifier scores the same on the project's examples and the blind sets, and within a few rows of the same on the
+# real messages (bench/RESULTS.md, "Classification speed and memory" and "Real messages"). Why 6 and not 4: the words
+# kept and their prefixes are jieba's lookup table, one Python dict. At 4 it held 197,000 keys, past the 174,762
+# (two thirds of 2**18) at which a dict doubles its hash table; at 6 it holds 167,000 and the classifier's share of a
+# worker falls from 36 to 28 MB (issue 15 allows 30). The governance user dictionary is loaded whole on top.
+MIN_COUNT = 6
 
 _lock = threading.Lock()
 _shared: jieba.Tokenizer | None = None

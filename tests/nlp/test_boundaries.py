@@ -208,6 +208,25 @@ def test_a_together_rule_is_read_from_the_file_and_a_bad_one_is_named() -> None:
         nlp.Taxonomy.from_dict(data)
 
 
+def test_an_urgent_keyword_may_need_a_word_near_it_or_its_absence() -> None:
+    # A smell is a gas smell when gas is named in its sentence or the one before; smoke from a barbecue is no fire.
+    data = {
+        "categories": [{"code": "other", "name": "其他", "sla_hours": 24}],
+        "urgent": {"keywords": {"闻到*味+燃气|煤气": None, "烟雾-烧烤|油烟": None, "着火": None}},
+    }
+    classifier = nlp.Classifier(nlp.Taxonomy.from_dict(data))
+    assert classifier.classify("燃气灶用了十年了。今天一进厨房就闻到一股味").urgent
+    assert not classifier.classify("燃气费又涨了。下楼倒垃圾。垃圾站闻到一股味").urgent
+    assert not classifier.classify("楼下垃圾站走过都能闻到味儿").urgent
+    assert classifier.classify("三楼窗口冒出烟雾").urgent
+    assert not classifier.classify("楼下烧烤摊的烟雾飘进家里").urgent
+    assert classifier.classify("楼下烧烤摊着火了").urgent
+    for bad in ("闻到*味+", "烟雾-", "+燃气"):
+        data["urgent"] = {"keywords": {bad: None}}
+        with pytest.raises(ValueError, match="urgent keyword"):
+            nlp.Taxonomy.from_dict(data)
+
+
 def test_the_subject_line_outweighs_the_background() -> None:
     # The complaint is the stalls; the 物业 is background (whom they asked). Without the subject line the 物业's
     # words win; with it, the main complaint does.

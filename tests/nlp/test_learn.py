@@ -94,6 +94,10 @@ def test_labels_become_categories_with_codes_and_the_urgent_rules_are_kept(base:
     fire = classifier.classify("三号楼着火了")
     assert fire.urgent
     assert not classifier.classify("三号楼没有着火").urgent
+    # and the keywords that need a word near them, or its absence
+    assert classifier.classify("燃气灶旁边 厨房里能闻到味儿").urgent
+    assert not classifier.classify("垃圾站旁边走过都能闻到味儿").urgent
+    assert not classifier.classify("烧烤摊的炭火烟雾飘进家里").urgent
 
 
 def test_ascii_labels_keep_their_names_as_codes(base: Taxonomy) -> None:
