@@ -31,7 +31,7 @@ def test_a_postgres_restart_under_load_loses_and_doubles_no_ticket_and_no_card(f
     assert met, "no request met the restart: the test proved nothing"
     s.assert_exactly_once(deliveries)
     assert s.ticket_count() == len(batch)
-    # gunicorn was never restarted: its pool dropped the dead connections (pool_pre_ping) and carried on.
+    # gunicorn was never restarted: its pool dropped the dead connections (storage/db.py) and carried on.
     assert web.alive() and s.web() is web
     # So did the rq worker, the cron and the gateway: none exited (nothing here restarts them).
     assert [(p.name, p.alive()) for p in s.procs.started] == [(p.name, True) for p in s.procs.started]
