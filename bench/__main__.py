@@ -98,6 +98,11 @@ def parse(argv: list[str]) -> tuple[list[str], Options, bool]:
         help=f"compare: the git revision served beside this tree (default {compare.BEFORE_COST_WORK}, before issue "
         "17's cost work)",
     )
+    parser.add_argument(
+        "--wecom-limits",
+        action="store_true",
+        help="load: keep WeCom's per-chat limits (30 a minute) in the stand-in and the gateway; no saturation passes",
+    )
     parser.add_argument("--no-write", action="store_true", help="print the results only; leave RESULTS.md alone")
     parser.add_argument(
         "--smoke", action="store_true", help="every size tiny, nothing written, exit 1 on any failure (CI)"
@@ -134,6 +139,7 @@ def parse(argv: list[str]) -> tuple[list[str], Options, bool]:
         smoke=args.smoke,
         holdout=args.holdout,
         against=args.against,
+        wecom_limits=args.wecom_limits,
         command=command_line(argv),
     )
     return names, options, not (args.no_write or args.smoke)

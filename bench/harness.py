@@ -66,6 +66,9 @@ class Options:
     holdout: bool = False
     # bench compare: the git revision to serve beside this tree (default: the commit before issue 17's cost work).
     against: str | None = None
+    # bench load: keep WeCom's per-chat limits (30 a minute, 1,000 an hour) in the stand-in and the gateway, and
+    # leave out the saturation passes: cards at rates a real group takes.
+    wecom_limits: bool = False
     # How the run was started, as it should be quoted in RESULTS.md.
     command: str = "make bench"
 

@@ -23,6 +23,7 @@ import select
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -50,8 +51,10 @@ CONCURRENCY_PER_WORKER = 4
 WECHAT_SECONDS = 5.0
 # A request still unanswered after this long is given up and counted as an error.
 CLIENT_TIMEOUT = 60.0
-# After a phase, wait for its cards while they keep coming; give up after this long without a new one.
+# After a phase, wait for its cards while they keep coming; give up after this long without a new one. Under WeCom's
+# limits a full chat's next slot may be a minute away (its window): wait past that.
 CARD_IDLE_TIMEOUT = 30.0
+CARD_IDLE_TIMEOUT_LIMITED = 75.0
 # The floor needs no unique complaints; cap what is signed up front for its saturation pass.
 FLOOR_SATURATION_CAP = 3000  # per second of the pass
 # A smoke run's app messages, all told: signing the whole pool up front would take longer than the run.
@@ -96,8 +99,11 @@ not measured (our own limit of 20 pushes per 62 s per robot would make it the bo
 The stand-in accepts every push at once: Tencent's frequency limit per chat (30 a minute, 1,000 an hour, under
 which the gateway paces itself) is lifted in the stand-in and in the gateway for this benchmark, since spread
 over the 8 demo groups even 20 msg/s is far more than a real group takes; the end-to-end figures measure our
-pipeline, not what a group would see at such rates. Nor are WeChat's retries simulated: a message answered after
-5 s is counted, not sent again.
+pipeline, not what a group would see at such rates. With `--wecom-limits` they are kept in both, there is no
+saturation pass, and the run waits up to {CARD_IDLE_TIMEOUT_LIMITED:.0f} s for a new card (a full chat's next slot may
+be a minute away): the figures are then what the groups see, and "most to one chat" (the most tickets of the pass
+for one group) says how close a chat came to its 30 a minute. Nor are WeChat's retries simulated: a message answered
+after 5 s is counted, not sent again.
 
 **The generator shares the machine with everything it measures**: "gen CPU" is its process CPU time over the pass's
 wall time (100 % = one core), "machine busy" all CPUs from /proc/stat, which counts anything else running on the
@@ -112,23 +118,26 @@ with spare cores the app's figures would be better, not worse."""
 # The simulator in a process of its own, and the service's other processes.
 
 
-def serve_simulator(demo_dir: Path) -> int:
-    """`python -m bench.load simulator DEMO_DIR`: Tencent's stand-ins until stdin closes; one command per line.
+def serve_simulator(demo_dir: Path, limits: bool = False) -> int:
+    """`python -m bench.load simulator DEMO_DIR [limits]`: Tencent's stand-ins until stdin closes; one command per
+    line. With `limits` the AI bot keeps WeCom's per-chat limits.
 
     count            the cards (template_card pushes) received so far, all chats
     connected        1 when a gateway is connected
+    refused          the messages the AI bot refused with 45009 (over a chat's limit) so far
     dump PATH        writes {chat: [[task_id, time.time() on receipt], ...]} to PATH, answers "ok"
     """
     from simulator import server
 
     # Tencent's 30 messages a minute per chat lifted here and in the gateway (WECOM_CHAT_PER_*): this benchmark
-    # measures our pipeline at rates no real group takes (the pacing itself is tests/bot/test_gateway.py's).
+    # measures our pipeline at rates no real group takes (the pacing itself is tests/bot/test_gateway.py's), unless
+    # it was asked to keep them (--wecom-limits).
     running = server.start(
         "http://127.0.0.1:9",
         bot_id=BOT_ID,
         bot_secret=BOT_SECRET,
         demo_dir=demo_dir,
-        aibot_limits={"per_minute": None, "per_hour": None},
+        aibot_limits=None if limits else {"per_minute": None, "per_hour": None},
     )
     aibot = running.sim.aibot
 
@@ -150,6 +159,8 @@ def serve_simulator(demo_dir: Path) -> int:
                 answer = str(sum(len(sent) for sent in cards().values()))
             elif command == "connected":
                 answer = "1" if aibot.connected else "0"
+            elif command == "refused":
+                answer = str(aibot.rate_refused)
             elif command == "dump":
                 Path(arg).write_text(json.dumps(cards()))
                 answer = "ok"
@@ -199,11 +210,11 @@ class Simulator:
 
 
 @contextmanager
-def simulator(env: Environment, demo_dir: Path) -> Iterator[Simulator]:
+def simulator(env: Environment, demo_dir: Path, limits: bool = False) -> Iterator[Simulator]:
     log = env.tmp / "simulator.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.load", "simulator", str(demo_dir)],
+            [sys.executable, "-m", "bench.load", "simulator", str(demo_dir), *(["limits"] if limits else [])],
             cwd=ROOT,
             env=env.env,
             stdin=subprocess.PIPE,
@@ -255,11 +266,14 @@ def process(env: Environment, name: str, *args: str) -> Iterator[subprocess.Pope
         harness.stop(proc)
 
 
-def service_env(env: Environment, sim: Simulator) -> Environment:
-    """What `make run` gives its processes: live delivery to the simulator, the AI bot, the centre's chat."""
+def service_env(env: Environment, sim: Simulator, limits: bool = False) -> Environment:
+    """What `make run` gives its processes: live delivery to the simulator, the AI bot, the centre's chat; WeCom's
+    per-chat limits lifted unless `limits`."""
+    lifted = {"WECOM_CHAT_PER_MINUTE": str(LIFTED_CHAT_LIMIT), "WECOM_CHAT_PER_HOUR": str(LIFTED_CHAT_LIMIT)}
     return replace(
         env,
         env=env.env
+        | ({} if limits else lifted)
         | {
             "WGT_DELIVERY": "live",
             "WGT_DAILY_REPORT_AT": "",  # no 日报 falling due in the middle of a pass
@@ -269,8 +283,6 @@ def service_env(env: Environment, sim: Simulator) -> Environment:
             "WECOM_BOT_SECRET": BOT_SECRET,
             "WECOM_WS_URL": sim.ws_url,
             "WECOM_SUPERVISOR_CHAT_ID": SUPERVISOR_CHAT,
-            "WECOM_CHAT_PER_MINUTE": str(LIFTED_CHAT_LIMIT),
-            "WECOM_CHAT_PER_HOUR": str(LIFTED_CHAT_LIMIT),
             "PYTHONUNBUFFERED": "1",
         },
     )
@@ -435,6 +447,12 @@ class Pass:
         return f"{self.server} @ {self.rate}/s" if self.rate else f"{self.server} saturation"
 
     @property
+    def busiest_chat(self) -> int:
+        """The most tickets of this pass that one group chat was sent (WeCom lets a chat take 30 a minute)."""
+        chats = Counter(c.chat_id for c, number in zip(self.sent, self.numbers, strict=True) if number is not None)
+        return max(chats.values(), default=0)
+
+    @property
     def ok(self) -> list[Sample]:
         return [s for s in self.samples if s.status == 200 and not s.error]
 
@@ -538,10 +556,11 @@ def cards_due(result: Pass) -> int:
     return due
 
 
-def wait_for_cards(sim: Simulator, expected: int) -> int:
-    """Wait while cards keep arriving until `expected` have; the count reached."""
+def wait_for_cards(sim: Simulator, expected: int, idle: float = CARD_IDLE_TIMEOUT) -> int:
+    """Wait while cards keep arriving until `expected` have, giving up after `idle` s without one; the count
+    reached."""
     seen, last_change = sim.cards(), time.monotonic()
-    while seen < expected and time.monotonic() - last_change < CARD_IDLE_TIMEOUT:
+    while seen < expected and time.monotonic() - last_change < idle:
         time.sleep(0.2)
         now = sim.cards()
         if now != seen:
@@ -588,8 +607,8 @@ def run(options: Options) -> list[Report]:
         demo_dir = one_bot_demo(env.tmp)
         harness.seed_demo(env, demo_dir)
         imported = harness.import_residents(env, people)
-        sim = stack.enter_context(simulator(env, demo_dir))
-        env = service_env(env, sim)
+        sim = stack.enter_context(simulator(env, demo_dir, options.wecom_limits))
+        env = service_env(env, sim, options.wecom_limits)
         load_before = os.getloadavg()[0]
         app = stack.enter_context(harness.gunicorn(env, "app:create_app()", "app", options.workers))
         floor = stack.enter_context(harness.gunicorn(env, "bench.floor:create_app()", "floor", options.workers))
@@ -622,7 +641,8 @@ def run(options: Options) -> list[Report]:
                 conn.close()
             if server is app:
                 cards += len(warm.seconds)
-        wait_for_cards(sim, cards)
+        idle = CARD_IDLE_TIMEOUT_LIMITED if options.wecom_limits else CARD_IDLE_TIMEOUT
+        wait_for_cards(sim, cards, idle)
 
         passes: list[Pass] = []
 
@@ -630,7 +650,7 @@ def run(options: Options) -> list[Report]:
             nonlocal cards
             result = runner.run(app, "app", batch, rate, concurrency)
             cards += cards_due(result)
-            wait_for_cards(sim, cards)
+            wait_for_cards(sim, cards, idle)
             result.cpu_with_cards = Meter.since(result.cpu_start, meter.read())
             return result
 
@@ -638,14 +658,16 @@ def run(options: Options) -> list[Report]:
             n = round(rate * options.seconds)
             passes.append(runner.run(floor, "floor", take(floor_pool, n), rate, concurrency))
             passes.append(app_pass(take(fresh, n), rate))
-        floor_cap = round((SMOKE_POOL if options.smoke else FLOOR_SATURATION_CAP) * options.seconds)
-        passes.append(runner.run(floor, "floor", take(floor_pool, floor_cap), None, concurrency))
         remaining = list(fresh)
-        passes.append(app_pass(remaining, None))
+        if not options.wecom_limits:  # under the limits saturation only queues cards: its pace is WeCom's
+            floor_cap = round((SMOKE_POOL if options.smoke else FLOOR_SATURATION_CAP) * options.seconds)
+            passes.append(runner.run(floor, "floor", take(floor_pool, floor_cap), None, concurrency))
+            passes.append(app_pass(remaining, None))
         end_to_end(passes, sim.card_times(env.tmp))
         load_after = os.getloadavg()[0]
-        pool_left = len(remaining) - len(passes[-1].samples)
-        setup = Setup(imported, len(pool), pool_left, concurrency, load_before, load_after)
+        pool_left = len(remaining) - (len(passes[-1].samples) if not options.wecom_limits else 0)
+        refused = int(sim.ask("refused"))
+        setup = Setup(imported, len(pool), pool_left, concurrency, load_before, load_after, refused)
         return [report(env, options, passes, setup)]
 
 
@@ -667,6 +689,7 @@ class Setup:
     concurrency: int
     load_before: float
     load_after: float
+    refused: int  # the AI bot's 45009 answers: a chat's limit overrun
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -702,8 +725,8 @@ def report(env: Environment, options: Options, passes: list[Pass], setup: Setup)
         )
     e2e_header = (
         "| offered msg/s | cards | median ms | p95 ms | p99 ms | max ms | after the reply: median / p99 ms "
-        "| no card | wrong chat |\n"
-        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+        "| no card | wrong chat | most to one chat |\n"
+        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
     )
     e2e_rows = [e2e_header]
     apps = [p for p in passes if p.server == "app"]
@@ -714,7 +737,8 @@ def report(env: Environment, options: Options, passes: list[Pass], setup: Setup)
         e2e_rows.append(
             f"| {offered} | {len(e2e)} | {fmt_ms(percentile(e2e, 50))} | {fmt_ms(percentile(e2e, 95))} "
             f"| {fmt_ms(percentile(e2e, 99))} | {fmt_ms(max(e2e, default=float('nan')))} "
-            f"| {fmt_ms(percentile(after, 50))} / {fmt_ms(percentile(after, 99))} | {p.missing} | {p.misrouted} |"
+            f"| {fmt_ms(percentile(after, 50))} / {fmt_ms(percentile(after, 99))} | {p.missing} | {p.misrouted} "
+            f"| {p.busiest_chat} |"
         )
     cpu_rows = [
         "| offered msg/s | gunicorn (app) | gateway | rq worker | simulator | postgres (all) | redis-server (all) "
@@ -743,9 +767,21 @@ def report(env: Environment, options: Options, passes: list[Pass], setup: Setup)
             f"- Servers: gunicorn {version('gunicorn')}, {options.workers} sync workers each (nproc "
             f"{len(os.sched_getaffinity(0))}), 127.0.0.1; app and floor both up for the whole run, with one rq "
             "worker, the AI-bot gateway and the simulator (its own process)",
-            f"- Load: {len(options.rates)} offered rates x {options.seconds:g} s each, open loop, then "
-            f"{options.seconds:g} s of saturation ({setup.concurrency} connections); Python {sys.version.split()[0]} "
-            f"asyncio, one process; residents: {setup.imported.replace(chr(10), ' ')}",
+            f"- Load: {len(options.rates)} offered rates x {options.seconds:g} s each, open loop, "
+            + (
+                "no saturation pass"
+                if options.wecom_limits
+                else f"then {options.seconds:g} s of saturation ({setup.concurrency} connections)"
+            )
+            + f"; Python {sys.version.split()[0]} asyncio, one process; residents: "
+            f"{setup.imported.replace(chr(10), ' ')}",
+            "- WeCom's per-chat limits (30 messages a minute, 1,000 an hour): "
+            + (
+                "**kept**, in the AI-bot stand-in and the gateway's pacing"
+                if options.wecom_limits
+                else "lifted, in the stand-in and the gateway (see above)"
+            )
+            + f"; messages the stand-in refused with 45009 (over a chat's limit): {setup.refused}",
             f"- Complaints: {setup.pool:,} distinct (building x unit x problem); {setup.pool_left:,} left unused "
             "(saturation stops early if they run out)",
             "",
@@ -767,7 +803,8 @@ def report(env: Environment, options: Options, passes: list[Pass], setup: Setup)
         ]
     )
     wrong = [w for p in passes for w in p.wrong]
-    return Report(SECTION, INTRO, env.variant, block, valid=not wrong, errors=wrong[:10])
+    title = f"{env.variant}, WeCom's per-chat limits kept" if options.wecom_limits else env.variant
+    return Report(SECTION, INTRO, title, block, valid=not wrong, errors=wrong[:10])
 
 
 def summary(passes: list[Pass]) -> str:
@@ -831,6 +868,6 @@ def e2e_summary(passes: list[Pass]) -> str:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["simulator"] and len(sys.argv) == 3:
-        sys.exit(serve_simulator(Path(sys.argv[2])))
+    if sys.argv[1:2] == ["simulator"] and len(sys.argv) in (3, 4):
+        sys.exit(serve_simulator(Path(sys.argv[2]), sys.argv[3:] == ["limits"]))
     sys.exit("usage: python -m bench.load simulator DEMO_DIR   (the benchmark itself: python -m bench load)")
