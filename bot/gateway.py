@@ -64,6 +64,11 @@ log = logging.getLogger(__name__)
 # bot/jobs.enqueue publishes on a bot's channel (any payload) after committing rows its gateway delivers; polling
 # covers a lost one.
 WAKE_CHANNEL = GATEWAY_WAKE_CHANNEL
+# Without a wake-up, a pass this often: for a wake-up published while this gateway was not subscribed and a lease
+# another gateway let run out. Everything else wakes the gateway itself: a commit (the channel), connecting, a
+# (re)subscription, a chat's next free slot and a failed send's retry time. An idle pass is a transaction (1-2 ms of
+# CPU): at 0.5 s, an idle gateway spent 4-5 ms of CPU a second, and a city runs one per street bot.
+POLL_SECONDS = 5.0
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # After a wake-up, how long the gateway waits for more rows before a pass: under load a pass then carries several
 # cards (its fixed cost, a few ms of CPU, shared); a card is that much later.
@@ -116,7 +121,7 @@ class Gateway:
         self,
         rt: runtime.Runtime,
         *,
-        poll_seconds: float = 0.5,
+        poll_seconds: float = POLL_SECONDS,
         lock_ttl_ms: int = 15_000,
         heartbeat_ms: int = 30_000,
         reconnect_ms: int = 1_000,
@@ -382,6 +387,7 @@ class Gateway:
                 # to say (no unit names its bot), and may change with an import.
                 await asyncio.to_thread(pubsub.subscribe, WAKE_CHANNEL, wake_channel(self.settings.wecom_bot_id))
                 trouble.worked()
+                self._wake.set()  # what was published while this gateway was not listening
                 while not self._stop.is_set():
                     if await asyncio.to_thread(pubsub.get_message, timeout=0.5):
                         self._wake.set()

@@ -192,7 +192,10 @@ class Pusher:
                 return "sent"
             error = str(failure) or type(failure).__name__
             retry = is_retryable(failure)
-            return await asyncio.to_thread(delivery.failed, self.rt, leased, error, retry, self.retry_base_seconds)
+            result = await asyncio.to_thread(delivery.failed, self.rt, leased, error, retry, self.retry_base_seconds)
+            if result == "retry":  # another pass when its backoff is over, not at the next poll
+                self.wake_later(delivery.backoff(leased.attempts, self.retry_base_seconds))
+            return result
         self._mark(leased, "sent")
         return "sent"
 

@@ -40,7 +40,9 @@ def start_gateway(settings, aibot):  # type: ignore[no-untyped-def]
     """Start gateways for the stand-in's bot, with short timings; all are stopped after the test."""
     started: list[Running] = []
 
-    def start(chat_limits: tuple[tuple[int, float], ...] | None = None, **changes: object) -> Running:
+    def start(
+        chat_limits: tuple[tuple[int, float], ...] | None = None, poll_seconds: float = 0.1, **changes: object
+    ) -> Running:
         gateway_settings = replace(
             settings,
             wecom_bot_id=aibot.bot_id,
@@ -51,7 +53,7 @@ def start_gateway(settings, aibot):  # type: ignore[no-untyped-def]
         gateway_settings = replace(gateway_settings, **changes)  # type: ignore[arg-type]
         gateway = Gateway(
             Runtime(gateway_settings),
-            poll_seconds=0.1,
+            poll_seconds=poll_seconds,
             retry_base_seconds=0.1,
             reconnect_ms=100,
             lock_ttl_ms=3000,
@@ -177,6 +179,20 @@ def test_rate_limited_pushes_all_arrive_once_and_in_order_per_chat(start_gateway
     assert card_tickets(aibot, G01) == by_chat[G01]
     assert card_tickets(aibot, G04) == by_chat[G04]
     assert max(r.attempts for r in rows(session)) > 1  # the limit was hit and waited out
+
+
+def test_a_refused_card_goes_again_when_its_backoff_is_over_not_at_the_next_poll(
+    start_gateway, aibot, resident, session
+):
+    # An idle gateway passes only every POLL_SECONDS (5 s in service): a send refused for now wakes it when its
+    # backoff (0.1 s here) is over.
+    resident.say("3号楼楼道灯坏了")
+    aibot.fail_sends(45009, count=1)
+    start_gateway(poll_seconds=60)
+
+    aibot.wait_for(lambda: all(r.status == "sent" for r in rows(session)), timeout=5)
+    assert [r.attempts for r in rows(session)] == [2]
+    assert card_tickets(aibot, G01) == tickets(session)
 
 
 def test_a_dropped_connection_loses_and_doubles_nothing(start_gateway, aibot, resident, session):
