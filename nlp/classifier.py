@@ -309,9 +309,13 @@ class Classifier:
             if word in found and found[word].now:
                 continue
             start, end = match.span()
-            if (near := self._urgent_context.get(word)) and not _near(text, start, end, near):
-                continue
-            if (unless := self._urgent_unless.get(word)) and _near(text, start, end, unless):
+            said = match.group()
+            if near := self._urgent_context.get(word):
+                named = _near(text, start, end, near)
+                if named is None:
+                    continue
+                said = f"{named}+{said}"  # shown as 燃气+闻到味, as a together rule shows 物业+押金
+            if (unless := self._urgent_unless.get(word)) and _near(text, start, end, unless) is not None:
                 continue
             clause_start, clause_end = _clause_around(text, start, end)
             # "会不会倒塌" is a worry about a collapse (the message is about one), not a denial of it
@@ -319,7 +323,7 @@ class Classifier:
             denied = not displaced and self._denied(text, tokens, clause_start, start, word, match.group())
             now = not displaced and not denied
             if word not in found or now:
-                found[word] = _Danger(word, match.group(), start, end, now, denied)
+                found[word] = _Danger(word, said, start, end, now, denied)
         for word, danger in found.items():
             if not danger.now and not danger.denied and _recurs_now(text, danger):
                 found[word] = dataclasses.replace(danger, now=True)
@@ -413,12 +417,12 @@ def _recurs_now(text: str, danger: _Danger) -> bool:
     return False
 
 
-def _near(text: str, start: int, end: int, words: tuple[str, ...]) -> bool:
-    """One of the words stands in the sentence of text[start:end] or in the sentence before it."""
+def _near(text: str, start: int, end: int, words: tuple[str, ...]) -> str | None:
+    """The first of the words that stands in the sentence of text[start:end] or in the sentence before it."""
     sentence_start = _sentence_start(text, start)
     stop = _SENTENCE_END.search(text, end)
     region = text[_sentence_start(text, sentence_start - 1) if sentence_start else 0 : stop.end() if stop else None]
-    return any(word in region for word in words)
+    return next((word for word in words if word in region), None)
 
 
 def _clause_around(text: str, start: int, end: int) -> tuple[int, int]:
