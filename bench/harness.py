@@ -155,10 +155,10 @@ def hide_password(url: str) -> str:
 
 
 def reset_database(url: str) -> str:
-    """Empty a disposable database (its name must say so) and describe it; the CLI migrates it afresh."""
-    from sqlmodel import SQLModel
+    """Empty a disposable database (its name must say so) and describe it; the CLI migrates it afresh.
 
-    import storage.models  # noqa: F401  (fills the metadata drop_all walks)
+    The whole schema goes, not this revision's tables: `bench compare` runs an earlier commit on a database that a
+    later one may have used, with tables the earlier one does not know (and that reference its own)."""
     from storage.db import make_engine
 
     name = make_url(url).database or ""
@@ -170,8 +170,8 @@ def reset_database(url: str) -> str:
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
-            SQLModel.metadata.drop_all(conn)
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
             version = conn.execute(text("SHOW server_version")).scalar()
     finally:
         engine.dispose()
