@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 import storage.db
 from storage.db import make_engine
 
 
-def backend_pid(engine: storage.db.Engine) -> int:
+def backend_pid(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
