@@ -91,12 +91,18 @@ def lease_many(
     seconds: float,
     render: Callable[[Any, outbox.Notification], T],
     bot: str = "",
+    prepare: Callable[[Any, Sequence[outbox.Notification]], None] | None = None,
 ) -> tuple[list[Leased[T]], list[Refused]]:
     """lease() for several rows at once, in the caller's transaction: those taken and rendered, in the order asked,
-    and those that can never be sent (marked failed; report() them once the transaction has committed)."""
+    and those that can never be sent (marked failed; report() them once the transaction has committed).
+    `prepare(session, rows)` is called once with every row taken, before the first render (to read together what
+    they show)."""
     leased: list[Leased[T]] = []
     refused: list[Refused] = []
-    for row in outbox.lease_many(session, outbox_ids, list(kinds), utcnow(), seconds, bot):
+    rows = outbox.lease_many(session, outbox_ids, list(kinds), utcnow(), seconds, bot)
+    if prepare is not None and rows:
+        prepare(session, rows)
+    for row in rows:
         assert row.id is not None
         try:
             body = render(session, row)

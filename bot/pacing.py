@@ -40,6 +40,41 @@ end
 return 0
 """
 
+# take_many(): several keys (chats) in one call, each wanting up to n slots. KEYS: each chat's keys, one per window
+# in window order; ARGV: a slot id prefix, the number of windows, their (window_us, limit) pairs, then one wanted count
+# per chat. Returns, per chat, the slots taken and, when fewer than wanted, the milliseconds until the next one frees.
+_TAKE_MANY = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local w = tonumber(ARGV[2])
+local out = {}
+for c = 1, #KEYS / w do
+  local want = tonumber(ARGV[2 + 2 * w + c])
+  local free = want
+  for i = 1, w do
+    local key = KEYS[(c - 1) * w + i]
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - tonumber(ARGV[1 + 2 * i]))
+    free = math.max(0, math.min(free, tonumber(ARGV[2 + 2 * i]) - redis.call('ZCARD', key)))
+  end
+  local wait = 0
+  for i = 1, w do
+    local key = KEYS[(c - 1) * w + i]
+    local window = tonumber(ARGV[1 + 2 * i])
+    for n = 1, free do
+      redis.call('ZADD', key, now, ARGV[1] .. ':' .. c .. ':' .. n)
+    end
+    if free > 0 then redis.call('PEXPIRE', key, math.ceil(window / 1000)) end
+    if free < want and redis.call('ZCARD', key) >= tonumber(ARGV[2 + 2 * i]) then
+      local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+      wait = math.max(wait, math.ceil((tonumber(oldest[2]) + window - now) / 1000), 1)
+    end
+  end
+  table.insert(out, free)
+  table.insert(out, wait)
+end
+return out
+"""
+
 
 class Pace:
     """At most `limit` messages in any `seconds`, for each (limit, seconds) window, per key."""
@@ -48,13 +83,29 @@ class Pace:
         self.redis, self.prefix = redis, prefix
         self.windows = [(limit, int(seconds * 1_000_000)) for limit, seconds in windows]
         self.script = redis.register_script(_TAKE)
+        self.many_script = redis.register_script(_TAKE_MANY)
 
     def take(self, key: str, force: bool = False) -> int:
         """0 if a slot was taken; otherwise how many milliseconds until one frees up (nothing taken). force takes
         the slot whatever the count (a reply the user is waiting for), so what waits is the pushes behind it."""
-        digest = hashlib.sha256(key.encode()).hexdigest()[:20]  # a robot key is a secret; a chat id is long
-        keys = [f"{self.prefix}:{digest}:{window_us}" for _, window_us in self.windows]
         args: list[int | str] = ["1" if force else "0", uuid.uuid4().hex]
         for limit, window_us in self.windows:
             args += [window_us, limit]
-        return int(self.script(keys=keys, args=args))
+        return int(self.script(keys=self._keys(key), args=args))
+
+    def take_many(self, wants: dict[str, int]) -> dict[str, tuple[int, int]]:
+        """Up to `wants[key]` slots for each key, in one call (a gateway's pass, every chat it has rows for): per
+        key, how many were taken and, when fewer than wanted, the milliseconds until the next one frees (else 0)."""
+        if not wants:
+            return {}
+        keys = [window_key for key in wants for window_key in self._keys(key)]
+        args: list[int | str] = [uuid.uuid4().hex, len(self.windows)]
+        for limit, window_us in self.windows:
+            args += [window_us, limit]
+        args += list(wants.values())
+        found = self.many_script(keys=keys, args=args)
+        return {key: (int(found[2 * n]), int(found[2 * n + 1])) for n, key in enumerate(wants)}
+
+    def _keys(self, key: str) -> list[str]:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:20]  # a robot key is a secret; a chat id is long
+        return [f"{self.prefix}:{digest}:{window_us}" for _, window_us in self.windows]

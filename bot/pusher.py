@@ -1,6 +1,6 @@
 """The gateway's pushes: group cards and centre notices over the AI bot's connection, in order per chat, paced.
 
-Every POLL_SECONDS, or GATHER_SECONDS after something is published on the wake channel (bot/gateway.py), a pass
+Every POLL_SECONDS, or soon after something is published on the wake channel (bot/gateway.py gathers), a pass
 reads the pending rows of the gateway's kinds (urgent tickets' first, storage/outbox.pending) and sends each chat's
 in that order through the one delivery pipeline (bot/delivery.py: lease, render, send, mark, retry). A pass costs
 one transaction to read and lease whatever may go now, in every chat, and marks rows sent in one UPDATE for the
@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,7 @@ from bot.markup import escape_markdown, mention
 from bot.pacing import Pace
 from config import Settings
 from handlers import notices, notify
-from handlers.cards import card_of
+from handlers.cards import Card, cards_of
 from storage import outbox
 from storage.db import transaction
 from storage.models import OutboxKind, utcnow
@@ -94,6 +94,7 @@ class Pusher:
         self.wake_later = wake_later
         self._acked: list[tuple[Leased[Body], str]] = []
         self._marking: asyncio.Task[None] | None = None
+        self._cards: dict[int, Card] = {}  # the pass's, by ticket number (_read_cards)
 
     def chat_of(self, kind: str, recipient: str) -> str:
         """A centre notice names its unit's chat, or notify.CENTRE for the configured centre's group."""
@@ -129,14 +130,11 @@ class Pusher:
             queues: dict[str, list[tuple[int, bool]]] = {}
             for outbox_id, kind, recipient, held in outbox.pending(session, GATEWAY_KINDS, utcnow(), bot):
                 queues.setdefault(self.chat_of(kind, recipient), []).append((outbox_id, held))
-            asked: dict[str, list[int]] = {}
-            waits: list[float] = []
-            for chat, items in queues.items():
-                asked[chat], wait = self._may_go(chat, items)
-                if wait:
-                    waits.append(wait)
+            asked, waits = self._may_go(queues)
             ids = [i for chat_ids in asked.values() for i in chat_ids]
-            leased, refused = delivery.lease_many(session, ids, GATEWAY_KINDS, LEASE_SECONDS, self._render, bot)
+            leased, refused = delivery.lease_many(
+                session, ids, GATEWAY_KINDS, LEASE_SECONDS, self._render, bot, prepare=self._read_cards
+            )
         delivery.report(self.rt, refused)
         taken = {row.outbox_id: row for row in leased}
         gone = {row.outbox_id for row in refused}
@@ -154,17 +152,35 @@ class Pusher:
             delivery.release(self.rt, left)
         return chats, waits
 
-    def _may_go(self, chat: str, items: list[tuple[int, bool]]) -> tuple[list[int], float]:
-        """The chat's rows that may go now, each with its slot taken; and the seconds until its next slot when the
-        chat is full (0: it is not)."""
-        ids: list[int] = []
-        for outbox_id, held in items:
-            if held or len(ids) == PER_CHAT_PER_PASS:
-                break
-            if chat and (wait_ms := self.take_slot(chat)):
-                return ids, wait_ms / 1000
-            ids.append(outbox_id)
-        return ids, 0.0
+    def _may_go(self, queues: dict[str, list[tuple[int, bool]]]) -> tuple[dict[str, list[int]], list[float]]:
+        """Each chat's rows that may go now, in order up to a held row (in backoff, or being sent) or
+        PER_CHAT_PER_PASS, and as many as the chat's pace has slots for (taken for them, every chat in one call); and
+        the seconds until a full chat's next slot."""
+        heads: dict[str, list[int]] = {}
+        for chat, items in queues.items():
+            ids = heads[chat] = []
+            for outbox_id, held in items[:PER_CHAT_PER_PASS]:
+                if held:
+                    break
+                ids.append(outbox_id)
+        wants = {chat: len(ids) for chat, ids in heads.items() if chat and ids}
+        slots = self.take_slots(wants)
+        asked: dict[str, list[int]] = {}
+        waits: list[float] = []
+        for chat, ids in heads.items():
+            taken, wait_ms = slots.get(chat, (len(ids), 0))
+            asked[chat] = ids[:taken]
+            if wait_ms:
+                waits.append(wait_ms / 1000)
+        return asked, waits
+
+    def take_slots(self, wants: dict[str, int]) -> dict[str, tuple[int, int]]:
+        """take_slot() for several chats at once, several slots each (Pace.take_many)."""
+        try:
+            return self.pace.take_many(wants)
+        except Exception as error:  # Redis away: send unpaced rather than not at all; Tencent's 45009 still guards
+            log.warning("pacing unavailable (%s); sending unpaced", error)
+            return {chat: (n, 0) for chat, n in wants.items()}
 
     async def _send_chat(self, chat: str, rows: list[Leased[Body]]) -> int:
         """Send one chat's leased rows in order; at a transient failure the rest are given back, to go after it."""
@@ -218,14 +234,21 @@ class Pusher:
         finally:
             self._marking = None
 
+    def _is_card(self, row: outbox.Notification) -> bool:
+        return row.kind == OutboxKind.GROUP_PUSH and row.event in notify.CARD_EVENTS and not self.markdown_only
+
+    def _read_cards(self, session: Any, rows: Sequence[outbox.Notification]) -> None:
+        """The cards of the rows leased in this pass, read in one statement before they are rendered."""
+        self._cards = cards_of(session, [row.ticket_id for row in rows if row.ticket_id and self._is_card(row)])
+
     def _render(self, session: Any, row: outbox.Notification) -> Body:
         chat = self.chat_of(row.kind, row.recipient)
         if not chat:
             if row.kind == OutboxKind.SUPERVISOR_NOTICE:
                 raise delivery.Unsendable("WECOM_SUPERVISOR_CHAT_ID is not set: no chat for supervisor notices")
             raise delivery.Unsendable("the grid has no WeCom chat_id")
-        if row.kind == OutboxKind.GROUP_PUSH and row.event in notify.CARD_EVENTS and not self.markdown_only:
-            card = card_of(session, row.ticket_id) if row.ticket_id else None
+        if self._is_card(row):
+            card = self._cards.get(row.ticket_id) if row.ticket_id else None
             if card is None:
                 raise delivery.Unsendable(f"ticket {row.ticket_id} not found")
             headline = notices.GROUP_HEADLINES.get(row.event, "")

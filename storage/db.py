@@ -8,11 +8,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import ARRAY, ColumnElement, Integer, any_, bindparam, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, col, create_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The largest id a row can have: PostgreSQL's integer. A number past it names no row, and must be refused as such
@@ -86,6 +86,20 @@ WRITE_OPTION = "wgt_write"
 # session.info keys that hold what one transaction read (the organisation's token, the sender's counts, the units'
 # bots): forgotten when it commits or rolls back, so that the session's next transaction reads them afresh.
 _PER_TRANSACTION: set[str] = set()
+
+
+def in_list(column: Any, name: str, postgres: bool) -> ColumnElement[bool]:
+    """column IN the list of integers bound as `name`. On PostgreSQL, = ANY(one array parameter): the same statement at
+    every run, prepared by psycopg. Elsewhere an expanding IN (SQLite has no arrays), which SQLAlchemy renders again
+    for the list's length at every run; on PostgreSQL that rendering writes a cast for each element, and it was 7 %
+    of the gateway's CPU under load (py-spy, bench load at 50 msg/s)."""
+    if postgres:
+        return col(column) == any_(bindparam(name, type_=ARRAY(Integer)))
+    return col(column).in_(bindparam(name, expanding=True))
+
+
+def is_postgres(session: OrmSession) -> bool:
+    return session.connection().dialect.name == "postgresql"
 
 
 def per_transaction(key: str) -> str:

@@ -10,12 +10,25 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, exists, func, or_, update
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    update,
+)
 from sqlmodel import Session, col, select
 
 from storage import journal, org
+from storage.db import in_list, is_postgres
 from storage.journal import Queued as Queued  # an outbox row to hand to its sender after commit
 from storage.journal import Ticketish
 from storage.models import OrgUnit, Outbox, OutboxKind, OutboxStatus, Ticket, utcnow
@@ -91,29 +104,53 @@ def served_by(bot: Any) -> ColumnElement[bool]:
 # Prebuilt: one statement each per delivery attempt (bot/delivery.py). They run as Core statements on the session's
 # connection: a sender never holds Outbox objects, so the ORM's bookkeeping around an UPDATE (finding the objects
 # it touched, building objects from RETURNING) would be a third of the gateway's CPU per card for nothing.
-_LEASE = (
-    update(Outbox)
-    .where(
-        col(Outbox.id).in_(bindparam("outbox_ids", expanding=True)),
-        col(Outbox.status) == OutboxStatus.PENDING,
-        col(Outbox.kind).in_(bindparam("kinds", expanding=True)),
-        served_by(bindparam("sender_bot")),
-        or_(col(Outbox.locked_until).is_(None), col(Outbox.locked_until) < bindparam("now")),
+#
+# Built once per backend and list of kinds (a sender's kinds are fixed): the kinds are written into the statement,
+# and the ids are one parameter on PostgreSQL (storage/db.in_list).
+
+
+def _of_kinds(kinds: tuple[str, ...]) -> ColumnElement[bool]:
+    return col(Outbox.kind).in_([literal(kind) for kind in kinds])
+
+
+@cache
+def _lease_statement(postgres: bool, kinds: tuple[str, ...]) -> Executable:
+    return (
+        update(Outbox)
+        .where(
+            in_list(Outbox.id, "outbox_ids", postgres),
+            col(Outbox.status) == OutboxStatus.PENDING,
+            _of_kinds(kinds),
+            served_by(bindparam("sender_bot")),
+            or_(col(Outbox.locked_until).is_(None), col(Outbox.locked_until) < bindparam("now")),
+        )
+        .values(locked_until=bindparam("until"), attempts=col(Outbox.attempts) + 1)
+        .returning(Outbox)
     )
-    .values(locked_until=bindparam("until"), attempts=col(Outbox.attempts) + 1)
-    .returning(Outbox)
-)
-# A leased row not sent after all (the one before it in its chat failed): offered again at once, its attempt undone.
-_RELEASE = (
-    update(Outbox)
-    .where(col(Outbox.id).in_(bindparam("outbox_ids", expanding=True)), col(Outbox.locked_until) == bindparam("until"))
-    .values(locked_until=None, attempts=col(Outbox.attempts) - 1)
-)
-_SENT = (
-    update(Outbox)
-    .where(col(Outbox.id).in_(bindparam("outbox_ids", expanding=True)))
-    .values(status=OutboxStatus.SENT, via=bindparam("via"), sent_at=bindparam("now"), locked_until=None, last_error="")
-)
+
+
+@cache
+def _release_statement(postgres: bool) -> Executable:
+    """A leased row not sent after all (the one before it in its chat failed): offered again at once, its attempt
+    undone."""
+    return (
+        update(Outbox)
+        .where(in_list(Outbox.id, "outbox_ids", postgres), col(Outbox.locked_until) == bindparam("until"))
+        .values(locked_until=None, attempts=col(Outbox.attempts) - 1)
+    )
+
+
+@cache
+def _sent_statement(postgres: bool) -> Executable:
+    return (
+        update(Outbox)
+        .where(in_list(Outbox.id, "outbox_ids", postgres))
+        .values(
+            status=OutboxStatus.SENT, via=bindparam("via"), sent_at=bindparam("now"), locked_until=None, last_error=""
+        )
+    )
+
+
 _RETRY = (
     update(Outbox)
     .where(col(Outbox.id) == bindparam("outbox_id"))
@@ -147,21 +184,24 @@ def lease_many(
     if not outbox_ids:
         return []
     until = now + timedelta(seconds=seconds)
-    params = {"outbox_ids": list(outbox_ids), "kinds": list(kinds), "sender_bot": bot, "now": now, "until": until}
-    taken = {row.id: row for row in session.connection().execute(_LEASE, params)}
+    statement = _lease_statement(is_postgres(session), tuple(sorted(kinds)))
+    params = {"outbox_ids": list(outbox_ids), "sender_bot": bot, "now": now, "until": until}
+    taken = {row.id: row for row in session.connection().execute(statement, params)}
     return [cast(Notification, taken[i]) for i in outbox_ids if i in taken]
 
 
 def release(session: Session, outbox_ids: Sequence[int], until: datetime) -> None:
     """Give back rows leased until then and not sent: pending and free at once, as if never taken."""
     if outbox_ids:
-        session.connection().execute(_RELEASE, {"outbox_ids": list(outbox_ids), "until": until})
+        statement = _release_statement(is_postgres(session))
+        session.connection().execute(statement, {"outbox_ids": list(outbox_ids), "until": until})
 
 
 def mark_sent(session: Session, outbox_ids: Sequence[int], now: datetime, via: str) -> None:
     """Sent, each of them (one UPDATE)."""
     if outbox_ids:
-        session.connection().execute(_SENT, {"outbox_ids": list(outbox_ids), "via": via, "now": now})
+        statement = _sent_statement(is_postgres(session))
+        session.connection().execute(statement, {"outbox_ids": list(outbox_ids), "via": via, "now": now})
 
 
 def retry_after(session: Session, outbox_id: int, error: str, until: datetime) -> None:
@@ -200,24 +240,25 @@ def pending(
     A sender that keeps each recipient's order must see a held head row (in backoff, or being sent) so that it
     holds back the rows behind it.
     """
-    params = {"kinds": list(kinds), "sender_bot": bot, "now": now, "limit": limit}
-    rows = session.connection().execute(_PENDING, params).all()
+    params = {"sender_bot": bot, "now": now, "limit": limit}
+    rows = session.connection().execute(_pending_statement(tuple(sorted(kinds))), params).all()
     return [(i, kind, recipient, bool(h)) for i, kind, recipient, h in rows]
 
 
 _HELD = and_(col(Outbox.locked_until).is_not(None), col(Outbox.locked_until) >= bindparam("now"))
-# Prebuilt and run as Core: a gateway asks at every wake-up, about once per card under load.
-_PENDING = (
-    select(Outbox.id, Outbox.kind, Outbox.recipient, case((_HELD, True), else_=False))
-    .join(Ticket, col(Ticket.id) == col(Outbox.ticket_id), isouter=True)
-    .where(
-        Outbox.status == OutboxStatus.PENDING,
-        col(Outbox.kind).in_(bindparam("kinds", expanding=True)),
-        served_by(bindparam("sender_bot")),
+
+
+@cache
+def _pending_statement(kinds: tuple[str, ...]) -> Executable:
+    """Built once per list of kinds and run as Core: a gateway asks at every wake-up, about once per card under
+    load."""
+    return (
+        select(Outbox.id, Outbox.kind, Outbox.recipient, case((_HELD, True), else_=False))
+        .join(Ticket, col(Ticket.id) == col(Outbox.ticket_id), isouter=True)
+        .where(Outbox.status == OutboxStatus.PENDING, _of_kinds(kinds), served_by(bindparam("sender_bot")))
+        .order_by(case((col(Ticket.urgent).is_(True), 0), else_=1), col(Outbox.id))
+        .limit(bindparam("limit"))
     )
-    .order_by(case((col(Ticket.urgent).is_(True), 0), else_=1), col(Outbox.id))
-    .limit(bindparam("limit"))
-)
 
 
 def backlog(session: Session, older_than: datetime) -> tuple[int, datetime | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Executable, and_, bindparam, case, func, literal, or_, union_all
 from sqlalchemy import insert as sa_insert
@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 import policy
 from storage import journal, photos
-from storage.db import per_transaction
+from storage.db import in_list, per_transaction
 from storage.models import (
     OPEN_STATUSES,
     Grid,
@@ -175,9 +175,10 @@ _CARD_KEYS = (
 
 
 @lru_cache(maxsize=8)
-def _card_view_query(actions: tuple[str, ...]) -> Executable:
+def _card_view_query(actions: tuple[str, ...], many: str = "") -> Executable:
     """The card's statement for these actions, built once: the actions are written into it (IN with one parameter
-    each), so it is the same statement every time, with no list to expand at each run and prepared by psycopg."""
+    each), so it is the same statement every time, with no list to expand at each run and prepared by psycopg.
+    One ticket's ("ticket_id"), or with `many` ("postgresql" or another backend's name) those in "ticket_ids"."""
     newest_act = (
         sa_select(func.max(col(_ACT.id)))
         .where(col(_ACT.ticket_id) == col(Ticket.id), col(_ACT.action).in_([literal(a) for a in actions]))
@@ -198,7 +199,9 @@ def _card_view_query(actions: tuple[str, ...]) -> Executable:
         .outerjoin(Grid, col(Grid.id) == col(Ticket.grid_id))
         .outerjoin(TicketEvent, col(TicketEvent.id) == newest_act)
         .outerjoin(_ACTOR, col(_ACTOR.id) == col(TicketEvent.actor_id))
-        .where(col(Ticket.id) == bindparam("ticket_id"))
+        .where(
+            in_list(Ticket.id, "ticket_ids", many == "postgresql") if many else col(Ticket.id) == bindparam("ticket_id")
+        )
     )
 
 
@@ -209,8 +212,24 @@ def card_view(session: Session, ticket_id: int, actions: Sequence[str]) -> CardV
     session.flush()
     journal.write(session)
     row = session.connection().execute(_card_view_query(tuple(actions)), {"ticket_id": ticket_id}).first()
-    if row is None:
-        return None
+    return None if row is None else _card_view_of(row)
+
+
+def card_views(session: Session, ticket_ids: Sequence[int], actions: Sequence[str]) -> dict[int, CardView]:
+    """card_view() of several tickets in one statement (a gateway's pass renders the cards it leased together), by
+    ticket id; a ticket that does not exist is not in it."""
+    if not ticket_ids:
+        return {}
+    session.flush()
+    journal.write(session)
+    connection = session.connection()
+    query = _card_view_query(tuple(actions), connection.dialect.name)
+    rows = connection.execute(query, {"ticket_ids": sorted(set(ticket_ids))})
+    views = (_card_view_of(row) for row in rows)
+    return {view.ticket.id: view for view in views if view.ticket.id is not None}
+
+
+def _card_view_of(row: Any) -> CardView:
     width = len(_CARD_KEYS)
     ticket = new_ticket(**dict(zip(_CARD_KEYS, row[:width], strict=True)))
     return CardView._make((ticket, *row[width:]))
