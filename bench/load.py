@@ -89,21 +89,21 @@ answer voids the run. "errors" are failed connections and requests unanswered af
 "> 5 s" counts answers WeChat would not have waited for (it retries). Rates are interleaved (floor, then app,
 at each rate), and after each app pass the run waits for all its cards, so no pass inherits another's backlog.
 
-**End to end** is, for each answered app message, the time its card (`template_card`, task `ticket-<n>-…`) reached
-the AI-bot stand-in (its `time.time()` on receipt of `aibot_send_msg`), minus the time the message was due (open
-loop) or sent (saturation); "after the reply" starts at the last byte of the passive reply instead. Both clocks
-are the same machine's wall clock. The card path is: commit, publish on the gateway's Redis wake channel,
-gateway waits 50 ms for more, reads and leases what may go, renders, sends over the WebSocket. The rq worker is
-running but carries no card (with an AI bot the gateway sends group pushes); the group-robot webhook path is
-not measured (our own limit of 20 pushes per 62 s per robot would make it the bottleneck at any of these rates).
-The stand-in accepts every push at once: Tencent's frequency limit per chat (30 a minute, 1,000 an hour, under
-which the gateway paces itself) is lifted in the stand-in and in the gateway for this benchmark, since spread
-over the 8 demo groups even 20 msg/s is far more than a real group takes; the end-to-end figures measure our
-pipeline, not what a group would see at such rates. With `--wecom-limits` they are kept in both, there is no
+**End to end** is, for each answered app message, the time its card (`template_card`, task `ticket-<n>-…`) reached the
+AI-bot stand-in (its `time.time()` on receipt of `aibot_send_msg`), minus the time the message was due (open loop) or
+sent (saturation); "after the reply" starts at the last byte of the passive reply instead. Both clocks are the same
+machine's wall clock. The card path is: commit, publish on the gateway's Redis wake channel, gateway gathers while
+wake-ups keep coming (at most 50 ms apart, up to 150 ms), reads and leases what may go, renders, sends over the
+WebSocket. The rq worker is running but carries no card (with an AI bot the gateway sends group pushes); the
+group-robot webhook path is not measured (our own limit of 20 pushes per 62 s per robot would make it the bottleneck
+at any of these rates). The stand-in accepts every push at once: Tencent's frequency limit per chat (30 a minute,
+1,000 an hour, under which the gateway paces itself) is lifted in the stand-in and in the gateway for this benchmark,
+since spread over the 8 demo groups even 20 msg/s is far more than a real group takes; the end-to-end figures measure
+our pipeline, not what a group would see at such rates. With `--wecom-limits` they are kept in both, there is no
 saturation pass, and the run waits up to {CARD_IDLE_TIMEOUT_LIMITED:.0f} s for a new card (a full chat's next slot may
-be a minute away): the figures are then what the groups see, and "most to one chat" (the most tickets of the pass
-for one group) says how close a chat came to its 30 a minute. Nor are WeChat's retries simulated: a message answered
-after 5 s is counted, not sent again.
+be a minute away): the figures are then what the groups see, and "most to one chat" (the most tickets of the pass for
+one group) says how close a chat came to its 30 a minute. Nor are WeChat's retries simulated: a message answered after
+5 s is counted, not sent again.
 
 **The generator shares the machine with everything it measures**: "gen CPU" is its process CPU time over the pass's
 wall time (100 % = one core), "machine busy" all CPUs from /proc/stat, which counts anything else running on the
