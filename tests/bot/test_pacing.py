@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import uuid
 
+from redis import Redis
+
 from bot.pacing import Pace
+from bot.pusher import Pusher
 from bot.runtime import Runtime
 
 
@@ -37,3 +40,29 @@ def test_the_windows_are_shared_with_a_single_take(rt):
 def test_every_window_must_have_room(rt):
     pace = fresh_pace(rt, [(10, 60.0), (2, 3600.0)])
     assert pace.take_many({"group-a": 5})["group-a"][0] == 2, "the hour's 2 bind before the minute's 10"
+
+
+def pusher_with(rt: Runtime, pace_redis: Redis, windows: list[tuple[int, float]]) -> Pusher:
+    pusher = Pusher(rt, send=None, wake_later=lambda seconds: None, limits=tuple(windows))  # type: ignore[arg-type]
+    pusher.pace = Pace(pace_redis, f"test:pace:{uuid.uuid4().hex}", windows)
+    return pusher
+
+
+def test_a_pass_sends_each_chats_rows_up_to_a_held_one_and_its_pace(rt):
+    pusher = pusher_with(rt, rt.redis, [(2, 60.0)])
+    queues = {"chat-a": [(1, False), (2, False), (3, False)], "chat-b": [(4, False), (5, True), (6, False)]}
+
+    asked, waits = pusher._may_go(queues)
+
+    assert asked == {"chat-a": [1, 2], "chat-b": [4]}, "two a minute in chat-a; nothing overtakes chat-b's held row"
+    assert len(waits) == 1 and 59 < waits[0] <= 60, "another pass when chat-a's next slot frees"
+
+
+def test_with_redis_away_the_cards_go_unpaced_rather_than_not_at_all(rt, caplog):
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    pusher = pusher_with(rt, unreachable, [(1, 60.0)])
+
+    asked, waits = pusher._may_go({"chat-a": [(1, False), (2, False)], "chat-b": [(3, True)]})
+
+    assert asked == {"chat-a": [1, 2], "chat-b": []} and waits == []
+    assert "sending unpaced" in caplog.text
