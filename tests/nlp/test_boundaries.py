@@ -140,6 +140,11 @@ RULES: list[tuple[str, str, str]] = [
         board("消防通道被占", "小区消防通道上天天停满了私家车，物业也不管，真着火了消防车根本进不来。"),
         "safety",
     ),
+    (
+        "a parked car in the fire lane, said as a parking complaint",
+        "幸福小区5栋门口天天有人乱停车 消防通道都堵死了",
+        "safety",
+    ),
     # Facades coming off are safety; an unmaintained facility in the compound is property.
     (
         "a facade coming off",
