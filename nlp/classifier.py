@@ -314,7 +314,8 @@ class Classifier:
                 named = _near(text, start, end, near)
                 if named is None:
                     continue
-                said = f"{named}+{said}"  # shown as 燃气+闻到味, as a together rule shows 物业+押金
+                if named not in said:  # 一股煤气味 says it already
+                    said = f"{named}+{said}"  # shown as 燃气+闻到味, as a together rule shows 物业+押金
             if (unless := self._urgent_unless.get(word)) and _near(text, start, end, unless) is not None:
                 continue
             clause_start, clause_end = _clause_around(text, start, end)

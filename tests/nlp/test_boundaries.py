@@ -223,6 +223,8 @@ def test_an_urgent_keyword_may_need_a_word_near_it_or_its_absence() -> None:
     gas = classifier.classify("燃气灶用了十年了。今天一进厨房就闻到一股味")
     # shown as a together rule is (物业+押金): the centre reads a gas smell, not "a smell"
     assert gas.urgent and gas.urgent_keywords == ("燃气+闻到一股味",), gas
+    said = classifier.classify("厨房里闻到一股煤气味")
+    assert said.urgent_keywords == ("闻到一股煤气味",), "the gas is named once when the words found name it"
     assert not classifier.classify("燃气费又涨了。下楼倒垃圾。垃圾站闻到一股味").urgent
     assert not classifier.classify("楼下垃圾站走过都能闻到味儿").urgent
     assert classifier.classify("三楼窗口冒出烟雾").urgent
