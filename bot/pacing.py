@@ -14,57 +14,34 @@ from collections.abc import Sequence
 
 from redis import Redis
 
-# Returns 0 when a slot was taken, else the milliseconds until the fullest window frees one. ARGV: force (1: take it
-# even when full, for a reply that cannot wait), then (window_us, limit) pairs, one per key in KEYS.
+# Several keys (chats) in one call, each wanting up to n slots. KEYS: each key's window keys, in window order. ARGV: a
+# slot id prefix, force (1: take them even when full, for a reply that cannot wait), the number of windows, their
+# (window_us, limit) pairs, then one wanted count per key. Returns, per key, the slots taken and, when fewer than
+# wanted, the milliseconds until the fullest window frees one (else 0).
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local force = ARGV[1] == '1'
-local slot = ARGV[2]
-local wait = 0
-for i, key in ipairs(KEYS) do
-  local window = tonumber(ARGV[1 + 2 * i])
-  local limit = tonumber(ARGV[2 + 2 * i])
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  if redis.call('ZCARD', key) >= limit then
-    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-    wait = math.max(wait, math.ceil((tonumber(oldest[2]) + window - now) / 1000), 1)
-  end
-end
-if wait > 0 and not force then return wait end
-for i, key in ipairs(KEYS) do
-  local window = tonumber(ARGV[1 + 2 * i])
-  redis.call('ZADD', key, now, slot)
-  redis.call('PEXPIRE', key, math.ceil(window / 1000))
-end
-return 0
-"""
-
-# take_many(): several keys (chats) in one call, each wanting up to n slots. KEYS: each chat's keys, one per window
-# in window order; ARGV: a slot id prefix, the number of windows, their (window_us, limit) pairs, then one wanted count
-# per chat. Returns, per chat, the slots taken and, when fewer than wanted, the milliseconds until the next one frees.
-_TAKE_MANY = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local w = tonumber(ARGV[2])
+local force = ARGV[2] == '1'
+local w = tonumber(ARGV[3])
 local out = {}
 for c = 1, #KEYS / w do
-  local want = tonumber(ARGV[2 + 2 * w + c])
+  local want = tonumber(ARGV[3 + 2 * w + c])
   local free = want
   for i = 1, w do
     local key = KEYS[(c - 1) * w + i]
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - tonumber(ARGV[1 + 2 * i]))
-    free = math.max(0, math.min(free, tonumber(ARGV[2 + 2 * i]) - redis.call('ZCARD', key)))
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - tonumber(ARGV[2 + 2 * i]))
+    free = math.max(0, math.min(free, tonumber(ARGV[3 + 2 * i]) - redis.call('ZCARD', key)))
   end
+  if force then free = want end
   local wait = 0
   for i = 1, w do
     local key = KEYS[(c - 1) * w + i]
-    local window = tonumber(ARGV[1 + 2 * i])
+    local window = tonumber(ARGV[2 + 2 * i])
     for n = 1, free do
       redis.call('ZADD', key, now, ARGV[1] .. ':' .. c .. ':' .. n)
     end
     if free > 0 then redis.call('PEXPIRE', key, math.ceil(window / 1000)) end
-    if free < want and redis.call('ZCARD', key) >= tonumber(ARGV[2 + 2 * i]) then
+    if free < want and redis.call('ZCARD', key) >= tonumber(ARGV[3 + 2 * i]) then
       local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
       wait = math.max(wait, math.ceil((tonumber(oldest[2]) + window - now) / 1000), 1)
     end
@@ -83,27 +60,24 @@ class Pace:
         self.redis, self.prefix = redis, prefix
         self.windows = [(limit, int(seconds * 1_000_000)) for limit, seconds in windows]
         self.script = redis.register_script(_TAKE)
-        self.many_script = redis.register_script(_TAKE_MANY)
 
     def take(self, key: str, force: bool = False) -> int:
         """0 if a slot was taken; otherwise how many milliseconds until one frees up (nothing taken). force takes
         the slot whatever the count (a reply the user is waiting for), so what waits is the pushes behind it."""
-        args: list[int | str] = ["1" if force else "0", uuid.uuid4().hex]
-        for limit, window_us in self.windows:
-            args += [window_us, limit]
-        return int(self.script(keys=self._keys(key), args=args))
+        taken, wait_ms = self.take_many({key: 1}, force)[key]
+        return 0 if taken else wait_ms
 
-    def take_many(self, wants: dict[str, int]) -> dict[str, tuple[int, int]]:
+    def take_many(self, wants: dict[str, int], force: bool = False) -> dict[str, tuple[int, int]]:
         """Up to `wants[key]` slots for each key, in one call (a gateway's pass, every chat it has rows for): per
         key, how many were taken and, when fewer than wanted, the milliseconds until the next one frees (else 0)."""
         if not wants:
             return {}
         keys = [window_key for key in wants for window_key in self._keys(key)]
-        args: list[int | str] = [uuid.uuid4().hex, len(self.windows)]
+        args: list[int | str] = [uuid.uuid4().hex, "1" if force else "0", len(self.windows)]
         for limit, window_us in self.windows:
             args += [window_us, limit]
         args += list(wants.values())
-        found = self.many_script(keys=keys, args=args)
+        found = self.script(keys=keys, args=args)
         return {key: (int(found[2 * n]), int(found[2 * n + 1])) for n, key in enumerate(wants)}
 
     def _keys(self, key: str) -> list[str]:

@@ -104,11 +104,8 @@ class Pusher:
 
     def take_slot(self, chat: str, force: bool = False) -> int:
         """A slot in the chat's window (0), or the milliseconds until one frees; a reply forces its slot."""
-        try:
-            return self.pace.take(chat, force=force)
-        except Exception as error:  # Redis away: send unpaced rather than not at all; Tencent's 45009 still guards
-            log.warning("pacing unavailable (%s); sending unpaced", error)
-            return 0
+        taken, wait_ms = self.take_slots({chat: 1}, force)[chat]
+        return 0 if taken else wait_ms
 
     async def push_once(self) -> int:
         """One pass: lease what may go now (one transaction), send each chat's rows in order, chats side by side,
@@ -174,10 +171,11 @@ class Pusher:
                 waits.append(wait_ms / 1000)
         return asked, waits
 
-    def take_slots(self, wants: dict[str, int]) -> dict[str, tuple[int, int]]:
-        """take_slot() for several chats at once, several slots each (Pace.take_many)."""
+    def take_slots(self, wants: dict[str, int], force: bool = False) -> dict[str, tuple[int, int]]:
+        """Slots for several chats at once, several each (Pace.take_many): per chat, how many were taken and the
+        milliseconds until the next one frees."""
         try:
-            return self.pace.take_many(wants)
+            return self.pace.take_many(wants, force)
         except Exception as error:  # Redis away: send unpaced rather than not at all; Tencent's 45009 still guards
             log.warning("pacing unavailable (%s); sending unpaced", error)
             return {chat: (n, 0) for chat, n in wants.items()}

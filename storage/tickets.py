@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 import policy
 from storage import journal, photos
-from storage.db import in_list, per_transaction
+from storage.db import in_list, is_postgres, per_transaction
 from storage.models import (
     OPEN_STATUSES,
     Grid,
@@ -175,10 +175,10 @@ _CARD_KEYS = (
 
 
 @lru_cache(maxsize=8)
-def _card_view_query(actions: tuple[str, ...], many: str = "") -> Executable:
+def _card_view_query(actions: tuple[str, ...], many: bool = False, postgres: bool = False) -> Executable:
     """The card's statement for these actions, built once: the actions are written into it (IN with one parameter
     each), so it is the same statement every time, with no list to expand at each run and prepared by psycopg.
-    One ticket's ("ticket_id"), or with `many` ("postgresql" or another backend's name) those in "ticket_ids"."""
+    One ticket's ("ticket_id"), or with `many` those in "ticket_ids" (storage/db.in_list)."""
     newest_act = (
         sa_select(func.max(col(_ACT.id)))
         .where(col(_ACT.ticket_id) == col(Ticket.id), col(_ACT.action).in_([literal(a) for a in actions]))
@@ -199,9 +199,7 @@ def _card_view_query(actions: tuple[str, ...], many: str = "") -> Executable:
         .outerjoin(Grid, col(Grid.id) == col(Ticket.grid_id))
         .outerjoin(TicketEvent, col(TicketEvent.id) == newest_act)
         .outerjoin(_ACTOR, col(_ACTOR.id) == col(TicketEvent.actor_id))
-        .where(
-            in_list(Ticket.id, "ticket_ids", many == "postgresql") if many else col(Ticket.id) == bindparam("ticket_id")
-        )
+        .where(in_list(Ticket.id, "ticket_ids", postgres) if many else col(Ticket.id) == bindparam("ticket_id"))
     )
 
 
@@ -222,9 +220,8 @@ def card_views(session: Session, ticket_ids: Sequence[int], actions: Sequence[st
         return {}
     session.flush()
     journal.write(session)
-    connection = session.connection()
-    query = _card_view_query(tuple(actions), connection.dialect.name)
-    rows = connection.execute(query, {"ticket_ids": sorted(set(ticket_ids))})
+    query = _card_view_query(tuple(actions), many=True, postgres=is_postgres(session))
+    rows = session.connection().execute(query, {"ticket_ids": sorted(set(ticket_ids))})
     views = (_card_view_of(row) for row in rows)
     return {view.ticket.id: view for view in views if view.ticket.id is not None}
 
