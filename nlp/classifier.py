@@ -35,9 +35,14 @@ _TOKEN_WINDOW = 2
 # Single-character negations that also count at the end of a word (还没, 并未, 毫无, 并不); any other single
 # character (别, 会, 怕) must be a word of its own, or 居委会 would defer a fire and 特别 deny one.
 _SUFFIX_NEGATIONS = frozenset("没未无不")
+# An over marker does not count with one of these up to this many characters before it (还没放出来了吗, 没能救出来,
+# 正在救出来), nor with 快 or 要 right before it (快扑灭了: nearly; 很快就扑灭了 is over).
+_OVER_NEGATION_REACH = 3
+_NOT_OVER = frozenset("没未不还正")
+_NEARLY = frozenset("快要")
 # Grammar rather than vocabulary: between a past or hypothetical marker and the danger word, these bring it back to
 # the present ("去年电梯困过人，现在又困人了").
-_NOW = ("现在", "正在", "还在", "又在", "刚才", "刚刚", "今天", "此刻", "突然", "一直")
+_NOW = ("现在", "正在", "还在", "又在", "刚才", "刚刚", "今天", "此刻", "一直")
 _GapPatterns = tuple[tuple[str, re.Pattern[str]], ...]
 # Scores are squashed so one weak keyword does not look certain: conf = share * (1 - exp(-top / _SCALE)).
 _SCALE = 1.5
@@ -127,6 +132,7 @@ class Classifier:
         self._single_past = frozenset(m for m in rules.past_markers if len(m) == 1)
         self._multi_past = tuple(m for m in rules.past_markers if len(m) > 1)
         self._trailing = rules.trailing
+        self._over_markers = rules.over_markers
         self._category_position = {code: i for i, code in enumerate(self._codes)}
 
     @classmethod
@@ -322,7 +328,7 @@ class Classifier:
             # "会不会倒塌" is a worry about a collapse (the message is about one), not a denial of it
             displaced = self._displaced(text, tokens, start, end, clause_end, past_here)
             denied = not displaced and self._denied(text, tokens, clause_start, start, word, match.group())
-            now = not displaced and not denied
+            now = not displaced and not denied and not self._over(text, end)
             if word not in found or now:
                 found[word] = _Danger(word, said, start, end, now, denied)
         for word, danger in found.items():
@@ -364,6 +370,26 @@ class Classifier:
             piece in singles or (piece[-1:] in singles and piece[-1:] in _SUFFIX_NEGATIONS)
             for piece in preceding[-_TOKEN_WINDOW:]
         )
+
+    def _over(self, text: str, end: int) -> bool:
+        """The danger is told as over: after it, in its sentence or the next, a marker such as 放出来 or 扑灭 that
+        nothing right before it turns round ("后来物业来了才放出来", not "还没放出来" or "快扑灭了"). In the next
+        sentence a past marker before it makes it another, earlier event ("着火了。上次的火是保安扑灭了的")."""
+        if not self._over_markers:
+            return False
+        first = _SENTENCE_END.search(text, end)
+        first_end = first.end() if first else len(text)
+        second = _SENTENCE_END.search(text, first_end)
+        stop = second.start() if second else len(text)
+        for marker in self._over_markers:
+            at = text.find(marker, end, stop)
+            while at >= 0:
+                before = text[max(end, at - _OVER_NEGATION_REACH) : at]
+                earlier = at >= first_end and any(past in text[first_end:at] for past in self._multi_past)
+                if not earlier and before[-1:] not in _NEARLY and not any(c in _NOT_OVER for c in before):
+                    return True
+                at = text.find(marker, at + 1, stop)
+        return False
 
     def _displaced(
         self, text: str, tokens: list[_Token], start: int, end: int, clause_end: int, past_here: tuple[str, ...]

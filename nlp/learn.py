@@ -140,6 +140,7 @@ class Learned:
                 "negations": list(rules.negations),
                 "past_markers": list(rules.past_markers),
                 "trailing": list(rules.trailing),
+                "over_markers": list(rules.over_markers),
             },
         }
 
@@ -352,6 +353,7 @@ def _assemble(
         negations=rules.negations,
         past_markers=rules.past_markers,
         trailing=rules.trailing,
+        over_markers=rules.over_markers,
         context=rules.context,
         unless=rules.unless,
     )

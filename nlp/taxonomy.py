@@ -55,6 +55,8 @@ class UrgencyRules:
     negations: tuple[str, ...] = ()
     past_markers: tuple[str, ...] = ()
     trailing: tuple[str, ...] = ()
+    # After the danger, in its sentence or the next, these say it is over ("后来物业来了才放出来", "火已经扑灭了")
+    over_markers: tuple[str, ...] = ()
     # keyword -> words of which one must stand in its sentence or the one before: a smell is a gas smell when gas
     # is named near it (written `闻到*味+燃气|煤气` in the file)
     context: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -211,6 +213,7 @@ def _urgency(raw: dict[str, Any], codes: set[str], source: str) -> UrgencyRules:
         negations=tuple(normalize(str(w)) for w in raw.get("negations") or ()),
         past_markers=tuple(normalize(str(w)) for w in raw.get("past_markers") or ()),
         trailing=tuple(normalize(str(w)) for w in raw.get("trailing") or ()),
+        over_markers=tuple(normalize(str(w)) for w in raw.get("over_markers") or ()),
         context=context,
         unless=unless,
     )

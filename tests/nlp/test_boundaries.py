@@ -236,6 +236,27 @@ def test_an_urgent_keyword_may_need_a_word_near_it_or_its_absence() -> None:
             nlp.Taxonomy.from_dict(data)
 
 
+def test_a_danger_told_as_over_is_not_urgent_and_one_not_yet_over_is() -> None:
+    data = {
+        "categories": [{"code": "other", "name": "其他", "sla_hours": 24}],
+        "urgent": {
+            "keywords": {"被关在里面": None, "着火": None, "起火": None},
+            "past_markers": ["当时", "上次"],
+            "over_markers": ["才放出来", "扑灭了"],
+        },
+    }
+    classifier = nlp.Classifier(nlp.Taxonomy.from_dict(data))
+    # no time word: the ending says it is over, in the danger's sentence or the next
+    assert not classifier.classify("电梯停了我被关在里面二十分钟，后来物业来了才放出来").urgent
+    assert not classifier.classify("楼下垃圾房着火了。保安很快就扑灭了。门烧坏了没人修").urgent
+    assert not classifier.classify("油锅起火了，当时吓坏了，赶紧盖上锅盖扑灭了").urgent  # the same fire
+    # not over: negated, nearly, or only in a later sentence about something else
+    assert classifier.classify("我爸被关在里面半小时了，物业还没才放出来").urgent
+    assert classifier.classify("电动车着火了！！快扑灭了但是烟还很大").urgent
+    assert classifier.classify("楼道着火了。上次的火是保安扑灭了的。这次更大。快来人").urgent
+    assert nlp.Taxonomy.from_dict(data).urgency.over_markers == ("才放出来", "扑灭了")
+
+
 def test_the_subject_line_outweighs_the_background() -> None:
     # The complaint is the stalls; the 物业 is background (whom they asked). Without the subject line the 物业's
     # words win; with it, the main complaint does.

@@ -98,6 +98,8 @@ def test_labels_become_categories_with_codes_and_the_urgent_rules_are_kept(base:
     assert classifier.classify("燃气灶旁边 厨房里能闻到味儿").urgent
     assert not classifier.classify("垃圾站旁边走过都能闻到味儿").urgent
     assert not classifier.classify("烧烤摊的炭火烟雾飘进家里").urgent
+    # and a danger told as over
+    assert not classifier.classify("垃圾房着火了 保安很快就扑灭了 门烧坏了").urgent
 
 
 def test_ascii_labels_keep_their_names_as_codes(base: Taxonomy) -> None:
