@@ -40,10 +40,21 @@ _SUFFIX_NEGATIONS = frozenset("没未无不")
 _OVER_NEGATION_REACH = 3
 _NOT_OVER = frozenset("没未不还正")
 _NEARLY = frozenset("快要")
+# Within a few characters after an over marker, these say the danger goes on after all: "说修好了 又漏了",
+# "扑灭了但还在冒烟".
+_GOES_ON = ("又", "还在", "还是", "没修好", "没好", "没用")
+_GOES_ON_REACH = 10
+# Words that hold a past or worry marker without meaning it: 好不容易 (with difficulty) is not 容易 (prone to).
+# Each is masked where markers are looked for, keeping the text's length.
+_NOT_MARKERS = (("不容易", "不__易"),)
+# Likewise for the exceptions of an urgent keyword: a range hood (油烟机), where a kitchen fire climbs, is not the
+# cooking fumes (油烟) that make smoke no fire.
+_NOT_EXCEPTIONS = (("油烟机", "__机"),)
 # Grammar rather than vocabulary: between a past or hypothetical marker and the danger word, these bring it back to
 # the present ("去年电梯困过人，现在又困人了").
 _NOW = ("现在", "正在", "还在", "又在", "刚才", "刚刚", "今天", "此刻", "一直")
-_GapPatterns = tuple[tuple[str, re.Pattern[str]], ...]
+# A gap keyword's own regex, by the keyword's first character: which keyword a match of the one big regex is.
+_GapPatterns = dict[str, tuple[tuple[str, re.Pattern[str]], ...]]
 # Scores are squashed so one weak keyword does not look certain: conf = share * (1 - exp(-top / _SCALE)).
 _SCALE = 1.5
 # "楼道里的灯", "公园里面的健身器材": the place and the thing are one keyword (楼道灯, 健身器材) once the
@@ -131,8 +142,14 @@ class Classifier:
         self._multi_negations = tuple(m for m in rules.negations if len(m) > 1)
         self._single_past = frozenset(m for m in rules.past_markers if len(m) == 1)
         self._multi_past = tuple(m for m in rules.past_markers if len(m) > 1)
-        self._trailing = rules.trailing
-        self._over_markers = rules.over_markers
+        # each trailing marker with how far after the danger it may start: a lone 过 only right after it
+        self._trailing = tuple((m, 0 if len(m) == 1 else _TRAILING_REACH) for m in rules.trailing)
+        self._drills = rules.drills
+        # 扑灭了+火|烟: the marker ends only a danger whose words hold one of these (浇灭了 ends no gas smell)
+        self._over_markers = tuple(
+            (marker, tuple(w for w in needs.split("|") if w))
+            for marker, _, needs in (written.partition("+") for written in rules.over_markers)
+        )
         self._category_position = {code: i for i, code in enumerate(self._codes)}
 
     @classmethod
@@ -307,10 +324,14 @@ class Classifier:
             return []
         found: dict[str, _Danger] = {}
         past_here: tuple[str, ...] | None = None
-        for match in self._urgent_pattern.finditer(text):
+        over_here: tuple[tuple[str, tuple[str, ...]], ...] = ()
+        marked = excepted = text  # the text without words that only hold a marker (好不容易) or an exception (油烟机)
+        for match in self._urgent_matches(text):
             if past_here is None:
-                # the multi-character markers this text holds at all: looked for once, not once per danger word
-                past_here = tuple(marker for marker in self._multi_past if marker in text)
+                marked, excepted = _masked(text, _NOT_MARKERS), _masked(text, _NOT_EXCEPTIONS)
+                # the markers this text holds at all: looked for once, not once per danger word
+                past_here = tuple(marker for marker in self._multi_past if marker in marked)
+                over_here = tuple(over for over in self._over_markers if over[0] in text)
             word = self._urgent_word(match.group())
             if word in found and found[word].now:
                 continue
@@ -319,16 +340,20 @@ class Classifier:
             if near := self._urgent_context.get(word):
                 named = _near(text, start, end, near)
                 if named is None:
+                    match.refuse()
                     continue
                 if named not in said:  # 一股煤气味 says it already
                     said = f"{named}+{said}"  # shown as 燃气+闻到味, as a together rule shows 物业+押金
-            if (unless := self._urgent_unless.get(word)) and _near(text, start, end, unless) is not None:
+            if (unless := self._urgent_unless.get(word)) and _near(excepted, start, end, unless):
+                match.refuse()
                 continue
             clause_start, clause_end = _clause_around(text, start, end)
             # "会不会倒塌" is a worry about a collapse (the message is about one), not a denial of it
-            displaced = self._displaced(text, tokens, start, end, clause_end, past_here)
+            displaced = self._displaced(marked, tokens, start, end, clause_end, past_here) or bool(
+                self._drills and _in_sentence(text, start, end, self._drills)
+            )
             denied = not displaced and self._denied(text, tokens, clause_start, start, word, match.group())
-            now = not displaced and not denied and not self._over(text, end)
+            now = not displaced and not denied and not (over_here and self._over(text, end, said, over_here))
             if word not in found or now:
                 found[word] = _Danger(word, said, start, end, now, denied)
         for word, danger in found.items():
@@ -336,10 +361,21 @@ class Classifier:
                 found[word] = dataclasses.replace(danger, now=True)
         return sorted(found.values(), key=lambda d: d.start)
 
+    def _urgent_matches(self, text: str) -> Iterator[_Match]:
+        """The urgent keywords in the text, longest first where they overlap. A match refused (its context word
+        missing, an exception present) gives its characters back: "往外冒烟" is 冒烟 when 往外冒 wants water near it."""
+        assert self._urgent_pattern is not None
+        position = 0
+        while (found := self._urgent_pattern.search(text, position)) is not None:
+            match = _Match(found)
+            yield match
+            position = found.start() + 1 if match.refused else found.end()
+
     def _urgent_word(self, matched: str) -> str:
         if matched in self._urgent:
             return matched
-        return next(word for word, pattern in self._urgent_gaps if pattern.fullmatch(matched))
+        # a gap keyword: its first character narrows the candidates to a few
+        return next(word for word, pattern in self._urgent_gaps.get(matched[0], ()) if pattern.fullmatch(matched))
 
     def _denied(self, text: str, tokens: list[_Token], clause_start: int, start: int, word: str, said: str) -> bool:
         """A negation stands just before the danger word in its clause ("没有着火", "差点砸到人"), or inside the
@@ -371,22 +407,25 @@ class Classifier:
             for piece in preceding[-_TOKEN_WINDOW:]
         )
 
-    def _over(self, text: str, end: int) -> bool:
+    def _over(self, text: str, end: int, said: str, markers: tuple[tuple[str, tuple[str, ...]], ...]) -> bool:
         """The danger is told as over: after it, in its sentence or the next, a marker such as 放出来 or 扑灭 that
-        nothing right before it turns round ("后来物业来了才放出来", not "还没放出来" or "快扑灭了"). In the next
-        sentence a past marker before it makes it another, earlier event ("着火了。上次的火是保安扑灭了的")."""
-        if not self._over_markers:
-            return False
+        ends this kind of danger, with nothing right before it that turns it round ("后来物业来了才放出来", not
+        "还没放出来" or "快扑灭了") and nothing after it that says it goes on ("说修好了 又漏了"). In the next sentence
+        a past marker before it makes it another, earlier event ("着火了。上次的火是保安扑灭了的")."""
         first = _SENTENCE_END.search(text, end)
         first_end = first.end() if first else len(text)
         second = _SENTENCE_END.search(text, first_end)
         stop = second.start() if second else len(text)
-        for marker in self._over_markers:
+        for marker, needs in markers:
+            if needs and not any(word in said for word in needs):
+                continue
             at = text.find(marker, end, stop)
             while at >= 0:
                 before = text[max(end, at - _OVER_NEGATION_REACH) : at]
                 earlier = at >= first_end and any(past in text[first_end:at] for past in self._multi_past)
-                if not earlier and before[-1:] not in _NEARLY and not any(c in _NOT_OVER for c in before):
+                after = text[at + len(marker) : min(stop, at + len(marker) + _GOES_ON_REACH)]
+                going_on = any(word in after for word in _GOES_ON)
+                if not (earlier or going_on or before[-1:] in _NEARLY or any(c in _NOT_OVER for c in before)):
                     return True
                 at = text.find(marker, at + 1, stop)
         return False
@@ -396,9 +435,9 @@ class Classifier:
     ) -> bool:
         """The danger is past, habitual, feared or hypothetical, or named as a risk or a topic, not an event."""
         after = text[end:clause_end]
-        for marker in self._trailing:
+        for marker, reach in self._trailing:
             # "着火隐患" / "起火的风险" / "着火的事" name a risk or a topic; a lone 过 ("泄漏过") only right after
-            if after.startswith(marker) if len(marker) == 1 else marker in after[: len(marker) + _TRAILING_REACH]:
+            if marker in after[: len(marker) + reach]:
                 return True
         sentence_start = _sentence_start(text, start)
         # the whole match counts as "before": a gap pattern may hold the marker (水管以前爆过 for 水管*爆)
@@ -420,17 +459,50 @@ class Classifier:
         return not any(word in between for word in _NOW)
 
 
+class _Match:
+    """One urgent keyword found in a text, which the reader may refuse."""
+
+    __slots__ = ("_found", "refused")
+
+    def __init__(self, found: re.Match[str]) -> None:
+        self._found = found
+        self.refused = False
+
+    def group(self) -> str:
+        return self._found.group()
+
+    def span(self) -> tuple[int, int]:
+        return self._found.span()
+
+    def refuse(self) -> None:
+        self.refused = True
+
+
 def _urgent_pattern(keywords: dict[str, str | None]) -> tuple[re.Pattern[str] | None, _GapPatterns]:
     """One regex for every urgent keyword, longest first, plus each gap keyword's own regex to name a match.
 
     No capture groups: with them the regex engine loses its first-character prefilter and runs ~70x slower.
     """
     if not keywords:
-        return None, ()
+        return None, {}
     ordered = sorted(keywords, key=lambda w: (-len(w.replace("*", "")), w))
-    bodies = [_GAP.join(re.escape(part) for part in word.split("*")) for word in ordered]
-    gaps = tuple((word, re.compile(body)) for word, body in zip(ordered, bodies, strict=True) if "*" in word)
-    return re.compile("|".join(bodies)), gaps
+    gaps: _GapPatterns = {}
+    for word in ordered:
+        if "*" in word:
+            body = _GAP.join(re.escape(part) for part in word.split("*"))
+            gaps[word[0]] = (*gaps.get(word[0], ()), (word, re.compile(body)))
+    # Grouped by first character, each group in the same order: the engine tries only the keywords that start with
+    # the character it stands on (all of them, one after another, when they are one flat list), and the first to
+    # match is the same one. With 400 keywords this keeps urgency at a few percent of a message's time.
+    groups: dict[str, list[str]] = {}
+    for word in ordered:
+        head, *rest = word.split("*")
+        groups.setdefault(head[0], []).append(_GAP.join(re.escape(part) for part in (head[1:], *rest)))
+    alternatives = [
+        re.escape(first) + (tails[0] if len(tails) == 1 else f"(?:{'|'.join(tails)})")
+        for first, tails in groups.items()
+    ]
+    return re.compile("|".join(alternatives)), gaps
 
 
 def _recurs_now(text: str, danger: _Danger) -> bool:
@@ -442,6 +514,21 @@ def _recurs_now(text: str, danger: _Danger) -> bool:
         if any(piece in following for piece in pieces):
             return True
     return False
+
+
+def _masked(text: str, words: tuple[tuple[str, str], ...]) -> str:
+    """The text with each word replaced by its mask of the same length."""
+    for word, mask in words:
+        if word in text:
+            text = text.replace(word, mask)
+    return text
+
+
+def _in_sentence(text: str, start: int, end: int, words: tuple[str, ...]) -> bool:
+    """One of the words stands in the sentence of text[start:end]."""
+    stop = _SENTENCE_END.search(text, end)
+    sentence = text[_sentence_start(text, start) : stop.start() if stop else len(text)]
+    return any(word in sentence for word in words)
 
 
 def _near(text: str, start: int, end: int, words: tuple[str, ...]) -> str | None:

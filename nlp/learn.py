@@ -141,6 +141,7 @@ class Learned:
                 "past_markers": list(rules.past_markers),
                 "trailing": list(rules.trailing),
                 "over_markers": list(rules.over_markers),
+                "drills": list(rules.drills),
             },
         }
 
@@ -354,6 +355,7 @@ def _assemble(
         past_markers=rules.past_markers,
         trailing=rules.trailing,
         over_markers=rules.over_markers,
+        drills=rules.drills,
         context=rules.context,
         unless=rules.unless,
     )

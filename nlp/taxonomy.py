@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ class UrgencyRules:
     trailing: tuple[str, ...] = ()
     # After the danger, in its sentence or the next, these say it is over ("后来物业来了才放出来", "火已经扑灭了")
     over_markers: tuple[str, ...] = ()
+    # A danger in the sentence of one of these is a drill, not an event (消防演练，喇叭一直喊着火了)
+    drills: tuple[str, ...] = ()
     # keyword -> words of which one must stand in its sentence or the one before: a smell is a gas smell when gas
     # is named near it (written `闻到*味+燃气|煤气` in the file)
     context: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -213,7 +216,19 @@ def _urgency(raw: dict[str, Any], codes: set[str], source: str) -> UrgencyRules:
         negations=tuple(normalize(str(w)) for w in raw.get("negations") or ()),
         past_markers=tuple(normalize(str(w)) for w in raw.get("past_markers") or ()),
         trailing=tuple(normalize(str(w)) for w in raw.get("trailing") or ()),
-        over_markers=tuple(normalize(str(w)) for w in raw.get("over_markers") or ()),
+        over_markers=_over_markers(raw.get("over_markers") or (), source),
+        drills=tuple(normalize(str(w)) for w in raw.get("drills") or ()),
         context=context,
         unless=unless,
     )
+
+
+def _over_markers(written: Iterable[object], source: str) -> tuple[str, ...]:
+    """`扑灭了` or `扑灭了+火|烟` (it ends only a danger whose words hold one of those), checked and normalised."""
+    markers = []
+    for item in written:
+        marker, plus, needs = normalize(str(item)).partition("+")
+        if not marker or (plus and not any(needs.split("|"))):
+            raise ValueError(f"{source}: bad over marker {item!r} (write 扑灭了 or 扑灭了+火|烟)")
+        markers.append(normalize(str(item)))
+    return tuple(markers)

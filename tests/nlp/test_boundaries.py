@@ -217,7 +217,7 @@ def test_an_urgent_keyword_may_need_a_word_near_it_or_its_absence() -> None:
     # A smell is a gas smell when gas is named in its sentence or the one before; smoke from a barbecue is no fire.
     data = {
         "categories": [{"code": "other", "name": "其他", "sla_hours": 24}],
-        "urgent": {"keywords": {"闻到*味+燃气|煤气": None, "烟雾-烧烤|油烟": None, "着火": None}},
+        "urgent": {"keywords": {"闻到*味+燃气|煤气": None, "烟雾-烧烤|油烟": None, "全是烟-油烟": None, "着火": None}},
     }
     classifier = nlp.Classifier(nlp.Taxonomy.from_dict(data))
     gas = classifier.classify("燃气灶用了十年了。今天一进厨房就闻到一股味")
@@ -230,6 +230,14 @@ def test_an_urgent_keyword_may_need_a_word_near_it_or_its_absence() -> None:
     assert classifier.classify("三楼窗口冒出烟雾").urgent
     assert not classifier.classify("楼下烧烤摊的烟雾飘进家里").urgent
     assert classifier.classify("楼下烧烤摊着火了").urgent
+    # a range hood (油烟机) is where a kitchen fire climbs, not the cooking fumes (油烟) of the exception
+    assert classifier.classify("厨房里全是烟 油烟机上面黑乎乎的").urgent
+    assert not classifier.classify("饭店的油烟飘过来 我家全是烟").urgent
+    # a keyword refused for want of its context gives its characters back: 往外冒烟 is 冒烟, not 往外冒 without water
+    water = {**data, "urgent": {"keywords": {"往外冒+水": None, "冒烟": None}}}
+    leaking = nlp.Classifier(nlp.Taxonomy.from_dict(water))
+    assert leaking.classify("对门家里没人 门缝里一直往外冒烟").urgent_keywords == ("冒烟",)
+    assert leaking.classify("水管崩了 水一直往外冒").urgent
     for bad in ("闻到*味+", "烟雾-", "+燃气"):
         data["urgent"] = {"keywords": {bad: None}}
         with pytest.raises(ValueError, match="urgent keyword"):
@@ -255,6 +263,35 @@ def test_a_danger_told_as_over_is_not_urgent_and_one_not_yet_over_is() -> None:
     assert classifier.classify("电动车着火了！！快扑灭了但是烟还很大").urgent
     assert classifier.classify("楼道着火了。上次的火是保安扑灭了的。这次更大。快来人").urgent
     assert nlp.Taxonomy.from_dict(data).urgency.over_markers == ("才放出来", "扑灭了")
+
+
+def test_an_over_marker_ends_only_its_kind_of_danger_and_not_one_said_to_go_on() -> None:
+    data = {
+        "categories": [{"code": "other", "name": "其他", "sla_hours": 24}],
+        "urgent": {
+            "keywords": {"燃气味": None, "着火": None, "漏水": None, "躺在地上": None},
+            "past_markers": ["容易"],
+            "over_markers": ["浇灭了+火|烟", "修好了"],
+        },
+    }
+    classifier = nlp.Classifier(nlp.Taxonomy.from_dict(data))
+    # the flame went out, the gas did not: 浇灭了 ends a fire only
+    assert classifier.classify("一进门满屋子燃气味 锅里的水扑出来把火浇灭了 气一直在跑").urgent
+    assert not classifier.classify("锅里着火了 我一盆水浇灭了 墙熏黑了").urgent
+    assert not classifier.classify("楼上漏水 物业来修好了 想问问天花板谁赔").urgent
+    assert classifier.classify("楼上漏水 物业说修好了 结果又开始滴 地上都湿了").urgent
+    # 好不容易 (with difficulty) holds 容易 (prone to) without meaning it
+    assert classifier.classify("我摔了一跤 好不容易够到手机 我躺在地上动不了").urgent
+    assert not classifier.classify("老人容易摔 摔了就躺在地上").urgent
+    # a drill named in the danger's sentence makes it no event, whatever stands between; one in another sentence not
+    data["urgent"]["drills"] = ["演练"]
+    drill = nlp.Classifier(nlp.Taxonomy.from_dict(data))
+    assert not drill.classify("社区搞消防演练，喇叭一直喊着火了快跑。烟也放得太大了").urgent
+    assert drill.classify("演练的通知早贴了。今天真的着火了！快来人").urgent
+    assert drill.classify("楼道着火了，快来人").urgent
+    data["urgent"]["over_markers"] = ["扑灭了+"]
+    with pytest.raises(ValueError, match="over marker"):
+        nlp.Taxonomy.from_dict(data)
 
 
 def test_the_subject_line_outweighs_the_background() -> None:
