@@ -230,7 +230,9 @@ def register_nlp(app: Flask) -> None:
     @nlp_group.command("eval")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--taxonomy", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="default: ours")
-    @text_options
+    @TEXT_OPTIONS[0]
+    @TEXT_OPTIONS[1]
+    @click.option("--label-column", help="column holding its category (code or name); without it, urgency only")
     @click.option("--urgent-column", help="column saying whether the message is urgent (true/1/是), to score urgency")
     @click.option("--confidence-column", help="column grouping the rows (e.g. high/low): scores per group too")
     @click.option("--id-column", help="column with a stable row id; needed by --part")
@@ -258,7 +260,7 @@ def register_nlp(app: Flask) -> None:
         taxonomy: Path | None,
         text_column: str,
         title_column: str | None,
-        label_column: str,
+        label_column: str | None,
         urgent_column: str | None,
         confidence_column: str | None,
         id_column: str | None,
@@ -273,6 +275,11 @@ def register_nlp(app: Flask) -> None:
         """
         if part != "all" and not id_column:
             raise click.UsageError("--part 需要 --id-column / --part needs --id-column")
+        if not label_column:
+            if not urgent_column:
+                raise click.UsageError("请给 --label-column 或 --urgent-column / give one of them")
+            if folds or tune_extra or predictions or confidence_column:
+                raise click.UsageError("只评紧急时不能用 --folds、--tune-extra、--predictions、--confidence-column")
         wanted = {
             "--text-column": text_column,
             "--title-column": title_column,
@@ -284,6 +291,14 @@ def register_nlp(app: Flask) -> None:
         rows = read_columns(file, wanted)
         if part != "all":
             rows = [(n, v) for n, v in rows if held_out(v["--id-column"]) == (part == "holdout")]
+        if not label_column:  # urgency only: a set of urgent and tricky normal messages, no categories
+            assert urgent_column is not None
+            urgency_only = Classifier(Taxonomy.from_file(taxonomy or DEFAULT_TAXONOMY_PATH))
+            gold = [truthy(v["--urgent-column"]) for _, v in rows]
+            said = [urgency_only.classify(message(v)).urgent for _, v in rows]
+            output = {"rows": len(rows), "urgency": urgency_scores([n for n, _ in rows], gold, said)}
+            click.echo(json.dumps(output, ensure_ascii=False, indent=2))
+            return
         labelled = [(n, v) for n, v in rows if v["--label-column"]]
         if len(labelled) < len(rows):
             click.echo(f"跳过 {len(rows) - len(labelled)} 行：类别为空", err=True)

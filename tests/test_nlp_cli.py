@@ -92,6 +92,22 @@ def test_a_missing_column_is_named_with_the_columns_there_are(app, tmp_path: Pat
     assert result.exit_code == 2 and "label" in result.output
 
 
+def test_eval_scores_a_set_of_urgent_and_tricky_messages_without_categories(app, tmp_path: Path) -> None:
+    # what a city writes to check urgency in its residents' words: no category column
+    check = tmp_path / "urgent.csv"
+    check.write_text(
+        "text,urgent\n楼道里全是烟 呛得喘不上气,true\n上回楼道着火那事 保安很快就扑灭了 想问问谁赔,false\n"
+        "楼下垃圾桶满了,false\n",
+        encoding="utf-8",
+    )
+    result = cli(app, "nlp", "eval", str(check), "--text-column", "text", "--urgent-column", "urgent")
+    assert result.exit_code == 0, result.output
+    urgency = json.loads(result.stdout)["urgency"]
+    assert (urgency["found"], urgency["urgent_rows"], urgency["false_alarms"]) == (1, 1, 0)
+    neither = cli(app, "nlp", "eval", str(check), "--text-column", "text")
+    assert neither.exit_code == 2 and "--urgent-column" in neither.output
+
+
 def test_eval_without_a_taxonomy_uses_ours_and_reads_category_names(app, tmp_path: Path) -> None:
     check = tmp_path / "check.csv"
     check.write_text("text,label\n楼下广场舞太吵了,噪音扰民\n小区门口垃圾桶满了没人清运,环境卫生\n", encoding="utf-8")
