@@ -19,7 +19,7 @@ import api
 from bot import jobs
 from bot.runtime import Runtime
 from handlers import admin, centre, moves
-from nlp import Classifier, tune
+from nlp import Classifier, danger, tune
 from nlp.evaluate import Labelled, evaluate, held_out, subset, truthy, urgency_scores
 from nlp.learn import STATISTICS, Options, learn
 from nlp.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy
@@ -226,6 +226,51 @@ def register_nlp(app: Flask) -> None:
                 top = " ".join(list(category.learned)[:8])
                 click.echo(f"  {category.name}（{len(category.learned)} 个）：{top}")
         click.echo(f"检查效果（交叉验证）：flask --app app nlp eval 数据.csv --taxonomy {target} --folds 5 ...")
+
+    @nlp_group.command("danger")
+    @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @TEXT_OPTIONS[0]
+    @TEXT_OPTIONS[1]
+    @click.option("--urgent-column", required=True, help="column saying whether the message is urgent (true/1/是)")
+    @click.option("--taxonomy", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="default: ours")
+    @click.option(
+        "--out", type=click.Path(dir_okay=False, path_type=Path), help="file to write (default: --taxonomy's own)"
+    )
+    @click.option("--keep", default=6000, show_default=True, help="weights kept (the strongest)")
+    def danger_command(
+        files: tuple[Path, ...],
+        text_column: str,
+        title_column: str | None,
+        urgent_column: str,
+        taxonomy: Path | None,
+        out: Path | None,
+        keep: int,
+    ) -> None:
+        """Train the learned second reader of danger on CSVs of urgent and normal messages (the taxonomy file's
+        `danger:` section); docs/learning.md."""
+        if taxonomy is None and out is None:
+            raise click.UsageError("请用 --out 指定写到哪个文件（或用 --taxonomy 指定要改的文件）")
+        source = taxonomy or DEFAULT_TAXONOMY_PATH
+        reader = Classifier(Taxonomy.from_file(source))
+        wanted = {"--text-column": text_column, "--title-column": title_column, "--urgent-column": urgent_column}
+        rows = [
+            (reader.prepare(message(values)), truthy(values["--urgent-column"]))
+            for file in files
+            for _, values in read_columns(file, wanted)
+        ]
+        try:
+            model = danger.keep_strongest(danger.train(rows), keep)
+        except ValueError as problem:
+            raise click.ClickException(f"无法训练（{problem}）") from problem
+        urgent = sum(u for _, u in rows)
+        names = ", ".join(f.name for f in files)
+        section = danger.section(model, names, len(rows), urgent, datetime.now(UTC))
+        target = out or source
+        target.write_text(danger.replace_section(source.read_text(encoding="utf-8"), section), encoding="utf-8")
+        Taxonomy.from_file(target)  # what was written must load
+        click.echo(f"已用 {len(rows)} 行（紧急 {urgent} 行）训练，留下 {len(model.weights)} 个字对，写入 {target}")
+        check = f"flask --app app nlp eval 紧急.csv --taxonomy {target} --text-column 内容 --urgent-column 紧急"
+        click.echo(f"检查效果：{check}")
 
     @nlp_group.command("eval")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))

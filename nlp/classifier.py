@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from nlp.convert import to_simplified
 from nlp.taxonomy import FALLBACK_CODE, Taxonomy, normalize
@@ -35,6 +35,8 @@ _TOKEN_WINDOW = 2
 # Single-character negations that also count at the end of a word (还没, 并未, 毫无, 并不); any other single
 # character (别, 会, 怕) must be a word of its own, or 居委会 would defer a fire and 特别 deny one.
 _SUFFIX_NEGATIONS = frozenset("没未无不")
+# How an urgency the learned reader saw is shown among the urgent keywords (查, the card): 读出:打上+锄头.
+LEARNED_PREFIX = "读出:"
 # An over marker does not count with one of these up to this many characters before it (还没放出来了吗, 没能救出来,
 # 正在救出来), nor with 快 or 要 right before it (快扑灭了: nearly; 很快就扑灭了 is over).
 _OVER_NEGATION_REACH = 3
@@ -82,11 +84,9 @@ class Intent:
     urgent_keywords: tuple[str, ...] = ()
 
 
-class _Token(NamedTuple):
-    # a NamedTuple, not a frozen dataclass: built for every word of every message, and ~4x cheaper to make
-    word: str
-    start: int
-    end: int
+# A word of the message as jieba cuts it: (word, start, end), the plain tuple jieba yields (making a named tuple of
+# each cost a tenth of a 300-character message's classification).
+_Token = tuple[str, int, int]
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,7 @@ class Classifier:
         # each trailing marker with how far after the danger it may start: a lone 过 only right after it
         self._trailing = tuple((m, 0 if len(m) == 1 else _TRAILING_REACH) for m in rules.trailing)
         self._drills = rules.drills
+        self._danger = taxonomy.danger
         # 扑灭了+火|烟: the marker ends only a danger whose words hold one of these (浇灭了 ends no gas smell)
         self._over_markers = tuple(
             (marker, tuple(w for w in needs.split("|") if w))
@@ -168,7 +169,7 @@ class Classifier:
 
     def tokenize(self, text: str) -> list[str]:
         """Words of the normalised, simplified text as this classifier sees them."""
-        return [t.word for t in self._tokens(self.prepare(text))]
+        return [word for word, _, _ in self._tokens(self.prepare(text))]
 
     def prepare(self, text: str) -> str:
         """The text as it is matched: NFKC, lower case, traditional characters made simplified."""
@@ -205,6 +206,9 @@ class Classifier:
 
         # Danger happening now pulls the message towards the category it belongs to, once per category.
         urgent_hits = [d for d in dangers if d.now]
+        # No danger word at all: the learned reader may still see one ("拿锄头打上了"); a danger word the grammar
+        # judged past, over, denied or hypothetical stays its judgement.
+        learned = self._learned_danger(text) if not dangers else ()
         boost = self.taxonomy.urgency.boost
         boosted: set[int] = set()
         for danger in urgent_hits:
@@ -222,13 +226,13 @@ class Classifier:
             (i for i, s in enumerate(scores) if s > 0),
             key=lambda i: (-scores[i], i),
         )
-        urgent_words = tuple(dict.fromkeys(d.said for d in urgent_hits))
+        urgent_words = tuple(dict.fromkeys(d.said for d in urgent_hits)) + learned
         if not ranked:
             return Intent(
                 category=FALLBACK_CODE,
                 confidence=0.0,
                 keywords=(),
-                urgent=bool(urgent_hits),
+                urgent=bool(urgent_words),
                 urgent_keywords=urgent_words,
             )
         best = ranked[0]
@@ -240,10 +244,18 @@ class Classifier:
             category=self._codes[best],
             confidence=round(confidence, 3),
             keywords=keywords,
-            urgent=bool(urgent_hits),
+            urgent=bool(urgent_words),
             runner_up=self._codes[ranked[1]] if len(ranked) > 1 else None,
             urgent_keywords=urgent_words,
         )
+
+    def _learned_danger(self, text: str) -> tuple[str, ...]:
+        """The character pairs that made the learned reader call the text urgent, shown as 读出:打上+锄头; none when
+        there is no learned reader or it does not."""
+        model = self._danger
+        if model is None or model.probability(text) < model.threshold:
+            return ()
+        return (LEARNED_PREFIX + "+".join(model.evidence(text)),)
 
     def evidence(self, text: str) -> dict[str, float]:
         """Each keyword the text holds, with how many times it counts (the lead's weight, or 1): what the category
@@ -276,15 +288,15 @@ class Classifier:
         # included) does not know; the substring scan in _keyword_hits finds multi-character keywords however jieba
         # cuts, so the guesses mostly cost time. Measured on the dev set (bench quality): accuracy 0.965 with HMM
         # off against 0.964 on, urgency unchanged; and about a quarter less time (bench speed).
-        return list(map(_Token._make, self.tokenizer.tokenize(text, HMM=False)))
+        return list(self.tokenizer.tokenize(text, HMM=False))
 
     def _keyword_hits(self, text: str, tokens: list[_Token]) -> list[tuple[str, int, int]]:
         """Distinct keywords in the text with their first span; each stretch of text counts once."""
         index = self._index
         spans: dict[str, tuple[int, int]] = {}
-        for token in tokens:
-            if token.word in index and token.word not in spans:
-                spans[token.word] = (token.start, token.end)
+        for word, start, end in tokens:
+            if word in index and word not in spans:
+                spans[word] = (start, end)
         # Multi-character keywords jieba did not cut out as one token ("楼道|灯不亮" for 楼道灯). A longer keyword
         # replaces the token keywords it contains; one that only straddles a token keyword loses to it, so 停电 is
         # not found in "停|电动车" while 电动车 is a keyword.
@@ -393,14 +405,14 @@ class Classifier:
         if any(marker in before for marker in self._multi_negations):
             return True
         preceding: list[str] = []
-        for token in tokens:
-            if token.start >= start:
+        for word, token_start, token_end in tokens:
+            if token_start >= start:
                 break
-            if token.end > start:
+            if token_end > start:
                 # the keyword starts inside this token (没|有人受伤 cut as 没有|人|受伤): look at the part before it
-                preceding.append(text[token.start : start])
-            elif token.start >= clause_start:
-                preceding.append(token.word)
+                preceding.append(text[token_start:start])
+            elif token_start >= clause_start:
+                preceding.append(word)
         singles = self._single_negations
         return any(
             piece in singles or (piece[-1:] in singles and piece[-1:] in _SUFFIX_NEGATIONS)
@@ -448,11 +460,11 @@ class Classifier:
             if at >= 0:
                 last = max(last, sentence_start + at + len(marker))
         if self._single_past:
-            for token in tokens:
-                if token.start >= end:
+            for word, token_start, token_end in tokens:
+                if token_start >= end:
                     break
-                if token.start >= sentence_start and token.word in self._single_past:
-                    last = max(last, token.end)
+                if token_start >= sentence_start and word in self._single_past:
+                    last = max(last, token_end)
         if last < 0:
             return False
         between = text[last:start]

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from nlp.classifier import Classifier
+from nlp.danger import DangerModel
 from nlp.taxonomy import FALLBACK_CODE, Category, Taxonomy, UrgencyRules, normalize
 from nlp.tokenizer import shared_tokenizer
 
@@ -111,6 +112,7 @@ class Learned:
     options: Options
     urgency: UrgencyRules
     accept_minutes: int
+    danger: DangerModel | None = None
 
     def code_to_label(self) -> dict[str, str]:
         """Category code -> the label text it was learned from (the fallback included)."""
@@ -143,6 +145,7 @@ class Learned:
                 "over_markers": list(rules.over_markers),
                 "drills": list(rules.drills),
             },
+            **({"danger": self.danger.as_dict()} if self.danger else {}),
         }
 
     def taxonomy(self) -> Taxonomy:
@@ -360,7 +363,12 @@ def _assemble(
         unless=rules.unless,
     )
     return Learned(
-        labels=tuple(labels), rows=rows, options=options, urgency=urgency, accept_minutes=base.accept_minutes
+        labels=tuple(labels),
+        rows=rows,
+        options=options,
+        urgency=urgency,
+        accept_minutes=base.accept_minutes,
+        danger=base.danger,
     )
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from nlp.danger import DangerModel
+
 DEFAULT_TAXONOMY_PATH = Path(__file__).with_name("taxonomy.yaml")
 DEFAULT_URGENT_HOURS = 2
 FALLBACK_CODE = "other"
@@ -89,6 +91,8 @@ class Taxonomy:
     # before the first full stop count lead_weight times, when that stop comes within lead_chars characters.
     lead_weight: float = 2.0
     lead_chars: int = 40
+    # A learned second reader of danger for messages the urgent keywords do not cover (nlp/danger.py), if trained.
+    danger: DangerModel | None = None
 
     @classmethod
     def from_file(cls, path: str | Path) -> Taxonomy:
@@ -146,6 +150,7 @@ class Taxonomy:
             min_confidence=min_confidence,
             lead_weight=lead_weight,
             lead_chars=lead_chars,
+            danger=DangerModel.from_dict(data["danger"], source) if data.get("danger") else None,
         )
 
     def get(self, code: str) -> Category:

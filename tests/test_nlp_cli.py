@@ -108,6 +108,25 @@ def test_eval_scores_a_set_of_urgent_and_tricky_messages_without_categories(app,
     assert neither.exit_code == 2 and "--urgent-column" in neither.output
 
 
+def test_danger_trains_the_learned_reader_into_a_copy_of_the_taxonomy(app, tmp_path: Path) -> None:
+    examples = tmp_path / "紧急.csv"
+    lines = ["内容,紧急"]
+    lines += [f"{place}有人拿棍子打上了 满脸是血,是" for place in ("楼下", "门口", "车库", "楼道")]
+    lines += [f"{place}垃圾桶满了没人清,否" for place in ("楼下", "门口", "车库", "楼道")]
+    examples.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "taxonomy.yaml"
+    result = cli(
+        app, "nlp", "danger", str(examples), "--text-column", "内容", "--urgent-column", "紧急", "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert "8 行（紧急 4 行）" in result.stdout
+    trained = Classifier.from_file(out)
+    assert trained.taxonomy.danger is not None and trained.taxonomy.danger.weights
+    assert trained.taxonomy.urgency.keywords == Classifier.from_file(DEFAULT_TAXONOMY_PATH).taxonomy.urgency.keywords
+    refused = cli(app, "nlp", "danger", str(examples), "--text-column", "内容", "--urgent-column", "紧急")
+    assert refused.exit_code == 2 and "--out" in refused.output  # never the bundled file by default
+
+
 def test_eval_without_a_taxonomy_uses_ours_and_reads_category_names(app, tmp_path: Path) -> None:
     check = tmp_path / "check.csv"
     check.write_text("text,label\n楼下广场舞太吵了,噪音扰民\n小区门口垃圾桶满了没人清运,环境卫生\n", encoding="utf-8")
