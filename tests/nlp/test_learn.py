@@ -100,6 +100,8 @@ def test_labels_become_categories_with_codes_and_the_urgent_rules_are_kept(base:
     assert not classifier.classify("烧烤摊的炭火烟雾飘进家里").urgent
     # and a danger told as over
     assert not classifier.classify("垃圾房着火了 保安很快就扑灭了 门烧坏了").urgent
+    # and the learned reader of danger
+    assert learned.taxonomy().danger == base.danger and base.danger is not None
 
 
 def test_ascii_labels_keep_their_names_as_codes(base: Taxonomy) -> None:
