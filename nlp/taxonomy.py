@@ -98,7 +98,8 @@ class Taxonomy:
     def from_file(cls, path: str | Path) -> Taxonomy:
         """Load and validate a taxonomy YAML file."""
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+            # libyaml's safe loader where PyYAML has it: the file's learned weights parse in a tenth of the time
+            data = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         return cls.from_dict(data, source=str(path))
 
     @classmethod
