@@ -2,8 +2,8 @@
 
 The urgent keywords and their grammar (nlp/classifier.py) know a danger by its words and judge its tense; every
 fresh set of messages written by someone who never saw them still holds dangers said in words nobody wrote down
-("拿锄头打上了", "嘶嘶往外喷气", "叫伊伊不响": docs/learning.md, "Five more chat sets"). Single characters and pairs
-of characters carry both the danger and its tense ("冒烟", "修好", "以为", "谁赔") and generalise across wordings. So:
+("拿锄头打上了", "嘶嘶往外喷气", "叫伊伊不响": docs/learning.md, "Six more chat sets"). Pairs of characters carry
+both the danger and its tense ("冒烟", "修好", "以为", "谁赔") and generalise across wordings. So:
 
 - Features: every pair of neighbouring characters of the message as the classifier reads it (`Classifier.prepare`),
   counted once each, the sum scaled by 1/sqrt(how many there are) (a long message is not more urgent for being
@@ -11,7 +11,8 @@ of characters carry both the danger and its tense ("冒烟", "修好", "以为",
 - Model: logistic regression (bias + weights), trained here in pure Python (Adagrad, L2, both classes weighted
   alike), the weights below SMALLEST in size dropped, written into the taxonomy file (`danger:`) as pair -> weight.
 - Use: only where the keywords found no danger word at all. A danger word they judged past, over, denied or
-  hypothetical stays their judgement. The pairs that weighed most are the explanation shown (查, the card).
+  hypothetical stays their judgement. The pairs that weighed most are the explanation, among the message's urgent
+  keywords as 读出:打上+锄头.
 """
 
 from __future__ import annotations
