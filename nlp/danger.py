@@ -2,7 +2,7 @@
 
 The urgent keywords and their grammar (nlp/classifier.py) know a danger by its words and judge its tense; every
 fresh set of messages written by someone who never saw them still holds dangers said in words nobody wrote down
-("拿锄头打上了", "嘶嘶往外喷气", "叫伊伊不响": docs/learning.md, "Six more chat sets"). Pairs of characters carry
+("拿锄头打上了", "嘶嘶往外喷气", "叫伊伊不响": docs/learning.md, "Seven more chat sets"). Pairs of characters carry
 both the danger and its tense ("冒烟", "修好", "以为", "谁赔") and generalise across wordings. So:
 
 - Features: every pair of neighbouring characters of the message as the classifier reads it (`Classifier.prepare`),
