@@ -62,6 +62,9 @@ _SCALE = 1.5
 # "楼道里的灯", "公园里面的健身器材": the place and the thing are one keyword (楼道灯, 健身器材) once the
 # "里(面)的" between them goes; residents write it that way far more often than the keyword's own form.
 _INSIDE = re.compile(r"(?<=[\u4e00-\u9fff])里面?的(?=[\u4e00-\u9fff])")
+# Hearsay before a danger, and the denials that put it right later in the same message (_hearsay_corrected).
+_HEARSAY = ("群里说", "有人说", "听说", "说是", "都在传", "有人传")
+_CORRECTIONS = ("没有", "没", "不是", "并没有", "根本没有", "根本没", "根本不是", "其实没有", "其实不是", "压根没有")
 # "又" after a time that is now: a danger told as past ("发生过两次") that is happening again.
 _RECURRENCE = re.compile(
     "(?:今天|今早|今晚|今日|刚才|刚刚|现在|此刻)(?:又|再次|再一次)|又(?:一次)?(?:发生|出现|产生|出事)"
@@ -371,6 +374,8 @@ class Classifier:
         for word, danger in found.items():
             if not danger.now and not danger.denied and _recurs_now(text, danger):
                 found[word] = dataclasses.replace(danger, now=True)
+            elif danger.now and _hearsay_corrected(text, danger):
+                found[word] = dataclasses.replace(danger, now=False)
         return sorted(found.values(), key=lambda d: d.start)
 
     def _urgent_matches(self, text: str) -> Iterator[_Match]:
@@ -515,6 +520,23 @@ def _urgent_pattern(keywords: dict[str, str | None]) -> tuple[re.Pattern[str] | 
         for first, tails in groups.items()
     ]
     return re.compile("|".join(alternatives)), gaps
+
+
+def _hearsay_corrected(text: str, danger: _Danger) -> bool:
+    """Hearsay the message itself puts right: "群里说3栋着火了，我下楼看了……没有着火". The danger follows a hearsay
+    marker in its clause, and the same words come again later in a clause that opens with a denial of them."""
+    clause_start, _ = _clause_around(text, danger.start, danger.end)
+    if not any(marker in text[clause_start : danger.start] for marker in _HEARSAY):
+        return False
+    said = text[danger.start : danger.end]
+    at = text.find(said, danger.end)
+    while at >= 0:
+        # the denial opens its clause ("，没有着火，"): "我家这边没有着火" says where it is not, and corrects nothing
+        begins, _ = _clause_around(text, at, at + len(said))
+        if text[begins:at].strip() in _CORRECTIONS:
+            return True
+        at = text.find(said, at + 1)
+    return False
 
 
 def _recurs_now(text: str, danger: _Danger) -> bool:

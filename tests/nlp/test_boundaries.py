@@ -294,6 +294,15 @@ def test_an_over_marker_ends_only_its_kind_of_danger_and_not_one_said_to_go_on()
         nlp.Taxonomy.from_dict(data)
 
 
+def test_hearsay_the_message_puts_right_is_not_urgent() -> None:
+    data = {"categories": [{"code": "other", "name": "其他", "sla_hours": 24}], "urgent": {"keywords": {"着火": None}}}
+    classifier = nlp.Classifier(nlp.Taxonomy.from_dict(data))
+    assert not classifier.classify("群里说3栋着火了，我下楼看了，是有人烧纸钱，没有着火，大家别慌").urgent
+    # hearsay not put right is a report; "not at my place" corrects nothing
+    assert classifier.classify("群里说3栋着火了 快去看看").urgent
+    assert classifier.classify("听说楼下着火了，我家没有着火").urgent
+
+
 def test_the_subject_line_outweighs_the_background() -> None:
     # The complaint is the stalls; the 物业 is background (whom they asked). Without the subject line the 物业's
     # words win; with it, the main complaint does.
