@@ -336,11 +336,11 @@ def register_nlp(app: Flask) -> None:
         rows = read_columns(file, wanted)
         if part != "all":
             rows = [(n, v) for n, v in rows if held_out(v["--id-column"]) == (part == "holdout")]
+        written = Taxonomy.from_file(taxonomy or DEFAULT_TAXONOMY_PATH)
+        classifier = Classifier(written)
         if not label_column:  # urgency only: a set of urgent and tricky normal messages, no categories
-            assert urgent_column is not None
-            urgency_only = Classifier(Taxonomy.from_file(taxonomy or DEFAULT_TAXONOMY_PATH))
             gold = [truthy(v["--urgent-column"]) for _, v in rows]
-            said = [urgency_only.classify(message(v)).urgent for _, v in rows]
+            said = [classifier.classify(message(v)).urgent for _, v in rows]
             output = {"rows": len(rows), "urgency": urgency_scores([n for n, _ in rows], gold, said)}
             click.echo(json.dumps(output, ensure_ascii=False, indent=2))
             return
@@ -349,8 +349,6 @@ def register_nlp(app: Flask) -> None:
             click.echo(f"跳过 {len(rows) - len(labelled)} 行：类别为空", err=True)
         if not labelled:
             raise click.ClickException(f"{file.name}：没有带类别的行")
-        written = Taxonomy.from_file(taxonomy or DEFAULT_TAXONOMY_PATH)
-        classifier = Classifier(written)
         examples = [(n, message(v), v["--label-column"]) for n, v in labelled]
         if folds == 1 or folds < 0:
             raise click.UsageError("--folds 至少为 2（0 表示不做交叉验证）")

@@ -35,7 +35,7 @@ _TOKEN_WINDOW = 2
 # Single-character negations that also count at the end of a word (还没, 并未, 毫无, 并不); any other single
 # character (别, 会, 怕) must be a word of its own, or 居委会 would defer a fire and 特别 deny one.
 _SUFFIX_NEGATIONS = frozenset("没未无不")
-# How an urgency the learned reader saw is shown among the urgent keywords (查, the card): 读出:打上+锄头.
+# How an urgency the learned reader saw is named among the message's urgent keywords: 读出:打上+锄头.
 LEARNED_PREFIX = "读出:"
 # An over marker does not count with one of these up to this many characters before it (还没放出来了吗, 没能救出来,
 # 正在救出来), nor with 快 or 要 right before it (快扑灭了: nearly; 很快就扑灭了 is over).
@@ -341,7 +341,12 @@ class Classifier:
         past_here: tuple[str, ...] | None = None
         over_here: tuple[tuple[str, tuple[str, ...]], ...] = ()
         marked = excepted = text  # the text without words that only hold a marker (好不容易) or an exception (油烟机)
-        for match in self._urgent_matches(text):
+        pattern = self._urgent_pattern
+        position = 0
+        # Longest keyword first where they overlap. A match refused (its word nearby missing, an exception present)
+        # gives its characters back from the next one: "往外冒烟" is 冒烟 when 往外冒 wants water near it.
+        while (match := pattern.search(text, position)) is not None:
+            position = match.end()
             if past_here is None:
                 marked, excepted = _masked(text, _NOT_MARKERS), _masked(text, _NOT_EXCEPTIONS)
                 # the markers this text holds at all: looked for once, not once per danger word
@@ -355,12 +360,12 @@ class Classifier:
             if near := self._urgent_context.get(word):
                 named = _near(text, start, end, near)
                 if named is None:
-                    match.refuse()
+                    position = start + 1
                     continue
                 if named not in said:  # 一股煤气味 says it already
                     said = f"{named}+{said}"  # shown as 燃气+闻到味, as a together rule shows 物业+押金
             if (unless := self._urgent_unless.get(word)) and _near(excepted, start, end, unless):
-                match.refuse()
+                position = start + 1
                 continue
             clause_start, clause_end = _clause_around(text, start, end)
             # "会不会倒塌" is a worry about a collapse (the message is about one), not a denial of it
@@ -377,16 +382,6 @@ class Classifier:
             elif danger.now and _hearsay_corrected(text, danger):
                 found[word] = dataclasses.replace(danger, now=False)
         return sorted(found.values(), key=lambda d: d.start)
-
-    def _urgent_matches(self, text: str) -> Iterator[_Match]:
-        """The urgent keywords in the text, longest first where they overlap. A match refused (its context word
-        missing, an exception present) gives its characters back: "往外冒烟" is 冒烟 when 往外冒 wants water near it."""
-        assert self._urgent_pattern is not None
-        position = 0
-        while (found := self._urgent_pattern.search(text, position)) is not None:
-            match = _Match(found)
-            yield match
-            position = found.start() + 1 if match.refused else found.end()
 
     def _urgent_word(self, matched: str) -> str:
         if matched in self._urgent:
@@ -474,25 +469,6 @@ class Classifier:
             return False
         between = text[last:start]
         return not any(word in between for word in _NOW)
-
-
-class _Match:
-    """One urgent keyword found in a text, which the reader may refuse."""
-
-    __slots__ = ("_found", "refused")
-
-    def __init__(self, found: re.Match[str]) -> None:
-        self._found = found
-        self.refused = False
-
-    def group(self) -> str:
-        return self._found.group()
-
-    def span(self) -> tuple[int, int]:
-        return self._found.span()
-
-    def refuse(self) -> None:
-        self.refused = True
 
 
 def _urgent_pattern(keywords: dict[str, str | None]) -> tuple[re.Pattern[str] | None, _GapPatterns]:
