@@ -145,6 +145,12 @@ def register_nlp(app: Flask) -> None:
     )
     @click.option("--statistic", type=click.Choice(STATISTICS), default="logodds", show_default=True)
     @click.option("--keywords", default=300, show_default=True, help="keywords kept per label")
+    @click.option(
+        "--reader/--no-reader",
+        default=True,
+        show_default=True,
+        help="also learn the reader of characters and words that picks the category (docs/learning.md)",
+    )
     def train(
         file: Path,
         text_column: str,
@@ -153,6 +159,7 @@ def register_nlp(app: Flask) -> None:
         out: Path,
         statistic: str,
         keywords: int,
+        reader: bool,
     ) -> None:
         """Build a taxonomy (weighted keywords per label) from a labelled CSV; see docs/learning.md."""
         examples = read_labelled(file, text_column, label_column, title_column)
@@ -161,7 +168,9 @@ def register_nlp(app: Flask) -> None:
             click.echo(f"跳过 {len(examples) - len(usable)} 行：内容或类别为空", err=True)
         try:
             learned = learn(
-                usable, Taxonomy.from_file(DEFAULT_TAXONOMY_PATH), Options(statistic=statistic, keywords=keywords)
+                usable,
+                Taxonomy.from_file(DEFAULT_TAXONOMY_PATH),
+                Options(statistic=statistic, keywords=keywords, reader=reader),
             )
         except ValueError as problem:
             raise click.ClickException(f"{file.name}：无法训练（{problem}）") from problem

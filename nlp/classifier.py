@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nlp import reader as category_reader
 from nlp.convert import to_simplified
 from nlp.taxonomy import FALLBACK_CODE, Taxonomy, normalize
 from nlp.tokenizer import shared_tokenizer
@@ -149,6 +150,7 @@ class Classifier:
         self._trailing = tuple((m, 0 if len(m) == 1 else _TRAILING_REACH) for m in rules.trailing)
         self._drills = rules.drills
         self._danger = taxonomy.danger
+        self._reader = taxonomy.reader
         # 扑灭了+火|烟: the marker ends only a danger whose words hold one of these (浇灭了 ends no gas smell)
         self._over_markers = tuple(
             (marker, tuple(w for w in needs.split("|") if w))
@@ -225,11 +227,16 @@ class Classifier:
             matched[position].setdefault(danger.said, boost)
             first_seen.setdefault(danger.said, danger.start)
 
+        urgent_words = tuple(dict.fromkeys(d.said for d in urgent_hits)) + learned
         ranked = sorted(
             (i for i, s in enumerate(scores) if s > 0),
             key=lambda i: (-scores[i], i),
         )
-        urgent_words = tuple(dict.fromkeys(d.said for d in urgent_hits)) + learned
+        # A message with no keyword at all stays 其他 ("今天天气不错"); one with any is the reader's to place.
+        if ranked and self._reader is not None:
+            read = self._read(text, tokens, boosted, matched, first_seen, urgent_words)
+            if read is not None:
+                return read
         if not ranked:
             return Intent(
                 category=FALLBACK_CODE,
@@ -249,6 +256,42 @@ class Classifier:
             keywords=keywords,
             urgent=bool(urgent_words),
             runner_up=self._codes[ranked[1]] if len(ranked) > 1 else None,
+            urgent_keywords=urgent_words,
+        )
+
+    def _read(
+        self,
+        text: str,
+        tokens: list[_Token],
+        boosted: set[int],
+        matched: list[dict[str, float]],
+        first_seen: dict[str, int],
+        urgent_words: tuple[str, ...],
+    ) -> Intent | None:
+        """The category as the learned reader of categories picks it (a file `nlp train` wrote): the highest score,
+        unless a danger happening now points to a category of its own. The explanation is the winner's keywords,
+        then the features that weighed most as 读出:[物业]+小区. None when the reader knows none of the text."""
+        reader = self._reader
+        assert reader is not None
+        vector = reader.vector(category_reader.features(text, [word for word, _, _ in tokens]))
+        if not vector:
+            return None
+        scores = reader.scores(vector)
+        codes = reader.codes
+        ranked = sorted(range(len(codes)), key=lambda i: (-scores[i], i))
+        danger_codes = [self._codes[position] for position in sorted(boosted)]
+        best = next((codes.index(code) for code in danger_codes if code in codes), ranked[0])
+        runner_up = next(i for i in ranked if i != best) if len(ranked) > 1 else None
+        code = codes[best]
+        words = matched[self._category_position[code]]
+        keywords = tuple(sorted(words, key=lambda w: (-words[w], first_seen.get(w, 0))))
+        evidence = reader.evidence(vector, code)
+        return Intent(
+            category=code,
+            confidence=round(category_reader.shares(scores)[best], 3),
+            keywords=keywords + ((LEARNED_PREFIX + "+".join(evidence),) if evidence else ()),
+            urgent=bool(urgent_words),
+            runner_up=codes[runner_up] if runner_up is not None else None,
             urgent_keywords=urgent_words,
         )
 

@@ -29,6 +29,7 @@ file lacks keep their urgency without a category preference.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import re
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from nlp import reader as category_reader
 from nlp.classifier import Classifier
 from nlp.danger import DangerModel
 from nlp.taxonomy import FALLBACK_CODE, Category, Taxonomy, UrgencyRules, normalize
@@ -70,12 +72,17 @@ class Options:
     step: float = 0.3
     margin: float = 6.0
     seed: int = 0
+    # the learned reader of categories (nlp/reader.py) beside the keywords, and its SVM's C
+    reader: bool = True
+    reader_c: float = 1.0
 
     def __post_init__(self) -> None:
         if self.statistic not in STATISTICS:
             raise ValueError(f"statistic must be one of {', '.join(STATISTICS)}, not {self.statistic!r}")
         if self.keywords < 1 or self.min_count < 1 or self.smoothing <= 0 or self.passes < 0 or self.step <= 0:
             raise ValueError("keywords and min_count must be >= 1, smoothing and step > 0, passes >= 0")
+        if self.reader_c <= 0:
+            raise ValueError("reader_c must be > 0")
 
     def describe(self) -> list[str]:
         """Lines for the trained file's header."""
@@ -85,6 +92,14 @@ class Options:
             f"least {self.min_count} messages",
             f"weights: smoothed log-odds (pseudo-count {self.smoothing:g}), then {self.passes} averaged-perceptron "
             f"passes (step {self.step:g}, margin {self.margin:g}, seed {self.seed})",
+            *(
+                [
+                    f"reader: a linear SVM per label (C={self.reader_c:g}) over TF-IDF of characters, character pairs "
+                    "and [words]; it picks the category (nlp/reader.py)"
+                ]
+                if self.reader
+                else []
+            ),
         ]
 
 
@@ -113,6 +128,7 @@ class Learned:
     urgency: UrgencyRules
     accept_minutes: int
     danger: DangerModel | None = None
+    reader: category_reader.CategoryReader | None = None
 
     def code_to_label(self) -> dict[str, str]:
         """Category code -> the label text it was learned from (the fallback included)."""
@@ -146,6 +162,7 @@ class Learned:
                 "drills": list(rules.drills),
             },
             **({"danger": self.danger.as_dict()} if self.danger else {}),
+            **({"reader": self.reader.as_dict()} if self.reader else {}),
         }
 
     def taxonomy(self) -> Taxonomy:
@@ -163,6 +180,16 @@ class Learned:
             "as the word's log-odds for the category and is then corrected on the training rows. sla_hours come from",
             "the default taxonomy where a label is one of its categories, else from its 'other': set your own.",
             "The urgent section is a copy of the default taxonomy's.",
+            *(
+                [
+                    "reader: where it knows any of a message, it picks the category: each category's bias plus its",
+                    "weights of the message's characters, pairs and [words] (TF-IDF, idf below), the highest wins;",
+                    "the keywords above and the features that weighed most (读出:…) explain it. Delete the section",
+                    "to go by the keywords alone.",
+                ]
+                if self.reader
+                else []
+            ),
         ]
         body = yaml.safe_dump(self.as_dict(), allow_unicode=True, sort_keys=False, default_flow_style=False, width=120)
         return "".join(f"# {line}\n" for line in header) + body
@@ -204,7 +231,15 @@ def learn(
     docs = read_messages(texts, set().union(*chosen.values()), tokenizer)
     chosen = choose_keywords(docs, gold, order, options)
     weights = correct_weights(docs, gold, chosen, options)
-    return _assemble(order, counts, weights, base, options, len(rows))
+    learned = _assemble(order, counts, weights, base, options, len(rows))
+    if not options.reader:
+        return learned
+    codes = {label.text: label.code for label in learned.labels}
+    read = [
+        (category_reader.features(cutter.prepare(text), cutter.tokenize(text)), codes[label]) for text, label in rows
+    ]
+    model = category_reader.train(read, [label.code for label in learned.labels], c=options.reader_c)
+    return dataclasses.replace(learned, reader=model)
 
 
 def reader(vocabulary: Iterable[str], tokenizer: jieba.Tokenizer | None = None) -> Classifier:

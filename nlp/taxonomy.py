@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from nlp.danger import DangerModel
+from nlp.reader import CategoryReader
 
 DEFAULT_TAXONOMY_PATH = Path(__file__).with_name("taxonomy.yaml")
 DEFAULT_URGENT_HOURS = 2
@@ -93,6 +94,8 @@ class Taxonomy:
     lead_chars: int = 40
     # A learned second reader of danger for messages the urgent keywords do not cover (nlp/danger.py), if trained.
     danger: DangerModel | None = None
+    # A learned reader of categories (nlp/reader.py), written by `nlp train`: where present it picks the category.
+    reader: CategoryReader | None = None
 
     @classmethod
     def from_file(cls, path: str | Path) -> Taxonomy:
@@ -152,6 +155,9 @@ class Taxonomy:
             lead_weight=lead_weight,
             lead_chars=lead_chars,
             danger=DangerModel.from_dict(data["danger"], source) if data.get("danger") else None,
+            reader=CategoryReader.from_dict(data["reader"], [c.code for c in categories], source)
+            if data.get("reader")
+            else None,
         )
 
     def get(self, code: str) -> Category:

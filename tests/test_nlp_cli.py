@@ -72,6 +72,21 @@ def test_train_then_eval_prints_scores_and_writes_predictions(app, tmp_path: Pat
     assert scores["accuracy"] == round(2 / 3, 4)
 
 
+def test_train_writes_the_reader_unless_told_not_to(app, tmp_path: Path) -> None:
+    source = history(tmp_path / "history.csv")
+    with_reader, without = tmp_path / "with.yaml", tmp_path / "without.yaml"
+    assert train(app, source, with_reader).exit_code == 0
+    result = cli(
+        app,
+        *("nlp", "train", str(source), "--text-column", "留言内容", "--label-column", "类别"),
+        *("--out", str(without), "--no-reader"),
+    )
+    assert result.exit_code == 0, result.output
+    assert Classifier.from_file(with_reader).taxonomy.reader is not None
+    assert "reader:" not in without.read_text(encoding="utf-8")
+    assert Classifier.from_file(without).taxonomy.reader is None
+
+
 def test_an_excel_gbk_export_trains(app, tmp_path: Path) -> None:
     out = tmp_path / "trained.yaml"
     result = train(app, history(tmp_path / "history.csv", encoding="gbk"), out)
