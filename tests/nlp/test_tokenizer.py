@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import nlp
-from nlp import Classifier
+from nlp import Classifier, tokenizer
+from nlp.thirdparty import jieba
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,3 +113,14 @@ def test_first_use_from_many_threads_builds_one_tokenizer_and_agrees() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["8", "1", "parking"]
+
+
+def test_our_lookup_table_is_jiebas_own_with_equal_counts_shared() -> None:
+    """The table `new_tokenizer` builds is exactly what jieba's gen_pfdict builds from the same words (so every
+    cut is jieba's), only with one int object per distinct count."""
+    with tokenizer._JIEBA_DICT_PATH.open("rb") as f:
+        theirs = jieba.Tokenizer.gen_pfdict(io.BytesIO(b"".join(line for line in f if int(line.split()[1]) >= 6)))
+    ours = tokenizer._prefix_dict(tokenizer._JIEBA_DICT_PATH, 6)
+    assert ours == theirs
+    table = ours[0]
+    assert len({id(count) for count in table.values()}) == len(set(table.values()))
