@@ -18,7 +18,8 @@ _JIEBA_DICT_PATH = Path(jieba.__file__).with_name("dict.txt")
 # real messages (bench/RESULTS.md, "Classification speed and memory" and "Real messages"). Why 6 and not 4: the words
 # kept and their prefixes are jieba's lookup table, one Python dict. At 4 it held 197,000 keys, past the 174,762
 # (two thirds of 2**18) at which a dict doubles its hash table; at 6 it holds 167,000 and the classifier's share of a
-# worker falls from 36 to 28 MB (issue 15 allows 30). The governance user dictionary is loaded whole on top.
+# worker falls from 36 to 30 MiB, 28 MiB (29 MB) with its counts shared (_prefix_dict; issue 15 allows 30 MB). The
+# governance user dictionary is loaded whole on top.
 MIN_COUNT = 6
 
 _lock = threading.Lock()
