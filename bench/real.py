@@ -31,6 +31,13 @@ DATA = Path(os.environ.get("WGT_REAL_DATA", ROOT.parent / "shared" / "data" / "c
 BASELINE = ROOT / "bench" / "baseline_taxonomy.yaml"
 OWN_EXAMPLES = ROOT / "tests" / "data" / "complaints_dev.csv"
 BLIND_BOARD = ROOT / "bench" / "data" / "blind_board.csv"
+# A second board set, written on 2026-12-05 by a helper who read only ../shared's TAXONOMY.md, DOMAIN.md and
+# community_dev.csv (not this repository); its first scoring is kept here.
+BLIND_BOARD2 = ROOT / "bench" / "data" / "blind_board2.csv"
+BLIND_BOARD2_FIRST = (
+    "first scored 2026-12-05 at ab09070, before anyone read it: bundled 0.750 all, 0.858 clear, macro-F1 0.749, "
+    "urgent 14/14, false alarms 6/166 (baseline 0.639, 0.736, 0.615, 12/14, 1/166)"
+)
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"
 URGENT_LONG = ROOT / "tests" / "data" / "urgent_long.csv"
 NORMAL_EVERYDAY = ROOT / "tests" / "data" / "normal_everyday.csv"
@@ -211,6 +218,25 @@ def blind_report(options: Options) -> Report:
                 for r, u in zip(board, scored.urgent, strict=True)
                 if r.urgent and not u
             ]
+    second = []
+    if BLIND_BOARD2.exists():
+        board2 = load(BLIND_BOARD2)
+        second = [
+            f"The second board set, `{BLIND_BOARD2.relative_to(ROOT)}` ({len(board2)} messages, "
+            f"{sum(r.clear for r in board2)} clear; {BLIND_BOARD2_FIRST}):",
+            "",
+            "| classifier | accuracy, all | accuracy, clear | macro-F1 | urgent found | false alarms |",
+            "|---|--:|--:|--:|--:|--:|",
+        ]
+        for name, classifier in (("baseline (before issue 15)", baseline), ("bundled", bundled)):
+            scored = classified(name, classifier, board2)
+            every, clear = scores(board2, scored), scores(board2, scored, clear_only=True)
+            found, alarms = urgent_counts([r.urgent for r in board2], scored.urgent)
+            second.append(
+                f"| {name} | {every.accuracy:.3f} | {clear.accuracy:.3f} | {every.macro_f1:.3f} "
+                f"| {found}/{sum(r.urgent for r in board2)} | {alarms}/{sum(not r.urgent for r in board2)} |"
+            )
+        second.append("")
     later = [
         "| chat set | messages (urgent / normal) | baseline: found | baseline: false alarms | bundled: found "
         "| bundled: false alarms | history |",
@@ -250,6 +276,7 @@ def blind_report(options: Options) -> Report:
         "",
         *table,
         "",
+        *second,
         "Later chat sets of urgent and tricky normal messages (past, over, long-standing, hypothetical, denied, named "
         "as a risk, the same words used otherwise):",
         "",
