@@ -36,7 +36,10 @@ BLIND_BOARD = ROOT / "bench" / "data" / "blind_board.csv"
 BLIND_BOARD2 = ROOT / "bench" / "data" / "blind_board2.csv"
 BLIND_BOARD2_FIRST = (
     "first scored 2026-12-05 at ab09070, before anyone read it: bundled 0.750 all, 0.858 clear, macro-F1 0.749, "
-    "urgent 14/14, false alarms 6/166 (baseline 0.639, 0.736, 0.615, 12/14, 1/166)"
+    "urgent 14/14, false alarms 6/166 (baseline 0.639, 0.736, 0.615, 12/14, 1/166); its misses were then read and "
+    "what TAXONOMY.md's lists say was put right in general (traffic signals and lane design to 停车交通, small ads to "
+    "违建占道, 卫生间, telecom, tax and food safety, e-bikes in lifts, facades and leaning trees, money conflicts with "
+    "the 物业, outdoor drains and things on the ground not urgent), so it is no longer blind"
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"
 URGENT_LONG = ROOT / "tests" / "data" / "urgent_long.csv"

@@ -182,6 +182,64 @@ RULES: list[tuple[str, str, str]] = [
         ),
         "dispute",
     ),
+    # The categories' own lists (docs/taxonomy.md): each of these words belongs where the table puts it.
+    (
+        "traffic signals are 停车交通",
+        board(
+            "路口信号灯坏了", "解放路和建设路路口的红绿灯三天都是黄灯在闪，早高峰车和电动车抢着走，交警来指挥过一次。"
+        ),
+        "parking",
+    ),
+    (
+        "lane design is 停车交通",
+        board("建议增设掉头口", "新华大道中间一长段隔离带，小区出来往回走要绕到两公里外才有掉头的地方，希望开个口子。"),
+        "parking",
+    ),
+    (
+        "small ads are 违建占道",
+        board("楼道小广告清不完", "我们单元楼道墙上和电表箱上贴满了开锁办证的小广告，刚刷白没几天又贴满了。"),
+        "construction",
+    ),
+    (
+        "a bathroom is a room of a home, not 卫生",
+        board("卫生间顶上一直滴水", "我家卫生间吊顶滴水一个多月了，物业来看说是楼板防水的问题，一直没安排人修。"),
+        "property",
+    ),
+    (
+        "e-bikes taken up in the lift are 安全隐患",
+        board("电动车进电梯没人管", "我们楼有好几户天天把电瓶车推进电梯带回家充电，贴了告示也没用，担心哪天出事。"),
+        "safety",
+    ),
+    (
+        "a facade shedding tiles is 安全隐患",
+        board("沿街外墙瓷砖脱落", "新华书店那栋老楼临街的外墙瓷砖一块块往下掉，楼下就是人行道，行人每天从下面过。"),
+        "safety",
+    ),
+    (
+        "fees charged that were not owed, with the 物业, are 矛盾纠纷",
+        board("物业多收的钱不退", "一楼住户按规定不交电梯费，物业年年照样收，我们要求退还，物业说系统改不了不退。"),
+        "dispute",
+    ),
+    (
+        "an early garbage truck is 噪音扰民",
+        board("垃圾车天不亮就来", "小区门口的垃圾车每天凌晨五点来收垃圾，桶往车里倒哐哐响，还有倒车提示音，睡不着。"),
+        "noise",
+    ),
+    (
+        "telecom faults are 水电气暖",
+        board("家里手机没信号", "住进来一年了，家里手机信号一直很差，打电话要跑到楼下，问了营业厅也说不清。"),
+        "utility",
+    ),
+    (
+        "tax is 其他",
+        board("个税多扣了", "年度汇算显示我要补个税，可我去年换了工作两边都扣过，请问去哪里申请核对。"),
+        "other",
+    ),
+    (
+        "food safety is 其他",
+        board("超市卖过期食品", "街口那家超市的面包和牛奶有好几样都过期了还在架子上卖，店员说下架忘了。"),
+        "other",
+    ),
 ]
 
 
@@ -309,3 +367,30 @@ def test_the_subject_line_outweighs_the_background() -> None:
     body = "物业说这不归他们管，让我们找城管，物业费我们一分没少交，物业就是不作为。"
     assert nlp.classify(board("小区门口占道经营摆摊", body)).category == "construction"
     assert nlp.classify(body).category == "property"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "桥边的护栏被撞断了，现在护栏还倒在地上，晚上看不见",
+        "路边躺着一只猫，看样子是被车撞的，已经有味道了",
+        "路口那个雨水井一直往外冒黑水，流到人行道上，臭得很",
+        "一下大雨路上就积水，水都倒灌进旁边店里好几回了",
+    ],
+)
+def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
+    """Things lying on the ground are not a person down, an animal hit by a car is no one hurt, water out of a street
+    drain is not a flat flooding, and what happened several times before is not happening now."""
+    assert not nlp.classify(text).urgent, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "楼下有个老人倒在地上不动了，快来人",
+        "小区门口一个小孩被车撞了，腿上都是血",
+        "卫生间地漏往外冒水，已经漫到客厅了",
+    ],
+)
+def test_the_same_words_about_people_or_a_home_stay_urgent(text: str) -> None:
+    assert nlp.classify(text).urgent, text

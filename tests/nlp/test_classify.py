@@ -13,7 +13,7 @@ CASES: list[tuple[str, str]] = [
     ("建设路那段路面坑坑洼洼的下雨全是积水电动车骑过去差点摔倒", "facility"),
     ("公交站台的顶棚被风刮坏了一直没人修", "facility"),
     ("公园里的健身器材坏了好久了老人锻炼都没地方", "facility"),
-    ("十字路口的红绿灯不亮了好几天太乱了", "facility"),
+    ("十字路口的红绿灯不亮了好几天太乱了", "parking"),
     ("菜市场旁边的公厕门坏了也没人管", "facility"),
     ("河边人行道的护栏断了一截", "facility"),
     # sanitation
@@ -23,7 +23,7 @@ CASES: list[tuple[str, str]] = [
     ("河道里漂满了垃圾和浮萍夏天一股臭味", "sanitation"),
     ("有人在空地上烧垃圾烟熏得受不了", "sanitation"),
     ("路边堆了好多建筑垃圾一直没人拉走", "sanitation"),
-    ("单元门口被贴满了小广告撕了又贴", "sanitation"),
+    ("单元门口被贴满了小广告撕了又贴", "construction"),
     # property: inside the compound / property company
     ("3号楼楼道灯坏了好几天了晚上黑漆漆的老人上下楼很危险", "property"),
     ("我们单元电梯三天两头坏物业也不管", "property"),
