@@ -44,6 +44,24 @@ _OVER_NEGATION_REACH = 3
 _NOT_OVER = frozenset("没未不还正")
 _NEARLY = frozenset("快要")
 # Within a few characters after an over marker, these say the danger goes on after all: "说修好了 又漏了",
+# Between a danger and an over marker in its own sentence, a time before now makes the marker another, earlier
+# event's ("现在又困人了……上个月就坏过一回 说修好了"); 当时, 那天 and the like point back at the same one.
+_EARLIER_TIMES = (
+    "上次",
+    "以前",
+    "之前",
+    "去年",
+    "前年",
+    "上个月",
+    "上周",
+    "上星期",
+    "上个星期",
+    "上礼拜",
+    "前几天",
+    "前段时间",
+    "昨天",
+    "前阵子",
+)
 # "扑灭了但还在冒烟".
 _GOES_ON = ("又", "还在", "还是", "没修好", "没好", "没用")
 _GOES_ON_REACH = 10
@@ -472,8 +490,9 @@ class Classifier:
     def _over(self, text: str, end: int, said: str, markers: tuple[tuple[str, tuple[str, ...]], ...]) -> bool:
         """The danger is told as over: after it, in its sentence or the next, a marker such as 放出来 or 扑灭 that
         ends this kind of danger, with nothing right before it that turns it round ("后来物业来了才放出来", not
-        "还没放出来" or "快扑灭了") and nothing after it that says it goes on ("说修好了 又漏了"). In the next sentence
-        a past marker before it makes it another, earlier event ("着火了。上次的火是保安扑灭了的")."""
+        "还没放出来" or "快扑灭了") and nothing after it that says it goes on ("说修好了 又漏了"). A past marker between
+        the two makes it another, earlier event ("着火了。上次的火是保安扑灭了的", "现在又困人了……上个月就坏过一回
+        说修好了")."""
         first = _SENTENCE_END.search(text, end)
         first_end = first.end() if first else len(text)
         second = _SENTENCE_END.search(text, first_end)
@@ -484,7 +503,9 @@ class Classifier:
             at = text.find(marker, end, stop)
             while at >= 0:
                 before = text[max(end, at - _OVER_NEGATION_REACH) : at]
-                earlier = at >= first_end and any(past in text[first_end:at] for past in self._multi_past)
+                earlier = (at >= first_end and any(past in text[first_end:at] for past in self._multi_past)) or any(
+                    time in text[end:at] for time in _EARLIER_TIMES
+                )
                 after = text[at + len(marker) : min(stop, at + len(marker) + _GOES_ON_REACH)]
                 going_on = any(word in after for word in _GOES_ON)
                 if not (earlier or going_on or before[-1:] in _NEARLY or any(c in _NOT_OVER for c in before)):

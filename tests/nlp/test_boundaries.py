@@ -236,6 +236,31 @@ RULES: list[tuple[str, str, str]] = [
         "other",
     ),
     (
+        "a stall on the pavement is 违建占道 even when its noise is the complaint",
+        board("烧烤摊吵到半夜", "楼下几家烧烤店晚上把桌椅摆满人行道，喝酒划拳吵到凌晨两点，我们根本睡不着。"),
+        "construction",
+    ),
+    (
+        "a flat turned into a business is 违建占道",
+        board("住宅楼里开民宿", "我们单元有两套房被改成了日租民宿，每天都有拖着箱子的陌生人进出，半夜还敲错门。"),
+        "construction",
+    ),
+    (
+        "a dead-end road is 市政设施",
+        board("断头路多年不通", "光明路修到一家工厂的围墙就断了，离前面的大路只差一百多米，附近居民出门要绕很远。"),
+        "facility",
+    ),
+    (
+        "dogs off the lead are 治安防范",
+        board("小区里遛狗不牵绳", "有户人家的大狗每天晚上放出来不牵绳，在小区里追着小孩跑，说了好几次也不听。"),
+        "security",
+    ),
+    (
+        "things thrown from a window are 安全隐患",
+        board("楼上扔东西砸车", "昨天停在楼下的车被楼上扔下来的花盆砸了，物业查监控说看不清是哪一户。"),
+        "safety",
+    ),
+    (
         "food safety is 其他",
         board("超市卖过期食品", "街口那家超市的面包和牛奶有好几样都过期了还在架子上卖，店员说下架忘了。"),
         "other",
@@ -376,6 +401,10 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "路边躺着一只猫，看样子是被车撞的，已经有味道了",
         "路口那个雨水井一直往外冒黑水，流到人行道上，臭得很",
         "一下大雨路上就积水，水都倒灌进旁边店里好几回了",
+        "门口的早餐摊天天支着炉子炸油条，冒烟冒到二楼窗户里",
+        "楼下饭店的油烟天天往家里灌，窗户都不敢开",
+        "上个星期家里闻到燃气味，燃气公司来换了表，现在没事了，可换表的钱要我出",
+        "消防通道天天停满车，真出了火灾后果不敢想",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
@@ -390,6 +419,8 @@ def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
         "楼下有个老人倒在地上不动了，快来人",
         "小区门口一个小孩被车撞了，腿上都是血",
         "卫生间地漏往外冒水，已经漫到客厅了",
+        "楼顶水箱溢水，顺着墙往我家流，客厅地上已经积了一层水",
+        "电梯现在又困人了 我爸在里面 这电梯上个月就坏过一回 说修好了 求赶紧派人",
     ],
 )
 def test_the_same_words_about_people_or_a_home_stay_urgent(text: str) -> None:

@@ -18,7 +18,7 @@ CASES: list[tuple[str, str]] = [
     ("河边人行道的护栏断了一截", "facility"),
     # sanitation
     ("小区门口垃圾桶满了三天都没人清运臭气熏天", "sanitation"),
-    ("楼下烧烤摊油烟太大熏得窗户都不敢开", "sanitation"),
+    ("楼下烧烤摊油烟太大熏得窗户都不敢开", "construction"),
     ("绿化带里全是狗屎遛狗的人也不清理", "sanitation"),
     ("河道里漂满了垃圾和浮萍夏天一股臭味", "sanitation"),
     ("有人在空地上烧垃圾烟熏得受不了", "sanitation"),
