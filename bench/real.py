@@ -52,6 +52,13 @@ LATER_BOARDS = (
         "from windows, light pollution, food poisoning; a lift trapping people now though a fix was reported last "
         "month, water running into a flat), so it is no longer blind",
     ),
+    (
+        ROOT / "bench" / "data" / "blind_board4.csv",
+        "written 2026-12-05 after blind_board3's fixes (its writer's script added stock greetings and closings to "
+        "many rows); first scored at cde5f88, before anyone read it: bundled 0.833 all, 0.901 clear, macro-F1 "
+        "0.843, urgent 13/13, false alarms 4/137 (the tree before the day's fixes, ab09070: 0.787, 0.846, 0.782, "
+        "13/13, 4/137; baseline 0.693, 0.758, 0.675, 12/13, 3/137); not read yet",
+    ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"
 URGENT_LONG = ROOT / "tests" / "data" / "urgent_long.csv"
