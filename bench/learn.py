@@ -32,10 +32,10 @@ FOLDS = 5
 SEED = 0
 # A smoke run learns from the dev set in the repository (CI has nothing outside it), on two folds.
 SMOKE_DATA = ROOT / "tests" / "data" / "complaints_dev.csv"
-# Whole messages (title + text) labelled in our categories: the second table trains on their titles only.
-WHOLE = ROOT.parent / "shared" / "data" / "community_dev.csv"
 SMOKE_COLUMNS = ("text", "category")
 SMOKE_FOLDS = 2
+# Whole messages (title + text) labelled in our categories: the second table trains on their titles only.
+WHOLE = ROOT.parent / "shared" / "data" / "community_dev.csv"
 
 INTRO = f"""What the issue asks: `flask --app app nlp train` learns a taxonomy people can read and edit (weighted
 jieba keywords per label, and a reader of weighted characters, pairs and words that picks the category, in the same
@@ -102,8 +102,6 @@ def run(options: Options) -> list[Report]:
     texts = [text for text, _ in rows]
     labels = [label for _, label in rows]
     base = Taxonomy.from_file(DEFAULT_TAXONOMY_PATH)
-    tokenizer = shared_tokenizer()
-    learn_options = LearnOptions()
     ours = Method("ours: trained taxonomy (`nlp train` defaults)")
     chars = Method("TF-IDF char 1-2-grams + LinearSVC")
     words = Method("TF-IDF jieba tokens + LinearSVC")
@@ -115,17 +113,7 @@ def run(options: Options) -> list[Report]:
         gold = [labels[i] for i in test]
         test_texts = [texts[i] for i in test]
 
-        started = time.perf_counter()
-        learned = learn(train_rows, base, learn_options, tokenizer)
-        trained = time.perf_counter() - started
-        names = learned.code_to_label()
-        for method, taxonomy in ((ours, learned.taxonomy()), (keywords_only, replace(learned, reader=None).taxonomy())):
-            classifier = Classifier(taxonomy, tokenizer)
-            classifier.classify(test_texts[0])
-            started = time.perf_counter()
-            predicted = [names[classifier.classify(text).category] for text in test_texts]
-            method.add(gold, predicted, trained, time.perf_counter() - started)
-
+        trained_and_scored(train_rows, gold, test_texts, base, ours, keywords_only)
         for method, analyzer in ((chars, "char"), (words, "jieba")):
             predicted, fit_s, predict_s = svm_baseline(analyzer, train_rows, test_texts)
             method.add(gold, predicted, fit_s, predict_s)
@@ -134,6 +122,29 @@ def run(options: Options) -> list[Report]:
     if not options.smoke and WHOLE.exists():
         reports.append(titles_to_whole(options))
     return reports
+
+
+def trained_and_scored(
+    train_rows: Sequence[tuple[str, str]],
+    gold: Sequence[str],
+    test_texts: Sequence[str],
+    base: Taxonomy,
+    ours: Method,
+    keywords_only: Method,
+) -> None:
+    """`nlp train` with its defaults on one fold, then the fold's test messages classified by the trained file
+    (`ours`) and by the same file without its reader (`keywords_only`), one message at a time."""
+    tokenizer = shared_tokenizer()
+    started = time.perf_counter()
+    learned = learn(train_rows, base, LearnOptions(), tokenizer)
+    trained = time.perf_counter() - started
+    names = learned.code_to_label()
+    for method, taxonomy in ((ours, learned.taxonomy()), (keywords_only, replace(learned, reader=None).taxonomy())):
+        classifier = Classifier(taxonomy, tokenizer)
+        classifier.classify(test_texts[0])
+        started = time.perf_counter()
+        predicted = [names[classifier.classify(text).category] for text in test_texts]
+        method.add(gold, predicted, trained, time.perf_counter() - started)
 
 
 def titles_to_whole(options: Options) -> Report:
@@ -148,7 +159,6 @@ def titles_to_whole(options: Options) -> Report:
     whole = [f"{row['title']}。{row['text']}" for row in rows]
     labels = [row["category"] for row in rows]
     base = Taxonomy.from_file(DEFAULT_TAXONOMY_PATH)
-    tokenizer = shared_tokenizer()
     ours = Method("ours: trained taxonomy (`nlp train` defaults)")
     chars = Method("TF-IDF char 1-2-grams + LinearSVC")
     keywords_only = Method("ours, keywords alone (the `reader:` section deleted)")
@@ -157,15 +167,7 @@ def titles_to_whole(options: Options) -> Report:
         train_rows = [(titles[i], labels[i]) for i in train]
         gold = [labels[i] for i in test]
         test_texts = [whole[i] for i in test]
-        started = time.perf_counter()
-        learned = learn(train_rows, base, LearnOptions(), tokenizer)
-        trained = time.perf_counter() - started
-        names = learned.code_to_label()
-        for method, taxonomy in ((ours, learned.taxonomy()), (keywords_only, replace(learned, reader=None).taxonomy())):
-            classifier = Classifier(taxonomy, tokenizer)
-            started = time.perf_counter()
-            predicted = [names[classifier.classify(text).category] for text in test_texts]
-            method.add(gold, predicted, trained, time.perf_counter() - started)
+        trained_and_scored(train_rows, gold, test_texts, base, ours, keywords_only)
         predicted, fit_s, predict_s = svm_baseline("char", train_rows, test_texts)
         chars.add(gold, predicted, fit_s, predict_s)
     title = f"{WHOLE.name}: trained on titles, scored on title + text, {FOLDS}-fold"

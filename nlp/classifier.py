@@ -44,27 +44,14 @@ _OVER_NEGATION_REACH = 3
 _NOT_OVER = frozenset("没未不还正")
 _NEARLY = frozenset("快要")
 # Within a few characters after an over marker, these say the danger goes on after all: "说修好了 又漏了",
-# Between a danger and an over marker in its own sentence, a time before now makes the marker another, earlier
-# event's ("现在又困人了……上个月就坏过一回 说修好了"); 当时, 那天 and the like point back at the same one.
-_EARLIER_TIMES = (
-    "上次",
-    "以前",
-    "之前",
-    "去年",
-    "前年",
-    "上个月",
-    "上周",
-    "上星期",
-    "上个星期",
-    "上礼拜",
-    "前几天",
-    "前段时间",
-    "昨天",
-    "前阵子",
-)
 # "扑灭了但还在冒烟".
 _GOES_ON = ("又", "还在", "还是", "没修好", "没好", "没用")
 _GOES_ON_REACH = 10
+# Between a danger and an over marker in its own sentence, a time before now makes the marker another, earlier
+# event's ("现在又困人了……上个月就坏过一回 说修好了"); 当时, 那天 and the like point back at the same one.
+_EARLIER_TIMES = tuple(
+    "上次 以前 之前 去年 前年 上个月 上周 上星期 上个星期 上礼拜 前几天 前段时间 昨天 前阵子".split()
+)
 # Words that hold a past or worry marker without meaning it: 好不容易 (with difficulty) is not 容易 (prone to).
 # Each is masked where markers are looked for, keeping the text's length.
 _NOT_MARKERS = (("不容易", "不__易"),)
@@ -221,15 +208,15 @@ class Classifier:
         # Words that mean more together (物业 with 押金: a money conflict with it), once per rule, shown as 物业+押金.
         # Both words in the lead (a subject line "物业多收的钱不退") count lead_weight times, as a keyword there does.
         for position, first, others, weight in self._together:
-            if first in text:
-                found = [word for word in others if word in text]
-                if found:
-                    at = text.index(first)
-                    in_lead = next((w for w in found if text.index(w) < lead), None) if at < lead else None
-                    other = in_lead or found[0]
-                    scores[position] += weight * (lead_weight if in_lead else 1.0)
-                    matched[position][f"{first}+{other}"] = weight
-                    first_seen.setdefault(f"{first}+{other}", at)
+            at = text.find(first)
+            if at < 0:
+                continue
+            in_lead = next((w for w in others if 0 <= text.find(w) < lead), None) if at < lead else None
+            other = in_lead or next((w for w in others if w in text), None)
+            if other is not None:
+                scores[position] += weight * (lead_weight if in_lead else 1.0)
+                matched[position][f"{first}+{other}"] = weight
+                first_seen.setdefault(f"{first}+{other}", at)
 
         # Danger happening now pulls the message towards the category it belongs to, once per category.
         urgent_hits = [d for d in dangers if d.now]

@@ -171,6 +171,6 @@ def train(
 def shares(scores: Sequence[float]) -> list[float]:
     """Each category's share of exp(SHARPNESS * score): the reader's confidence."""
     top = max(scores)
-    exps = list(map(math.exp, map(mul, repeat(SHARPNESS), (s - top for s in scores))))
+    exps = [math.exp(SHARPNESS * (s - top)) for s in scores]
     total = sum(exps)
     return [e / total for e in exps]

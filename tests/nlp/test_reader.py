@@ -58,7 +58,11 @@ def test_the_reader_places_a_message_and_says_which_of_its_characters_and_words_
 
 def test_a_message_without_any_keyword_stays_other_even_where_the_reader_knows_its_characters(trained: Path) -> None:
     classifier = Classifier.from_file(trained)
-    intent = classifier.classify("今天天气不错")
+    reader = classifier.taxonomy.reader
+    assert reader is not None
+    text = "今天一整天都在家"  # the reader knows 一整 (狗叫一整夜) and more of it; no keyword holds any
+    assert reader.vector(category_reader.features(classifier.prepare(text), classifier.tokenize(text)))
+    intent = classifier.classify(text)
     assert intent.category == "other" and intent.keywords == ()
 
 
