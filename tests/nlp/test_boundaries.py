@@ -265,6 +265,113 @@ RULES: list[tuple[str, str, str]] = [
         board("超市卖过期食品", "街口那家超市的面包和牛奶有好几样都过期了还在架子上卖，店员说下架忘了。"),
         "other",
     ),
+    (
+        "a lift trapping people today is 物业房屋, urgent",
+        board(
+            "电梯又把人关里面了",
+            "我们单元那部电梯刚才停在七楼八楼中间，我婆婆和一个送外卖的被困在里面十多分钟了，物业电话没人接。",
+        ),
+        "property",
+    ),
+    (
+        "a dog that bit a child is 治安防范",
+        board("恶犬咬人没人管", "前几天楼下那条大狼狗把邻居家孩子腿咬伤了，现在主人还是天天放出来乱跑，也不拴。"),
+        "security",
+    ),
+    (
+        "unlicensed taxis are illegal transport, 治安防范",
+        board(
+            "高铁站黑车围堵旅客",
+            "每次出站都有人上来拉胳膊问走不走，都是私家车非法营运，价钱随口喊，出租车都排不上。",
+        ),
+        "security",
+    ),
+    (
+        "objecting to where a base station stands is 其他",
+        board(
+            "反对在住宅楼顶建基站",
+            "运营商要在我们楼顶装通信基站，离卧室就一层楼，老人小孩担心辐射，要求换个地方装。",
+        ),
+        "other",
+    ),
+    (
+        "gas not connected in a handed-over home is 水电气暖",
+        board(
+            "入住半年燃气还没开通",
+            "房子去年交房我们都装修完住进来了，燃气一直没通气，开发商和燃气公司互相推，天天只能用电磁炉。",
+        ),
+        "utility",
+    ),
+    (
+        "a compound wall broken open for a shop is 违建占道",
+        board("围墙被打开开超市", "一楼有户人家把小区围墙打开一个口子，对着外面开了个小超市，外人随便从那进出。"),
+        "construction",
+    ),
+    (
+        "vegetable plots dug into green land are 违建占道",
+        board("绿化带被开荒", "几个老人把小区里的草坪翻了开荒种葱种菜，还浇粪水，臭得很，劝了也不听。"),
+        "construction",
+    ),
+    (
+        "a ferry's timetable is 停车交通",
+        board("轮渡末班太早", "岛上居民去市区只能坐轮渡，末班船下午六点就停了，上班的人根本赶不上，希望延长到九点。"),
+        "parking",
+    ),
+    (
+        "food hygiene in a shop is 其他",
+        board("奶茶店不讲卫生", "那家奶茶店店员不戴手套直接抓水果和冰块，操作台上还有蟑螂，这种食品卫生谁来查。"),
+        "other",
+    ),
+    (
+        "a screen shining into bedrooms is light pollution, 环境卫生",
+        board("商场广告屏晃得睡不着", "对面商场新装的LED广告屏每晚亮到十一点，灯光照进卧室一闪一闪的，拉窗帘都没用。"),
+        "sanitation",
+    ),
+    (
+        "shared bikes piled on the pavement are 停车交通",
+        board("共享单车堆满人行道", "地铁口出来那段路上共享单车乱停乱放，把盲道和人行道都占满了，轮椅根本过不去。"),
+        "parking",
+    ),
+    (
+        "a neighbour who will not pay for a leak is 矛盾纠纷",
+        board(
+            "楼上漏水泡坏我家不赔偿",
+            "楼上卫生间防水没做好，我家吊顶泡烂了，找他几次都说房子老了不关他事，维修费一分不给。",
+        ),
+        "dispute",
+    ),
+    (
+        "the 物业 renting out common space is 矛盾纠纷",
+        board(
+            "物业把公共空地租给商户",
+            "小区东门那块空地是业主共有的，物业私下租给一个卖菜的，租金去哪了也不公示，我们要求停止出租。",
+        ),
+        "dispute",
+    ),
+    (
+        "a renovation company that took the money is 矛盾纠纷",
+        board(
+            "装修公司收了钱停工",
+            "去年和装修公司签了全包合同，付了八成的钱，现在做了一半就停工，老板说再加钱才继续干。",
+        ),
+        "dispute",
+    ),
+    (
+        "a basement split into rooms to let is change of use, 违建占道",
+        board(
+            "地下室隔成出租屋",
+            "我们楼的地下室被人隔成七八个小间出租，住了十几个人，进出很杂，地下室本来是放杂物的。",
+        ),
+        "construction",
+    ),
+    (
+        "a house certified dangerous is 安全隐患",
+        board(
+            "老楼墙上裂缝越来越大",
+            "我们这栋是七十年代的老楼，外墙裂缝好几条，几年前就鉴定成危房了，到现在也没人来加固。",
+        ),
+        "safety",
+    ),
 ]
 
 
@@ -405,6 +512,9 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "楼下饭店的油烟天天往家里灌，窗户都不敢开",
         "上个星期家里闻到燃气味，燃气公司来换了表，现在没事了，可换表的钱要我出",
         "消防通道天天停满车，真出了火灾后果不敢想",
+        "大桥上的人行道护栏被车撞断了一截，拿两个锥筒挡着，晚上容易掉下去",
+        "人行道的隔离桩被撞歪倒在地上好几天了，也没人扶起来",
+        "小区流浪猫半夜打架叫春，吵得睡不着",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:

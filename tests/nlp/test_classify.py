@@ -167,7 +167,9 @@ def test_negated_past_or_worried_danger_is_not_urgent(text: str) -> None:
         ("3楼着火了快来人", "safety"),
         ("厨房闻到煤气味了", "safety"),
         ("楼下有人打架还拿刀了", "security"),
-        ("电梯里困了人", "safety"),
+        # a lift fault is property's (TAXONOMY.md), trapping people today makes it urgent, not another category
+        ("电梯里困了人", "property"),
+        ("被狗咬伤了，狗主人不管", "security"),
     ],
 )
 def test_urgent_message_is_categorised_by_the_danger(text: str, expected: str) -> None:
