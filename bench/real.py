@@ -64,6 +64,20 @@ LATER_BOARDS = (
         "conflict; a guardrail hit by a car, a bollard on the ground and cats fighting not urgent), so it is no longer "
         "blind",
     ),
+    (
+        ROOT / "bench" / "data" / "blind_board5.csv",
+        "written 2026-12-05 by a helper who read only ../shared's pages, each message by hand; first scored at "
+        "4124588 (after blind_board4's fixes), before anyone read it: bundled 0.847 all, 0.932 clear, macro-F1 0.852, "
+        "urgent 14/14, false alarms 6/136 (the tree before blind_board4's fixes, 79e5c80: 0.820, 0.922, 0.824, 14/14, "
+        "6/136; baseline 0.727, 0.796, 0.719, 11/14, 4/136); not read yet",
+    ),
+    (
+        ROOT / "bench" / "data" / "blind_board6.csv",
+        "written 2026-12-05 beside blind_board5 by another helper (long and blunt messages, dialect, phone typos, "
+        "children writing for parents); first scored at 4124588, before anyone read it: bundled 0.827 all, 0.907 "
+        "clear, macro-F1 0.829, urgent 15/15, false alarms 3/135 (79e5c80: 0.807, 0.907, 0.806, 15/15, 4/135; "
+        "baseline 0.653, 0.748, 0.644, 9/15, 3/135); not read yet",
+    ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"
 URGENT_LONG = ROOT / "tests" / "data" / "urgent_long.csv"
