@@ -372,6 +372,126 @@ RULES: list[tuple[str, str, str]] = [
         ),
         "safety",
     ),
+    (
+        "sewage welling out of a street manhole is 环境卫生",
+        board(
+            "马路上窨井冒污水",
+            "菜场门口的窨井这几天一直往外冒污水，流得满街都是，臭得很，走路都要绕着。",
+        ),
+        "sanitation",
+    ),
+    (
+        "a breakfast shop's hygiene is food safety, 其他",
+        board(
+            "早餐店后厨太脏",
+            "街口那家早餐店后厨就在门口，地上脏水横流，员工不戴帽子手抓包子，不知道有没有卫生许可证。",
+        ),
+        "other",
+    ),
+    (
+        "street trees cut to stumps are over-pruning, 环境卫生",
+        board(
+            "行道树被截了头",
+            "我们这条路两边的梧桐前几天全被截了头，只剩光秃秃的树干，夏天一点树荫都没有了。",
+        ),
+        "sanitation",
+    ),
+    (
+        "a landlord cutting the power is 矛盾纠纷",
+        board(
+            "房东拉电闸逼我搬走",
+            "合同还有半年才到期，房东要卖房让我搬，我不同意，他就把电闸拉了，三天没电冰箱里东西全坏了。",
+        ),
+        "dispute",
+    ),
+    (
+        "a fee refund the 物业 holds back is 矛盾纠纷",
+        board(
+            "卖了房物业费不退",
+            "房子上个月卖了，之前预交的一年物业费还剩八个月，物业说要等新业主交了才退，这钱凭什么扣着。",
+        ),
+        "dispute",
+    ),
+    (
+        "a flat used as a warehouse is change of use, 违建占道",
+        board(
+            "一楼住宅当仓库",
+            "楼下两套房被租去当快递仓库，天天早上五点货车卸货，纸箱堆满楼道口，住宅怎么能改成仓库。",
+        ),
+        "construction",
+    ),
+    (
+        "a neighbour gating off the common corridor is 违建占道",
+        board(
+            "邻居把公共走廊圈起来",
+            "我们这层最里面那户在走廊中间装了一道铁门锁起来，把公共走廊和窗户都圈进他家了。",
+        ),
+        "construction",
+    ),
+    (
+        "drawing 公积金 for rent is 民生服务",
+        board(
+            "公积金能提取付房租吗",
+            "我在这边租房住，听说公积金可以提取出来付房租，需要房东的什么材料，一年能提几次。",
+        ),
+        "service",
+    ),
+    (
+        "tricycles selling fruit with loudspeakers are street vending, 违建占道",
+        board(
+            "校门口三轮车卖水果",
+            "每天放学学校门口好几辆三轮车卖水果卖烤肠，停在人行道上，小喇叭一直喊，孩子都挤到马路上。",
+        ),
+        "construction",
+    ),
+    (
+        "defects found at 验房 are the developer's, 矛盾纠纷",
+        board(
+            "验房发现墙面开裂",
+            "上周去验房发现卧室墙上好几条裂缝，窗户渗水，开发商让先签字收房以后物业会修，我们要求先整改。",
+        ),
+        "dispute",
+    ),
+    (
+        "a garage repairing cars on the road is 占道经营, 违建占道",
+        board(
+            "修车店在马路上修车",
+            "路口那家修车店把车全拉到马路上修，千斤顶一架占半条路，地上都是机油，过路的车只能绕。",
+        ),
+        "construction",
+    ),
+    (
+        "rusty gas pipes are a gas hazard, 安全隐患",
+        board(
+            "老楼燃气管锈穿了",
+            "我们这栋八十年代的老楼外墙上的燃气管锈得一碰就掉渣，接头那里都腐蚀了，能不能安排更换。",
+        ),
+        "safety",
+    ),
+    (
+        "the estate's parking fee going up is 物业房屋",
+        board(
+            "小区停车费翻倍",
+            "物业通知地面停车费从每月一百涨到三百，小区里好多退休老人，这个价是谁定的，有没有备案。",
+        ),
+        "property",
+    ),
+    (
+        "a pipe burst upstairs flooding a flat is 物业房屋, urgent",
+        board(
+            "楼上水管爆了",
+            "楼上水管爆了，水从我家天花板哗哗往下流，客厅已经全是水了，楼上没人在家，快派人来关阀门。",
+        ),
+        "property",
+    ),
+    (
+        "a basketball court at night is 噪音扰民",
+        board(
+            "小区篮球场吵到半夜",
+            "小区新修的篮球场晚上十一点还有人打球，拍球声叫喊声在楼中间回响，物业说管不了。",
+        ),
+        "noise",
+    ),
 ]
 
 
@@ -515,6 +635,12 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "大桥上的人行道护栏被车撞断了一截，拿两个锥筒挡着，晚上容易掉下去",
         "人行道的隔离桩被撞歪倒在地上好几天了，也没人扶起来",
         "小区流浪猫半夜打架叫春，吵得睡不着",
+        "楼下烧烤摊的浓烟天天往楼上飘，窗户都不敢开",
+        "上门推销的说我家燃气管老化有漏气危险，要我换一套八百块的报警器",
+        "小区滑梯裂了个大口子，别等孩子受伤了才修",
+        "楼下饭店的油烟直往我家屋里灌，呛得人咳嗽",
+        "物业修树的时候一根树枝砸下来，把我的车顶砸凹了",
+        "有一次电梯困人困了半小时，现在还是三天两头坏",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
@@ -531,6 +657,9 @@ def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
         "卫生间地漏往外冒水，已经漫到客厅了",
         "楼顶水箱溢水，顺着墙往我家流，客厅地上已经积了一层水",
         "电梯现在又困人了 我爸在里面 这电梯上个月就坏过一回 说修好了 求赶紧派人",
+        "楼道里全是浓烟，不知道哪家着了，快来人",
+        "楼上水管爆了，水一直往我家屋里灌，地板全泡了",
+        "阳台上的花盆砸下来了，砸到楼下一个老人头上，流了好多血",
     ],
 )
 def test_the_same_words_about_people_or_a_home_stay_urgent(text: str) -> None:
