@@ -492,6 +492,110 @@ RULES: list[tuple[str, str, str]] = [
         ),
         "noise",
     ),
+    (
+        "a railing giving shocks on a public path is 市政设施, urgent",
+        board(
+            "河边栏杆漏电",
+            "滨河步道那段铁栏杆漏电，我刚扶了一下手就麻了，旁边路灯的线泡在水里，还有好多人在那散步。",
+        ),
+        "facility",
+    ),
+    (
+        "a loose manhole cover that bangs is 市政设施",
+        board(
+            "井盖松了整夜哐当响",
+            "路口那个井盖松了，车一压就哐当一声，一晚上几百下，临街的住户根本睡不着，请固定一下。",
+        ),
+        "facility",
+    ),
+    (
+        "rats in a restaurant kitchen are food safety, 其他",
+        board(
+            "面馆后厨有老鼠",
+            "巷口那家面馆后厨老鼠乱跑，碗直接放在地上洗，卫生太差了，这种店怎么还能开。",
+        ),
+        "other",
+    ),
+    (
+        "a smell from the sewer is 环境卫生",
+        board(
+            "楼门口下水道返臭味",
+            "我们楼门口总有一股臭味，燃气公司来测过说不是漏气，是下水道返上来的味，天天都有。",
+        ),
+        "sanitation",
+    ),
+    (
+        "an air conditioner dripping onto a neighbour is 矛盾纠纷",
+        board(
+            "楼上空调外机滴水",
+            "楼上空调外机的冷凝水一直滴在我家雨棚上，嘀嗒一整夜，让他接根管子他说关他什么事。",
+        ),
+        "dispute",
+    ),
+    (
+        "an old wall bulging with cracks is 安全隐患",
+        board(
+            "学校边老围墙往外鼓",
+            "中学东边那堵老围墙裂缝能塞进拳头，往外鼓了好几年，下面就是学生放学走的路。",
+        ),
+        "safety",
+    ),
+    (
+        "a flat cut into rooms by a 二房东 is group rental, 安全隐患",
+        board(
+            "二房东群租",
+            "我们楼一套房被二房东隔成十几个小间，住了二十多个人，走廊里全是插线板，还用液化气罐做饭。",
+        ),
+        "safety",
+    ),
+    (
+        "a pump banging in the basement is 噪音扰民",
+        board(
+            "水泵房整夜咣咣响",
+            "地下室水泵房的泵每隔十几分钟就咣的响一声，整栋楼都听得见，夜里根本睡不好。",
+        ),
+        "noise",
+    ),
+    (
+        "a gym gone with prepaid cards is a consumer dispute, 矛盾纠纷",
+        board(
+            "健身房跑路了",
+            "小区门口的健身房突然关门，我办的年卡才用了两个月，老板电话打不通，群里被坑的有一百多人。",
+        ),
+        "dispute",
+    ),
+    (
+        "someone trying car doors at night is 治安防范",
+        board(
+            "半夜有人拉车门",
+            "小区停车场半夜有人挨个拽车门，监控都拍到了，已经有两辆车里的东西丢了。",
+        ),
+        "security",
+    ),
+    (
+        "a phone typo for 电梯 is still the lift, 物业房屋",
+        board(
+            "电体又坏了",
+            "9栋电体又坏了好几天，住十八楼的老人天天爬楼，腿都走不动了。",
+        ),
+        "property",
+    ),
+    (
+        "a road the 物业 says is municipal is 市政设施",
+        board(
+            "门口这段路到底谁管",
+            "小区南门出去那段路大坑套小坑，物业说出了大门就是市政道路不归他们管，请问谁来修。",
+        ),
+        "facility",
+    ),
+    (
+        "objecting to where an incinerator is sited is 其他",
+        board(
+            "反对建垃圾焚烧厂",
+            "镇上要在水库上游建垃圾焚烧厂，离我们村不到一公里，村民都坚决反对。",
+        ),
+        "other",
+    ),
 ]
 
 
@@ -641,6 +745,7 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "楼下饭店的油烟直往我家屋里灌，呛得人咳嗽",
         "物业修树的时候一根树枝砸下来，把我的车顶砸凹了",
         "有一次电梯困人困了半小时，现在还是三天两头坏",
+        "楼下那家天天拿棍子捅天花板，还扬言要拿刀捅人，现在是还没动手，但孩子都不敢出门",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
