@@ -31,6 +31,11 @@ _MARKER_WINDOW = 8
 # How far past its own length a trailing marker may stand after the danger word, in the same clause: 困人的安全隐患,
 # 漏电和起火的风险.
 _TRAILING_REACH = 4
+# A trailing marker that starts with 的 ("的隐患", "的风险") may stand further off when everything between is what the
+# danger would do, not an event ("有倒塌砸到居民楼的隐患"); 了, 快 or 救 between make it an event after all
+# ("着火了快来人 这个隐患早说过").
+_MODIFIER_REACH = 10
+_EVENT_MARKS = frozenset("了快救")
 # How many tokens back a single-character negation (没/未/无/别) may stand: by token, so 别墅 is not 别.
 _TOKEN_WINDOW = 2
 # Single-character negations that also count at the end of a word (还没, 并未, 毫无, 并不); any other single
@@ -54,7 +59,11 @@ _EARLIER_TIMES = tuple(
 )
 # Words that hold a past or worry marker without meaning it: 好不容易 (with difficulty) is not 容易 (prone to).
 # Each is masked where markers are looked for, keeping the text's length.
-_NOT_MARKERS = (("不容易", "不__易"),)
+# So do comparisons: "比昨天还厉害" says how bad it is now, not when it was.
+_NOT_MARKERS = (
+    ("不容易", "不__易"),
+    *((f"比{time}", "比" + "_" * len(time)) for time in ("昨天", "前天", "上次", "以前", "之前", "去年", "前几天")),
+)
 # Likewise for the exceptions of an urgent keyword: a range hood (油烟机), where a kitchen fire climbs, is not the
 # cooking fumes (油烟) that make smoke no fire.
 _NOT_EXCEPTIONS = (("油烟机", "__机"),)
@@ -509,6 +518,10 @@ class Classifier:
             # "着火隐患" / "起火的风险" / "着火的事" name a risk or a topic; a lone 过 ("泄漏过") only right after
             if marker in after[: len(marker) + reach]:
                 return True
+            if marker.startswith("的"):
+                at = after.find(marker, 0, len(marker) + _MODIFIER_REACH)
+                if at >= 0 and not any(c in _EVENT_MARKS for c in after[:at]):
+                    return True
         sentence_start = _sentence_start(text, start)
         # the whole match counts as "before": a gap pattern may hold the marker (水管以前爆过 for 水管*爆)
         region = text[sentence_start:end]

@@ -746,6 +746,9 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "物业修树的时候一根树枝砸下来，把我的车顶砸凹了",
         "有一次电梯困人困了半小时，现在还是三天两头坏",
         "楼下那家天天拿棍子捅天花板，还扬言要拿刀捅人，现在是还没动手，但孩子都不敢出门",
+        "上午闻到燃气味那个事处理好了，燃气公司把阀门换了，现在一点味道都没了",
+        "小区消防通道天天堵着，真要有火灾消防车根本进不来",
+        "工地的塔吊离我们楼太近，有倒塌砸到居民楼的隐患，请来查一下",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
@@ -765,6 +768,10 @@ def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
         "楼道里全是浓烟，不知道哪家着了，快来人",
         "楼上水管爆了，水一直往我家屋里灌，地板全泡了",
         "阳台上的花盆砸下来了，砸到楼下一个老人头上，流了好多血",
+        "昨天刚修过的水管今天又漏了，比昨天还厉害，屋里地上都是水了",
+        "楼道里好像有烟 焦糊味越来越浓 不知道是哪家",
+        "两个司机为了抢车位动手了 现在还在打 有个人手里拿着扳手",
+        "楼道着火了快来人啊这个隐患早就说过",
     ],
 )
 def test_the_same_words_about_people_or_a_home_stay_urgent(text: str) -> None:
