@@ -87,6 +87,14 @@ LATER_BOARDS = (
         "doors tried at night, 电体 for 电梯, municipal roads, incinerators; daily habits and threats not yet carried "
         "out not urgent), so it is no longer blind",
     ),
+    (
+        ROOT / "bench" / "data" / "blind_board7.csv",
+        "written 2026-12-05 after blind_board6's fixes by a helper who read only ../shared's pages and was told to "
+        "avoid the themes earlier sets repeated (villages and towns, factory estates, shop owners, riders, migrant "
+        "workers); first scored at 329620f, before anyone read it: bundled 0.767 all, 0.841 clear, macro-F1 0.765, "
+        "urgent 15/15, false alarms 6/135 (79e5c80: 0.753, 0.832, 0.750, 15/15, 7/135; baseline 0.633, 0.692, "
+        "0.601, 11/15, 4/135); not read yet",
+    ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"
 URGENT_LONG = ROOT / "tests" / "data" / "urgent_long.csv"
