@@ -154,8 +154,8 @@ LATER_URGENT = (
         "passing, unsure reports with signs now); first scored at 87c915a, before anyone read it: found 47/50, 3/50 "
         "false alarms (the keywords alone 36/50, 3/50; 79e5c80: 47/50, 4/50; baseline 23/50, 7/50); then read, and "
         "grammar and vocabulary added in general (comparisons such as 比昨天 are no past, a risk named with 的隐患 "
-        "further off, 真要, 处理好了, smoke thickening, a fight going on), so it is no longer blind; the learned reader "
-        "was not retrained on it",
+        "further off, 真要, 处理好了, smoke thickening, a fight going on), so it is no longer blind; the learned "
+        "reader was not retrained on it",
     ),
 )
 FOLDS = 5
