@@ -69,7 +69,7 @@ _NOT_MARKERS = (
 _NOT_EXCEPTIONS = (("油烟机", "__机"),)
 # Grammar rather than vocabulary: between a past or hypothetical marker and the danger word, these bring it back to
 # the present ("去年电梯困过人，现在又困人了").
-_NOW = ("现在", "正在", "还在", "又在", "刚才", "刚刚", "今天", "此刻", "一直")
+_NOW = ("现在", "正在", "还在", "又在", "刚才", "刚刚", "今天", "此刻", "一直", "这回又", "这次又")
 # A gap keyword's own regex, by the keyword's first character: which keyword a match of the one big regex is.
 _GapPatterns = dict[str, tuple[tuple[str, re.Pattern[str]], ...]]
 # Scores are squashed so one weak keyword does not look certain: conf = share * (1 - exp(-top / _SCALE)).
@@ -404,6 +404,10 @@ class Classifier:
         marked = excepted = text  # the text without words that only hold a marker (好不容易) or an exception (油烟机)
         pattern = self._urgent_pattern
         position = 0
+        # A subject line names the danger without a time ("楼上厨房着火把我家熏黑了。上个月十八号晚上……着火了"): where
+        # the body tells the same danger again, the body says when. Each such word: whether any body mention is now.
+        lead = self._lead_end(text)
+        told_again: dict[str, bool] = {}
         # Longest keyword first where they overlap. A match refused (its word nearby missing, an exception present)
         # gives its characters back from the next one: "往外冒烟" is 冒烟 when 往外冒 wants water near it.
         while (match := pattern.search(text, position)) is not None:
@@ -414,9 +418,10 @@ class Classifier:
                 past_here = tuple(marker for marker in self._multi_past if marker in marked)
                 over_here = tuple(over for over in self._over_markers if over[0] in text)
             word = self._urgent_word(match.group())
-            if word in found and found[word].now:
-                continue
             start, end = match.span()
+            retold = word in found and found[word].now and found[word].start < lead <= start
+            if word in found and found[word].now and not (retold and not told_again.get(word)):
+                continue
             said = match.group()
             if near := self._urgent_context.get(word):
                 named = _near(text, start, end, near)
@@ -428,6 +433,8 @@ class Classifier:
             if (unless := self._urgent_unless.get(word)) and _near(excepted, start, end, unless):
                 # an exception is a judgement too (雨水井往外冒黑水 is a street drain, not a flat flooding): kept as not
                 # now, so that the learned reader does not overrule it
+                if retold:
+                    told_again.setdefault(word, False)
                 found.setdefault(word, _Danger(word, said, start, end, now=False, denied=False))
                 position = start + 1
                 continue
@@ -438,8 +445,13 @@ class Classifier:
             )
             denied = not displaced and self._denied(text, tokens, clause_start, start, word, match.group())
             now = not displaced and not denied and not (over_here and self._over(text, end, said, over_here))
-            if word not in found or now:
+            if retold:
+                told_again[word] = told_again.get(word, False) or now
+            elif word not in found or now:
                 found[word] = _Danger(word, said, start, end, now, denied)
+        for word, now in told_again.items():
+            if not now:
+                found[word] = dataclasses.replace(found[word], now=False)
         for word, danger in found.items():
             if not danger.now and not danger.denied and _recurs_now(text, danger):
                 found[word] = dataclasses.replace(danger, now=True)

@@ -749,6 +749,10 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "上午闻到燃气味那个事处理好了，燃气公司把阀门换了，现在一点味道都没了",
         "小区消防通道天天堵着，真要有火灾消防车根本进不来",
         "工地的塔吊离我们楼太近，有倒塌砸到居民楼的隐患，请来查一下",
+        "楼上厨房着火把我家熏黑了。上个月十号晚上楼上厨房着火了，我家窗户和空调外机都烧坏了，他家说没钱赔",
+        "上月电梯把孩子关在里面二十分钟，现在还是三天两头停",
+        "地下通道常年积水，一下雨就淹到第二级台阶，灯也坏了一大半",
+        "菜市场的公厕蹲坑堵了好几个，地上全是水，进去下不去脚",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
@@ -772,6 +776,8 @@ def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
         "楼道里好像有烟 焦糊味越来越浓 不知道是哪家",
         "两个司机为了抢车位动手了 现在还在打 有个人手里拿着扳手",
         "楼道着火了快来人啊这个隐患早就说过",
+        "楼道着火了。昨天就闻到焦味没在意，今天楼道着火了，烟很大",
+        "三楼着火了！上次着火是去年，这回又着火了，快来人",
     ],
 )
 def test_the_same_words_about_people_or_a_home_stay_urgent(text: str) -> None:
