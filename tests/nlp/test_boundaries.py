@@ -596,6 +596,182 @@ RULES: list[tuple[str, str, str]] = [
         ),
         "other",
     ),
+    (
+        "a flat opened into a restaurant is change of use, 违建占道",
+        board(
+            "住宅楼一楼开了饭馆",
+            "我们住宅楼一楼那户把阳台的墙打通做成门，开了个小饭馆，门口摆桌子，天天炒菜到半夜。",
+        ),
+        "construction",
+    ),
+    (
+        "a big screen flashing into flats is light pollution, 环境卫生",
+        board(
+            "广场大屏闪到家里",
+            "对面广场新装的大屏每晚放广告到一点，红红绿绿一闪一闪，拉上窗帘屋里墙上还在闪。",
+        ),
+        "sanitation",
+    ),
+    (
+        "taxis refusing fares are 停车交通",
+        board(
+            "医院门口出租车拒载",
+            "带老人看完病打车回家才三公里，连问三辆出租车都拒载，要么一口价不打表，老人站了半个小时。",
+        ),
+        "parking",
+    ),
+    (
+        "private cars filling a fire lane are 安全隐患",
+        board(
+            "消防车道停满私家车",
+            "小区里的环形消防车道黄线画得清清楚楚，每天晚上都停满私家车，物业说车位不够没办法。",
+        ),
+        "safety",
+    ),
+    (
+        "a blocked storm drain grate is 市政设施",
+        board(
+            "路边雨水口全堵了",
+            "我们这条街的雨水箅子全被树叶和塑料袋糊住了，一下雨路上的水就排不下去，请来疏通一下。",
+        ),
+        "facility",
+    ),
+    (
+        "a developer walling off common space to sell is 违建占道",
+        board(
+            "开发商把架空层隔成储藏间卖",
+            "交房时说好架空层是业主活动的公共区域，现在开发商砌墙隔成一间间储藏间，挂牌对外卖。",
+        ),
+        "construction",
+    ),
+    (
+        "someone trying door handles at night is 治安防范",
+        board(
+            "半夜有人拧门把手",
+            "这几天夜里楼道摄像头拍到一个戴口罩的人，一层层挨家拧门把手，还往猫眼里看。",
+        ),
+        "security",
+    ),
+    (
+        "a call impersonating 社保 for a code is fraud, 治安防范",
+        board(
+            "有人冒充社保局要验证码",
+            "今天有人打电话说是社保局的，说社保卡要升级，让我报手机验证码，院里好几个老人都接到了。",
+        ),
+        "security",
+    ),
+    (
+        "a village house rebuilt over its permitted height is 违建占道",
+        board(
+            "邻居翻建超层",
+            "东边邻居在宅基地上翻建，批的是三层，现在盖到第四层了，还往我家这边挑出来半米。",
+        ),
+        "construction",
+    ),
+    (
+        "phone numbers painted up a stairwell are small ads, 违建占道",
+        board(
+            "楼道里喷满开锁号码",
+            "几栋楼的楼道从一楼到顶楼喷满了开锁、通下水道、办证的号码，黑漆喷的刷都刷不掉。",
+        ),
+        "construction",
+    ),
+    (
+        "a site's heaps of earth without dust nets are 环境卫生",
+        board(
+            "拆迁工地土堆不盖网",
+            "拆迁后那片空地的土堆有三层楼高，一点防尘网都不盖，刮风天满街黄土，窗台一抹一层灰。",
+        ),
+        "sanitation",
+    ),
+    (
+        "an unlicensed minibus crammed with pupils is illegal transport, 治安防范",
+        board(
+            "面包车超载接送学生",
+            "村小门口每天有几辆没标志的私人面包车接送学生，一车塞十五六个孩子，还开得飞快。",
+        ),
+        "security",
+    ),
+    (
+        "a fixed tax raised is 其他",
+        board(
+            "小店定额税涨了好几倍",
+            "我在镇上开理发店，一直按定额交税，这个月通知一下子涨到三百多，按什么标准调的。",
+        ),
+        "other",
+    ),
+    (
+        "an old tree leaning further after a storm is 安全隐患",
+        board(
+            "村口老树歪得更厉害",
+            "村口那棵老杨树大风以后往路这边歪得更厉害了，树干中间有个大空洞，底下就是公交站。",
+        ),
+        "safety",
+    ),
+    (
+        "a heating fee for an empty flat is a heating bill, 水电气暖",
+        board(
+            "空房停暖还收热费",
+            "我家房子没人住，去年就申请了停暖，热力公司今年还要收百分之三十的热费，按什么规定收的。",
+        ),
+        "utility",
+    ),
+    (
+        "a neighbour's dogs barking at night are 噪音扰民",
+        board(
+            "邻居家的狗整夜叫",
+            "邻居院子里养了四条大狗，一到晚上有点动静就一齐叫，一叫半个钟头，老人根本睡不着。",
+        ),
+        "noise",
+    ),
+    (
+        "burning cable insulation at night is 环境卫生",
+        board(
+            "半夜有人烧电线皮",
+            "废品站后面的空地隔三差五半夜有人烧电线，烧塑料的味道刺鼻，关着窗户都能闻到。",
+        ),
+        "sanitation",
+    ),
+    (
+        "a filthy public toilet is 环境卫生",
+        board(
+            "市场公厕脏得进不去",
+            "农贸市场后面的公厕蹲坑堵了好几个，冲水也坏了，脏得进不去脚，请安排人打扫。",
+        ),
+        "sanitation",
+    ),
+    (
+        "a son locking his old mother out is a family dispute, 矛盾纠纷",
+        board(
+            "儿子换锁不让我进门",
+            "房子过户给儿子后说好给我养老，我住院回来他把门锁换了，叫门也不开，让我去别处住。",
+        ),
+        "dispute",
+    ),
+    (
+        "big stakes at a mahjong room are gambling, 治安防范",
+        board(
+            "棋牌室一场输赢几千",
+            "村东头有户人家开棋牌室，说是打麻将，一场输赢好几千，外村人也开车来，有人输了十几万。",
+        ),
+        "security",
+    ),
+    (
+        "a meter box humming and hot is 安全隐患",
+        board(
+            "电表箱嗡嗡响还发热",
+            "一楼楼道的电表箱最近一直嗡嗡响，外壳摸着发热，里面的线老化了还有私接的。",
+        ),
+        "safety",
+    ),
+    (
+        "an unfenced pond children play at is 安全隐患",
+        board(
+            "废鱼塘没有围栏",
+            "小学后面的废鱼塘水很深，四周没有围栏也没有警示牌，放学后总有孩子去玩水。",
+        ),
+        "safety",
+    ),
 ]
 
 
