@@ -99,6 +99,14 @@ LATER_BOARDS = (
         "disputes, meter boxes, unfenced ponds; a subject line's danger told as past in the body, habits such as "
         "一下雨 not urgent), so it is no longer blind",
     ),
+    (
+        ROOT / "bench" / "data" / "blind_board8.csv",
+        "written 2026-12-05 after blind_board7's fixes by a helper who read only ../shared's pages (a large southern "
+        "or western city, urban villages, metro works, riders, landlords; situations earlier examples do not list); "
+        "first scored at 041857b, before anyone read it: bundled 0.853 all, 0.911 clear, macro-F1 0.856, urgent "
+        "14/14, false alarms 3/136 (79e5c80: 0.807, 0.891, 0.803, 14/14, 4/136; baseline 0.693, 0.772, 0.676, "
+        "10/14, 0/136); not read yet",
+    ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"
 URGENT_LONG = ROOT / "tests" / "data" / "urgent_long.csv"
