@@ -105,7 +105,11 @@ LATER_BOARDS = (
         "or western city, urban villages, metro works, riders, landlords; situations earlier examples do not list); "
         "first scored at 041857b, before anyone read it: bundled 0.853 all, 0.911 clear, macro-F1 0.856, urgent "
         "14/14, false alarms 3/136 (79e5c80: 0.807, 0.891, 0.803, 14/14, 4/136; baseline 0.693, 0.772, 0.676, "
-        "10/14, 0/136); not read yet",
+        "10/14, 0/136); then read and TAXONOMY.md's lists put right in general (solar heaters rusting on roofs, "
+        "tutoring classes and car washes, footbridge lifts and bus shelters, pyramid selling, drum lessons, sub-meter "
+        "water bills, balconies extended, telecom signal, polluted streams, invoices, expired meat, refunds; smoke "
+        "from burning rubbish, a railing leaning out and a wall leaning for years not urgent), so it is no longer "
+        "blind",
     ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"

@@ -772,6 +772,118 @@ RULES: list[tuple[str, str, str]] = [
         ),
         "safety",
     ),
+    (
+        "rusting solar heaters on a roof are a falling hazard, 安全隐患",
+        board(
+            "楼顶太阳能支架锈烂了",
+            "我们老楼楼顶二十多台太阳能热水器支架锈得只剩薄薄一层，有两台已经歪了，楼下就是主通道。",
+        ),
+        "safety",
+    ),
+    (
+        "a tutoring class run in a flat is change of use, 违建占道",
+        board(
+            "住宅里开托管班",
+            "我们单元三楼那户住宅改成了学生托管班，每天二三十个孩子在里面吃饭午休，楼道挤满接送的家长。",
+        ),
+        "construction",
+    ),
+    (
+        "a footbridge's accessible lift is 市政设施",
+        board(
+            "天桥无障碍电梯停了三个月",
+            "广场旁边那座人行天桥两头的无障碍电梯过年前就停了，坐轮椅的老人只能绕五百米走斑马线。",
+        ),
+        "facility",
+    ),
+    (
+        "pyramid selling in a flat is 治安防范",
+        board(
+            "小区里疑似传销窝点",
+            "14栋两套房住了二三十个外地年轻人，每天集体出门去上课，晚上关门喊口号，手机好像都被收走了。",
+        ),
+        "security",
+    ),
+    (
+        "drum lessons shaking a building are 噪音扰民",
+        board(
+            "楼下商铺教架子鼓",
+            "一楼商铺租给了一家培训机构教架子鼓，每天下午到晚上九点都在打鼓，整栋楼跟着震。",
+        ),
+        "noise",
+    ),
+    (
+        "a water bill doubled through the 物业's sub-meter is 水电气暖",
+        board(
+            "物业代收的水费翻倍",
+            "我们小区水费是物业通过分表代收，上个月突然三百多，平时一百出头，物业说抄错了又不给退。",
+        ),
+        "utility",
+    ),
+    (
+        "a balcony extended outwards is 违建占道",
+        board(
+            "对面阳台往外扩了一米",
+            "对面二楼用钢架把阳台往外扩了一米多，把我家的光全挡了。",
+        ),
+        "construction",
+    ),
+    (
+        "a broken bus shelter is 市政设施",
+        board(
+            "公交候车亭顶棚破了",
+            "大道边那个公交站的候车亭顶棚破了几个洞，灯箱玻璃也碎了，下雨等车跟没遮一样。",
+        ),
+        "facility",
+    ),
+    (
+        "no phone signal in a garage and lifts is a telecom fault, 水电气暖",
+        board(
+            "地库和电梯里没有信号",
+            "交房一年多了地下车库和电梯里三家运营商都没有信号，物业和运营商互相推。",
+        ),
+        "utility",
+    ),
+    (
+        "a car wash on the pavement is 占道经营, 违建占道",
+        board(
+            "洗车店占人行道",
+            "那家洗车店天天把车停在人行道上洗，污水横流，走路的人都过不去。",
+        ),
+        "construction",
+    ),
+    (
+        "a stream turned white with dead fish is pollution, 环境卫生",
+        board(
+            "小河沟发白漂死鱼",
+            "村边的小河沟这两天水突然变成白色，有刺鼻的味道，岸边漂着十几条死鱼，怀疑上游小厂偷排。",
+        ),
+        "sanitation",
+    ),
+    (
+        "a company adding points to issue an invoice is 其他",
+        board(
+            "开发票要加税点",
+            "装修款都付清了，找公司要发票，他们说开票要另外加6个点，不加就不开。",
+        ),
+        "other",
+    ),
+    (
+        "expired meat in a market stall is food safety, 其他",
+        board(
+            "卤菜摊用过期冻肉",
+            "市场里那家卤菜摊拿出来的冻肉包装日期是去年的，还有怪味，照样下锅卤。",
+        ),
+        "other",
+    ),
+    (
+        "a shop refusing a refund is a consumer dispute, 矛盾纠纷",
+        board(
+            "买到过期食品不给退款",
+            "在超市买了过期食品，找商家不肯退款，还说是我自己放坏的。",
+        ),
+        "dispute",
+    ),
 ]
 
 
@@ -929,6 +1041,9 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "上月电梯把孩子关在里面二十分钟，现在还是三天两头停",
         "地下通道常年积水，一下雨就淹到第二级台阶，灯也坏了一大半",
         "菜市场的公厕蹲坑堵了好几个，地上全是水，进去下不去脚",
+        "村口每天傍晚有人烧垃圾和电线，黑烟很大，不是着火，是收废品的故意烧的",
+        "桥上的护栏被车撞了以后往外歪着，空了一大截，只摆了两个锥桶",
+        "巷子里那堵老院墙往巷子这边歪着，这墙歪了起码五六年了，一直拿木头撑着",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
