@@ -198,8 +198,9 @@ Rows in every run:
   adds to a taxonomy that does not know these messages.
 
 The written keywords were edited while reading the misclassified *dev* rows, so the bundled row's dev figures are
-in-sample for the written part: the holdout row (scored once, `--holdout`) is the honest figure. History: one line
-per run, newest last."""
+in-sample for the written part. The honest figures are the holdout's (`--holdout`, scored at the end of a stretch of
+tuning: 2026-12-03 and 2026-12-05; its rows were never read) and each blind set's first scoring, given in its
+history below. History: one line per run, newest last."""
 
 
 @dataclass(frozen=True)
