@@ -111,6 +111,13 @@ LATER_BOARDS = (
         "from burning rubbish, a railing leaning out and a wall leaning for years not urgent), so it is no longer "
         "blind",
     ),
+    (
+        ROOT / "bench" / "data" / "blind_board9.csv",
+        "written 2026-12-05 after blind_board8's fixes by a helper who read only ../shared's pages (a northern city "
+        "in all seasons, 单位 housing and 棚改 estates, voice input, terse office workers); first scored at ca9faea, "
+        "before anyone read it: bundled 0.813 all, 0.857 clear, macro-F1 0.813, urgent 14/15, false alarms 6/135 "
+        "(79e5c80: 0.773, 0.829, 0.773, 15/15, 7/135; baseline 0.620, 0.657, 0.598, 11/15, 4/135); not read yet",
+    ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"
 URGENT_LONG = ROOT / "tests" / "data" / "urgent_long.csv"
