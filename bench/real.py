@@ -116,7 +116,12 @@ LATER_BOARDS = (
         "written 2026-12-05 after blind_board8's fixes by a helper who read only ../shared's pages (a northern city "
         "in all seasons, 单位 housing and 棚改 estates, voice input, terse office workers); first scored at ca9faea, "
         "before anyone read it: bundled 0.813 all, 0.857 clear, macro-F1 0.813, urgent 14/15, false alarms 6/135 "
-        "(79e5c80: 0.773, 0.829, 0.773, 15/15, 7/135; baseline 0.620, 0.657, 0.598, 11/15, 4/135); not read yet",
+        "(79e5c80: 0.773, 0.829, 0.773, 15/15, 7/135; baseline 0.620, 0.657, 0.598, 11/15, 4/135); then read and "
+        "TAXONOMY.md's lists put right in general (height-limit frames, feral cats, barbecue exhaust, poplar fluff, "
+        "siting by a school, parcels unloaded at night, gas pipes moved, e-bikes under stairs, health-product "
+        "fraud, roof leaks, unlicensed clinics, fibre cuts, public-welfare jobs, children not supporting a parent; "
+        "这会儿 is now, a chimney's smoke, 打架子鼓, foam on a river, cigarette smoke and a queue of cars not "
+        "urgent), so it is no longer blind",
     ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"

@@ -884,6 +884,118 @@ RULES: list[tuple[str, str, str]] = [
         ),
         "dispute",
     ),
+    (
+        "a height-limit frame hit by a lorry is 市政设施",
+        board(
+            "限高架被撞弯了",
+            "铁路桥底下的限高架让货车撞了，横梁往下凹了一截，小货车都过不去，只能绕一大圈。",
+        ),
+        "facility",
+    ),
+    (
+        "feral cats breeding in a basement are 环境卫生",
+        board(
+            "地下室一窝野猫",
+            "7号楼地下室窗户坏了，里面住了一窝野猫，晚上叫唤，楼道里一股猫尿味。",
+        ),
+        "sanitation",
+    ),
+    (
+        "a barbecue restaurant's exhaust at the windows is 环境卫生",
+        board(
+            "烤肉店排烟对着窗户",
+            "一楼新开的炭火烤肉店排烟管从后窗伸出来，正对着二楼三楼，满屋子烤肉味和炭烟。",
+        ),
+        "sanitation",
+    ),
+    (
+        "poplar fluff is 环境卫生",
+        board(
+            "杨絮满天飞",
+            "每年五月小区门口那排杨树的杨絮满天飞，往鼻子眼睛里钻，孩子过敏天天打喷嚏。",
+        ),
+        "sanitation",
+    ),
+    (
+        "a heating plant sited behind a school is 其他",
+        board(
+            "热源厂要扩建在学校后面",
+            "热源厂要新增两台燃煤锅炉，就在小学围墙后面，想问问这个选址是怎么定的，能不能换个地方。",
+        ),
+        "other",
+    ),
+    (
+        "a parcel station unloading at midnight is 噪音扰民",
+        board(
+            "快递驿站半夜卸货",
+            "小区快递驿站每天半夜十一点卸货，扔包裹拉铁笼车，哐哐响，楼上根本睡不着。",
+        ),
+        "noise",
+    ),
+    (
+        "gas pipes moved into a cabinet by a neighbour are a gas hazard, 安全隐患",
+        board(
+            "楼上私改燃气管",
+            "楼上装修自己找人把燃气管挪了位置包进橱柜里，燃气公司说这样违规。",
+        ),
+        "safety",
+    ),
+    (
+        "e-bikes charging under the stairs are 安全隐患",
+        board(
+            "电动车堆在楼梯底下充电",
+            "一楼楼梯底下停了六七辆电动车，还从邻居家拉插排充电，堵得人只能侧身过。",
+        ),
+        "safety",
+    ),
+    (
+        "health products sold to the elderly at talks are fraud, 治安防范",
+        board(
+            "老人被骗买保健品",
+            "我妈天天去听健康讲座，被哄着买了两万多的保健品，降压药都停了，这就是专门骗老人的。",
+        ),
+        "security",
+    ),
+    (
+        "a roof leaking rain into a top-floor flat is 物业房屋",
+        board(
+            "屋顶漏雨",
+            "顶楼我家屋顶漏了，一下雨天棚就往下滴，墙皮都泡掉了，找了几次没人来修。",
+        ),
+        "property",
+    ),
+    (
+        "a clinic without a licence in a flat is 其他",
+        board(
+            "小区里有黑诊所",
+            "14号楼一楼有人在家给老人打吊瓶，没挂牌子，也不知道有没有行医资格。",
+        ),
+        "other",
+    ),
+    (
+        "a cut fibre cable is a telecom fault, 水电气暖",
+        board(
+            "光缆挖断了",
+            "楼下挖沟把光缆挖断了，整个单元断网三天了，上网课都上不了。",
+        ),
+        "utility",
+    ),
+    (
+        "a public-welfare job is 民生服务",
+        board(
+            "公益岗怎么报名",
+            "我今年52了，商场倒闭后一直找不着活，听说社区有公益岗，怎么报名。",
+        ),
+        "service",
+    ),
+    (
+        "a father whose children will not support him is 矛盾纠纷",
+        board(
+            "儿女不管老人",
+            "楼里八十多岁的刘大爷三个儿女都不管他，暖气费欠着，想要赡养费也不知道怎么弄。",
+        ),
+        "dispute",
+    ),
 ]
 
 
@@ -1044,6 +1156,11 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "村口每天傍晚有人烧垃圾和电线，黑烟很大，不是着火，是收废品的故意烧的",
         "桥上的护栏被车撞了以后往外歪着，空了一大截，只摆了两个锥桶",
         "巷子里那堵老院墙往巷子这边歪着，这墙歪了起码五六年了，一直拿木头撑着",
+        "热源厂的烟囱一冒烟，学校操场上就一股煤烟味",
+        "楼上孩子每晚在家打架子鼓，整栋楼都能听见",
+        "河里的水发黑，上面漂着一层白沫子",
+        "一楼开了麻将馆，楼道里全是烟味",
+        "早高峰送孩子的车双排停，后面的车一动不动",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
@@ -1069,6 +1186,7 @@ def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
         "楼道着火了快来人啊这个隐患早就说过",
         "楼道着火了。昨天就闻到焦味没在意，今天楼道着火了，烟很大",
         "三楼着火了！上次着火是去年，这回又着火了，快来人",
+        "楼下KTV天天吵到凌晨 这会儿门口好几个喝多的打起来了 一个拿酒瓶子往人头上砸",
     ],
 )
 def test_the_same_words_about_people_or_a_home_stay_urgent(text: str) -> None:
