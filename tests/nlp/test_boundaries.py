@@ -996,6 +996,96 @@ RULES: list[tuple[str, str, str]] = [
         ),
         "dispute",
     ),
+    (
+        "chat: the 物业 holding back a move over fees is 矛盾纠纷",
+        "物业说欠的物业费不交清就不让搬家 搬家车堵在门口不给放行",
+        "dispute",
+    ),
+    (
+        "chat: sewage coming up a flat's floor drain is 物业房屋",
+        "我家卫生间地漏往上冒脏水 客厅都漫了 是不是楼里管道堵了",
+        "property",
+    ),
+    (
+        "chat: a flat cut into small rooms for many tenants is group rental, 安全隐患",
+        "对门那套房子隔成了十几个小间 住了二三十号人 晚上还在里面烧饭",
+        "safety",
+    ),
+    (
+        "chat: an old bridge cracked and shaking is 市政设施",
+        "村口那座老桥桥面好多裂缝 大车一过桥都在晃",
+        "facility",
+    ),
+    (
+        "chat: a lock broken a year after handover, in warranty, is 物业房屋",
+        "交房才一年入户门锁就坏了 还在保修期 该找谁来修",
+        "property",
+    ),
+    (
+        "chat: a bus stop moved without notice is 停车交通",
+        "公交站挪了地方也不贴通知 我妈在老站等了半个钟头",
+        "parking",
+    ),
+    (
+        "chat: meals for an old person living alone are 民生服务",
+        "我爸一个人住 社区有没有老年食堂或者上门送饭的",
+        "service",
+    ),
+    (
+        "chat: a garage's lights out is 物业房屋",
+        "地下车库的灯坏了一大半 黑咕隆咚的 停车都看不清",
+        "property",
+    ),
+    (
+        "chat: an employer making staff give up 社保 is 矛盾纠纷",
+        "老板让我们签自愿放弃社保的协议 不签就走人",
+        "dispute",
+    ),
+    (
+        "chat: loan-selling calls are spam, 其他",
+        "天天接到推销贷款的电话 拉黑了又换个号打",
+        "other",
+    ),
+    (
+        "chat: a call demanding money for a son in trouble is fraud, 治安防范",
+        "有人打电话说我儿子出事了让我赶紧打钱",
+        "security",
+    ),
+    (
+        "chat: a van abandoned for half a year is a zombie car, 停车交通",
+        "巷口那辆面包车停了快半年 轮胎都瘪了 能不能拖走",
+        "parking",
+    ),
+    (
+        "chat: a mastiff tied by a flat's door is 治安防范",
+        "楼道里有户人家养了只藏獒 就拴在门口 进出都得从它跟前过",
+        "security",
+    ),
+    (
+        "chat: camphor trees cut to bare poles are 环境卫生",
+        "绿化带里那排香樟树剪得只剩光杆了",
+        "sanitation",
+    ),
+    (
+        "chat: a bridge railing that is live is 市政设施, urgent",
+        "桥上的铁栏杆带电 我刚扶了一下手就麻了 小孩放学都扶着走",
+        "facility",
+    ),
+    (
+        "chat: children running and jumping upstairs is 噪音扰民",
+        "楼上小孩天天在家跑跳 我家吊灯都在晃",
+        "noise",
+    ),
+    (
+        "chat: small ads stuck all over a block is 违建占道",
+        "单元门上楼道墙上贴满了开锁办证贷款的广告 撕了又贴",
+        "construction",
+    ),
+    (
+        "chat: a broadband line down for days is 水电气暖",
+        "家里宽带断了三天了 报修了也没个准信",
+        "utility",
+    ),
 ]
 
 
@@ -1161,6 +1251,9 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "河里的水发黑，上面漂着一层白沫子",
         "一楼开了麻将馆，楼道里全是烟味",
         "早高峰送孩子的车双排停，后面的车一动不动",
+        "家里漏水已经止住了 是楼上洗衣机软管爆了 地板全泡了 他们说保险不赔",
+        "路边下水道的井口往外冒污水 黑乎乎的淌了一路",
+        "台风过后路口那棵大树斜得厉害 树冠压在电线上方 现在还没倒",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
@@ -1187,6 +1280,7 @@ def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
         "楼道着火了。昨天就闻到焦味没在意，今天楼道着火了，烟很大",
         "三楼着火了！上次着火是去年，这回又着火了，快来人",
         "楼下KTV天天吵到凌晨 这会儿门口好几个喝多的打起来了 一个拿酒瓶子往人头上砸",
+        "大风把路边一棵大树刮倒了 压在电线上 电线还在晃",
     ],
 )
 def test_the_same_words_about_people_or_a_home_stay_urgent(text: str) -> None:
