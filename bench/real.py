@@ -134,6 +134,13 @@ LATER_BOARDS = (
         "as 装休, 井该, 无业费, 消房通道; dialect; a tree fallen onto power lines is urgent, a leak already stopped "
         "and sewage out of a street drain are not), so it is no longer blind",
     ),
+    (
+        ROOT / "bench" / "data" / "blind_chat2.csv",
+        "200 more chat messages, no subject line, written 2026-12-05 after blind_chat1's fixes by a helper who read "
+        "only ../shared's pages; first scored at f64d263, before anyone read it: bundled 0.725 all, 0.776 clear, "
+        "macro-F1 0.725, urgent 15/17, false alarms 5/183 (before blind_chat1's fixes, b9211d3: 0.690, 0.721; "
+        "79e5c80: 0.640, 0.673, 15/17, 6/183; baseline 0.565, 0.605, 0.560, 7/17, 3/183); not read yet",
+    ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"
 URGENT_LONG = ROOT / "tests" / "data" / "urgent_long.csv"
