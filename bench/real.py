@@ -139,7 +139,11 @@ LATER_BOARDS = (
         "200 more chat messages, no subject line, written 2026-12-05 after blind_chat1's fixes by a helper who read "
         "only ../shared's pages; first scored at f64d263, before anyone read it: bundled 0.725 all, 0.776 clear, "
         "macro-F1 0.725, urgent 15/17, false alarms 5/183 (before blind_chat1's fixes, b9211d3: 0.690, 0.721; "
-        "79e5c80: 0.640, 0.673, 15/17, 6/183; baseline 0.565, 0.605, 0.560, 7/17, 3/183); not read yet",
+        "79e5c80: 0.640, 0.673, 15/17, 6/183; baseline 0.565, 0.605, 0.560, 7/17, 3/183); then read and "
+        "TAXONOMY.md's lists put right in general (roosters, grass cutting, ventilation fans, bus intervals and "
+        "ferries, quarry and muck-truck dust, gambling, 物业 electricity mark-ups, riders' fines, 三无 snacks, "
+        "village signal, retaining walls, grain on roads, street-name signs, foremen gone with wages; 今早 is now, "
+        "a fire spreading outdoors is urgent, 不是煤气 and 那场…灭掉 end a danger), so it is no longer blind",
     ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"

@@ -1086,6 +1086,81 @@ RULES: list[tuple[str, str, str]] = [
         "家里宽带断了三天了 报修了也没个准信",
         "utility",
     ),
+    (
+        "chat: a rooster crowing before dawn is 噪音扰民",
+        "楼下有人养了只公鸡 天不亮就打鸣 吵得睡不着",
+        "noise",
+    ),
+    (
+        "chat: grass cut at seven in the morning is 噪音扰民",
+        "物业请人早上七点就在楼下割草 突突突一上午",
+        "noise",
+    ),
+    (
+        "chat: a bus that comes once an hour is 停车交通",
+        "9路说好二十分钟一班 在站台等了快一个钟头",
+        "parking",
+    ),
+    (
+        "chat: dust from a quarry is 环境卫生",
+        "村边石料厂粉尘太大 晾的衣服一拍全是灰",
+        "sanitation",
+    ),
+    (
+        "chat: money on the card table in a garage is gambling, 治安防范",
+        "车库里天天有人聚着打牌 桌上全是钱",
+        "security",
+    ),
+    (
+        "chat: a 物业 marking up electricity is a bill through it, 水电气暖",
+        "物业代收电费一度收一块二 比电网贵那么多",
+        "utility",
+    ),
+    (
+        "chat: a rider fined by his station is a labour dispute, 矛盾纠纷",
+        "跑外卖的 站点说超时就罚 一个月扣了我一千多",
+        "dispute",
+    ),
+    (
+        "chat: snacks with no maker's label sold to pupils are food safety, 其他",
+        "学校门口小卖部卖三无辣条 包装上啥都没有",
+        "other",
+    ),
+    (
+        "chat: a muck truck shedding soil is 环境卫生",
+        "渣土车一路掉土 马路上全是泥 车一过灰都扬起来",
+        "sanitation",
+    ),
+    (
+        "chat: no signal in a mountain village is a telecom fault, 水电气暖",
+        "我们村手机一格信号都没有 打个电话要爬到坡上",
+        "utility",
+    ),
+    (
+        "chat: a retaining wall partly collapsed is 安全隐患",
+        "楼后面的挡土墙上次暴雨塌了一角 半年了没人修",
+        "safety",
+    ),
+    (
+        "chat: grain dried across a village road is 占道, 违建占道",
+        "村道上到处晒稻谷 占了整条道 晚上骑车看不见",
+        "construction",
+    ),
+    (
+        "chat: a wrong street-name sign is 市政设施",
+        "路口那块路名牌把兴华路写成了新华路 外卖老送错",
+        "facility",
+    ),
+    (
+        "chat: a foreman gone with the wages is 矛盾纠纷",
+        "在工地干了三个月 包工头跑了 一分钱没拿到",
+        "dispute",
+    ),
+    (
+        "chat: a ferry stopping early is 停车交通",
+        "江边渡口的船下午四点就停了 岛上的人当天回不来",
+        "parking",
+    ),
 ]
 
 
@@ -1254,6 +1329,8 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "家里漏水已经止住了 是楼上洗衣机软管爆了 地板全泡了 他们说保险不赔",
         "路边下水道的井口往外冒污水 黑乎乎的淌了一路",
         "台风过后路口那棵大树斜得厉害 树冠压在电线上方 现在还没倒",
+        "这几天晚上总有股烂鸡蛋味 不是煤气 燃气公司来测过了",
+        "村里那场山火灭掉以后 烧掉的柴房能申请补助吗",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
@@ -1281,6 +1358,8 @@ def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
         "三楼着火了！上次着火是去年，这回又着火了，快来人",
         "楼下KTV天天吵到凌晨 这会儿门口好几个喝多的打起来了 一个拿酒瓶子往人头上砸",
         "大风把路边一棵大树刮倒了 压在电线上 电线还在晃",
+        "村口的土坯房昨晚下了一夜雨 今早塌了半边 剩下的还在往下掉土",
+        "后山有人烧荒 火已经烧到林子边上了 离村子就隔一条沟",
     ],
 )
 def test_the_same_words_about_people_or_a_home_stay_urgent(text: str) -> None:
