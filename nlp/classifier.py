@@ -33,7 +33,7 @@ _MARKER_WINDOW = 8
 _TRAILING_REACH = 4
 # A trailing marker that starts with 的 ("的隐患", "的风险") may stand further off when everything between is what the
 # danger would do, not an event ("有倒塌砸到居民楼的隐患"); 了, 快 or 救 between make it an event after all
-# ("着火了快来人 这个隐患早说过").
+# ("着火了快来人电线老化的隐患早就说过").
 _MODIFIER_REACH = 10
 _EVENT_MARKS = frozenset("了快救")
 # How many tokens back a single-character negation (没/未/无/别) may stand: by token, so 别墅 is not 别.
@@ -210,11 +210,11 @@ class Classifier:
         if not text:
             return Intent(category=FALLBACK_CODE, confidence=0.0, keywords=(), urgent=False)
         tokens = self._tokens(text)
-        dangers = self._dangers(text, tokens)
+        lead = self._lead_end(text)
+        dangers = self._dangers(text, tokens, lead)
         scores = [0.0] * len(self._codes)
         matched: list[dict[str, float]] = [{} for _ in self._codes]
         first_seen: dict[str, int] = {}
-        lead = self._lead_end(text)
         lead_weight = self.taxonomy.lead_weight
         for word, start, factor in self._counted(text, tokens, dangers, lead):
             first_seen[word] = start
@@ -337,7 +337,8 @@ class Classifier:
         if not text:
             return {}
         tokens = self._tokens(text)
-        counted = self._counted(text, tokens, self._dangers(text, tokens), self._lead_end(text))
+        lead = self._lead_end(text)
+        counted = self._counted(text, tokens, self._dangers(text, tokens, lead), lead)
         return {word: factor for word, _, factor in counted}
 
     def _counted(
@@ -403,7 +404,7 @@ class Classifier:
                 spans[word] = (i, end)
         return sorted(((word, s, e) for word, (s, e) in spans.items()), key=lambda item: item[1])
 
-    def _dangers(self, text: str, tokens: list[_Token]) -> list[_Danger]:
+    def _dangers(self, text: str, tokens: list[_Token], lead: int) -> list[_Danger]:
         """Every urgent keyword in the text (the first time each is seen), judged as happening now or not."""
         if self._urgent_pattern is None:
             return []
@@ -415,7 +416,6 @@ class Classifier:
         position = 0
         # A subject line names the danger without a time ("楼上厨房着火把我家熏黑了。上个月十八号晚上……着火了"): where
         # the body tells the same danger again, the body says when. Each such word: whether any body mention is now.
-        lead = self._lead_end(text)
         told_again: dict[str, bool] = {}
         # Longest keyword first where they overlap. A match refused (its word nearby missing, an exception present)
         # gives its characters back from the next one: "往外冒烟" is 冒烟 when 往外冒 wants water near it.
@@ -429,7 +429,7 @@ class Classifier:
             word = self._urgent_word(match.group())
             start, end = match.span()
             retold = word in found and found[word].now and found[word].start < lead <= start
-            if word in found and found[word].now and not (retold and not told_again.get(word)):
+            if word in found and found[word].now and (not retold or told_again.get(word)):
                 continue
             said = match.group()
             if near := self._urgent_context.get(word):
