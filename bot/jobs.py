@@ -80,7 +80,7 @@ def enqueue(rt: runtime.Runtime, queued: Iterable[outbox.Queued]) -> None:
     ]
     try:
         if not jobs and len(wakes) == 1:  # a chat message's usual hand-off with an AI bot: one PUBLISH, no pipeline
-            rt.quick_queue.connection.publish(wakes.pop(), "")
+            rt.quick_redis.publish(wakes.pop(), "")
             return
         # One round trip for every job and the gateways' wake-ups; MULTI/EXEC only around jobs (rq's job and its
         # queue entry go together), not around wake-ups alone.

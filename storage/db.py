@@ -6,12 +6,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ARRAY, ColumnElement, Integer, any_, bindparam, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import ARRAY, ColumnElement, Integer, any_, bindparam, event, inspect
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import instrumentation, make_transient_to_detached
 from sqlmodel import Session, col, create_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -25,6 +26,7 @@ MAX_ID = 2_147_483_647
 # WeChat retries), SQLAlchemy drops the whole pool, and the next checkout connects afresh.
 PING_AFTER_IDLE_SECONDS = 1.0
 _IDLE_SINCE = "wgt_idle_since"
+M = TypeVar("M")
 
 
 def make_engine(url: str) -> Engine:
@@ -100,6 +102,23 @@ def in_list(column: Any, name: str, postgres: bool) -> ColumnElement[bool]:
 
 def is_postgres(session: OrmSession) -> bool:
     return session.connection().dialect.name == "postgresql"
+
+
+def attached(session: OrmSession, model: type[M], row: Row[Any]) -> M:
+    """A row of all of `model`'s columns (primary key first) as the session's persistent object, as the ORM loads
+    one: the object the session already holds for that key, else a new one in its identity map, whose later changes
+    are UPDATEs at the next flush. Without the ORM's query machinery: for a hot read, about 60 µs less."""
+    key = inspect(model).identity_key_from_primary_key((row[0],))
+    found = session.identity_map.get(key)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    made: M = instrumentation.manager_of_class(model).new_instance()
+    values = row._asdict()
+    made.__dict__.update(values)
+    object.__setattr__(made, "__pydantic_fields_set__", set(values))
+    make_transient_to_detached(made)
+    session.add(made)
+    return made
 
 
 def per_transaction(key: str) -> str:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import bindparam, delete, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from storage.db import attached
 from storage.models import Person, Photo, Role, Ticket, TicketEvent, TicketReporter
 
-_BY_OPENID = select(Person).where(col(Person.openid) == bindparam("openid"))
+_PERSON = Person.__table__  # type: ignore[attr-defined]
+_BY_OPENID = sa_select(*_PERSON.columns).where(_PERSON.c.openid == bindparam("openid"))
 _FIRST_WORKER = (
     select(Person.id, Person.name)
     .where(col(Person.grid_id) == bindparam("grid_id"), col(Person.role) == Role.GRID_WORKER)
@@ -20,7 +23,11 @@ _FIRST_WORKER = (
 
 
 def by_openid(session: Session, openid: str) -> Person | None:
-    return session.exec(_BY_OPENID, params={"openid": openid}).first()
+    """Every complaint's first read: a Core statement, its row attached as the ORM would (storage.db.attached)."""
+    if session.autoflush:
+        session.flush()  # as the ORM's query would: a person added but not yet written is found (cheap when clean)
+    row = session.connection().execute(_BY_OPENID, {"openid": openid}).first()
+    return None if row is None else attached(session, Person, row)
 
 
 def by_wecom_userid(session: Session, userid: str) -> Person | None:
