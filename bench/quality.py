@@ -36,9 +36,10 @@ past or hypothetical danger classified urgent**, and classification at ≥ {TARG
 
 Two baselines run beside the bundled classifier in the same process:
 - *no conversion, no urgency grammar*: the same taxonomy file, keywords and weights, with traditional → simplified
-  conversion off and the negation, past/hypothetical and trailing markers emptied (every danger word is urgent).
-  The difference from the bundled row is what conversion and the urgency grammar buy; it says nothing about the
-  keyword lists themselves, which both rows share (and which were tuned on this same set: see the caveat below).
+  conversion and phone typos (docs/taxonomy.md) off and the negation, past/hypothetical and trailing markers
+  emptied (every danger word is urgent). The difference from the bundled row is what these buy; it says nothing
+  about the keyword lists themselves, which both rows share (and which were tuned on this same set: see the caveat
+  below).
 - *majority class*: every message gets the most frequent label and is never urgent; the floor any classifier
   must clear.
 
@@ -106,7 +107,8 @@ def run(options: Options) -> list[Report]:
     bundled = nlp.default_classifier()
     taxonomy = bundled.taxonomy
     no_grammar = replace(taxonomy.urgency, negations=(), past_markers=(), trailing=())
-    baseline = nlp.Classifier(replace(taxonomy, urgency=no_grammar), bundled.tokenizer, simplify=False)
+    plain = replace(taxonomy, urgency=no_grammar, phone_typos=False)
+    baseline = nlp.Classifier(plain, bundled.tokenizer, simplify=False)
     majority = Counter(e.category for e in examples).most_common(1)[0][0]
 
     def answer(classify: Callable[[str], nlp.Intent]) -> list[tuple[str, bool]]:

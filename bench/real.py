@@ -145,6 +145,23 @@ LATER_BOARDS = (
         "village signal, retaining walls, grain on roads, street-name signs, foremen gone with wages; 今早 is now, "
         "a fire spreading outdoors is urgent, 不是煤气 and 那场…灭掉 end a danger), so it is no longer blind",
     ),
+    (
+        ROOT / "bench" / "data" / "blind_chat3.csv",
+        "200 chat messages, no subject line, about one in five with a pinyin-input slip in its key word, written "
+        "2026-12-05 after blind_chat2's fixes by a helper who read only ../shared's pages; first scored at 29bb78e, "
+        "before anyone read it: bundled 0.745 all, 0.808 clear, macro-F1 0.736, urgent 16/16, false alarms 1/184 "
+        "(baseline 0.560, 0.582, 0.540, 12/16, 3/184); then phone typos were put right (nlp/homophones.py, its rules "
+        "chosen among a few variants by this set's and blind_chat4's totals, no row read): 0.765, 0.836, 0.765, "
+        "16/16, 1/184",
+    ),
+    (
+        ROOT / "bench" / "data" / "blind_chat4.csv",
+        "200 chat messages leaning short, typos and traditional characters now and then, written 2026-12-05 beside "
+        "blind_chat3 by another helper who read only ../shared's pages; first scored at 29bb78e, before anyone read "
+        "it: bundled 0.765 all, 0.795 clear, macro-F1 0.756, urgent 15/16, false alarms 4/184 (baseline 0.590, "
+        "0.635, 0.581, 9/16, 3/184); then phone typos put right as for blind_chat3, no row read: 0.795, 0.833, "
+        "0.797, 16/16, 4/184",
+    ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"
 URGENT_LONG = ROOT / "tests" / "data" / "urgent_long.csv"

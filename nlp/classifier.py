@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from nlp import reader as category_reader
 from nlp.convert import to_simplified
+from nlp.homophones import PINYIN_PATH, Homophones
 from nlp.taxonomy import FALLBACK_CODE, Taxonomy, normalize
 from nlp.tokenizer import shared_tokenizer
 
@@ -88,6 +89,12 @@ _RECURRENCE = re.compile(
 _RECURRENCE_REACH = 8
 # The lead (Taxonomy.lead_chars) ends at the first full stop.
 _LEAD_END = re.compile("[。！？!?；;\n]")
+
+
+# Phone typos are looked for where one word decides: in a message with no keyword as written, and in one of at most
+# this many characters with one keyword. A message with two keywords or more, or a longer one, tells its story in
+# more words than one (and the search would cost a 300-character message a tenth of its time).
+_TYPO_REACH = 120
 
 
 @dataclass(frozen=True)
@@ -179,6 +186,16 @@ class Classifier:
             for marker, _, needs in (written.partition("+") for written in rules.over_markers)
         )
         self._category_position = {code: i for i, code in enumerate(self._codes)}
+        # The words whose phone typos are put right before matching (装休 -> 装修): keywords, together words and
+        # urgent words (a gap keyword by its parts).
+        words = set(self._index)
+        for category in taxonomy.categories:
+            for first, others, _ in category.together:
+                words.update((first, *others))
+        for word in self._urgent:
+            words.update(word.split("*"))
+        self._fix_typos = taxonomy.phone_typos
+        self._homophones = Homophones(words, PINYIN_PATH) if self._fix_typos else Homophones((), None)
 
     @classmethod
     def from_file(cls, path: str | Path, tokenizer: jieba.Tokenizer | None = None) -> Classifier:
@@ -196,7 +213,7 @@ class Classifier:
 
     def tokenize(self, text: str) -> list[str]:
         """Words of the normalised, simplified text as this classifier sees them."""
-        return [word for word, _, _ in self._tokens(self.prepare(text))]
+        return [word for word, _, _ in self._read_text(self.prepare(text))[1]]
 
     def prepare(self, text: str) -> str:
         """The text as it is matched: NFKC, lower case, traditional characters made simplified."""
@@ -209,14 +226,14 @@ class Classifier:
         text = self.prepare(text)
         if not text:
             return Intent(category=FALLBACK_CODE, confidence=0.0, keywords=(), urgent=False)
-        tokens = self._tokens(text)
+        text, tokens, hits = self._read_text(text)
         lead = self._lead_end(text)
         dangers = self._dangers(text, tokens, lead)
         scores = [0.0] * len(self._codes)
         matched: list[dict[str, float]] = [{} for _ in self._codes]
         first_seen: dict[str, int] = {}
         lead_weight = self.taxonomy.lead_weight
-        for word, start, factor in self._counted(text, tokens, dangers, lead):
+        for word, start, factor in self._counted(hits, dangers, lead):
             first_seen[word] = start
             for position, weight in self._index[word]:
                 scores[position] += weight * factor
@@ -336,19 +353,19 @@ class Classifier:
         text = self.prepare(text)
         if not text:
             return {}
-        tokens = self._tokens(text)
+        text, tokens, hits = self._read_text(text)
         lead = self._lead_end(text)
-        counted = self._counted(text, tokens, self._dangers(text, tokens, lead), lead)
+        counted = self._counted(hits, self._dangers(text, tokens, lead), lead)
         return {word: factor for word, _, factor in counted}
 
     def _counted(
-        self, text: str, tokens: list[_Token], dangers: list[_Danger], lead: int
+        self, hits: list[tuple[str, int, int]], dangers: list[_Danger], lead: int
     ) -> Iterator[tuple[str, int, float]]:
         """The keywords that count, with where each starts and how many times it counts: every keyword hit except
         those inside a denied danger ("没有着火"), the lead's at lead_weight."""
         denied = [(d.start, d.end) for d in dangers if d.denied]
         lead_weight = self.taxonomy.lead_weight
-        for word, start, end in self._keyword_hits(text, tokens):
+        for word, start, end in hits:
             if not (denied and any(s <= start and end <= e for s, e in denied)):
                 yield word, start, lead_weight if start < lead else 1.0
 
@@ -356,6 +373,32 @@ class Classifier:
         """Where the lead ends: at the first full stop when it comes within lead_chars, else there is no lead."""
         stop = _LEAD_END.search(text, 0, self.taxonomy.lead_chars)
         return stop.start() if stop else 0
+
+    def _read_text(self, text: str) -> tuple[str, list[_Token], list[tuple[str, int, int]]]:
+        """The prepared text with its keywords' phone typos put right (nlp/homophones.py), its words and its
+        keywords (_keyword_hits)."""
+        tokens = self._tokens(text)
+        hits = self._keyword_hits(text, tokens)
+        if not self._fix_typos or len(hits) > 1 or (hits and len(text) > _TYPO_REACH):
+            return text, tokens, hits
+        freq = self.tokenizer.FREQ
+        cuts = ((start, end) for _, start, end in tokens)
+        fixes = self._homophones.correct(text, lambda w: freq.get(w, 0) > 0, cuts, short=not hits)
+        if not fixes:
+            return text, tokens, hits
+        # A slip starts and ends where jieba cut, so the words it spans become the keyword, and the rest stand (jieba
+        # again on the whole text cost a 300-character message a third of its time).
+        chars = list(text)
+        for start, word in fixes:
+            end = start + len(word)
+            chars[start:end] = word
+            tokens = [t for t in tokens if t[2] <= start or t[1] >= end] + [(word, start, end)]
+            hits = [h for h in hits if h[2] <= start or h[1] >= end]
+            if word in self._index and all(h[0] != word for h in hits):
+                hits.append((word, start, end))
+        tokens.sort(key=lambda t: t[1])
+        hits.sort(key=lambda h: h[1])
+        return "".join(chars), tokens, hits
 
     def _tokens(self, text: str) -> list[_Token]:
         # Dictionary words only (HMM off). jieba's HMM guesses words for runs of characters its dictionary (ours

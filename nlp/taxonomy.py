@@ -92,6 +92,9 @@ class Taxonomy:
     # before the first full stop count lead_weight times, when that stop comes within lead_chars characters.
     lead_weight: float = 2.0
     lead_chars: int = 40
+    # Put right the phone typos of keywords before matching (nlp/homophones.py: 装休 read as 装修). Off unless the file
+    # says `phone_typos: true`, so a taxonomy written before it reads messages as it always did.
+    phone_typos: bool = False
     # A learned second reader of danger for messages the urgent keywords do not cover (nlp/danger.py), if trained.
     danger: DangerModel | None = None
     # A learned reader of categories (nlp/reader.py), written by `nlp train`: where present it picks the category.
@@ -154,6 +157,7 @@ class Taxonomy:
             min_confidence=min_confidence,
             lead_weight=lead_weight,
             lead_chars=lead_chars,
+            phone_typos=bool(data.get("phone_typos", False)),
             danger=DangerModel.from_dict(data["danger"], source) if data.get("danger") else None,
             reader=CategoryReader.from_dict(data["reader"], [c.code for c in categories], source)
             if data.get("reader")
