@@ -152,7 +152,10 @@ LATER_BOARDS = (
         "before anyone read it: bundled 0.745 all, 0.808 clear, macro-F1 0.736, urgent 16/16, false alarms 1/184 "
         "(baseline 0.560, 0.582, 0.540, 12/16, 3/184); then phone typos were put right (nlp/homophones.py, its rules "
         "chosen among a few variants by this set's and blind_chat4's totals, no row read): 0.765, 0.836, 0.765, "
-        "16/16, 1/184",
+        "16/16, 1/184; then read, with blind_chat4, and TAXONOMY.md's lists put right in general (the 物业 letting "
+        "out common ground or deleting a plate over fees, pension checks, open meter boxes, pigeons, erhu, bus "
+        "shelters, breaker hammers, AC brackets on a neighbour's wall, training refunds, sign boards lit all night, "
+        "drains and lamps inside a compound, school places), so it is no longer blind",
     ),
     (
         ROOT / "bench" / "data" / "blind_chat4.csv",
@@ -160,7 +163,11 @@ LATER_BOARDS = (
         "blind_chat3 by another helper who read only ../shared's pages; first scored at 29bb78e, before anyone read "
         "it: bundled 0.765 all, 0.795 clear, macro-F1 0.756, urgent 15/16, false alarms 4/184 (baseline 0.590, "
         "0.635, 0.581, 9/16, 3/184); then phone typos put right as for blind_chat3, no row read: 0.795, 0.833, "
-        "0.797, 16/16, 4/184",
+        "0.797, 16/16, 4/184; then read, with blind_chat3, and the lists put right in general (over-pruning, "
+        "chopping at night, funeral bands, Cantonese 好嘈, posters on poles, filthy public toilets, cars on the "
+        "pavement, a neighbour knocking every night, bins emptied before dawn, unfilled potholes, dog bites with "
+        "the bill refused, warranties refused; smoke from burning rubbish, a queue 堵得一动不动, an e-bike 进水了 "
+        "and a meter box 关在里面 not urgent), so it is no longer blind",
     ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"

@@ -1161,6 +1161,171 @@ RULES: list[tuple[str, str, str]] = [
         "江边渡口的船下午四点就停了 岛上的人当天回不来",
         "parking",
     ),
+    (
+        "chat: the 物业 paving a lawn into spaces it lets out is 矛盾纠纷",
+        "物业把楼前绿地铲平划成车位 按月往外租 钱去哪了没人说",
+        "dispute",
+    ),
+    (
+        "chat: a pension's yearly check is 民生服务",
+        "我爸的退休工资要年年认证 他眼睛不好手机上弄不来",
+        "service",
+    ),
+    (
+        "chat: a meter box left open with wires showing is 安全隐患",
+        "楼梯口配电箱门一直敞着 线头露在外面 孩子一伸手就碰到",
+        "safety",
+    ),
+    (
+        "chat: pigeons cooing before dawn are 噪音扰民",
+        "对面楼顶养了一群鸽子 天不亮就咕咕叫 吵得睡不着",
+        "noise",
+    ),
+    (
+        "chat: an erhu at five in the morning is 噪音扰民",
+        "公园亭子里天天早上五点有人拉二胡 住边上的都被吵醒",
+        "noise",
+    ),
+    (
+        "chat: a bus shelter's broken roof is 市政设施",
+        "人民路站的候车亭顶棚破了 下雨等车的人全淋湿",
+        "facility",
+    ),
+    (
+        "chat: e-bikes heaped at a shop door are 停车交通",
+        "商场门口电动车停得满满的 进出的门都被堵住了",
+        "parking",
+    ),
+    (
+        "chat: the estate's parking spaces made dearer are 物业房屋",
+        "小区停车位一个月从一百涨到两百 业主大会都没开",
+        "property",
+    ),
+    (
+        "chat: a breaker hammer at night is 噪音扰民",
+        "工地半夜还在用破碎锤 咚咚咚震得床都在抖",
+        "noise",
+    ),
+    (
+        "chat: a neighbour's AC bracket fixed to my wall is 矛盾纠纷",
+        "邻居新装的空调外机支架钉在我家外墙上 我说了不同意他还是装了",
+        "dispute",
+    ),
+    (
+        "chat: the 物业 deleting a plate over fees is 矛盾纠纷",
+        "物业费有争议没交 物业就把我车牌删了 道闸不抬",
+        "dispute",
+    ),
+    (
+        "chat: muck trucks at night are 噪音扰民",
+        "渣土车半夜一辆接一辆 开过去窗户都在响",
+        "noise",
+    ),
+    (
+        "chat: a training school refusing a refund is 矛盾纠纷",
+        "给孩子报的美术培训不想上了 要退费 机构说只能退两成",
+        "dispute",
+    ),
+    (
+        "chat: a sign lit all night is light pollution, 环境卫生",
+        "对面商场楼顶的灯牌亮一整夜 照得我家卧室跟白天一样",
+        "sanitation",
+    ),
+    (
+        "chat: dog droppings left on the lawn are 环境卫生",
+        "遛狗的拉了也不捡 草坪上到处是狗屎",
+        "sanitation",
+    ),
+    (
+        "chat: a drain inside the compound is 物业房屋",
+        "小区地库入口的排水沟堵了 一下雨就积水",
+        "property",
+    ),
+    (
+        "chat: a place at primary school is 民生服务",
+        "孩子明年上小学 我们租房的积分入学怎么算",
+        "service",
+    ),
+    (
+        "chat: trees cut down to bare trunks are 环境卫生",
+        "物业把小区里的树砍得只剩树干 光秃秃的",
+        "sanitation",
+    ),
+    (
+        "chat: chopping meat late at night is 噪音扰民",
+        "楼上每晚十二点剁排骨 砰砰砰的",
+        "noise",
+    ),
+    (
+        "chat: ads pasted on poles are 违建占道",
+        "电线杆上贴满了办证的牛皮癣 撕了又贴",
+        "construction",
+    ),
+    (
+        "chat: a filthy public toilet is 环境卫生",
+        "广场边上那个公厕脏得没法进 地上全是尿",
+        "sanitation",
+    ),
+    (
+        "chat: a funeral band for days is 噪音扰民",
+        "隔壁办丧事 唢呐锣鼓吹了两天两夜",
+        "noise",
+    ),
+    (
+        "chat: cars filling the pavement are 停车交通",
+        "人行道上停满了车 推轮椅只能下到马路上",
+        "parking",
+    ),
+    (
+        "chat: a neighbour knocking at my door every night is 矛盾纠纷",
+        "楼下那户天天上来敲门说我们走路响 没人在家他也来敲 太吓人了",
+        "dispute",
+    ),
+    (
+        "chat: street lamps inside the compound are 物业房屋",
+        "小区里面的路灯坏了好几盏 晚上黑乎乎的",
+        "property",
+    ),
+    (
+        "chat: bins emptied before dawn are 噪音扰民",
+        "收垃圾的车天还没亮就来 哐哐倒桶 全楼都被吵醒",
+        "noise",
+    ),
+    (
+        "chat: Cantonese: an AC unit humming all night is 噪音扰民",
+        "隔篱铺头部冷气机好嘈 成晚都系咁",
+        "noise",
+    ),
+    (
+        "chat: a pothole still not filled is 市政设施",
+        "路口那个坑上礼拜有人摔了 到现在还没补",
+        "facility",
+    ),
+    (
+        "chat: a dog bite with the owner refusing to pay is 矛盾纠纷",
+        "邻居的狗把我家孩子咬了 打疫苗花了一千多 医药费他一分不给",
+        "dispute",
+    ),
+    (
+        "chat: a drill's sirens are 噪音扰民",
+        "商场搞消防演习 拉警报拉了半个钟头 也不提前说一声",
+        "noise",
+    ),
+    (
+        "chat: a vendor's truck calling out at a junction is 违建占道",
+        "每天傍晚有辆小货车停在路口叫卖 人车都过不去",
+        "construction",
+    ),
+    (
+        "chat: a shop refusing a warranty is 矛盾纠纷",
+        "刚买的电瓶车坏了 店家说是人为损坏不给保修",
+        "dispute",
+    ),
+    (
+        "chat: a fight at a barbecue stall is 治安防范",
+        "烧烤摊两桌人打起来了 有人拿酒瓶砸人",
+        "security",
+    ),
 ]
 
 
@@ -1331,6 +1496,10 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "台风过后路口那棵大树斜得厉害 树冠压在电线上方 现在还没倒",
         "这几天晚上总有股烂鸡蛋味 不是煤气 燃气公司来测过了",
         "村里那场山火灭掉以后 烧掉的柴房能申请补助吗",
+        "后山有人烧垃圾 烟特别大 一股塑料味",
+        "早上桥上堵得一动不动 能不能把信号灯调一调",
+        "电动车骑了一个礼拜就打不着火 店里说我进水了不给修",
+        "邻居装了个铁门把走廊围起来 电表箱都被关在里面了",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:

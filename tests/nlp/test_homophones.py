@@ -62,7 +62,7 @@ def test_a_keyword_as_written_is_left_alone() -> None:
     [
         ("厨房里煤汽味好重", "safety", True),
         ("楼道里有股然气味 头有点晕", "safety", True),
-        ("小区的健身器才坏了", "facility", False),
+        ("公园里的健身器才坏了", "facility", False),
         ("又停谁了", "utility", False),
     ],
 )
