@@ -1326,6 +1326,226 @@ RULES: list[tuple[str, str, str]] = [
         "烧烤摊两桌人打起来了 有人拿酒瓶砸人",
         "security",
     ),
+    (
+        "chat: sewing machines in a flat at night are 噪音扰民",
+        "楼下那家在屋里开作坊 缝纫机哒哒哒响到十二点",
+        "noise",
+    ),
+    (
+        "chat: a public toilet never washed is 环境卫生",
+        "车站旁边的公共厕所好久没人冲洗了 臭得人不敢进",
+        "sanitation",
+    ),
+    (
+        "chat: a sign pointing the wrong way is 市政设施",
+        "医院门口的路牌指反了 外地来的老是走错",
+        "facility",
+    ),
+    (
+        "chat: a car repair shop working on the pavement is 违建占道",
+        "修车铺把车开到人行道上修 地上全是机油",
+        "construction",
+    ),
+    (
+        "chat: a guardrail knocked over by a car is 市政设施",
+        "路口的护栏被车撞歪了 半截倒在路边",
+        "facility",
+    ),
+    (
+        "chat: dust from a building site is 环境卫生",
+        "工地一起风灰就扬过来 阳台上一层土",
+        "sanitation",
+    ),
+    (
+        "chat: a bar's bass at night is 噪音扰民",
+        "楼下酒吧低音炮震得窗户都响 一直到凌晨",
+        "noise",
+    ),
+    (
+        "chat: school exercises broadcast at dawn are 噪音扰民",
+        "学校每天六点就放广播 周末也放 上夜班的根本睡不了",
+        "noise",
+    ),
+    (
+        "chat: piling at night is 噪音扰民",
+        "工地晚上十一点还在打桩 一下一下的心脏受不了",
+        "noise",
+    ),
+    (
+        "chat: paving lifting inside a compound is 物业房屋",
+        "小区的路面砖翘得到处都是 老人走路绊倒好几回",
+        "property",
+    ),
+    (
+        "chat: meat smoked for weeks is 环境卫生",
+        "隔壁天天在院子里熏腊肉 熏得我家全是烟味",
+        "sanitation",
+    ),
+    (
+        "chat: a rusty railing that wobbles is 市政设施",
+        "河边的铁栏杆锈得厉害 一推就晃 小孩还爱趴在上面",
+        "facility",
+    ),
+    (
+        "chat: a shop's shutter at six and at midnight is 噪音扰民",
+        "楼下商铺卷帘门早上六点拉一次半夜拉一次 哗啦啦的 觉都被打断",
+        "noise",
+    ),
+    (
+        "chat: asking for a job is 民生服务",
+        "我五十了厂子不要了 社区能不能帮忙介绍工作",
+        "service",
+    ),
+    (
+        "chat: a stall on the blind lane is 违建占道",
+        "修鞋的把摊子摆在盲道上 拄拐杖的没法走",
+        "construction",
+    ),
+    (
+        "chat: a flowerpot thrown down is 安全隐患",
+        "不知道哪家扔了个花盆下来 砸在楼下车上 迟早砸到人",
+        "safety",
+    ),
+    (
+        "chat: tyres put out to hold a parking space are 停车交通",
+        "饭店老板拿废轮胎占着车位 说门口是他家的",
+        "parking",
+    ),
+    (
+        "chat: a rider docked by his station master is 矛盾纠纷",
+        "站长说我违规扣了我一千多 问哪里违规又说不出来",
+        "dispute",
+    ),
+    (
+        "chat: the last bus leaving early is 停车交通",
+        "镇上到县城的班车五点就没了 下班根本赶不上",
+        "parking",
+    ),
+    (
+        "chat: cracking whips at dawn is 噪音扰民",
+        "广场上天不亮就有人甩鞭子 啪啪响跟放炮一样",
+        "noise",
+    ),
+    (
+        "chat: an iron shed on the roof is 违建占道",
+        "顶楼那户在楼顶搭了个铁皮棚 越搭越大",
+        "construction",
+    ),
+    (
+        "chat: a driving school keeping fees is 矛盾纠纷",
+        "驾校交了钱半年没让练车 想退费只退一半",
+        "dispute",
+    ),
+    (
+        "chat: a roof water tank never cleaned is 水电气暖",
+        "楼顶的水箱多少年没洗过 放出来的水一股铁锈味",
+        "utility",
+    ),
+    (
+        "chat: a stairwell enclosed by a resident is 违建占道",
+        "五楼那家用铁门把楼梯间围起来当储藏室了",
+        "construction",
+    ),
+    (
+        "chat: road works at night are 噪音扰民",
+        "修路的机器半夜还在轰轰响 连着一个礼拜了",
+        "noise",
+    ),
+    (
+        "chat: a ditch full of mud before the rains is 市政设施",
+        "街边的排水沟堵得满满的都是泥沙 盖板也断了 下雨前能不能清一下",
+        "facility",
+    ),
+    (
+        "chat: a bus stop moved far away is 停车交通",
+        "公交站被挪到一里地外了 老人走不过去",
+        "parking",
+    ),
+    (
+        "chat: a compound gate railing giving shocks is 安全隐患",
+        "小区大门的铁栏杆漏电 刚才有人扶了一下被电得一哆嗦",
+        "safety",
+    ),
+    (
+        "chat: a house built up without a permit is 违建占道",
+        "村里那户在宅基地上盖到第六层了 还在往上加",
+        "construction",
+    ),
+    (
+        "chat: an unleashed dog typed 不栓绳 is 治安防范",
+        "楼下那条大狼狗从来不栓绳 见人就扑",
+        "security",
+    ),
+    (
+        "chat: a broken slide in the compound's playground is 物业房屋",
+        "小区儿童乐园的滑梯断了一截 边上很锋利",
+        "property",
+    ),
+    (
+        "chat: chanting played all day is 噪音扰民",
+        "隔壁一天到晚放佛经 声音开得老大",
+        "noise",
+    ),
+    (
+        "chat: a cooling tower at night is 噪音扰民",
+        "对面大楼顶上的冷却塔一到晚上就轰轰响 吵得睡不着",
+        "noise",
+    ),
+    (
+        "chat: an after-school class run by the community is 民生服务",
+        "暑假孩子没人管 社区有没有免费的托管班",
+        "service",
+    ),
+    (
+        "chat: a flat let by the day is 违建占道",
+        "楼上那套被改成日租房了 天天陌生人进出",
+        "construction",
+    ),
+    (
+        "chat: a shed on the roof is 违建占道",
+        "12栋楼顶有人在搭彩钢房",
+        "construction",
+    ),
+    (
+        "chat: a burst soil pipe flooding a kitchen is 物业房屋, urgent",
+        "厨房那根公共排污管裂了 脏水往外冒 厨房地上全是水",
+        "property",
+    ),
+    (
+        "chat: no crossing for half a mile is 停车交通",
+        "新修的大路一个人行横道都没有 过马路要绕老远",
+        "parking",
+    ),
+    (
+        "chat: vendors at a metro exit are 违建占道",
+        "地铁口晚上全是卖炸串卖水果的 出口堵了一半",
+        "construction",
+    ),
+    (
+        "chat: a balcony jutting out is 违建占道",
+        "对面那家把阳台往外挑出去一米 整个悬在外面",
+        "construction",
+    ),
+    (
+        "chat: hoardings left up with no work done are 市政设施",
+        "这条路的围挡一直不拆 也没看到有人施工",
+        "facility",
+    ),
+    (
+        "chat: a nail salon with no licence is 其他",
+        "小区门口的美容店没挂营业执照 收钱用个人码",
+        "other",
+    ),
+    (
+        "chat: a car dealer denying a scratch is 矛盾纠纷",
+        "4S店保养完车门多了道划痕 店里不承认",
+        "dispute",
+    ),
+    (
+        "chat: a drill from seven to eight is 噪音扰民",
+        "隔壁装修电锤从早上七点打到晚上八点 周末也不停",
+        "noise",
+    ),
 ]
 
 
@@ -1500,6 +1720,8 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "早上桥上堵得一动不动 能不能把信号灯调一调",
         "电动车骑了一个礼拜就打不着火 店里说我进水了不给修",
         "邻居装了个铁门把走廊围起来 电表箱都被关在里面了",
+        "田边有人烧垃圾 塑料烧起来的味道熏得头疼",
+        "楼道里老有臭鸡蛋味 燃气公司来测过说没漏 应该是下水道反上来的",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
@@ -1529,6 +1751,8 @@ def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
         "大风把路边一棵大树刮倒了 压在电线上 电线还在晃",
         "村口的土坯房昨晚下了一夜雨 今早塌了半边 剩下的还在往下掉土",
         "后山有人烧荒 火已经烧到林子边上了 离村子就隔一条沟",
+        "门口那棵大树连根翘起来了 整棵压在隔壁屋顶上 还在咯吱响",
+        "小区垃圾房烧起来了 火苗窜得老高 旁边停着一排电动车",
     ],
 )
 def test_the_same_words_about_people_or_a_home_stay_urgent(text: str) -> None:
