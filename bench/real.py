@@ -199,14 +199,23 @@ LATER_BOARDS = (
         "200 chat messages from a mid-sized city in all seasons (danwei compounds, resettlement estates, markets and "
         "schools), written 2026-12-05 after blind_chat5's and blind_chat6's fixes by a helper who read only "
         "../shared's pages; first scored at b698a5f, before anyone read it: bundled 0.870 all, 0.909 clear, "
-        "macro-F1 0.866, urgent 14/16, false alarms 3/184 (baseline 0.650, 0.714, 0.630, 5/16, 3/184)",
+        "macro-F1 0.866, urgent 14/16, false alarms 3/184 (baseline 0.650, 0.714, 0.630, 5/16, 3/184); then read, "
+        "with blind_chat8, and the lists put right in general (a person down 倒在…地上 and 叫也不答应, a roof shed "
+        "lifting in the wind urgent; smoke from a kebab stall and a pavement car wash 满地是水 not urgent; gas "
+        "repairs billed, concrete plants, mahjong rooms, roads left half built, a seller's hukou, card players at "
+        "night, the 物业 cutting power, floors added for compensation, firecracker litter, bus stop signs moved, "
+        "compound storm drains, wedding salutes), so it is no longer blind",
     ),
     (
         ROOT / "bench" / "data" / "blind_chat8.csv",
         "200 messages to the mini-program from many kinds of residents (retirees, migrant workers, landlords, "
         "carers; formal, angry, confused, questions), written beside blind_chat7 by another helper who read only "
         "../shared's pages; first scored at b698a5f, before anyone read it: bundled 0.855 all, 0.899 clear, "
-        "macro-F1 0.850, urgent 16/16, false alarms 2/184 (baseline 0.625, 0.669, 0.591, 11/16, 3/184)",
+        "macro-F1 0.850, urgent 16/16, false alarms 2/184 (baseline 0.625, 0.669, 0.591, 11/16, 3/184); then read, "
+        "with blind_chat7, and the lists put right in general (call buttons for the old, car alarms, rooftop pumps, "
+        "neon lights, abuse in the owners' group, cars on the blind lane, morning markets, bus frequency, lift "
+        "inspections, free-egg sales talks, reversing alarms, one-way streets, a compound's dead cameras; a ceiling "
+        "泡塌了一块 and a jam 一动不动 at rush hour not urgent), so it is no longer blind",
     ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"

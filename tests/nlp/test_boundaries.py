@@ -1546,6 +1546,151 @@ RULES: list[tuple[str, str, str]] = [
         "隔壁装修电锤从早上七点打到晚上八点 周末也不停",
         "noise",
     ),
+    (
+        "chat: a gas repair billed afterwards is 水电气暖",
+        "燃气公司上门换了个阀门 过后账单上多收了两百的检测费",
+        "utility",
+    ),
+    (
+        "chat: mud and dust from a concrete plant are 环境卫生",
+        "搅拌站的罐车进进出出 泥巴带得满街都是 风一吹全是灰",
+        "sanitation",
+    ),
+    (
+        "chat: a flat made into a mahjong room is 违建占道",
+        "二楼那家把住房改成麻将馆了 天天人来人往",
+        "construction",
+    ),
+    (
+        "chat: a road left half built is 市政设施",
+        "小区北门那条路修到一半就停了 说打通说了好几年",
+        "facility",
+    ),
+    (
+        "chat: a seller's hukou left on a house is 矛盾纠纷",
+        "买的二手房过户了 原房主户口一直没迁走 中介也不管",
+        "dispute",
+    ),
+    (
+        "chat: card players shouting at night are 噪音扰民",
+        "楼下凉亭一帮人打牌 吵吵嚷嚷到十二点",
+        "noise",
+    ),
+    (
+        "chat: the 物业 cutting a flat's power over fees is 矛盾纠纷",
+        "物业费有争议没交 物业就把我家电闸拉了",
+        "dispute",
+    ),
+    (
+        "chat: floors added for compensation are 违建占道",
+        "听说要拆迁 隔壁连夜又加了两层 想多拿补偿",
+        "construction",
+    ),
+    (
+        "chat: firecracker litter left for days is 环境卫生",
+        "过年放的鞭炮纸屑堆在楼下一个礼拜了 没人扫",
+        "sanitation",
+    ),
+    (
+        "chat: a neighbour not paying for a leak is 矛盾纠纷",
+        "楼上漏水泡坏了我家吊顶 现在不漏了 他不肯赔",
+        "dispute",
+    ),
+    (
+        "chat: a bus stop sign taken away is 停车交通",
+        "12路的站牌挪走了 也没个通知 白等了半天",
+        "parking",
+    ),
+    (
+        "chat: storm drains in a compound are 物业房屋",
+        "小区的雨水管一直堵着没人疏通 一下雨一楼就进水",
+        "property",
+    ),
+    (
+        "chat: wedding salutes are 噪音扰民",
+        "周末结婚车队在楼下放礼炮 一放好几分钟",
+        "noise",
+    ),
+    (
+        "chat: a call button for an old man living alone is 民生服务",
+        "我爸一个人住 想问社区能不能给装个一键呼叫",
+        "service",
+    ),
+    (
+        "chat: a car alarm all night is 噪音扰民",
+        "楼下那辆车的防盗器一晚上响了好几回",
+        "noise",
+    ),
+    (
+        "chat: damage done by the 物业's contractor is 矛盾纠纷",
+        "物业找的吊篮把我家空调外机撞坏了 到底谁赔",
+        "dispute",
+    ),
+    (
+        "chat: a rooftop pump roaring at night is 噪音扰民",
+        "楼顶的加压水泵一开就跟拖拉机一样 晚上睡不好",
+        "noise",
+    ),
+    (
+        "chat: a promised compensation never paid is 矛盾纠纷",
+        "去年楼上水管爆了 说好赔五千 到现在一分没给",
+        "dispute",
+    ),
+    (
+        "chat: neon lights into a bedroom are 环境卫生",
+        "对面的霓虹灯整夜闪 照进我家卧室",
+        "sanitation",
+    ),
+    (
+        "chat: abuse in the owners' group is 矛盾纠纷",
+        "楼下那家天天在业主群里指名道姓骂我",
+        "dispute",
+    ),
+    (
+        "chat: cars on the blind lane are 停车交通",
+        "人行道上的盲道被车停满了",
+        "parking",
+    ),
+    (
+        "chat: a morning market filling a road is 违建占道",
+        "早市的菜贩子把整条街都占满了 车过不去",
+        "construction",
+    ),
+    (
+        "chat: a bus far less frequent than posted is 停车交通",
+        "站牌上写十分钟一班 我每天等半小时",
+        "parking",
+    ),
+    (
+        "chat: a lift's inspection expired is 物业房屋",
+        "电梯的年检合格证早就过期了 还在用",
+        "property",
+    ),
+    (
+        "chat: free eggs to draw the old to sales talks is 治安防范",
+        "门口天天有人发鸡蛋拉老人去听保健讲座",
+        "security",
+    ),
+    (
+        "chat: a reversing alarm before dawn is 噪音扰民",
+        "工地天还没亮就进渣土车 倒车请注意喊个不停",
+        "noise",
+    ),
+    (
+        "chat: asking for a one-way street is 停车交通",
+        "这条巷子太窄了 能不能改成单行道",
+        "parking",
+    ),
+    (
+        "chat: a sign on the blind lane is 违建占道",
+        "那家店在门口立了个广告牌 正好压在盲道上",
+        "construction",
+    ),
+    (
+        "chat: a scratched car and the compound's dead cameras are 物业房屋",
+        "小区监控一大半是坏的 我车被划了也查不到",
+        "property",
+    ),
 ]
 
 
@@ -1722,6 +1867,10 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "邻居装了个铁门把走廊围起来 电表箱都被关在里面了",
         "田边有人烧垃圾 塑料烧起来的味道熏得头疼",
         "楼道里老有臭鸡蛋味 燃气公司来测过说没漏 应该是下水道反上来的",
+        "楼下羊肉串摊子烟太大了 单元门口烟雾缭绕 不是着火",
+        "洗车店在人行道上洗车 满地是水 冬天一冻全是冰",
+        "路口堵车 早高峰一动不动 交警也不来",
+        "楼上漏水把我家吊顶泡塌了一块 现在修好了 想找他赔",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
@@ -1753,6 +1902,8 @@ def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
         "后山有人烧荒 火已经烧到林子边上了 离村子就隔一条沟",
         "门口那棵大树连根翘起来了 整棵压在隔壁屋顶上 还在咯吱响",
         "小区垃圾房烧起来了 火苗窜得老高 旁边停着一排电动车",
+        "大风把楼顶的彩钢棚掀起来了 眼看就要掉下来 下面全是人",
+        "我妈一个人在家 邻居从窗户看见她倒在厨房地上 叫也不答应",
     ],
 )
 def test_the_same_words_about_people_or_a_home_stay_urgent(text: str) -> None:
