@@ -9,13 +9,13 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from nlp import reader as category_reader
 from nlp.convert import to_simplified
 from nlp.homophones import PINYIN_PATH, Homophones
 from nlp.taxonomy import FALLBACK_CODE, Taxonomy, normalize
-from nlp.tokenizer import shared_tokenizer
+from nlp.tokenizer import shared_tokenizer, words
 
 if TYPE_CHECKING:
     import jieba
@@ -114,6 +114,16 @@ class Intent:
 _Token = tuple[str, int, int]
 
 
+class _Together(NamedTuple):
+    """A together rule of a category (its first word is the key it is filed under): any of `others` with it adds
+    `weight` to the category at `position`."""
+
+    position: int
+    others: tuple[str, ...]
+    weight: float
+    others_found: re.Pattern[str]
+
+
 @dataclass(frozen=True)
 class _Danger:
     """One urgent keyword found in the text, and whether the text reports it as happening now."""
@@ -148,10 +158,17 @@ class Classifier:
         self._index = {word: tuple(hits) for word, hits in index.items()}
         # The together rules by the first character of their first word: a message looks only at the rules whose
         # first word could be in it (a hundred rules cost a short message a fifth of its time when each was tried).
-        self._together: dict[str, tuple[tuple[int, str, tuple[str, ...], float], ...]] = {}
+        # Within a character, by first word (found once however many rules start with it), in file order; each
+        # rule's other words as one regex, so a rule whose other words are absent costs one search in C.
+        grouped: dict[str, dict[str, list[_Together]]] = {}
         for position, category in enumerate(taxonomy.categories):
             for first, others, weight in category.together:
-                self._together[first[0]] = (*self._together.get(first[0], ()), (position, first, others, weight))
+                found = re.compile("|".join(re.escape(w) for w in sorted(others, key=len, reverse=True)))
+                rule = _Together(position, others, weight, found)
+                grouped.setdefault(first[0], {}).setdefault(first, []).append(rule)
+        self._together = {
+            head: tuple((first, tuple(rules)) for first, rules in firsts.items()) for head, firsts in grouped.items()
+        }
         self._together_heads = frozenset(self._together)
         # first two characters -> the lengths of the keywords starting with them, longest first: most pairs of
         # characters start no keyword and are skipped with one lookup
@@ -241,17 +258,20 @@ class Classifier:
 
         # Words that mean more together (物业 with 押金: a money conflict with it), once per rule, shown as 物业+押金.
         # Both words in the lead (a subject line "物业多收的钱不退") count lead_weight times, as a keyword there does.
-        rules = [rule for head in self._together_heads.intersection(text) for rule in self._together[head]]
-        for position, first, others, weight in rules:
-            at = text.find(first)
-            if at < 0:
-                continue
-            in_lead = next((w for w in others if 0 <= text.find(w) < lead), None) if at < lead else None
-            other = in_lead or next((w for w in others if w in text), None)
-            if other is not None:
-                scores[position] += weight * (lead_weight if in_lead else 1.0)
-                matched[position][f"{first}+{other}"] = weight
-                first_seen.setdefault(f"{first}+{other}", at)
+        for head in self._together_heads.intersection(text):
+            for first, rules in self._together[head]:
+                at = text.find(first)
+                if at < 0:
+                    continue
+                for rule in rules:
+                    if rule.others_found.search(text) is None:
+                        continue
+                    others = rule.others
+                    in_lead = next((w for w in others if 0 <= text.find(w) < lead), None) if at < lead else None
+                    other = in_lead or next(w for w in others if w in text)
+                    scores[rule.position] += rule.weight * (lead_weight if in_lead else 1.0)
+                    matched[rule.position][f"{first}+{other}"] = rule.weight
+                    first_seen.setdefault(f"{first}+{other}", at)
 
         # Danger happening now pulls the message towards the category it belongs to, once per category.
         urgent_hits = [d for d in dangers if d.now]
@@ -404,8 +424,9 @@ class Classifier:
         # Dictionary words only (HMM off). jieba's HMM guesses words for runs of characters its dictionary (ours
         # included) does not know; the substring scan in _keyword_hits finds multi-character keywords however jieba
         # cuts, so the guesses mostly cost time. Measured on the dev set (bench quality): accuracy 0.965 with HMM
-        # off against 0.964 on, urgency unchanged; and about a quarter less time (bench speed).
-        return list(self.tokenizer.tokenize(text, HMM=False))
+        # off against 0.964 on, urgency unchanged; and about a quarter less time (bench speed). jieba's own cut
+        # without HMM, in a faster loop (nlp/tokenizer.words).
+        return words(self.tokenizer, text)
 
     def _keyword_hits(self, text: str, tokens: list[_Token]) -> list[tuple[str, int, int]]:
         """Distinct keywords in the text with their first span; each stretch of text counts once."""
@@ -419,32 +440,29 @@ class Classifier:
         # not found in "停|电动车" while 电动车 is a keyword.
         length = len(text)
         sizes_from = self._sizes_from
-        for i in range(length - 1):
-            sizes = sizes_from.get(text[i : i + 2])
-            if sizes is None:
-                continue
-            for size in sizes:
+        starts = [i for i in range(length - 1) if text[i : i + 2] in sizes_from]
+        if not starts:
+            return sorted(((word, s, e) for word, (s, e) in spans.items()), key=lambda item: item[1])
+        # which kept span covers each character (a keyword's first span only, as `spans` holds)
+        owner: list[str | None] = [None] * length
+        for word, (s, e) in spans.items():
+            owner[s:e] = [word] * (e - s)
+        for i in starts:
+            for size in sizes_from[text[i : i + 2]]:
                 end = i + size
                 if end > length:
                     continue
                 word = text[i:end]
                 if word not in index or word in spans:
                     continue
-                inside: list[str] = []
-                blocked = False
-                for other, (s, e) in spans.items():
-                    if e <= i or s >= end:
-                        continue
-                    if i <= s and e <= end:
-                        inside.append(other)
-                    else:
-                        blocked = True
-                        break
-                if blocked:
-                    continue
-                for other in inside:
-                    del spans[other]
+                overlapping = {other for other in owner[i:end] if other is not None}
+                if any(spans[other][0] < i or spans[other][1] > end for other in overlapping):
+                    continue  # it only straddles a keyword kept: that one wins
+                for other in overlapping:
+                    s, e = spans.pop(other)
+                    owner[s:e] = [None] * (e - s)
                 spans[word] = (i, end)
+                owner[i:end] = [word] * size
         return sorted(((word, s, e) for word, (s, e) in spans.items()), key=lambda item: item[1])
 
     def _dangers(self, text: str, tokens: list[_Token], lead: int) -> list[_Danger]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from math import log
 from pathlib import Path
 
 from nlp.thirdparty import jieba
@@ -71,3 +72,82 @@ def shared_tokenizer() -> jieba.Tokenizer:
             if _shared is None:
                 _shared = new_tokenizer()
     return _shared
+
+
+# What jieba's cut() splits a text by: runs it segments, and the rest (spaces kept whole, other characters one by one).
+_HAN = jieba.re_han_default
+_SKIP = jieba.re_skip_default
+_ENG = jieba.re_eng
+
+
+def words(tokenizer: jieba.Tokenizer, text: str) -> list[tuple[str, int, int]]:
+    """`list(tokenizer.tokenize(text, HMM=False))`, the same words at the same places, in about half the time.
+
+    jieba builds a dict of every word that may start at each character, then a dict of the best route back from the
+    end, scoring each step with a generator inside max(); that Python-level work is most of a message's
+    classification time. Here the two passes are one loop over plain lists. The choice is jieba's: the highest sum of
+    log frequencies, and of equal ones the longest first word (max over (score, end) pairs). tests/nlp/test_tokenizer.py
+    holds it to jieba's own on generated and real texts.
+    """
+    tokenizer.check_initialized()  # a jieba.Tokenizer loads its dictionary on first use
+    freq = tokenizer.FREQ
+    logtotal = log(tokenizer.total)
+    found: list[tuple[str, int, int]] = []
+    at = 0
+    for block in _HAN.split(text):
+        if not block:
+            continue
+        if _HAN.match(block):
+            for word in _route(block, freq, logtotal):
+                found.append((word, at, at + len(word)))
+                at += len(word)
+            continue
+        for part in _SKIP.split(block):
+            if _SKIP.match(part):
+                found.append((part, at, at + len(part)))
+                at += len(part)
+            else:
+                for char in part:
+                    found.append((char, at, at + 1))
+                    at += 1
+    return found
+
+
+def _route(block: str, freq: dict[str, int], logtotal: float) -> list[str]:
+    """jieba's __cut_DAG_NO_HMM of one block: the best route through the dictionary's words, single letters and
+    digits run together."""
+    size = len(block)
+    score = [0.0] * (size + 1)
+    last = list(range(size + 1))  # where the best word starting at each character ends (inclusive)
+    for start in range(size - 1, -1, -1):
+        best, end = None, start
+        i = start
+        fragment = block[start]
+        while i < size and fragment in freq:
+            count = freq[fragment]
+            if count:
+                value = log(count) - logtotal + score[i + 1]
+                if best is None or value >= best:
+                    best, end = value, i
+            i += 1
+            fragment = block[start : i + 1]
+        if best is None:  # no word starts here: the character alone
+            best = log(freq.get(block[start]) or 1) - logtotal + score[start + 1]
+        score[start], last[start] = best, end
+    cut: list[str] = []
+    letters = ""
+    start = 0
+    while start < size:
+        end = last[start] + 1
+        word = block[start:end]
+        if len(word) == 1 and _ENG.match(word):
+            letters += word
+        else:
+            if letters:
+                cut.append(letters)
+                letters = ""
+            cut.append(word)
+        start = end
+    if letters:
+        cut.append(letters)
+    return cut

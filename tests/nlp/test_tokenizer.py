@@ -9,6 +9,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nlp
 from nlp import Classifier, tokenizer
@@ -124,3 +126,29 @@ def test_our_lookup_table_is_jiebas_own_with_equal_counts_shared() -> None:
     assert ours == theirs
     table = ours[0]
     assert len({id(count) for count in table.values()}) == len(set(table.values()))
+
+
+# Characters a message is made of: common Chinese ones, letters and digits (which jieba runs together), the marks its
+# own split keeps apart (+#&._%-), spaces and line ends, full-width forms and punctuation.
+_MESSAGE_CHARS = (
+    "的了是我不在人有这中大来上个到说们为子和你地出道也时要下以会着去过家对可里后小么心多天能好都然没日起还发成事"
+    "楼道灯坏物业停车水电燃气漏火烟噪音装修垃圾小区单元门口电梯井盖路施工违建占道吵"
+    "abcXYZ0123+#&._%- \n\t，。！？、\uff11\uff12\uff21"
+)
+
+
+@given(st.text(alphabet=_MESSAGE_CHARS, max_size=80))
+@settings(max_examples=400, deadline=None)
+def test_our_faster_cut_is_jiebas_own(text: str) -> None:
+    shared = tokenizer.shared_tokenizer()
+    assert tokenizer.words(shared, text) == list(shared.tokenize(text, HMM=False))
+
+
+def test_our_faster_cut_is_jiebas_own_on_real_messages() -> None:
+    shared = tokenizer.shared_tokenizer()
+    texts = [
+        row.split(",")[0] for row in (ROOT / "tests" / "data" / "complaints_dev.csv").read_text("utf-8").splitlines()
+    ]
+    long = "".join(texts)[:3000]
+    for text in [*texts, long]:
+        assert tokenizer.words(shared, text) == list(shared.tokenize(text, HMM=False)), text
