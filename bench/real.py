@@ -217,6 +217,21 @@ LATER_BOARDS = (
         "inspections, free-egg sales talks, reversing alarms, one-way streets, a compound's dead cameras; a ceiling "
         "泡塌了一块 and a jam 一动不动 at rush hour not urgent), so it is no longer blind",
     ),
+    (
+        ROOT / "bench" / "data" / "blind_chat9.csv",
+        "200 chat messages from a northern city, its villages and factory towns (heating and coal, snow and ice, "
+        "dialect such as 嘎哈 and 埋汰), written 2026-12-05 after blind_chat7's and blind_chat8's fixes by a helper "
+        "who read only ../shared's pages; first scored at 359e641 (its classifier answers as 242a051's), before "
+        "anyone read it: bundled 0.850 all, 0.896 clear, macro-F1 0.831, urgent 16/17, false alarms 2/183 "
+        "(baseline 0.675, 0.679, 0.627, 10/17, 2/183)",
+    ),
+    (
+        ROOT / "bench" / "data" / "blind_chat10.csv",
+        "200 messages from a southern coastal city (typhoons, 骑楼 streets, 城中村, night markets; Cantonese and "
+        "Minnan-flavoured words), written beside blind_chat9 by another helper who read only ../shared's pages; "
+        "first scored at 359e641, before anyone read it: bundled 0.780 all, 0.820 clear, macro-F1 0.769, urgent "
+        "15/17, false alarms 5/183 (baseline 0.630, 0.662, 0.607, 6/17, 6/183)",
+    ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"
 URGENT_LONG = ROOT / "tests" / "data" / "urgent_long.csv"
