@@ -223,14 +223,23 @@ LATER_BOARDS = (
         "dialect such as 嘎哈 and 埋汰), written 2026-12-05 after blind_chat7's and blind_chat8's fixes by a helper "
         "who read only ../shared's pages; first scored at 359e641 (its classifier answers as 242a051's), before "
         "anyone read it: bundled 0.850 all, 0.896 clear, macro-F1 0.831, urgent 16/17, false alarms 2/183 "
-        "(baseline 0.675, 0.679, 0.627, 10/17, 2/183)",
+        "(baseline 0.675, 0.679, 0.627, 10/17, 2/183); then read, with blind_chat10, and the lists put right in "
+        "general (coal-stove poisoning, 恶心 or 吐了 beside a stove, urgent; coal yards, mills discharging into "
+        "rivers, family hotels, chained power strips, stolen drain covers, heating billed for empty flats, fake gas "
+        "men, cattle theft, butchering by the road, demolition money, mined-out ground, 不认账), so it is no longer "
+        "blind",
     ),
     (
         ROOT / "bench" / "data" / "blind_chat10.csv",
         "200 messages from a southern coastal city (typhoons, 骑楼 streets, 城中村, night markets; Cantonese and "
         "Minnan-flavoured words), written beside blind_chat9 by another helper who read only ../shared's pages; "
         "first scored at 359e641, before anyone read it: bundled 0.780 all, 0.820 clear, macro-F1 0.769, urgent "
-        "15/17, false alarms 5/183 (baseline 0.630, 0.662, 0.607, 6/17, 6/183)",
+        "15/17, false alarms 5/183 (baseline 0.630, 0.662, 0.607, 6/17, 6/183); then read, with blind_chat9, and the "
+        "lists put right in general (Cantonese denials 冇 and 唔系, 一落大雨 as habit, 浸晒 and 喉爆咗 urgent, a "
+        "roof sheet 掀起 in a typhoon urgent; 打交, cars on zebra crossings, dead fish, spin cycles at night, gas "
+        "cylinders in the sun, coaches idling, water dripping on washing, rusted billboards, canteens for the old, "
+        "shelter forests cut, fallen lamp posts, prepaid cards, compressors, blood into drains), so it is no longer "
+        "blind",
     ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"

@@ -1691,6 +1691,181 @@ RULES: list[tuple[str, str, str]] = [
         "小区监控一大半是坏的 我车被划了也查不到",
         "property",
     ),
+    (
+        "chat: coal dust from an open coal yard is 环境卫生",
+        "铁路边的煤场不盖网 一刮风煤灰全飘进小区",
+        "sanitation",
+    ),
+    (
+        "chat: a neighbour asking for more compensation is 矛盾纠纷",
+        "去年漏水已经赔过楼下了 现在又要我再赔五千",
+        "dispute",
+    ),
+    (
+        "chat: a mill discharging into a river is 环境卫生",
+        "化工厂往河里排黄水 下游的鱼都死了",
+        "sanitation",
+    ),
+    (
+        "chat: a family hotel in a block of flats is 违建占道",
+        "楼上那户开了个家庭旅馆 天天有陌生人拖箱子进出",
+        "construction",
+    ),
+    (
+        "chat: a car parked on the pavement is 停车交通",
+        "有人天天把车停在人行道上 推婴儿车过不去",
+        "parking",
+    ),
+    (
+        "chat: power strips chained in a rented yard are 安全隐患",
+        "出租院子里插线板一个接一个 电线扯得到处都是",
+        "safety",
+    ),
+    (
+        "chat: a stolen drain cover is 市政设施",
+        "路边下水井的盖子被偷了 剩个大窟窿",
+        "facility",
+    ),
+    (
+        "chat: heating billed in full for an empty flat is 水电气暖",
+        "房子空着报停了 取暖费还是按全额收",
+        "utility",
+    ),
+    (
+        "chat: a fake gas man selling valves is 治安防范",
+        "有人冒充燃气公司挨家挨户换阀门收钱 老人容易上当",
+        "security",
+    ),
+    (
+        "chat: the 物业's snow plough scratching a car is 矛盾纠纷",
+        "物业的铲雪车把我车刮了 物业说不给赔",
+        "dispute",
+    ),
+    (
+        "chat: cattle led away at night are 治安防范",
+        "村里又丢了两头牛 都是半夜从圈里牵走的",
+        "security",
+    ),
+    (
+        "chat: butchering at the roadside is 违建占道",
+        "集上有人在路边现宰现卖 血水淌一地",
+        "construction",
+    ),
+    (
+        "chat: demolition money taken by one brother is 矛盾纠纷",
+        "老房子的拆迁款我哥一个人领走了 一分不给我们",
+        "dispute",
+    ),
+    (
+        "chat: a cracked house over old mine workings is 安全隐患",
+        "我们村在采空区上 房子的裂缝越来越大了",
+        "safety",
+    ),
+    (
+        "chat: a seller denying a fault is 矛盾纠纷",
+        "赶集买的电热毯两天就坏了 卖货的不认账",
+        "dispute",
+    ),
+    (
+        "chat: a car on the zebra crossing is 停车交通",
+        "饭店门口天天有车停在斑马线上",
+        "parking",
+    ),
+    (
+        "chat: Cantonese: a fight at a food stall is 治安防范",
+        "昨晚大排档有人打交 今朝地上仲有血",
+        "security",
+    ),
+    (
+        "chat: dead fish in a park lake are 环境卫生",
+        "公园湖里死了好多鱼 都翻白了",
+        "sanitation",
+    ),
+    (
+        "chat: a washing machine spinning at midnight is 噪音扰民",
+        "隔壁洗衣机每晚十二点脱水 墙都在抖",
+        "noise",
+    ),
+    (
+        "chat: gas cylinders piled in the sun are 安全隐患",
+        "餐馆后门堆了十几个煤气瓶 天天晒太阳",
+        "safety",
+    ),
+    (
+        "chat: a green light too short for the old is 停车交通",
+        "这个路口绿灯只有十秒 老人走不过去",
+        "parking",
+    ),
+    (
+        "chat: a kindergarten's morning music is 噪音扰民",
+        "幼儿园每天早上七点放音乐做早操 上夜班的刚睡就被吵醒",
+        "noise",
+    ),
+    (
+        "chat: a developer walling in the ground floor to sell as shops is 违建占道",
+        "开发商把架空层用玻璃围起来 说是临街商铺要对外出售",
+        "construction",
+    ),
+    (
+        "chat: coaches idling along an old street are 停车交通",
+        "旅游大巴在老街边停一排 不熄火 路都堵了",
+        "parking",
+    ),
+    (
+        "chat: water from a neighbour's flowers onto my washing is 矛盾纠纷",
+        "楼上阿姨天天浇花 水都滴到我晾的衣服上",
+        "dispute",
+    ),
+    (
+        "chat: a rusted billboard before the typhoon season is 安全隐患",
+        "路口那个广告牌底座锈穿了 台风来了肯定要飞下来",
+        "safety",
+    ),
+    (
+        "chat: a canteen for the old is 民生服务",
+        "社区长者饭堂什么时候重新开门",
+        "service",
+    ),
+    (
+        "chat: sheds built in a shelter forest are 违建占道",
+        "有人在海边防护林里砍树搭了一排养殖棚",
+        "construction",
+    ),
+    (
+        "chat: a lamp post lying by the road for weeks is 市政设施",
+        "上次大风刮倒的路灯杆横在路边两个礼拜了",
+        "facility",
+    ),
+    (
+        "chat: goods sold across a road is 违建占道",
+        "街上好多人在路上卖东西 车过不去",
+        "construction",
+    ),
+    (
+        "chat: a prepaid card and a shop gone is 矛盾纠纷",
+        "在理发店充了两千 今天去已经关门了 电话也打不通",
+        "dispute",
+    ),
+    (
+        "chat: a fruit cart on the blind lane is 违建占道",
+        "卖水果的推车天天摆在盲道上",
+        "construction",
+    ),
+    (
+        "chat: a compressor's bangs at night are 噪音扰民",
+        "隔壁厂的空压机晚上嘭嘭响 吓得孩子直哭",
+        "noise",
+    ),
+    (
+        "chat: banging on iron sheets at night is 噪音扰民",
+        "台风过后有人修屋顶 敲铁皮敲到半夜",
+        "noise",
+    ),
+    (
+        "chat: blood from a poultry stall into the drains is 环境卫生",
+        "菜场杀鸡的把血水直接冲进雨水井",
+        "sanitation",
+    ),
 ]
 
 
@@ -1871,6 +2046,11 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "洗车店在人行道上洗车 满地是水 冬天一冻全是冰",
         "路口堵车 早高峰一动不动 交警也不来",
         "楼上漏水把我家吊顶泡塌了一块 现在修好了 想找他赔",
+        "隔篱村日日烧垃圾 浓烟吹晒过嚟 唔系火灾 系佢哋自己烧嘅",
+        "楼下厂房成日嘭一声 其实冇起火 系机器泄压",
+        "地下车库一落大雨就水浸 今年已经浸了三次",
+        "路灯杆的盖子掉了 电线露出来 不过供电所说那条线早就没电了",
+        "楼下饭店炉子油烟大 熏得人恶心",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
@@ -1904,6 +2084,9 @@ def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
         "小区垃圾房烧起来了 火苗窜得老高 旁边停着一排电动车",
         "大风把楼顶的彩钢棚掀起来了 眼看就要掉下来 下面全是人",
         "我妈一个人在家 邻居从窗户看见她倒在厨房地上 叫也不答应",
+        "屋里又生上了小炉子 孩子早上起来恶心吐了两回 我也头晕",
+        "台风把仓库屋顶的铁皮掀起半边 挂在电线上随时会掉",
+        "楼上热水器喉爆咗 成个客厅浸晒",
     ],
 )
 def test_the_same_words_about_people_or_a_home_stay_urgent(text: str) -> None:
