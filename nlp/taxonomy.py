@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from nlp import heap
 from nlp.danger import DangerModel
 from nlp.reader import CategoryReader
 
@@ -106,7 +107,10 @@ class Taxonomy:
         with open(path, encoding="utf-8") as f:
             # libyaml's safe loader where PyYAML has it: the file's learned weights parse in a tenth of the time
             data = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        return cls.from_dict(data, source=str(path))
+        taxonomy = cls.from_dict(data, source=str(path))
+        del data
+        heap.release()  # the parser's scratch memory (nlp/heap.py)
+        return taxonomy
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<dict>") -> Taxonomy:

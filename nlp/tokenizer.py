@@ -7,6 +7,7 @@ import threading
 from math import log
 from pathlib import Path
 
+from nlp import heap
 from nlp.thirdparty import jieba
 
 USERDICT_PATH = Path(__file__).with_name("userdict.txt")
@@ -71,6 +72,7 @@ def shared_tokenizer() -> jieba.Tokenizer:
         with _lock:
             if _shared is None:
                 _shared = new_tokenizer()
+                heap.release()  # the dictionary file's lines, read and dropped (nlp/heap.py)
     return _shared
 
 
