@@ -247,14 +247,20 @@ LATER_BOARDS = (
         "situations the writer judged most common), written 2026-12-05 after blind_chat9's and blind_chat10's fixes "
         "by a helper who read only ../shared's pages; first scored at 8ae178d, before anyone read it: bundled 0.900 "
         "all, 0.933 clear, macro-F1 0.898, urgent 16/16, false alarms 1/184 (baseline 0.655, 0.713, 0.616, 11/16, "
-        "2/184)",
+        "2/184); then read, with blind_chat12, and the lists put right in general (stairwells too full to flee, "
+        "furniture dragged at night, toilets welling up, smoke alarms misfiring, dead cats, mattress sales talks, "
+        "invoice tax, land rent, inheritance quarrels, lorries at night, bus-stop announcements, restaurant flues), so "
+        "it is no longer blind",
     ),
     (
         ROOT / "bench" / "data" / "blind_chat12.csv",
         "200 mini-program messages from every region, reporting for others, two problems in one message, questions, "
         "traditional characters now and then, written beside blind_chat11 by another helper who read only "
         "../shared's pages; first scored at 8ae178d, before anyone read it: bundled 0.900 all, 0.927 clear, "
-        "macro-F1 0.912, urgent 15/17, false alarms 3/183 (baseline 0.645, 0.675, 0.619, 7/17, 4/183)",
+        "macro-F1 0.912, urgent 15/17, false alarms 3/183 (baseline 0.645, 0.675, 0.619, 7/17, 4/183); then read, "
+        "with blind_chat11, and the lists put right in general (a rubbish fire 火越来越大 or 烧到 a shed and "
+        "有人打老人 urgent; a fire alarm's 误报 and old people 被困在马路中间 by a short light not urgent; "
+        "foremen's wages, bus lines cut, metro-exit hawkers, AC units roaring), so it is no longer blind",
     ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"

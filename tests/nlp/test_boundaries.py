@@ -1866,6 +1866,86 @@ RULES: list[tuple[str, str, str]] = [
         "菜场杀鸡的把血水直接冲进雨水井",
         "sanitation",
     ),
+    (
+        "chat: a stairwell too full to flee through is 安全隐患",
+        "楼道里堆满了旧家具 真有事跑都跑不出去",
+        "safety",
+    ),
+    (
+        "chat: furniture dragged upstairs at night is 噪音扰民",
+        "楼上租户半夜拖桌子拖凳子 吵得睡不着",
+        "noise",
+    ),
+    (
+        "chat: a toilet welling up with sewage is 物业房屋",
+        "马桶往外冒脏水 卫生间全是污水 物业说明天才来",
+        "property",
+    ),
+    (
+        "chat: a smoke alarm going off for nothing is 物业房屋",
+        "楼道的烟感报警器老是半夜误报 物业也不来检修",
+        "property",
+    ),
+    (
+        "chat: a dead cat in the verge is 环境卫生",
+        "路边绿化带里有只死猫 臭了好几天",
+        "sanitation",
+    ),
+    (
+        "chat: a health lecture selling mattresses is 治安防范",
+        "我爸天天去听讲座领鸡蛋 最后买了两万的保健床垫",
+        "security",
+    ),
+    (
+        "chat: six points' tax for an invoice is 其他",
+        "吃饭要发票 老板说要加六个点的税",
+        "other",
+    ),
+    (
+        "chat: land rent unpaid by a co-operative is 矛盾纠纷",
+        "土地流转给合作社两年了 租金一直没给",
+        "dispute",
+    ),
+    (
+        "chat: brothers fighting over the old house is 矛盾纠纷",
+        "老房子两个哥哥都说是自己的 天天吵",
+        "dispute",
+    ),
+    (
+        "chat: trucks on a ring road at night are 噪音扰民",
+        "家门口的大货车一晚上没停过 开窗根本没法睡",
+        "noise",
+    ),
+    (
+        "chat: a bus stop's loud announcements are 噪音扰民",
+        "楼下新公交站报站声音特别大 早上五点就开始",
+        "noise",
+    ),
+    (
+        "chat: a restaurant flue pouring smoke is 环境卫生",
+        "饭馆烟道直接往外排 能不能让他装个油烟净化器",
+        "sanitation",
+    ),
+    (
+        "chat: wages owed by a foreman is 矛盾纠纷",
+        "包工头欠我们三个月工钱 人找不着了",
+        "dispute",
+    ),
+    (
+        "chat: a bus line cut is 停车交通",
+        "我们这的公交线路取消了 去医院要倒两趟车",
+        "parking",
+    ),
+    (
+        "chat: hawkers at a metro exit are 违建占道",
+        "地铁口下班就一排流动摊贩 出站口堵得只剩一条缝",
+        "construction",
+    ),
+    (
+        "chat: a neighbour's AC unit roaring is 噪音扰民",
+        "对门的空调外机转起来跟拖拉机一样 整晚整晚的",
+        "noise",
+    ),
 ]
 
 
@@ -2051,6 +2131,8 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "地下车库一落大雨就水浸 今年已经浸了三次",
         "路灯杆的盖子掉了 电线露出来 不过供电所说那条线早就没电了",
         "楼下饭店炉子油烟大 熏得人恶心",
+        "楼道火灾报警器半夜又响了 根本没着火 是误报",
+        "这个路口绿灯太短 老人经常被困在马路中间",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
@@ -2087,6 +2169,8 @@ def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
         "屋里又生上了小炉子 孩子早上起来恶心吐了两回 我也头晕",
         "台风把仓库屋顶的铁皮掀起半边 挂在电线上随时会掉",
         "楼上热水器喉爆咗 成个客厅浸晒",
+        "垃圾站有人烧垃圾 火越来越大 已经烧到旁边的电动车棚了",
+        "有人打老人 快来 就在菜场门口",
     ],
 )
 def test_the_same_words_about_people_or_a_home_stay_urgent(text: str) -> None:
