@@ -324,6 +324,13 @@ LATER_URGENT = (
         "further off, 真要, 处理好了, smoke thickening, a fight going on), so it is no longer blind; the learned "
         "reader was not retrained on it",
     ),
+    (
+        ROOT / "bench" / "data" / "blind_urgent10.csv",
+        "written 2026-12-05 after blind_chat11's and blind_chat12's fixes by a helper who read only ../shared's "
+        "pages (every region, dangers in passing and terse, coal-stove poisoning among them); first scored at "
+        "0fba070, before anyone read it: found 49/50, 6/50 false alarms (the keywords alone 43/50, 6/50; baseline "
+        "29/50, 7/50)",
+    ),
 )
 FOLDS = 5
 TARGET_CLEAR = 0.90
