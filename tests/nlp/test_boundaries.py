@@ -1946,6 +1946,11 @@ RULES: list[tuple[str, str, str]] = [
         "对门的空调外机转起来跟拖拉机一样 整晚整晚的",
         "noise",
     ),
+    (
+        "chat: a fire lane typed 消房通道 and blocked by parked cars is 安全隐患",
+        "楼下天天乱停车 消房通道全堵上了",
+        "safety",
+    ),
 ]
 
 
