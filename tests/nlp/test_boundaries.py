@@ -1951,6 +1951,86 @@ RULES: list[tuple[str, str, str]] = [
         "楼下天天乱停车 消房通道全堵上了",
         "safety",
     ),
+    (
+        "chat: spaces painted in a garage passage and let out are 矛盾纠纷",
+        "物业在车库通道上画了一排车位 按月租给外面的人",
+        "dispute",
+    ),
+    (
+        "chat: taxes an agent promised to pay is 矛盾纠纷",
+        "买房时中介说税费全包 现在又要我们补五千",
+        "dispute",
+    ),
+    (
+        "chat: a stinking ditch is 环境卫生",
+        "菜场后面那条臭水沟一到夏天就熏人",
+        "sanitation",
+    ),
+    (
+        "chat: loan calls from one number after another is 其他",
+        "一天打我好几次推销贷款 拉黑了又换号码打",
+        "other",
+    ),
+    (
+        "chat: a training class that stopped and keeps the fees is 矛盾纠纷",
+        "孩子的舞蹈培训班停课两个月了 也不退钱",
+        "dispute",
+    ),
+    (
+        "chat: things thrown down onto washing is 安全隐患",
+        "楼上老往下扔烟头 把我晾的衣服烧了个洞",
+        "safety",
+    ),
+    (
+        "chat: a golden retriever barking all afternoon is 噪音扰民",
+        "隔壁的金毛一到下午就叫个不停",
+        "noise",
+    ),
+    (
+        "chat: a street sprinkler's music is 噪音扰民",
+        "洒水车的音乐声音太大了 能不能关小点",
+        "noise",
+    ),
+    (
+        "chat: strangers photographing door numbers at night are 治安防范",
+        "半夜有人在楼道里挨家挨户拍门牌号",
+        "security",
+    ),
+    (
+        "chat: food carts crowding a school gate are 违建占道",
+        "学校门口一放学就围了好几辆炸串小推车",
+        "construction",
+    ),
+    (
+        "chat: a flat made into a beauty salon is 违建占道",
+        "楼上那套被改成美容店了 天天生人进出",
+        "construction",
+    ),
+    (
+        "chat: an old wall leaning for years is 安全隐患",
+        "小区后面的老围墙往外歪了好几年 下面天天有人走",
+        "safety",
+    ),
+    (
+        "chat: bins moved under a window is 环境卫生",
+        "物业把垃圾桶挪到我家窗户底下了 臭得没法开窗",
+        "sanitation",
+    ),
+    (
+        "chat: a bridge railing broken is 市政设施",
+        "村口小桥的栏杆断了两根 孩子天天从那走",
+        "facility",
+    ),
+    (
+        "chat: baskets put out onto the pavement is 违建占道",
+        "水果店把筐子摆出来一米多 人都过不去",
+        "construction",
+    ),
+    (
+        "chat: a stove set up at the block's door is 违建占道",
+        "烤红薯的把炉子摆在单元门口 天天冒烟",
+        "construction",
+    ),
 ]
 
 
@@ -2138,6 +2218,9 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "楼下饭店炉子油烟大 熏得人恶心",
         "楼道火灾报警器半夜又响了 根本没着火 是误报",
         "这个路口绿灯太短 老人经常被困在马路中间",
+        "不是着火 是楼下烤红薯的炉子冒黑烟 整个楼道都是烟",
+        "有人从五楼窗户掉了根电线下来给电瓶车充电",
+        "好好的树被剪成光杆 真是糟蹋了",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
