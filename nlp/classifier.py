@@ -205,14 +205,14 @@ class Classifier:
         self._category_position = {code: i for i, code in enumerate(self._codes)}
         # The words whose phone typos are put right before matching (装休 -> 装修): keywords, together words and
         # urgent words (a gap keyword by its parts).
-        words = set(self._index)
+        vocabulary = set(self._index)
         for category in taxonomy.categories:
             for first, others, _ in category.together:
-                words.update((first, *others))
+                vocabulary.update((first, *others))
         for word in self._urgent:
-            words.update(word.split("*"))
+            vocabulary.update(word.split("*"))
         self._fix_typos = taxonomy.phone_typos
-        self._homophones = Homophones(words, PINYIN_PATH) if self._fix_typos else Homophones((), None)
+        self._homophones = Homophones(vocabulary, PINYIN_PATH) if self._fix_typos else Homophones((), None)
 
     @classmethod
     def from_file(cls, path: str | Path, tokenizer: jieba.Tokenizer | None = None) -> Classifier:
