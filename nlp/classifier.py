@@ -91,9 +91,9 @@ _RECURRENCE_REACH = 8
 _LEAD_END = re.compile("[。！？!?；;\n]")
 
 
-# Phone typos are looked for where one word decides: in a message with no keyword as written, and in one of at most
-# this many characters with one keyword. A message with two keywords or more, or a longer one, tells its story in
-# more words than one (and the search would cost a 300-character message a tenth of its time).
+# Phone typos are looked for in a message with no keyword as written, and in one of at most this many characters
+# (keywords of three characters or more with one keyword as written, of four or more with several). A longer one
+# tells its story in more words than one, and the search would cost a 300-character message a tenth of its time.
 _TYPO_REACH = 120
 
 
@@ -399,11 +399,14 @@ class Classifier:
         keywords (_keyword_hits)."""
         tokens = self._tokens(text)
         hits = self._keyword_hits(text, tokens)
-        if not self._fix_typos or len(hits) > 1 or (hits and len(text) > _TYPO_REACH):
+        if not self._fix_typos or (hits and len(text) > _TYPO_REACH):
             return text, tokens, hits
+        # Where one word decides, every keyword's slips; where several do, only those of a keyword of four characters
+        # or more (消房通道), which no chance likeness makes.
+        shortest = 2 if not hits else 3 if len(hits) == 1 else 4
         freq = self.tokenizer.FREQ
         cuts = ((start, end) for _, start, end in tokens)
-        fixes = self._homophones.correct(text, lambda w: freq.get(w, 0) > 0, cuts, short=not hits)
+        fixes = self._homophones.correct(text, lambda w: freq.get(w, 0) > 0, cuts, shortest)
         if not fixes:
             return text, tokens, hits
         # A slip starts and ends where jieba cut, so the words it spans become the keyword, and the rest stand (jieba

@@ -52,29 +52,31 @@ class Homophones:
             if len(word) >= 2 and all(ord(sound) >= _SOUNDS for sound in heard):
                 self._words.setdefault(heard, []).append(word)
         self._written = frozenset(word for found in self._words.values() for word in found)
-        # The first two (three) syllables of the keywords of two characters or more (three or more) -> the length of
-        # the longest heard keyword starting with them: most places in a message start none and cost one lookup.
-        self._heads: tuple[dict[str, int], dict[str, int]] = ({}, {})
+        # The first two (three, four) syllables of the keywords of two characters or more (three, four or more) -> the
+        # length of the longest heard keyword starting with them: most places in a message start none and cost one
+        # lookup.
+        self._heads: tuple[dict[str, int], ...] = ({}, {}, {})
         for heard in self._words:
-            for size, heads in ((2, self._heads[0]), (3, self._heads[1])):
+            for size, heads in zip((2, 3, 4), self._heads, strict=True):
                 if len(heard) >= size:
                     heads[heard[:size]] = max(heads.get(heard[:size], 0), len(heard))
 
     def correct(
-        self, text: str, is_word: Callable[[str], bool], cuts: Iterable[tuple[int, int]], short: bool
+        self, text: str, is_word: Callable[[str], bool], cuts: Iterable[tuple[int, int]], shortest: int
     ) -> list[tuple[int, str]]:
         """Each homophone slip of a keyword in the text, as (where it starts, the keyword), as long as the slip.
 
         `is_word`: whether a stretch is a dictionary word; `cuts`: where jieba cut the text into words (a slip starts
-        and ends at a cut); `short`: two-character keywords too (one of two characters sounding alike turns up by
-        chance in a long message: 26楼水 is no 漏水; the classifier asks only when the message holds no keyword)."""
+        and ends at a cut); `shortest`: the fewest characters a keyword looked for has (2, 3 or 4: one of two
+        characters sounding alike turns up by chance in a long message, 26楼水 is no 漏水; the classifier asks for
+        2 only when the message holds no keyword, and for 4 when it holds several)."""
         heard = text.translate(self._table)
         inside: bytearray | None = None
         fixes: list[tuple[int, str]] = []
-        # Two-character keywords only when asked; otherwise three sounds alike start a place worth a look (one
-        # lookup a character: 2 µs for a short message, 25 µs for 300 characters).
-        head = 2 if short else 3
-        heads = self._heads[0] if short else self._heads[1]
+        # As many sounds alike as the shortest keyword asked for start a place worth a look (one lookup a character:
+        # 2 µs for a short message, 25 µs for 300 characters).
+        head = min(shortest, 4)
+        heads = self._heads[head - 2]
         length = len(text)
         starts = [i for i in range(length - head + 1) if heard[i : i + head] in heads]
         done = 0
@@ -86,7 +88,7 @@ class Homophones:
             if exact is not None:
                 done = exact  # a keyword as written: nothing to put right, and nothing over it
                 continue
-            if not any(heard[start:stop] in self._words for stop in range(end, start + head - 1, -1)):
+            if not any(heard[start:stop] in self._words for stop in range(end, start + shortest - 1, -1)):
                 continue
             if inside is None:
                 # where jieba cut inside a word of two characters or more: a slip does not start or end there
@@ -94,7 +96,7 @@ class Homophones:
                 for s, e in cuts:
                     if e - s > 1 and is_word(text[s:e]):
                         inside[s + 1 : e] = b"\x01" * (e - s - 1)
-            word = self._slip(text, heard, start, end, inside, is_word, short)
+            word = self._slip(text, heard, start, end, inside, is_word, shortest)
             if word is not None:
                 fixes.append((start, word))
                 done = start + len(word)
@@ -108,10 +110,10 @@ class Homophones:
         longest: int,
         inside: bytearray,
         is_word: Callable[[str], bool],
-        short: bool,
+        shortest: int,
     ) -> str | None:
         """The keyword the text at `start` is a slip of, trying the longest heard keyword there first."""
-        for end in range(longest, start + (1 if short else 2), -1):
+        for end in range(longest, start + shortest - 1, -1):
             candidates = self._words.get(heard[start:end])
             if candidates is None or inside[start] or inside[end]:
                 continue

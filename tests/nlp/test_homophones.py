@@ -12,9 +12,9 @@ import nlp
 from nlp.homophones import PINYIN_PATH, Homophones, write_readings
 
 
-def fixed(words: list[str], text: str, short: bool = True, cuts: list[tuple[int, int]] | None = None) -> str:
+def fixed(words: list[str], text: str, shortest: int = 2, cuts: list[tuple[int, int]] | None = None) -> str:
     """The text as Homophones puts it right, with no dictionary words and each character a word of its own."""
-    found = Homophones(words).correct(text, lambda _: False, cuts or [(i, i + 1) for i in range(len(text))], short)
+    found = Homophones(words).correct(text, lambda _: False, cuts or [(i, i + 1) for i in range(len(text))], shortest)
     chars = list(text)
     for start, word in found:
         chars[start : start + len(word)] = word
@@ -37,20 +37,20 @@ def test_a_stretch_sounding_alike_in_every_character_is_no_slip() -> None:
 
 
 def test_two_character_keywords_only_when_asked() -> None:
-    assert fixed(["停水"], "又停谁了", short=True) == "又停水了"
-    assert fixed(["停水"], "又停谁了", short=False) == "又停谁了"
+    assert fixed(["停水"], "又停谁了", shortest=2) == "又停水了"
+    assert fixed(["停水"], "又停谁了", shortest=3) == "又停谁了"
 
 
 def test_a_dictionary_word_is_no_slip() -> None:
     homophones = Homophones(["物业费"])
-    assert homophones.correct("无业费", lambda w: w == "无业费", [(0, 2), (2, 3)], True) == []
-    assert homophones.correct("无业费", lambda w: w == "无业", [(0, 2), (2, 3)], True) == [(0, "物业费")]
+    assert homophones.correct("无业费", lambda w: w == "无业费", [(0, 2), (2, 3)], 2) == []
+    assert homophones.correct("无业费", lambda w: w == "无业", [(0, 2), (2, 3)], 2) == [(0, "物业费")]
 
 
 def test_a_slip_does_not_cut_through_a_dictionary_word() -> None:
     # 施工 sounded out in 就是|工人 would start inside a word jieba cut out (就是)
     homophones = Homophones(["施工"])
-    assert homophones.correct("就是工人", lambda w: w in ("就是", "工人"), [(0, 2), (2, 4)], True) == []
+    assert homophones.correct("就是工人", lambda w: w in ("就是", "工人"), [(0, 2), (2, 4)], 2) == []
 
 
 def test_a_keyword_as_written_is_left_alone() -> None:
