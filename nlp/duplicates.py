@@ -390,24 +390,35 @@ class _Lexicon:
     weights: dict[str, float]
     families: dict[str, frozenset[int]]
     max_len: int
+    # the lengths of the entries that start with a character, longest first: where to look up, not every length
+    sizes: dict[str, tuple[int, ...]]
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where a message puts its problem, and its text as read: all that a first look at two messages needs."""
+
+    text: str
+    key: str
+    # the place words (building, unit, gate, compound, road) in `text`, left out when the words are read
+    spans: tuple[tuple[int, int], ...]
+    buildings: frozenset[str]
+    units: frozenset[str]
+    gates: frozenset[str]
+    community: str | None
+    road: str | None
 
 
 @dataclass(frozen=True)
 class _Text:
     """What one message says, as far as matching needs."""
 
-    key: str
     terms: dict[str, float]
     concepts: frozenset[str]
     # 物业, 楼下, 半夜: count for less when shared, never as missing
     context: frozenset[str]
     total: float
     bigrams: frozenset[str]
-    buildings: frozenset[str]
-    units: frozenset[str]
-    gates: frozenset[str]
-    community: str | None
-    road: str | None
 
 
 _lock = threading.Lock()
@@ -416,13 +427,14 @@ _lexicon: _Lexicon | None = None
 
 def similarity(a: str, b: str) -> float:
     """How surely two complaints describe the same problem, from 0 to 1; symmetric, 1.0 for the same text."""
-    left, right = _read(a), _read(b)
-    if not left.key or not right.key:
+    here, there = _where(a), _where(b)
+    if not here.key or not there.key:
         return 0.0
-    if left.key == right.key:
+    if here.key == there.key:
         return 1.0
-    if _places_differ(left, right):
-        return 0.0
+    if _places_differ(here, there):
+        return 0.0  # the usual answer in a grid of many buildings, found without reading the words
+    left, right = _read(a), _read(b)
     families = _load_lexicon().families
     covered_left, missing_left = _coverage(left, right, families)
     covered_right, missing_right = _coverage(right, left, families)
@@ -472,12 +484,21 @@ def _build_lexicon() -> _Lexicon:
         weights=weights,
         families={concept: frozenset(numbers) for concept, numbers in families.items()},
         max_len=max(len(surface) for surface in surfaces),
+        sizes=_sizes(surfaces),
     )
+
+
+def _sizes(surfaces: dict[str, list[str]]) -> dict[str, tuple[int, ...]]:
+    found: dict[str, set[int]] = {}
+    for surface in surfaces:
+        if len(surface) > 1:
+            found.setdefault(surface[0], set()).add(len(surface))
+    return {first: tuple(sorted(sizes, reverse=True)) for first, sizes in found.items()}
 
 
 # The open ticket's text is compared with every new message of its grid for three days: read it once.
 @lru_cache(maxsize=4096)
-def _read(raw: str) -> _Text:
+def _where(raw: str) -> _Where:
     lexicon = _load_lexicon()
     text = re.sub(r"\s+", " ", simplified(raw)).strip().lower()
     buildings: set[str] = set()
@@ -508,8 +529,24 @@ def _read(raw: str) -> _Text:
             if name:
                 start = text.find(name)
                 spans.append((start, start + len(name)))
-    chars = list(text)
-    for start, end in spans:
+    return _Where(
+        text=text,
+        key=_PUNCTUATION.sub("", text),
+        spans=tuple(spans),
+        buildings=frozenset(buildings),
+        units=frozenset(units),
+        gates=frozenset(gates),
+        community=community,
+        road=road,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _read(raw: str) -> _Text:
+    lexicon = _load_lexicon()
+    where = _where(raw)
+    chars = list(where.text)
+    for start, end in where.spans:
         chars[start:end] = " " * (end - start)
     content = "".join(chars)
 
@@ -532,17 +569,11 @@ def _read(raw: str) -> _Text:
             _add_token(piece, lexicon, add)
     glued = "".join(ch for ch in content if "\u4e00" <= ch <= "\u9fff" and ch not in _GLUE)
     return _Text(
-        key=_PUNCTUATION.sub("", text),
         terms=terms,
         concepts=frozenset(term for term, weight in terms.items() if weight > _GENERIC_WEIGHT and term not in context),
         context=frozenset(context),
         total=sum(terms.values()),
         bigrams=frozenset(glued[i : i + 2] for i in range(len(glued) - 1)),
-        buildings=frozenset(buildings),
-        units=frozenset(units),
-        gates=frozenset(gates),
-        community=community,
-        road=road,
     )
 
 
@@ -573,7 +604,9 @@ def _pieces(content: str, lexicon: _Lexicon) -> list[tuple[str, tuple[str, ...]]
     found: list[tuple[int, int, tuple[str, ...]]] = []
     n = len(content)
     for i in range(n):
-        for size in range(min(lexicon.max_len, n - i), 1, -1):
+        for size in lexicon.sizes.get(content[i], ()):
+            if i + size > n:
+                continue
             concepts = lexicon.surfaces.get(content[i : i + size])
             word = owner[i]
             if concepts and not (word and i + size <= word[1] and size < word[1] - word[0]):
@@ -661,7 +694,7 @@ def _plausible(name: str | None, text: str, lexicon: _Lexicon) -> str | None:
     return name
 
 
-def _places_differ(a: _Text, b: _Text) -> bool:
+def _places_differ(a: _Where, b: _Where) -> bool:
     for left, right in ((a.buildings, b.buildings), (a.units, b.units), (a.gates, b.gates)):
         if left and right and not left & right:
             return True

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from storage import grids
+from storage.db import Prebuilt
 from storage.models import InboundMessage, utcnow
 
 # The two dialects the project runs on spell an upsert alike; any other would fail here, at the first message.
@@ -36,7 +37,7 @@ _CLAIMS = {
     .returning(_TABLE.c.id, grids.TOKEN_NOW)
     for name, make in INSERTS.items()
 }
-_ANSWER = update(_TABLE).where(_TABLE.c.id == bindparam("claim_id")).values(reply=bindparam("reply"))
+_ANSWER = Prebuilt(update(_TABLE).where(_TABLE.c.id == bindparam("claim_id")).values(reply=bindparam("reply")))
 
 
 def claim(session: Session, channel: str, dedupe_key: str, sender: str, kind: str) -> int | None:
@@ -59,7 +60,7 @@ def claim(session: Session, channel: str, dedupe_key: str, sender: str, kind: st
 
 def answer(session: Session, claim_id: int, reply: str) -> None:
     """Keep the reply given, for a retried delivery of the same message (in the claiming transaction)."""
-    session.connection().execute(_ANSWER, {"claim_id": claim_id, "reply": reply})
+    _ANSWER.execute(session.connection(), {"claim_id": claim_id, "reply": reply})
 
 
 def find(session: Session, channel: str, dedupe_key: str) -> InboundMessage | None:

@@ -4,7 +4,9 @@ Nobody updates these rows in the transaction that writes them, so they need no O
 flush of their own: handlers append them here, naming the ticket (which may not have its id yet), and just before
 the session commits they go in — after one flush gives every new ticket its id — with one executemany INSERT each
 (RETURNING the outbox ids, which the session keeps for storage.outbox.queued). They are in the same transaction
-as the change they record, as before; a reader of these tables in the same transaction calls write() first.
+as the change they record, as before; a reader of these tables in the same transaction calls write() first. The
+events, and a lone outbox row (a complaint's), go as the driver's SQL (storage.db.Prebuilt): every column is
+given; several outbox rows go through SQLAlchemy, which batches an INSERT … RETURNING of many rows.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy import event, insert
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 
+from storage.db import Prebuilt
 from storage.models import Outbox, OutboxKind, Ticket, TicketEvent
 
 _EVENTS = "wgt.journal.events"
@@ -22,7 +25,8 @@ _OUTBOX = "wgt.journal.outbox"
 QUEUED = "wgt.journal.queued"
 _EVENT_TABLE = TicketEvent.__table__  # type: ignore[attr-defined]
 _OUTBOX_TABLE = Outbox.__table__  # type: ignore[attr-defined]
-_INSERT_EVENTS = insert(_EVENT_TABLE)
+_INSERT_EVENTS = Prebuilt(insert(_EVENT_TABLE))
+_INSERT_NOTICE = Prebuilt(insert(_OUTBOX_TABLE).returning(_OUTBOX_TABLE.c.id))
 _INSERT_OUTBOX = insert(_OUTBOX_TABLE).returning(_OUTBOX_TABLE.c.id, sort_by_parameter_order=True)
 
 Ticketish = Ticket | int | None
@@ -53,10 +57,13 @@ def write(session: OrmSession) -> None:
     session.flush()
     connection = session.connection()  # plain Core: the ORM's execution of these statements adds nothing they need
     if events:
-        connection.execute(_INSERT_EVENTS, [{**values, "ticket_id": _id(ticket)} for ticket, values in events])
+        _INSERT_EVENTS.execute(connection, [{**values, "ticket_id": _id(ticket)} for ticket, values in events])
     if notices:
         rows = [{**values, "ticket_id": _id(ticket)} for ticket, values in notices]
-        ids = connection.execute(_INSERT_OUTBOX, rows).scalars().all()
+        if len(rows) == 1:  # a driver's executemany returns no rows: SQLAlchemy's batches do
+            ids = [_INSERT_NOTICE.execute(connection, rows[0]).scalar_one()]
+        else:
+            ids = list(connection.execute(_INSERT_OUTBOX, rows).scalars().all())
         queued = session.info.setdefault(QUEUED, [])
         queued.extend(Queued(i, OutboxKind(row["kind"]), row["bot"]) for i, row in zip(ids, rows, strict=True))
 

@@ -54,6 +54,11 @@ def add(
         "bot": org.bot_for_chat(session, recipient) if kind in BOT_KINDS else "",
         "payload": json.dumps(payload or {}, ensure_ascii=False),
         "created_at": utcnow(),
+        # the columns' defaults, given: the journal writes every column it names (storage.db.Prebuilt)
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "via": "",
+        "last_error": "",
     }
     journal.add_outbox(session, ticket, values)
 

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 import policy
 from storage import journal, photos
-from storage.db import in_list, is_postgres, per_transaction
+from storage.db import Prebuilt, in_list, is_postgres, per_transaction
 from storage.models import (
     OPEN_STATUSES,
     Grid,
@@ -86,7 +86,7 @@ def open_ticket(session: Session, ticket: Ticket, actor_id: int | None, note: st
 
 _TICKET_TABLE = Ticket.__table__  # type: ignore[attr-defined]
 _TICKET_COLUMNS = tuple(c.key for c in _TICKET_TABLE.columns if c.key != "id")
-_INSERT_TICKET = sa_insert(_TICKET_TABLE).returning(_TICKET_TABLE.c.id)
+_INSERT_TICKET = Prebuilt(sa_insert(_TICKET_TABLE).returning(_TICKET_TABLE.c.id))
 
 
 def number(session: Session, ticket: Ticket) -> int:
@@ -96,7 +96,7 @@ def number(session: Session, ticket: Ticket) -> int:
     if ticket.id is None:
         session.expunge(ticket)
         values = {key: getattr(ticket, key) for key in _TICKET_COLUMNS}
-        ticket.id = session.connection().execute(_INSERT_TICKET, values).scalar_one()
+        ticket.id = _INSERT_TICKET.execute(session.connection(), values).scalar_one()
         make_transient_to_detached(ticket)
         session.add(ticket)
     return ticket.id

@@ -1,0 +1,76 @@
+"""storage.db.Prebuilt runs a Core statement as the driver's SQL: what it writes must read back exactly as what
+SQLAlchemy's own execution of the same statement writes (times, enums, empty values), on either backend, and a
+column it would leave to a default must be refused rather than written as NULL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import bindparam, insert, select, update
+from sqlmodel import Session
+
+from storage import tickets
+from storage.db import Prebuilt
+from storage.models import Outbox, OutboxStatus, Status, Ticket, TicketEvent
+
+_EVENTS = TicketEvent.__table__  # type: ignore[attr-defined]
+_OUTBOX = Outbox.__table__  # type: ignore[attr-defined]
+WHEN = datetime(2026, 12, 5, 8, 30, 15, 123456, tzinfo=UTC)
+
+
+def event_row(ticket_id: int, note: str) -> dict[str, object]:
+    return {
+        "ticket_id": ticket_id,
+        "actor_id": None,
+        "action": "assign",
+        "from_status": Status.NEW,
+        "to_status": Status.ASSIGNED,
+        "note": note,
+        "created_at": WHEN,
+    }
+
+
+def test_rows_written_as_driver_sql_read_back_as_the_ones_sqlalchemy_writes(session: Session) -> None:
+    ticket = tickets.new_ticket(category="noise", text="广场舞太吵", created_at=WHEN, updated_at=WHEN)
+    tickets.open_ticket(session, ticket, None)
+    number = tickets.number(session, ticket)  # itself a Prebuilt INSERT … RETURNING id
+    connection = session.connection()
+    connection.execute(insert(_EVENTS), [event_row(number, "core")])
+    Prebuilt(insert(_EVENTS)).execute(connection, [event_row(number, "driver"), event_row(number, "driver, again")])
+    rows = connection.execute(select(_EVENTS).order_by(_EVENTS.c.id)).mappings().all()
+    assert [row["note"] for row in rows] == ["core", "driver", "driver, again"]
+    core, driver = ({k: v for k, v in row.items() if k not in ("id", "note")} for row in rows[:2])
+    assert driver == core
+    assert driver["to_status"] == Status.ASSIGNED
+    assert session.get(Ticket, number) is ticket and ticket.created_at == WHEN
+
+
+def test_a_returning_statement_gives_the_new_rows_id_and_an_update_changes_the_row(session: Session) -> None:
+    connection = session.connection()
+    values = {
+        "ticket_id": None,
+        "kind": "group_push",
+        "event": "assigned",
+        "recipient": "chat-1",
+        "bot": "",
+        "payload": "{}",
+        "created_at": WHEN,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "via": "",
+        "last_error": "",
+    }
+    first = Prebuilt(insert(_OUTBOX).returning(_OUTBOX.c.id)).execute(connection, values).scalar_one()
+    second = Prebuilt(insert(_OUTBOX).returning(_OUTBOX.c.id)).execute(connection, values).scalar_one()
+    assert second == first + 1
+    mark = Prebuilt(update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id")).values(via=bindparam("via")))
+    mark.execute(connection, {"row_id": second, "via": "aibot"})
+    found = dict(connection.execute(select(_OUTBOX.c.id, _OUTBOX.c.via)).all())
+    assert {i: found[i] for i in (first, second)} == {first: "", second: "aibot"}
+
+
+def test_a_column_left_to_its_default_is_refused_not_written_empty(session: Session) -> None:
+    values = {"kind": "group_push", "event": "assigned", "recipient": "chat-1", "created_at": WHEN}
+    with pytest.raises(ValueError, match="status"):
+        Prebuilt(insert(_OUTBOX)).execute(session.connection(), values)
