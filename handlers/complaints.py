@@ -323,7 +323,11 @@ def named_place(text: str) -> nlp.Place | None:
 
 def limit_windows(ctx: Context) -> tuple[datetime, datetime]:
     """Since when the sender's limits count: an hour and a day before now."""
-    return ctx.now - timedelta(hours=1), ctx.now - timedelta(days=1)
+    return windows(ctx.now)
+
+
+def windows(now: datetime) -> tuple[datetime, datetime]:
+    return now - timedelta(hours=1), now - timedelta(days=1)
 
 
 def over_limit(ctx: Context) -> str:

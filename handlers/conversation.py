@@ -173,7 +173,8 @@ def process(engine: Engine, msg: Message, now: datetime | None = None) -> Outcom
     msg = clean(msg)
     if not msg.sender or not msg.dedupe_key:
         return Outcome(Reply(), [])
-    return _once(engine, msg, now or utcnow(), lambda session: sender(session, msg), respond, NOT_ON_ROSTER)
+    at = now or utcnow()
+    return _once(engine, msg, at, lambda session: sender(session, msg, at), respond, NOT_ON_ROSTER)
 
 
 def act_for(engine: Engine, person_id: int, text: str, dedupe_key: str, now: datetime | None = None) -> Outcome:
@@ -212,8 +213,10 @@ def _once(
     return Outcome(reply, outbox.queued(session))
 
 
-def sender(session: Session, msg: Message) -> Person | None:
-    """WeCom senders must be on the roster; anyone writing to the Official Account is a resident at least."""
+def sender(session: Session, msg: Message, now: datetime) -> Person | None:
+    """WeCom senders must be on the roster; anyone writing to the Official Account is a resident at least (read
+    with whether a ticket awaits their answer, which a resident's message asks next)."""
     if msg.channel == "wecom":
         return people.by_wecom_userid(session, msg.sender)
-    return people.resident_for_openid(session, msg.sender)
+    found = tickets.resident_with_waiting(session, msg.sender, *complaints.windows(now))
+    return found or people.resident_for_openid(session, msg.sender)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import ARRAY, ColumnElement, Integer, any_, bindparam, event, inspect
-from sqlalchemy.engine import Connection, CursorResult, Engine, Row
+from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import instrumentation, make_transient_to_detached
@@ -104,16 +104,16 @@ def is_postgres(session: OrmSession) -> bool:
     return session.connection().dialect.name == "postgresql"
 
 
-def attached(session: OrmSession, model: type[M], row: Row[Any]) -> M:
-    """A row of all of `model`'s columns (primary key first) as the session's persistent object, as the ORM loads
-    one: the object the session already holds for that key, else a new one in its identity map, whose later changes
-    are UPDATEs at the next flush. Without the ORM's query machinery: the sender's read cost 140 µs, now 104."""
-    key = inspect(model).identity_key_from_primary_key((row[0],))
+def attached(session: OrmSession, model: type[M], values: dict[str, Any]) -> M:
+    """All of `model`'s columns (a row's `_asdict()`) as the session's persistent object, as the ORM loads one: the
+    object the session already holds for that key, else a new one in its identity map, whose later changes are
+    UPDATEs at the next flush. Without the ORM's query machinery: the sender's read cost 140 µs, now 104."""
+    mapper = inspect(model)
+    key = mapper.identity_key_from_primary_key([values[column.key] for column in mapper.primary_key])
     found = session.identity_map.get(key)
     if found is not None:
         return found  # type: ignore[no-any-return]
     made: M = instrumentation.manager_of_class(model).new_instance()
-    values = row._asdict()
     made.__dict__.update(values)
     object.__setattr__(made, "__pydantic_fields_set__", set(values))
     make_transient_to_detached(made)

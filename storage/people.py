@@ -27,7 +27,7 @@ def by_openid(session: Session, openid: str) -> Person | None:
     if session.autoflush:
         session.flush()  # as the ORM's query would: a person added but not yet written is found (cheap when clean)
     row = session.connection().execute(_BY_OPENID, {"openid": openid}).first()
-    return None if row is None else attached(session, Person, row)
+    return None if row is None else attached(session, Person, row._asdict())
 
 
 def by_wecom_userid(session: Session, userid: str) -> Person | None:

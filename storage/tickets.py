@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 import policy
 from storage import journal, photos
-from storage.db import Prebuilt, in_list, is_postgres, per_transaction
+from storage.db import Prebuilt, attached, in_list, is_postgres, per_transaction
 from storage.models import (
     OPEN_STATUSES,
     Grid,
@@ -285,10 +285,32 @@ def awaiting_answer(session: Session, resident_id: int, hour_ago: datetime, day_
 
     The same statement counts the tickets the resident opened since `hour_ago` and `day_ago`, which opened_by()
     answers from until this transaction opens a ticket: a new complaint asks both, and one read costs half."""
-    params = {"resident_id": resident_id, "hour_ago": hour_ago, "day_ago": day_ago}
-    day, hour, found = session.connection().execute(_AWAITING_AND_OPENED, params).one()
-    session.info[_OPENED] = (resident_id, hour_ago, day_ago, int(hour), int(day))
+    seen = session.info.pop(_WAITING, None)  # good for one question: a later one reads afresh
+    if seen is not None and seen[:3] == (resident_id, hour_ago, day_ago):
+        found = seen[3]  # read with the sender (resident_with_waiting)
+    else:
+        params = {"resident_id": resident_id, "hour_ago": hour_ago, "day_ago": day_ago}
+        day, hour, found = session.connection().execute(_AWAITING_AND_OPENED, params).one()
+        session.info[_OPENED] = (resident_id, hour_ago, day_ago, int(hour), int(day))
     return None if found is None else session.get(Ticket, found)
+
+
+def resident_with_waiting(session: Session, openid: str, hour_ago: datetime, day_ago: datetime) -> Person | None:
+    """The Official Account sender (storage.people.by_openid), read with what awaiting_answer and opened_by ask of
+    them next, in the same statement: a resident's message costs one read, not two."""
+    if session.autoflush:
+        session.flush()  # as by_openid
+    params = {"openid": openid, "hour_ago": hour_ago, "day_ago": day_ago}
+    row = session.connection().execute(_SENDER_AND_WAITING, params).first()
+    if row is None:
+        return None
+    values = row._asdict()
+    day, hour, waiting = (values.pop(name) for name in ("wgt_day", "wgt_hour", "wgt_waiting"))
+    person = attached(session, Person, values)
+    assert person.id is not None
+    session.info[_OPENED] = (person.id, hour_ago, day_ago, int(hour), int(day))
+    session.info[_WAITING] = (person.id, hour_ago, day_ago, waiting)
+    return person
 
 
 def is_reporter(session: Session, ticket: Ticket, person_id: int) -> bool:
@@ -317,6 +339,33 @@ _OPENED_BY = sa_select(
 # session.info: (resident, hour_ago, day_ago, hour, day) as awaiting_answer read them
 _OPENED = per_transaction("wgt.tickets.opened")
 _AWAITING_AND_OPENED = _OPENED_BY.add_columns(_AWAITING_ANSWER.correlate(None).scalar_subquery())
+# session.info: (resident, hour_ago, day_ago, the id of the ticket awaiting their answer or None)
+_WAITING = per_transaction("wgt.tickets.waiting")
+_PERSON = Person.__table__  # type: ignore[attr-defined]
+_OF_SENDER = col(Ticket.resident_id) == _PERSON.c.id
+
+
+def _opened_since(name: str) -> Any:
+    return (
+        sa_select(func.count())
+        .where(_OF_SENDER, col(Ticket.created_at) >= bindparam(name))
+        .correlate(_PERSON)
+        .scalar_subquery()
+    )
+
+
+_SENDER_AND_WAITING = sa_select(
+    *_PERSON.columns,
+    _opened_since("day_ago").label("wgt_day"),
+    _opened_since("hour_ago").label("wgt_hour"),
+    sa_select(col(Ticket.id))
+    .where(_OF_SENDER, or_(_ASKED_WHERE, _ASKED_MORE))
+    .order_by(case((col(Ticket.awaiting) == "location", 0), else_=1), col(Ticket.id).desc())
+    .limit(1)
+    .correlate(_PERSON)
+    .scalar_subquery()
+    .label("wgt_waiting"),
+).where(_PERSON.c.openid == bindparam("openid"))
 
 
 def opened_by(session: Session, resident_id: int, hour_ago: datetime, day_ago: datetime) -> tuple[int, int]:

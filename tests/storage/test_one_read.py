@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from storage import grids, inbound, tickets
 from storage.db import transaction
-from storage.models import Person, Role, Status, utcnow
+from storage.models import Person, Role, Status, Ticket, utcnow
 
 
 def statements(engine: Engine) -> list[str]:
@@ -68,3 +68,37 @@ def test_what_a_transaction_read_is_read_afresh_by_the_next_one(session: Session
         grids.changed(other)  # an import in another process
         imported = grids.version(other)
     assert grids.version(session) == imported != before
+
+
+def test_the_sender_is_read_with_the_ticket_awaiting_their_answer_and_their_counts(session: Session) -> None:
+    resident = Person(openid="o-asked", role=Role.RESIDENT)
+    session.add(resident)
+    session.commit()
+    assert resident.id is not None
+    now = utcnow()
+    hour_ago, day_ago = now - timedelta(hours=1), now - timedelta(days=1)
+    old = tickets.new_ticket(
+        text="路灯不亮", category="facility", resident_id=resident.id, created_at=now - timedelta(hours=3)
+    )
+    tickets.open_ticket(session, old, None)
+    tickets.number(session, old)
+    asked = tickets.new_ticket(text="在哪", category="facility", resident_id=resident.id, awaiting="location")
+    tickets.open_ticket(session, asked, None)
+    tickets.number(session, asked)
+    session.commit()
+    engine = session.get_bind()
+
+    with transaction(engine) as s:
+        assert tickets.resident_with_waiting(s, "o-nobody", hour_ago, day_ago) is None
+        sent = statements(engine)
+        person = tickets.resident_with_waiting(s, "o-asked", hour_ago, day_ago)
+        assert person is not None and person.id == resident.id and person.role == Role.RESIDENT
+        waiting = tickets.awaiting_answer(s, resident.id, hour_ago, day_ago)
+        assert waiting is not None and waiting.id == asked.id
+        assert tickets.opened_by(s, resident.id, hour_ago, day_ago) == (1, 2)
+        assert len(sent) == 2  # the sender with the rest, then the waiting ticket itself
+        asked_row = s.get(Ticket, asked.id)
+        assert asked_row is not None
+        asked_row.awaiting = None  # answered: a second question reads afresh, and finds none
+        s.flush()
+        assert tickets.awaiting_answer(s, resident.id, hour_ago, day_ago) is None
