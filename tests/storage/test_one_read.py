@@ -20,6 +20,24 @@ def statements(engine: Engine) -> list[str]:
     return sent
 
 
+def asked_where(session: Session, openid: str, *ages: timedelta) -> tuple[Person, Ticket]:
+    """A resident with tickets opened that long ago, and one more waiting for its place (asked "where?")."""
+    resident = Person(openid=openid, role=Role.RESIDENT)
+    session.add(resident)
+    session.commit()
+    assert resident.id is not None
+    now = utcnow()
+    for age in ages:
+        old = tickets.new_ticket(text="路灯不亮", category="facility", resident_id=resident.id, created_at=now - age)
+        tickets.open_ticket(session, old, None)
+        tickets.number(session, old)
+    asked = tickets.new_ticket(text="在哪", category="facility", resident_id=resident.id, awaiting="location")
+    tickets.open_ticket(session, asked, None)
+    tickets.number(session, asked)
+    session.commit()
+    return resident, asked
+
+
 def test_the_claim_reads_the_token_an_import_in_another_transaction_committed(session: Session) -> None:
     engine = session.get_bind()
     with transaction(engine) as other:
@@ -36,20 +54,10 @@ def test_the_claim_reads_the_token_an_import_in_another_transaction_committed(se
 
 
 def test_the_counts_read_with_the_question_grow_when_the_transaction_opens_a_ticket(session: Session) -> None:
-    resident = Person(openid="o-count", role=Role.RESIDENT)
-    session.add(resident)
-    session.commit()
+    resident, asked = asked_where(session, "o-count", timedelta(minutes=5), timedelta(hours=3))
     assert resident.id is not None
     now = utcnow()
     hour_ago, day_ago = now - timedelta(hours=1), now - timedelta(days=1)
-    for age in (timedelta(minutes=5), timedelta(hours=3)):
-        old = tickets.new_ticket(text="路灯不亮", category="facility", resident_id=resident.id, created_at=now - age)
-        tickets.open_ticket(session, old, None)
-        tickets.number(session, old)
-    asked = tickets.new_ticket(text="在哪", category="facility", resident_id=resident.id, awaiting="location")
-    tickets.open_ticket(session, asked, None)
-    tickets.number(session, asked)
-    session.commit()
 
     with transaction(session.get_bind()) as s:
         waiting = tickets.awaiting_answer(s, resident.id, hour_ago, day_ago)
@@ -71,21 +79,10 @@ def test_what_a_transaction_read_is_read_afresh_by_the_next_one(session: Session
 
 
 def test_the_sender_is_read_with_the_ticket_awaiting_their_answer_and_their_counts(session: Session) -> None:
-    resident = Person(openid="o-asked", role=Role.RESIDENT)
-    session.add(resident)
-    session.commit()
+    resident, asked = asked_where(session, "o-asked", timedelta(hours=3))
     assert resident.id is not None
     now = utcnow()
     hour_ago, day_ago = now - timedelta(hours=1), now - timedelta(days=1)
-    old = tickets.new_ticket(
-        text="路灯不亮", category="facility", resident_id=resident.id, created_at=now - timedelta(hours=3)
-    )
-    tickets.open_ticket(session, old, None)
-    tickets.number(session, old)
-    asked = tickets.new_ticket(text="在哪", category="facility", resident_id=resident.id, awaiting="location")
-    tickets.open_ticket(session, asked, None)
-    tickets.number(session, asked)
-    session.commit()
     engine = session.get_bind()
 
     with transaction(engine) as s:
