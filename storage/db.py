@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import ARRAY, ColumnElement, Integer, any_, bindparam, event, inspect
 from sqlalchemy.engine import Connection, CursorResult, Engine
@@ -122,48 +122,80 @@ def attached(session: OrmSession, model: type[M], values: dict[str, Any]) -> M:
 
 
 class Prebuilt:
-    """A Core INSERT or UPDATE given every column it writes, run as the driver's SQL (`exec_driver_sql`).
+    """A Core statement run as the driver's SQL (`exec_driver_sql`): the hot statements of a complaint.
 
     SQLAlchemy compiles it, once per dialect and set of keys, into the SQL text and the bind processors it would
-    apply itself; each run then converts the values with those and hands the text to the driver, skipping the
-    per-execution bookkeeping of a compiled statement (building its parameters from the statement's binds, reading
-    the column defaults). Measured on SQLite: 17 -> 6 µs for a 13-column INSERT alone; in a complaint, the journal's
-    two INSERTs 152 -> 74 µs. Events and the transaction are the connection's, as for any statement, and so are its
-    errors. A column left out that has a default is an error at the first run: this path would not fill it in.
+    apply itself (a bound constant, such as a status in the WHERE clause, is converted then); each run converts the
+    values with those and hands the text to the driver, skipping the per-execution bookkeeping of a compiled
+    statement (building its parameters from the statement's binds, reading the column defaults, the result's
+    metadata). Measured on SQLite: 17 -> 6 µs for a 13-column INSERT alone; in a complaint, the journal's two
+    INSERTs 152 -> 74 µs. Events and the transaction are the connection's, as for any statement, and so are its
+    errors. Refused at the first run, since this path would get them wrong: an INSERT or UPDATE that leaves out a
+    column with a default (it would not be filled in), and a statement returning a column whose values SQLAlchemy
+    converts on the way out (a time on SQLite: the row would hold the text).
     """
 
     def __init__(self, statement: Any) -> None:
         self.statement = statement
-        self._built: dict[tuple[type, tuple[str, ...]], tuple[str, tuple[tuple[str, Any], ...], bool]] = {}
+        self._built: dict[tuple[type, tuple[str, ...]], _Built] = {}
 
-    def execute(self, connection: Connection, values: dict[str, Any] | list[dict[str, Any]]) -> CursorResult[Any]:
+    def execute(
+        self, connection: Connection, values: dict[str, Any] | list[dict[str, Any]]
+    ) -> CursorResult[*tuple[Any, ...]]:
         rows = values if isinstance(values, list) else [values]
         dialect = connection.dialect
         keys = tuple(rows[0])
         if any(row.keys() != rows[0].keys() for row in rows[1:]):
             raise ValueError("Prebuilt: every row must name the same columns")
         built = self._built.get((type(dialect), keys)) or self._build(dialect, keys)
-        sql, binds, positional = built
-        if positional:
+        if built.positional:
             params: list[Any] = [
-                tuple(row[key] if process is None else process(row[key]) for key, process in binds) for row in rows
+                tuple(
+                    fixed if key is None else row[key] if process is None else process(row[key])
+                    for _, key, process, fixed in built.binds
+                )
+                for row in rows
             ]
         else:
             params = [
-                {key: (row[key] if process is None else process(row[key])) for key, process in binds} for row in rows
+                {
+                    name: fixed if key is None else row[key] if process is None else process(row[key])
+                    for name, key, process, fixed in built.binds
+                }
+                for row in rows
             ]
-        return connection.exec_driver_sql(sql, params[0] if len(params) == 1 else params)
+        return connection.exec_driver_sql(built.sql, params[0] if len(params) == 1 else params)
 
-    def _build(self, dialect: Any, keys: tuple[str, ...]) -> tuple[str, tuple[tuple[str, Any], ...], bool]:
+    def _build(self, dialect: Any, keys: tuple[str, ...]) -> _Built:
         compiled = self.statement.compile(dialect=dialect, column_keys=list(keys))
         if compiled.insert_prefetch or compiled.update_prefetch:
             missing = [c.key for c in (*compiled.insert_prefetch, *compiled.update_prefetch)]
             raise ValueError(f"Prebuilt statement left out columns that have defaults: {missing}")
-        names = compiled.positiontup if compiled.positional else list(compiled.binds)
-        binds = tuple((name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names)
-        built = (str(compiled), binds, bool(compiled.positional))
+        for column in getattr(self.statement, "exported_columns", ()):
+            if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
+                raise ValueError(f"Prebuilt statement returns {column.key!r}, which SQLAlchemy converts on reading")
+        binds: list[tuple[str, str | None, Any, Any]] = []
+        names = compiled.positiontup if compiled.positional else list(dict.fromkeys(compiled.bind_names.values()))
+        for name in names:
+            bind = compiled.binds[name]
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if name in keys:
+                binds.append((name, name, process, None))
+            elif bind.required:
+                raise ValueError(f"Prebuilt statement needs a value for {name!r}")
+            else:  # a constant of the statement
+                constant = bind.effective_value
+                binds.append((name, None, None, constant if process is None else process(constant)))
+        built = _Built(str(compiled), tuple(binds), bool(compiled.positional))
         self._built[(type(dialect), keys)] = built
         return built
+
+
+class _Built(NamedTuple):
+    sql: str
+    # each parameter: its name, the key of its value (None for a constant), the converter, the constant
+    binds: tuple[tuple[str, str | None, Any, Any], ...]
+    positional: bool
 
 
 def per_transaction(key: str) -> str:

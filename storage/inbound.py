@@ -24,17 +24,19 @@ _TABLE = InboundMessage.__table__  # type: ignore[attr-defined]
 # Built once per dialect: INSERT … ON CONFLICT DO NOTHING RETURNING id, and the organisation's token (every delivery
 # asks for it next: one statement fewer than reading it apart).
 _CLAIMS = {
-    name: make(_TABLE)
-    .values(
-        channel=bindparam("channel"),
-        dedupe_key=bindparam("dedupe_key"),
-        sender=bindparam("sender"),
-        kind=bindparam("kind"),
-        reply="",
-        received_at=bindparam("received_at"),
+    name: Prebuilt(
+        make(_TABLE)
+        .values(
+            channel=bindparam("channel"),
+            dedupe_key=bindparam("dedupe_key"),
+            sender=bindparam("sender"),
+            kind=bindparam("kind"),
+            reply="",
+            received_at=bindparam("received_at"),
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "dedupe_key"])
+        .returning(_TABLE.c.id, grids.TOKEN_NOW)
     )
-    .on_conflict_do_nothing(index_elements=["channel", "dedupe_key"])
-    .returning(_TABLE.c.id, grids.TOKEN_NOW)
     for name, make in INSERTS.items()
 }
 _ANSWER = Prebuilt(update(_TABLE).where(_TABLE.c.id == bindparam("claim_id")).values(reply=bindparam("reply")))
@@ -50,7 +52,7 @@ def claim(session: Session, channel: str, dedupe_key: str, sender: str, kind: st
     """
     statement = _CLAIMS[session.get_bind().dialect.name]
     params = {"channel": channel, "dedupe_key": dedupe_key, "sender": sender, "kind": kind, "received_at": utcnow()}
-    row = session.connection().execute(statement, params).first()
+    row = statement.execute(session.connection(), params).first()
     if row is None:
         return None
     grids.seen(session, row[1])

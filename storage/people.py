@@ -9,12 +9,12 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.db import attached
+from storage.db import Prebuilt, attached
 from storage.models import Person, Photo, Role, Ticket, TicketEvent, TicketReporter
 
 _PERSON = Person.__table__  # type: ignore[attr-defined]
 _BY_OPENID = sa_select(*_PERSON.columns).where(_PERSON.c.openid == bindparam("openid"))
-_FIRST_WORKER = (
+_FIRST_WORKER = Prebuilt(
     select(Person.id, Person.name)
     .where(col(Person.grid_id) == bindparam("grid_id"), col(Person.role) == Role.GRID_WORKER)
     .order_by(col(Person.id))
@@ -145,5 +145,5 @@ def worker_names(session: Session, grid_ids: Sequence[int]) -> dict[int, str]:
 def first_worker_of_grid(session: Session, grid_id: int) -> tuple[int, str] | None:
     """The grid's worker a new ticket is assigned to (the first on the roster), as (id, name); None when it has
     none. Read on the session's connection: nothing unflushed is asked for (moves run without autoflush)."""
-    found = session.connection().execute(_FIRST_WORKER, {"grid_id": grid_id}).first()
+    found = _FIRST_WORKER.execute(session.connection(), {"grid_id": grid_id}).first()
     return (found[0], found[1]) if found is not None and found[0] is not None else None

@@ -393,11 +393,11 @@ class Candidate(NamedTuple):
     awaiting: str | None
 
 
-def _candidates_query(*where: ColumnElement[bool]) -> Executable:
+def _candidates_query(*where: ColumnElement[bool]) -> Prebuilt:
     since = col(Ticket.created_at) >= bindparam("since")
     # A worker's patrol find is theirs and counted as theirs: a resident reporting the same gets a ticket of their own.
     reported = col(Ticket.source) == TicketSource.RESIDENT
-    return (
+    return Prebuilt(
         sa_select(*_CANDIDATE).where(*where, since, reported).order_by(col(Ticket.id).desc()).limit(bindparam("limit"))
     )
 
@@ -415,8 +415,8 @@ _DUPLICATES = _candidates_query(
 )
 
 
-def _candidates(session: Session, query: Executable, **params: object) -> list[Candidate]:
-    return [Candidate(*row) for row in session.connection().execute(query, params).all()]
+def _candidates(session: Session, query: Prebuilt, **params: object) -> list[Candidate]:
+    return [Candidate(*row) for row in query.execute(session.connection(), params).all()]
 
 
 def urgent_candidates(session: Session, grid_id: int | None, since: datetime, limit: int = 50) -> list[Candidate]:

@@ -74,3 +74,21 @@ def test_a_column_left_to_its_default_is_refused_not_written_empty(session: Sess
     values = {"kind": "group_push", "event": "assigned", "recipient": "chat-1", "created_at": WHEN}
     with pytest.raises(ValueError, match="status"):
         Prebuilt(insert(_OUTBOX)).execute(session.connection(), values)
+
+
+def test_a_read_with_constants_in_its_where_clause_finds_what_sqlalchemy_finds(session: Session) -> None:
+    connection = session.connection()
+    for status in (OutboxStatus.PENDING, OutboxStatus.SENT):
+        values = {"kind": "group_push", "event": "assigned", "recipient": "chat-2", "created_at": WHEN}
+        connection.execute(insert(_OUTBOX).values(status=status), values)
+    query = select(_OUTBOX.c.id).where(_OUTBOX.c.recipient == bindparam("to"), _OUTBOX.c.status == OutboxStatus.SENT)
+    by_sqlalchemy = connection.execute(query, {"to": "chat-2"}).scalars().all()
+    assert len(by_sqlalchemy) == 1
+    assert Prebuilt(query).execute(connection, {"to": "chat-2"}).scalars().all() == by_sqlalchemy
+
+
+def test_a_time_it_would_return_unconverted_or_a_value_it_lacks_is_refused(session: Session) -> None:
+    with pytest.raises(ValueError, match="created_at"):
+        Prebuilt(select(_OUTBOX.c.id, _OUTBOX.c.created_at)).execute(session.connection(), {})
+    with pytest.raises(ValueError, match="to"):
+        Prebuilt(select(_OUTBOX.c.id).where(_OUTBOX.c.recipient == bindparam("to"))).execute(session.connection(), {})
