@@ -281,6 +281,23 @@ LATER_BOARDS = (
         "gates, flats made salons, old walls leaning, bins under windows, bridge railings, scaffolding typed 角手架; "
         "a wire 从窗户掉 and 糟蹋了 not urgent), so it is no longer blind",
     ),
+    (
+        ROOT / "bench" / "data" / "blind_chat15.csv",
+        "200 chat messages from old compounds of a large northern city through a year, many by or for elderly "
+        "residents, written after blind_chat13's and blind_chat14's fixes by a helper who read only ../shared's "
+        "pages; first scored at b000ae6, before anyone read it: bundled 0.825 all, 0.901 clear, macro-F1 0.841, "
+        "urgent 16/16, false alarms 3/184 (baseline 0.590, 0.648, 0.551, 10/16, 5/184); not read yet",
+    ),
+    (
+        ROOT / "bench" / "data" / "blind_chat16.csv",
+        "200 chat messages from new high-rise districts of central and western China (renters, new parents, "
+        "delivery riders, shops, pets, e-bikes), written beside blind_chat15 by another helper who read only "
+        "../shared's pages; first scored at b000ae6, before anyone read it: bundled 0.835 all, 0.893 clear, "
+        "macro-F1 0.841, urgent 13/16, false alarms 0/184 (baseline 0.625, 0.736, 0.582, 10/16, 3/184); its three "
+        "missed dangers were read at once and put right in general (a lift still holding people, told after an "
+        "earlier breakdown in a message with no stops; neighbours each saying a gas smell is not theirs), so its "
+        "urgency is no longer blind; its categories not read yet",
+    ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"
 URGENT_LONG = ROOT / "tests" / "data" / "urgent_long.csv"

@@ -70,7 +70,7 @@ _NOT_MARKERS = (
 _NOT_EXCEPTIONS = (("油烟机", "__机"),)
 # Grammar rather than vocabulary: between a past or hypothetical marker and the danger word, these bring it back to
 # the present ("去年电梯困过人，现在又困人了").
-_NOW = tuple("现在 正在 还在 又在 刚才 刚刚 今天 今早 今晚 此刻 一直 这回又 这次又 这会儿 眼下".split())
+_NOW = tuple("现在 正在 还在 又在 刚才 刚刚 今天 今早 今晚 此刻 一直 这回又 这次又 这回 这次 这会儿 眼下".split())
 # A gap keyword's own regex, by the keyword's first character: which keyword a match of the one big regex is.
 _GapPatterns = dict[str, tuple[tuple[str, re.Pattern[str]], ...]]
 # Scores are squashed so one weak keyword does not look certain: conf = share * (1 - exp(-top / _SCALE)).

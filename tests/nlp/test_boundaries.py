@@ -2221,6 +2221,7 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "不是着火 是楼下烤红薯的炉子冒黑烟 整个楼道都是烟",
         "有人从五楼窗户掉了根电线下来给电瓶车充电",
         "好好的树被剪成光杆 真是糟蹋了",
+        "楼道里有股煤气味 燃气公司的人上门看了说不是 应该是谁家炖肉糊了",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
@@ -2259,6 +2260,10 @@ def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
         "楼上热水器喉爆咗 成个客厅浸晒",
         "垃圾站有人烧垃圾 火越来越大 已经烧到旁边的电动车棚了",
         "有人打老人 快来 就在菜场门口",
+        # still shut in (a lift named before it), "this time" after an earlier breakdown; a gas smell nobody owns
+        "北门那部电梯里还关着人 停在九楼半天了",
+        "这个电梯上个月也坏过 这回里面还关着人 按铃没人理",
+        "走廊里一股液化气味 问了左右邻居都说不是自己家的 味道越来越冲",
     ],
 )
 def test_the_same_words_about_people_or_a_home_stay_urgent(text: str) -> None:
