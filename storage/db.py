@@ -148,22 +148,15 @@ class Prebuilt:
         if any(row.keys() != rows[0].keys() for row in rows[1:]):
             raise ValueError("Prebuilt: every row must name the same columns")
         built = self._built.get((type(dialect), keys)) or self._build(dialect, keys)
-        if built.positional:
-            params: list[Any] = [
-                tuple(
-                    fixed if key is None else row[key] if process is None else process(row[key])
-                    for _, key, process, fixed in built.binds
-                )
-                for row in rows
-            ]
-        else:
-            params = [
-                {
-                    name: fixed if key is None else row[key] if process is None else process(row[key])
-                    for name, key, process, fixed in built.binds
-                }
-                for row in rows
-            ]
+        converted = (
+            (
+                fixed if key is None else row[key] if process is None else process(row[key])
+                for key, process, fixed in built.binds
+            )
+            for row in rows
+        )
+        names = built.names
+        params = [tuple(given) if names is None else dict(zip(names, given, strict=True)) for given in converted]
         return connection.exec_driver_sql(built.sql, params[0] if len(params) == 1 else params)
 
     def _build(self, dialect: Any, keys: tuple[str, ...]) -> _Built:
@@ -174,28 +167,29 @@ class Prebuilt:
         for column in getattr(self.statement, "exported_columns", ()):
             if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
                 raise ValueError(f"Prebuilt statement returns {column.key!r}, which SQLAlchemy converts on reading")
-        binds: list[tuple[str, str | None, Any, Any]] = []
+        binds: list[tuple[str | None, Any, Any]] = []
         names = compiled.positiontup if compiled.positional else list(dict.fromkeys(compiled.bind_names.values()))
         for name in names:
             bind = compiled.binds[name]
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if name in keys:
-                binds.append((name, name, process, None))
+                binds.append((name, process, None))
             elif bind.required:
                 raise ValueError(f"Prebuilt statement needs a value for {name!r}")
             else:  # a constant of the statement
                 constant = bind.effective_value
-                binds.append((name, None, None, constant if process is None else process(constant)))
-        built = _Built(str(compiled), tuple(binds), bool(compiled.positional))
+                binds.append((None, None, constant if process is None else process(constant)))
+        built = _Built(str(compiled), tuple(binds), None if compiled.positional else tuple(names))
         self._built[(type(dialect), keys)] = built
         return built
 
 
 class _Built(NamedTuple):
     sql: str
-    # each parameter: its name, the key of its value (None for a constant), the converter, the constant
-    binds: tuple[tuple[str, str | None, Any, Any], ...]
-    positional: bool
+    # each parameter in order: the key of its value (None for a constant), the converter, the constant
+    binds: tuple[tuple[str | None, Any, Any], ...]
+    # the parameters' names where the driver takes them by name (psycopg's %(name)s); None where by position
+    names: tuple[str, ...] | None
 
 
 def per_transaction(key: str) -> str:

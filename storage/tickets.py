@@ -269,12 +269,17 @@ _ASKED_WHERE = and_(col(Ticket.awaiting) == "location", col(Ticket.status) == St
 _ASKED_MORE = and_(col(Ticket.awaiting) == "resident", col(Ticket.status) == Status.SUSPENDED)
 
 
-_AWAITING_ANSWER = (
-    sa_select(col(Ticket.id))
-    .where(col(Ticket.resident_id) == bindparam("resident_id"), or_(_ASKED_WHERE, _ASKED_MORE))
-    .order_by(case((col(Ticket.awaiting) == "location", 0), else_=1), col(Ticket.id).desc())
-    .limit(1)
-)
+def _awaiting_of(resident: Any) -> Any:
+    """The id of the ticket awaiting the resident's answer (`resident`: a parameter, or a column to correlate)."""
+    return (
+        sa_select(col(Ticket.id))
+        .where(col(Ticket.resident_id) == resident, or_(_ASKED_WHERE, _ASKED_MORE))
+        .order_by(case((col(Ticket.awaiting) == "location", 0), else_=1), col(Ticket.id).desc())
+        .limit(1)
+    )
+
+
+_AWAITING_ANSWER = _awaiting_of(bindparam("resident_id"))
 
 
 def awaiting_answer(session: Session, resident_id: int, hour_ago: datetime, day_ago: datetime) -> Ticket | None:
@@ -342,13 +347,12 @@ _AWAITING_AND_OPENED = _OPENED_BY.add_columns(_AWAITING_ANSWER.correlate(None).s
 # session.info: (resident, hour_ago, day_ago, the id of the ticket awaiting their answer or None)
 _WAITING = per_transaction("wgt.tickets.waiting")
 _PERSON = Person.__table__  # type: ignore[attr-defined]
-_OF_SENDER = col(Ticket.resident_id) == _PERSON.c.id
 
 
 def _opened_since(name: str) -> Any:
     return (
         sa_select(func.count())
-        .where(_OF_SENDER, col(Ticket.created_at) >= bindparam(name))
+        .where(col(Ticket.resident_id) == _PERSON.c.id, col(Ticket.created_at) >= bindparam(name))
         .correlate(_PERSON)
         .scalar_subquery()
     )
@@ -358,13 +362,7 @@ _SENDER_AND_WAITING = sa_select(
     *_PERSON.columns,
     _opened_since("day_ago").label("wgt_day"),
     _opened_since("hour_ago").label("wgt_hour"),
-    sa_select(col(Ticket.id))
-    .where(_OF_SENDER, or_(_ASKED_WHERE, _ASKED_MORE))
-    .order_by(case((col(Ticket.awaiting) == "location", 0), else_=1), col(Ticket.id).desc())
-    .limit(1)
-    .correlate(_PERSON)
-    .scalar_subquery()
-    .label("wgt_waiting"),
+    _awaiting_of(_PERSON.c.id).correlate(_PERSON).scalar_subquery().label("wgt_waiting"),
 ).where(_PERSON.c.openid == bindparam("openid"))
 
 
