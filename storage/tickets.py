@@ -306,10 +306,10 @@ def resident_with_waiting(session: Session, openid: str, hour_ago: datetime, day
     if session.autoflush:
         session.flush()  # as by_openid
     params = {"openid": openid, "hour_ago": hour_ago, "day_ago": day_ago}
-    row = session.connection().execute(_SENDER_AND_WAITING, params).first()
-    if row is None:
+    rows = _SENDER_AND_WAITING.execute(session.connection(), params)
+    if not rows:
         return None
-    values = row._asdict()
+    values = dict(zip(rows.columns, rows[0], strict=True))
     day, hour, waiting = (values.pop(name) for name in ("wgt_day", "wgt_hour", "wgt_waiting"))
     person = attached(session, Person, values)
     assert person.id is not None
@@ -358,12 +358,14 @@ def _opened_since(name: str) -> Any:
     )
 
 
-_SENDER_AND_WAITING = sa_select(
-    *_PERSON.columns,
-    _opened_since("day_ago").label("wgt_day"),
-    _opened_since("hour_ago").label("wgt_hour"),
-    _awaiting_of(_PERSON.c.id).correlate(_PERSON).scalar_subquery().label("wgt_waiting"),
-).where(_PERSON.c.openid == bindparam("openid"))
+_SENDER_AND_WAITING = Prebuilt(
+    sa_select(
+        *_PERSON.columns,
+        _opened_since("day_ago").label("wgt_day"),
+        _opened_since("hour_ago").label("wgt_hour"),
+        _awaiting_of(_PERSON.c.id).correlate(_PERSON).scalar_subquery().label("wgt_waiting"),
+    ).where(_PERSON.c.openid == bindparam("openid"))
+)
 
 
 def opened_by(session: Session, resident_id: int, hour_ago: datetime, day_ago: datetime) -> tuple[int, int]:

@@ -5,17 +5,20 @@ column it would leave to a default must be refused rather than written as NULL."
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, event, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from storage import tickets
-from storage.db import Prebuilt
-from storage.models import Outbox, OutboxStatus, Status, Ticket, TicketEvent
+from storage.db import Prebuilt, writer
+from storage.models import InboundMessage, Outbox, OutboxStatus, Status, Ticket, TicketEvent
 
 _EVENTS = TicketEvent.__table__  # type: ignore[attr-defined]
 _OUTBOX = Outbox.__table__  # type: ignore[attr-defined]
+_INBOUND = InboundMessage.__table__  # type: ignore[attr-defined]
 WHEN = datetime(2026, 12, 5, 8, 30, 15, 123456, tzinfo=UTC)
 
 
@@ -87,8 +90,43 @@ def test_a_read_with_constants_in_its_where_clause_finds_what_sqlalchemy_finds(s
     assert Prebuilt(query).execute(connection, {"to": "chat-2"}).scalars().all() == by_sqlalchemy
 
 
-def test_a_time_it_would_return_unconverted_or_a_value_it_lacks_is_refused(session: Session) -> None:
-    with pytest.raises(ValueError, match="created_at"):
-        Prebuilt(select(_OUTBOX.c.id, _OUTBOX.c.created_at)).execute(session.connection(), {})
+def test_a_time_it_returns_reads_as_sqlalchemy_reads_it_and_a_value_it_lacks_is_refused(session: Session) -> None:
+    connection = session.connection()
+    connection.execute(insert(_OUTBOX), {"kind": "group_push", "event": "a", "recipient": "chat-3", "created_at": WHEN})
+    query = select(_OUTBOX.c.id, _OUTBOX.c.created_at).where(_OUTBOX.c.recipient == "chat-3")
+    rows = Prebuilt(query).execute(connection, {})
+    assert rows.all() == [tuple(row) for row in connection.execute(query).all()]
+    assert rows.columns == ("id", "created_at") and rows[0][1] == WHEN  # a time, not SQLite's text
     with pytest.raises(ValueError, match="to"):
         Prebuilt(select(_OUTBOX.c.id).where(_OUTBOX.c.recipient == bindparam("to"))).execute(session.connection(), {})
+
+
+def test_a_failed_statement_raises_sqlalchemys_error_and_the_connection_goes_on(session: Session) -> None:
+    """The driver's own cursor is kept between statements; a failure must not leave a closed one behind."""
+    values = {"channel": "wechat", "dedupe_key": "k-1", "sender": "o-1", "kind": "text", "reply": ""}
+    values["received_at"] = WHEN
+    add = Prebuilt(insert(_INBOUND))
+    with writer(session.get_bind()).connect() as connection:  # type: ignore[arg-type]  # a transaction on SQLite too
+        add.execute(connection, values)
+        with pytest.raises(IntegrityError):
+            add.execute(connection, values)  # the same delivery twice: the unique index refuses it
+        connection.rollback()
+        add.execute(connection, {**values, "dedupe_key": "k-2"})
+        found = Prebuilt(select(_INBOUND.c.dedupe_key)).execute(connection, {}).scalars().all()
+        assert found == ["k-2"]
+
+
+def test_statements_are_seen_by_whoever_listens_for_them(session: Session) -> None:
+    sent: list[str] = []
+
+    def seen(*args: Any) -> None:
+        sent.append(args[2])
+
+    engine = session.get_bind()
+    query = Prebuilt(select(_OUTBOX.c.id).where(_OUTBOX.c.recipient == "nobody"))
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert query.execute(session.connection(), {}).all() == []
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(sent) == 1 and "outbox" in sent[0]

@@ -7,12 +7,12 @@ the worker and the gateway, is tests/faults/test_postgres.py.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 import storage.db
-from storage.db import make_engine
+from storage.db import Prebuilt, make_engine
 
 
 def backend_pid(engine: Engine) -> int:
@@ -58,4 +58,22 @@ def test_a_connection_used_a_moment_ago_is_not_pinged_and_one_failure_renews_the
     with pytest.raises(OperationalError):
         backend_pid(engine)
     assert backend_pid(engine) != first
+    engine.dispose()
+
+
+def test_a_prebuilt_statement_meeting_a_closed_connection_fails_as_any_statement_does(
+    pg: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prebuilt runs on the driver's cursor, kept with the connection: the failure must still be SQLAlchemy's
+    # OperationalError, and the dead connection (with its cursor) thrown away, not handed to the next request.
+    monkeypatch.setattr(storage.db, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    engine = make_engine(pg)
+    whose = Prebuilt(select(func.pg_backend_pid()))
+    with engine.connect() as conn:
+        first = whose.execute(conn, {}).scalar_one()
+    kill(pg, first)
+    with engine.connect() as conn, pytest.raises(OperationalError):
+        whose.execute(conn, {})
+    with engine.connect() as conn:
+        assert whose.execute(conn, {}).scalar_one() != first
     engine.dispose()
