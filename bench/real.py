@@ -286,7 +286,10 @@ LATER_BOARDS = (
         "200 chat messages from old compounds of a large northern city through a year, many by or for elderly "
         "residents, written after blind_chat13's and blind_chat14's fixes by a helper who read only ../shared's "
         "pages; first scored at b000ae6, before anyone read it: bundled 0.825 all, 0.901 clear, macro-F1 0.841, "
-        "urgent 16/16, false alarms 3/184 (baseline 0.590, 0.648, 0.551, 10/16, 5/184); not read yet",
+        "urgent 16/16, false alarms 3/184 (baseline 0.590, 0.648, 0.551, 10/16, 5/184); then read, with "
+        "blind_chat16, and the lists put right in general (the sound as residents write it and 听得见 for noise "
+        "whatever makes it, a compound wall bulging, icicles over a door, a fee held over a resident by cutting the "
+        "water or keeping the car out; a person 累垮 and smoke 从早吹到晚 not urgent), so it is no longer blind",
     ),
     (
         ROOT / "bench" / "data" / "blind_chat16.csv",
@@ -296,7 +299,8 @@ LATER_BOARDS = (
         "macro-F1 0.841, urgent 13/16, false alarms 0/184 (baseline 0.625, 0.736, 0.582, 10/16, 3/184); its three "
         "missed dangers were read at once and put right in general (a lift still holding people, told after an "
         "earlier breakdown in a message with no stops; neighbours each saying a gas smell is not theirs), so its "
-        "urgency is no longer blind; its categories not read yet",
+        "urgency is no longer blind; then its categories were read, with blind_chat15's, and put right in general "
+        "(see blind_chat15), so it is no longer blind",
     ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"

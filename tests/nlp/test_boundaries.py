@@ -2268,3 +2268,53 @@ def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
 )
 def test_the_same_words_about_people_or_a_home_stay_urgent(text: str) -> None:
     assert nlp.classify(text).urgent, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the source is a lift, a heat pump, a transformer, a gate or a leaf blower; the complaint is the sound
+        "顶楼电梯机房的曳引机一开就咣当咣当的 我家卧室就在正下面 夜里听得一清二楚",
+        "地下室那台加压水泵整夜嗡嗡的 低频的声音 床都跟着颤",
+        "楼后面的配电房有个变压器 一直嗡嗡响 关着窗户都听得见",
+        "小区门口新装的道闸每过一辆车都要播报一遍 深夜也报 住一楼的根本睡不了",
+        "保洁早上六点半就开吹叶机 声音跟摩托车似的",
+        "隔壁五金店整天用角磨机切铁管 吱吱的刺耳",
+        "楼上那家半夜两点还穿高跟鞋在地板上走 哒哒哒的",
+        "对面楼有条狗主人不在家就嚎 嚎一下午",
+    ],
+)
+def test_the_sound_names_the_noise_whatever_makes_it(text: str) -> None:
+    """A resident names what they hear (咣当, 嗡嗡 低频, 吱吱, 嚎, "I hear it with the window shut"): noise, though
+    the thing making it (a lift, a pump, a gate, a shop) is another category's word."""
+    assert nlp.classify(text).category == "noise", text
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # the fee held over a resident: the water cut off, the car kept out -> dispute; a fee question alone stays
+        ("因为少交了半年物业费 物业把我家的水停了 说交清了才给开", "dispute"),
+        ("物业费没交齐 保安就把我的车拦在门口不让进小区", "dispute"),
+        ("物业费一年多少钱 能不能按月交", "property"),
+        # a compound wall bulging and leaning -> safety; icicles over a doorway -> safety
+        ("小区西头那段院墙鼓出来一大块 这几天越来越歪 下面天天有孩子玩", "safety"),
+        ("单元门顶上挂着一排冰溜子 又尖又长 底下人来人往", "safety"),
+    ],
+)
+def test_the_fee_as_a_lever_and_the_hazards_of_winter(text: str, category: str) -> None:
+    assert nlp.classify(text).category == category, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "楼上天天半夜剁肉 我这身体本来就不好 再这么下去人都要垮了",
+        "孩子上网课 楼下广场舞从早跳到晚 大人孩子都快累垮了",
+        "楼下烧烤店的油烟从早吹到晚 窗户都不敢开",
+    ],
+)
+def test_a_person_worn_out_or_smoke_blown_all_day_is_not_a_collapse(text: str) -> None:
+    """垮了 of a person is exhaustion, not a structure giving way; 吹到 ("blown all day") is no typo for 吹倒."""
+    intent = nlp.classify(text)
+    assert not intent.urgent and intent.category != "safety", text
