@@ -302,6 +302,22 @@ LATER_BOARDS = (
         "urgency is no longer blind; then its categories were read, with blind_chat15's, and put right in general "
         "(see blind_chat15), so it is no longer blind",
     ),
+    (
+        ROOT / "bench" / "data" / "blind_chat17.csv",
+        "200 chat messages from county towns and the urban-rural fringe of central and eastern China (villages made "
+        "towns, resettlement compounds, returning migrant workers, market streets, self-built houses), written after "
+        "blind_chat15's and blind_chat16's fixes by a helper who read only ../shared's pages; first scored at "
+        "d217135, before anyone read it: bundled 0.825 all, 0.850 clear, macro-F1 0.827, urgent 15/16, false alarms "
+        "2/184 (baseline 0.665, 0.667, 0.653, 11/16, 2/184); not read yet",
+    ),
+    (
+        ROOT / "bench" / "data" / "blind_chat18.csv",
+        "200 chat messages from a large coastal city's mixed neighbourhoods (office workers, shop owners, riders, "
+        "retirees living with their children, landlords and tenants; typed fast, slang, a few English letters), "
+        "written beside blind_chat17 by another helper who read only ../shared's pages; first scored at d217135, "
+        "before anyone read it: bundled 0.845 all, 0.920 clear, macro-F1 0.841, urgent 15/16, false alarms 2/184 "
+        "(baseline 0.590, 0.642, 0.564, 6/16, 4/184); not read yet",
+    ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"
 URGENT_LONG = ROOT / "tests" / "data" / "urgent_long.csv"
