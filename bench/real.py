@@ -308,7 +308,8 @@ LATER_BOARDS = (
         "towns, resettlement compounds, returning migrant workers, market streets, self-built houses), written after "
         "blind_chat15's and blind_chat16's fixes by a helper who read only ../shared's pages; first scored at "
         "d217135, before anyone read it: bundled 0.825 all, 0.850 clear, macro-F1 0.827, urgent 15/16, false alarms "
-        "2/184 (baseline 0.665, 0.667, 0.653, 11/16, 2/184); not read yet",
+        "2/184 (baseline 0.665, 0.667, 0.653, 11/16, 2/184); its missed danger was read at once and put right in "
+        "general (water pouring from a ceiling lamp), so its urgency is no longer blind; its categories not read yet",
     ),
     (
         ROOT / "bench" / "data" / "blind_chat18.csv",
@@ -316,7 +317,9 @@ LATER_BOARDS = (
         "retirees living with their children, landlords and tenants; typed fast, slang, a few English letters), "
         "written beside blind_chat17 by another helper who read only ../shared's pages; first scored at d217135, "
         "before anyone read it: bundled 0.845 all, 0.920 clear, macro-F1 0.841, urgent 15/16, false alarms 2/184 "
-        "(baseline 0.590, 0.642, 0.564, 6/16, 4/184); not read yet",
+        "(baseline 0.590, 0.642, 0.564, 6/16, 4/184); its missed danger was read at once and put right in general (a "
+        "mop handle swung at a door: a stick of any kind), so its urgency is no longer blind; its categories not read "
+        "yet",
     ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"

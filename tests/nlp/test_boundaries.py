@@ -2222,6 +2222,10 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "有人从五楼窗户掉了根电线下来给电瓶车充电",
         "好好的树被剪成光杆 真是糟蹋了",
         "楼道里有股煤气味 燃气公司的人上门看了说不是 应该是谁家炖肉糊了",
+        "上个月楼上漏水 水从吊顶哗哗往下流 后来修好了 想问问赔偿找谁",
+        "孩子拿着冰棍在电梯里吃 滴得到处都是",
+        "我爸拿着拐棍下楼 楼梯扶手松了",
+        "小孩拿着棒棒糖在小区里跑 没人看着",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
@@ -2264,6 +2268,10 @@ def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
         "北门那部电梯里还关着人 停在九楼半天了",
         "这个电梯上个月也坏过 这回里面还关着人 按铃没人理",
         "走廊里一股液化气味 问了左右邻居都说不是自己家的 味道越来越冲",
+        # water pouring from the ceiling or a lamp inside a home; a stick of any kind in a threatening hand
+        "楼上卫生间的管子不知道怎么了 水顺着我家吊顶哗哗往下流 底下就是插座",
+        "邻居喝多了拿着一根铁棍在楼道里乱砸 见人就骂",
+        "那个男的拿着木棒堵在我家门口 说要打我男人",
     ],
 )
 def test_the_same_words_about_people_or_a_home_stay_urgent(text: str) -> None:
