@@ -309,7 +309,10 @@ LATER_BOARDS = (
         "blind_chat15's and blind_chat16's fixes by a helper who read only ../shared's pages; first scored at "
         "d217135, before anyone read it: bundled 0.825 all, 0.850 clear, macro-F1 0.827, urgent 15/16, false alarms "
         "2/184 (baseline 0.665, 0.667, 0.653, 11/16, 2/184); its missed danger was read at once and put right in "
-        "general (water pouring from a ceiling lamp), so its urgency is no longer blind; its categories not read yet",
+        "general (water pouring from a ceiling lamp); then its categories were read, with blind_chat18's, and put "
+        "right in general (rice mills and harvesters heard at night, making peace, compensation and resettlement "
+        "money, builders gone with the deposit, stalls and grain taking a road, gas cylinders and stairwells, "
+        "straw burning, pig farms, title deeds), so it is no longer blind",
     ),
     (
         ROOT / "bench" / "data" / "blind_chat18.csv",
@@ -318,8 +321,9 @@ LATER_BOARDS = (
         "written beside blind_chat17 by another helper who read only ../shared's pages; first scored at d217135, "
         "before anyone read it: bundled 0.845 all, 0.920 clear, macro-F1 0.841, urgent 15/16, false alarms 2/184 "
         "(baseline 0.590, 0.642, 0.564, 6/16, 4/184); its missed danger was read at once and put right in general (a "
-        "mop handle swung at a door: a stick of any kind), so its urgency is no longer blind; its categories not read "
-        "yet",
+        "mop handle swung at a door: a stick of any kind); then its categories were read and put right in general "
+        "(wy for 物业, a revenge vibrator and a mahjong table heard, prepaid cards gone, door closers and parcel "
+        "lockers, parcels taken, food with something in it), so it is no longer blind",
     ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"

@@ -78,6 +78,9 @@ _SCALE = 1.5
 # "楼道里的灯", "公园里面的健身器材": the place and the thing are one keyword (楼道灯, 健身器材) once the
 # "里(面)的" between them goes; residents write it that way far more often than the keyword's own form.
 _INSIDE = re.compile(r"(?<=[\u4e00-\u9fff])里面?的(?=[\u4e00-\u9fff])")
+# Pinyin initials residents type for a word they write often ("wy说邻里的事他们管不了"): read as the word, so its
+# keywords and together rules see it. Only where no other Latin letter touches them (a "wysiwyg" stays as it is).
+_INITIALS = re.compile(r"(?<![a-z])wy(?![a-z])")
 # Hearsay before a danger, and the denials that put it right later in the same message (_hearsay_corrected).
 _HEARSAY = ("群里说", "有人说", "听说", "说是", "都在传", "有人传")
 _CORRECTIONS = ("没有", "没", "不是", "并没有", "根本没有", "根本没", "根本不是", "其实没有", "其实不是", "压根没有")
@@ -233,9 +236,10 @@ class Classifier:
         return [word for word, _, _ in self._read_text(self.prepare(text))[1]]
 
     def prepare(self, text: str) -> str:
-        """The text as it is matched: NFKC, lower case, traditional characters made simplified."""
+        """The text as it is matched: NFKC, lower case, traditional characters made simplified, wy read as 物业."""
         text = normalize(text)
         text = to_simplified(text) if self._simplify else text
+        text = _INITIALS.sub("物业", text) if "wy" in text else text
         return _INSIDE.sub("", text) if "里" in text else text
 
     def classify(self, text: str) -> Intent:
