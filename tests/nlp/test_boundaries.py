@@ -2349,6 +2349,11 @@ def test_a_person_worn_out_or_smoke_blown_all_day_is_not_a_collapse(text: str) -
         # a compound wall bulging and leaning -> safety; icicles over a doorway -> safety
         ("小区西头那段院墙鼓出来一大块 这几天越来越歪 下面天天有孩子玩", "safety"),
         ("单元门顶上挂着一排冰溜子 又尖又长 底下人来人往", "safety"),
+        # cooking fumes that disturb are sanitation; a range hood's hum is noise; a stall set up against the rules is
+        # construction even when its harm is the fumes
+        ("楼下烧腊店油烟扰民 窗户都不敢开", "sanitation"),
+        ("楼下面馆的油烟机噪音扰民 嗡嗡响到半夜", "noise"),
+        ("小区门口每晚有人违规摆夜宵摊 油烟扰民", "construction"),
         # wy: the initials residents type for 物业
         ("wy说电梯坏了要等厂家 都一个礼拜了", "property"),
         ("wy把我家电闸拉了 就因为晚交了几天费", "dispute"),
