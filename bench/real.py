@@ -325,6 +325,22 @@ LATER_BOARDS = (
         "(wy for 物业, a revenge vibrator and a mahjong table heard, prepaid cards gone, door closers and parcel "
         "lockers, parcels taken, food with something in it), so it is no longer blind",
     ),
+    (
+        ROOT / "bench" / "data" / "blind_chat19.csv",
+        "200 chat messages from the historic centre of a south-western provincial capital (alleys and courtyards, a "
+        "tourist food street, guesthouses, teahouses and mahjong rooms, a wet market, hilly lanes, summer storms), "
+        "written after blind_chat17's and blind_chat18's fixes by a helper who read only ../shared's pages; first "
+        "scored at d29f2cb, before anyone read it: bundled 0.835 all, 0.872 clear, macro-F1 0.819, urgent 14/16, "
+        "false alarms 5/184 (baseline 0.665, 0.696, 0.636, 10/16, 3/184); not read yet",
+    ),
+    (
+        ROOT / "bench" / "data" / "blind_chat20.csv",
+        "200 chat messages from an industrial new district (factory dormitories, logistics parks and trucks, estates "
+        "half built, resettlement blocks; shift workers, drivers, young families, grandparents), written beside "
+        "blind_chat19 by another helper who read only ../shared's pages; first scored at d29f2cb, before anyone read "
+        "it: bundled 0.850 all, 0.907 clear, macro-F1 0.833, urgent 16/16, false alarms 6/184 (baseline 0.620, "
+        "0.673, 0.576, 6/16, 3/184); not read yet",
+    ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"
 URGENT_LONG = ROOT / "tests" / "data" / "urgent_long.csv"
