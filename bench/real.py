@@ -331,7 +331,10 @@ LATER_BOARDS = (
         "tourist food street, guesthouses, teahouses and mahjong rooms, a wet market, hilly lanes, summer storms), "
         "written after blind_chat17's and blind_chat18's fixes by a helper who read only ../shared's pages; first "
         "scored at d29f2cb, before anyone read it: bundled 0.835 all, 0.872 clear, macro-F1 0.819, urgent 14/16, "
-        "false alarms 5/184 (baseline 0.665, 0.696, 0.636, 10/16, 3/184); not read yet",
+        "false alarms 5/184 (baseline 0.665, 0.696, 0.636, 10/16, 3/184); its missed dangers and false alarms were "
+        "read at once and put right in general (a fire spreading, blood drawn; 救命 as a sigh about noise, a fight "
+        "not yet begun, water in a lane, smoke whenever the wind blows), so its urgency is no longer blind; its "
+        "categories not read yet",
     ),
     (
         ROOT / "bench" / "data" / "blind_chat20.csv",
@@ -339,7 +342,9 @@ LATER_BOARDS = (
         "half built, resettlement blocks; shift workers, drivers, young families, grandparents), written beside "
         "blind_chat19 by another helper who read only ../shared's pages; first scored at d29f2cb, before anyone read "
         "it: bundled 0.850 all, 0.907 clear, macro-F1 0.833, urgent 16/16, false alarms 6/184 (baseline 0.620, "
-        "0.673, 0.576, 6/16, 3/184); not read yet",
+        "0.673, 0.576, 6/16, 3/184); its false alarms were read at once and put right in general (a garage that "
+        "floods whenever it rains, a drain overflowing at a crossing, a fire only imagined), so its urgency is no "
+        "longer blind; its categories not read yet",
     ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"

@@ -2226,6 +2226,16 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "孩子拿着冰棍在电梯里吃 滴得到处都是",
         "我爸拿着拐棍下楼 楼梯扶手松了",
         "小孩拿着棒棒糖在小区里跑 没人看着",
+        # 救命 as a sigh about noise; a fight not yet begun; a shed put up again (搭, not 打); water in a lane or at a
+        # crossing; a garage that floods whenever it rains; smoke whenever the wind blows; a fire only imagined
+        "救命啊 楼上装修电钻打了一整天 头都要裂了",
+        "两家为了车位已经吵到快要打起来了 社区赶紧来调解",
+        "他们又把拆掉的雨棚搭起来了",
+        "早市在巷子里杀鱼洗菜 地上全是水 滑得很",
+        "经五路路口的下水道往外冒水 车过去溅一身",
+        "一下大雨地下车库就淹了 年年如此",
+        "那个厂的烟囱不停 风一吹整个小区都是烟",
+        "群租房线路乱拉 真着起火来谁也跑不掉",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
@@ -2272,6 +2282,9 @@ def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
         "楼上卫生间的管子不知道怎么了 水顺着我家吊顶哗哗往下流 底下就是插座",
         "邻居喝多了拿着一根铁棍在楼道里乱砸 见人就骂",
         "那个男的拿着木棒堵在我家门口 说要打我男人",
+        # blood drawn in a fight going on; a fire spreading to what stands next to it
+        "房东带人来赶我们走 我弟弟被他们打出血了 人还在门口",
+        "后院烧荒的火把隔壁的草垛引燃了 火越烧越大",
     ],
 )
 def test_the_same_words_about_people_or_a_home_stay_urgent(text: str) -> None:
