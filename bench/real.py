@@ -334,7 +334,9 @@ LATER_BOARDS = (
         "false alarms 5/184 (baseline 0.665, 0.696, 0.636, 10/16, 3/184); its missed dangers and false alarms were "
         "read at once and put right in general (a fire spreading, blood drawn; 救命 as a sigh about noise, a fight "
         "not yet begun, water in a lane, smoke whenever the wind blows), so its urgency is no longer blind; its "
-        "categories not read yet",
+        "categories were read afterwards, with blind_chat20's, and put right in general (singing drunk, a trumpet, "
+        "tiles cut at night, a gate's hinge, tents pitched to trade, balconies built out, one-way streets, swill, "
+        "stepped lanes, strangers at doors, 公积金 for a lift), so it is no longer blind",
     ),
     (
         ROOT / "bench" / "data" / "blind_chat20.csv",
@@ -344,7 +346,9 @@ LATER_BOARDS = (
         "it: bundled 0.850 all, 0.907 clear, macro-F1 0.833, urgent 16/16, false alarms 6/184 (baseline 0.620, "
         "0.673, 0.576, 6/16, 3/184); its false alarms were read at once and put right in general (a garage that "
         "floods whenever it rains, a drain overflowing at a crossing, a fire only imagined), so its urgency is no "
-        "longer blind; its categories not read yet",
+        "longer blind; then its categories were read and put right in general (reversing beeps, sirens, "
+        "refrigerated trucks, drills' alarms, job scams, goods laid out on the road, cars on tactile paving, trees "
+        "pruned bare, a haulier's pay docked, site pits), so it is no longer blind",
     ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"
