@@ -258,6 +258,8 @@ def _run(connection: Connection, built: _Built, params: list[Any]) -> Rows:
         return Rows(built.columns, cursor.fetchall() if cursor.description is not None else (), built.readers)
     except Exception as error:
         proxied.info.pop(_CURSOR, None)  # SQLAlchemy closes a failed statement's cursor
+        # SQLAlchemy's own handler (a private method; tests/storage/test_reconnect.py and test_prebuilt.py hold it to
+        # what it does: the error wrapped, a lost connection and the pool's older ones invalidated)
         connection._handle_dbapi_exception(error, built.sql, params[0] if len(params) == 1 else params, cursor, None)
 
 
