@@ -350,6 +350,22 @@ LATER_BOARDS = (
         "refrigerated trucks, drills' alarms, job scams, goods laid out on the road, cars on tactile paving, trees "
         "pruned bare, a haulier's pay docked, site pits), so it is no longer blind",
     ),
+    (
+        ROOT / "bench" / "data" / "blind_chat21.csv",
+        "200 chat messages from a north-eastern city in winter and spring (walk-ups on district heating, former "
+        "state-enterprise estates, snow and ice, coal boilers, retirees and their children), written after "
+        "blind_chat19's and blind_chat20's fixes by a helper who read only ../shared's pages; first scored at "
+        "def4b6e, before anyone read it: bundled 0.830 all, 0.887 clear, macro-F1 0.802, urgent 15/16, false "
+        "alarms 4/184 (baseline 0.590, 0.640, 0.543, 5/16, 7/184); not read yet",
+    ),
+    (
+        ROOT / "bench" / "data" / "blind_chat22.csv",
+        "200 chat messages from a Yangtze-delta city (2010s estates with underground garages, a university town's "
+        "rentals, an old canal-side neighbourhood under renovation, a tech park; parents, students, retirees, "
+        "owners' committees), written beside blind_chat21 by another helper who read only ../shared's pages; first "
+        "scored at def4b6e, before anyone read it: bundled 0.840 all, 0.904 clear, macro-F1 0.843, urgent 16/16, "
+        "false alarms 3/184 (baseline 0.625, 0.684, 0.608, 10/16, 4/184); not read yet",
+    ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"
 URGENT_LONG = ROOT / "tests" / "data" / "urgent_long.csv"
