@@ -356,7 +356,9 @@ LATER_BOARDS = (
         "state-enterprise estates, snow and ice, coal boilers, retirees and their children), written after "
         "blind_chat19's and blind_chat20's fixes by a helper who read only ../shared's pages; first scored at "
         "def4b6e, before anyone read it: bundled 0.830 all, 0.887 clear, macro-F1 0.802, urgent 15/16, false "
-        "alarms 4/184 (baseline 0.590, 0.640, 0.543, 5/16, 7/184); not read yet",
+        "alarms 4/184 (baseline 0.590, 0.640, 0.543, 5/16, 7/184); its missed danger and false alarms were read at "
+        "once and put right in general (a guess at coal-gas poisoning, fake gas inspectors, a storeroom, a noise's "
+        "hyperbole), so its urgency is no longer blind; its categories not read yet",
     ),
     (
         ROOT / "bench" / "data" / "blind_chat22.csv",
@@ -364,7 +366,9 @@ LATER_BOARDS = (
         "rentals, an old canal-side neighbourhood under renovation, a tech park; parents, students, retirees, "
         "owners' committees), written beside blind_chat21 by another helper who read only ../shared's pages; first "
         "scored at def4b6e, before anyone read it: bundled 0.840 all, 0.904 clear, macro-F1 0.843, urgent 16/16, "
-        "false alarms 3/184 (baseline 0.625, 0.684, 0.608, 10/16, 4/184); not read yet",
+        "false alarms 3/184 (baseline 0.625, 0.684, 0.608, 10/16, 4/184); its false alarms were read at once and put "
+        "right in general (救命 as the writer's sigh, fake gas inspectors), so its urgency is no longer blind; its "
+        "categories not read yet",
     ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"

@@ -2236,6 +2236,11 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "一下大雨地下车库就淹了 年年如此",
         "那个厂的烟囱不停 风一吹整个小区都是烟",
         "群租房线路乱拉 真着起火来谁也跑不掉",
+        # the writer's own 救命 with no danger named; a leak named by fake inspectors; a storeroom; a noise's hyperbole
+        "救命 孩子的学籍转不过来 开学就要报到了",
+        "有人冒充燃气公司上门 说我家漏气 推销报警器",
+        "储藏间进水了 放的东西都泡了",
+        "楼下广场音响震得玻璃响 感觉楼都要被震塌了",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
@@ -2285,6 +2290,10 @@ def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
         # blood drawn in a fight going on; a fire spreading to what stands next to it
         "房东带人来赶我们走 我弟弟被他们打出血了 人还在门口",
         "后院烧荒的火把隔壁的草垛引燃了 火越烧越大",
+        # a guess at coal-gas poisoning with its signs (别是: "I fear it is"), a cry for help heard, a fall into a pit
+        "隔壁老两口生炉子取暖 刚才打电话说头晕想吐 别是煤烟中毒了吧",
+        "楼下有人在喊救命 听声音是三楼那家",
+        "一个大爷骑车连人带车栽进沟里了 卡在里面出不来",
     ],
 )
 def test_the_same_words_about_people_or_a_home_stay_urgent(text: str) -> None:
