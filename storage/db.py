@@ -211,7 +211,7 @@ class _Built(NamedTuple):
 
 class Rows(list[Any]):
     """A statement's rows, all read at once (a hot statement returns a handful) and converted as SQLAlchemy converts
-    them; read as a SQLAlchemy result is. `columns` names the values of a row."""
+    them; read as a SQLAlchemy result is (`first`, `scalar_one`, `all`). `columns` names the values of a row."""
 
     def __init__(self, columns: tuple[str, ...], rows: Iterable[Any], readers: tuple[Any, ...] | None) -> None:
         if readers is not None:
@@ -232,9 +232,6 @@ class Rows(list[Any]):
 
     def all(self) -> list[Any]:
         return list(self)
-
-    def scalars(self) -> Rows:
-        return Rows(self.columns[:1], (row[0] for row in self), None)
 
 
 def _run(connection: Connection, built: _Built, params: list[Any]) -> Rows:

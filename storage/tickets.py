@@ -416,7 +416,7 @@ _DUPLICATES = _candidates_query(
 
 
 def _candidates(session: Session, query: Prebuilt, **params: object) -> list[Candidate]:
-    return [Candidate(*row) for row in query.execute(session.connection(), params).all()]
+    return [Candidate(*row) for row in query.execute(session.connection(), params)]
 
 
 def urgent_candidates(session: Session, grid_id: int | None, since: datetime, limit: int = 50) -> list[Candidate]:
