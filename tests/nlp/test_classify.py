@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 import nlp
+from nlp.taxonomy import DEFAULT_TAXONOMY_PATH
 
 CASES: list[tuple[str, str]] = [
     # facility: public facilities
@@ -243,3 +245,18 @@ def test_fault_keywords_shorten_the_category_limit():
     assert lamp.category == pothole.category == "facility"
     assert nlp.sla_hours(lamp.category, lamp.urgent, lamp.keywords) == 24
     assert nlp.sla_hours(pothole.category, pothole.urgent, pothole.keywords) == 72
+
+
+def test_the_bundled_taxonomy_names_no_key_twice_in_one_list() -> None:
+    """YAML keeps the last of two equal keys without a word: a keyword written twice in a category (单行道: 2, then
+    单行道: 3) loses one weight unseen, and a person editing the first one changes nothing."""
+    repeated: list[str] = []
+
+    class Loader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+            keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+            repeated.extend(f"{key} (line {node.start_mark.line + 1})" for key in keys if keys.count(key) > 1)
+            return super().construct_mapping(node, deep)
+
+    yaml.load(DEFAULT_TAXONOMY_PATH.read_text(encoding="utf-8"), Loader=Loader)
+    assert repeated == []
