@@ -132,7 +132,7 @@ class Taxonomy:
                     code=code,
                     name=str(raw["name"]),
                     sla_hours=int(raw["sla_hours"]),
-                    keywords=_weights(raw.get("keywords") or {}, source, code),
+                    keywords=_keywords(raw.get("keywords") or {}, source, code),
                     hint=tuple(str(h) for h in raw.get("hint") or ()),
                     sla_overrides={normalize(str(k)): int(v) for k, v in (raw.get("sla_overrides") or {}).items()},
                     learned=_weights(learned.get(code) or {}, source, code),
@@ -187,6 +187,14 @@ def _weights(raw: Any, source: str, code: str) -> dict[str, float]:
         if not word or value <= 0:
             raise ValueError(f"{source}: bad keyword {key!r}: {weight!r} in {code!r}")
         weights[word] = value
+    return weights
+
+
+def _keywords(raw: Any, source: str, code: str) -> dict[str, float]:
+    """A category's keywords: a rule written among them ("冰面+开化") would never match, so it is refused."""
+    weights = _weights(raw, source, code)
+    if ruled := next((word for word in weights if "+" in word or "|" in word), None):
+        raise ValueError(f"{source}: {ruled!r} in the keywords of {code!r} is a rule: write it under together")
     return weights
 
 
