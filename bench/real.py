@@ -358,7 +358,10 @@ LATER_BOARDS = (
         "def4b6e, before anyone read it: bundled 0.830 all, 0.887 clear, macro-F1 0.802, urgent 15/16, false "
         "alarms 4/184 (baseline 0.590, 0.640, 0.543, 5/16, 7/184); its missed danger and false alarms were read at "
         "once and put right in general (a guess at coal-gas poisoning, fake gas inspectors, a storeroom, a noise's "
-        "hyperbole), so its urgency is no longer blind; its categories not read yet",
+        "hyperbole), so its urgency is no longer blind; then its categories were read and put right in general "
+        "(morning drums and whips, a host's microphone, a disabled bay taken, a street made one-way, the building's "
+        "door and letter boxes, ash tipped out, a gas card, an 老年证, food that made people ill, thin ice, roof "
+        "snow, loose insulation boards), so it is no longer blind",
     ),
     (
         ROOT / "bench" / "data" / "blind_chat22.csv",
@@ -367,8 +370,10 @@ LATER_BOARDS = (
         "owners' committees), written beside blind_chat21 by another helper who read only ../shared's pages; first "
         "scored at def4b6e, before anyone read it: bundled 0.840 all, 0.904 clear, macro-F1 0.843, urgent 16/16, "
         "false alarms 3/184 (baseline 0.625, 0.684, 0.608, 10/16, 4/184); its false alarms were read at once and put "
-        "right in general (救命 as the writer's sigh, fake gas inspectors), so its urgency is no longer blind; its "
-        "categories not read yet",
+        "right in general (救命 as the writer's sigh, fake gas inspectors), so its urgency is no longer blind; then "
+        "its categories were read and put right in general (a shop's electronic music, a dredging pump at night, "
+        "a bus timetable, car-park lights, 失业金, a shop without a licence, a leaning trunk), so it is no longer "
+        "blind",
     ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"
