@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import sys
@@ -20,9 +21,10 @@ from bot import jobs
 from bot.runtime import Runtime
 from handlers import admin, centre, moves
 from nlp import Classifier, danger, tune
+from nlp import reader as category_reader
 from nlp.evaluate import Labelled, evaluate, held_out, subset, truthy, urgency_scores
 from nlp.learn import STATISTICS, Options, learn
-from nlp.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy
+from nlp.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy, replace_section
 from storage import org
 from storage.db import migrate, transaction
 from storage.models import Grid, Status, Ticket
@@ -132,6 +134,37 @@ def text_options(command: Callable[..., None]) -> Callable[..., None]:
     return command
 
 
+# The commands that rewrite one section of a taxonomy file (tune, danger, reader): the CSVs to learn from, and which
+# file to start from and write.
+FILES = click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+SECTION_OPTIONS = (
+    click.option("--taxonomy", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="default: ours"),
+    click.option(
+        "--out", type=click.Path(dir_okay=False, path_type=Path), help="file to write (default: --taxonomy's own)"
+    ),
+)
+
+
+def section_options(command: Callable[..., None]) -> Callable[..., None]:
+    for option in reversed(SECTION_OPTIONS):
+        command = option(command)
+    return command
+
+
+def write_section(source: Path, target: Path, section: str, key: str) -> None:
+    """Write source's text with its `key:` section replaced to target, which must then load."""
+    target.write_text(replace_section(source.read_text(encoding="utf-8"), section, key), encoding="utf-8")
+    Taxonomy.from_file(target)
+
+
+def source_and_target(taxonomy: Path | None, out: Path | None) -> tuple[Path, Path]:
+    """The taxonomy file to start from and the one to write: never the bundled file unless it is named."""
+    if taxonomy is None and out is None:
+        raise click.UsageError("请用 --out 指定写到哪个文件（或用 --taxonomy 指定要改的文件）")
+    source = taxonomy or DEFAULT_TAXONOMY_PATH
+    return source, out or source
+
+
 def register_nlp(app: Flask) -> None:
     @app.cli.group("nlp")
     def nlp_group() -> None:
@@ -184,12 +217,9 @@ def register_nlp(app: Flask) -> None:
         click.echo(f"检查效果：flask --app app nlp eval 另一份.csv --taxonomy {out} ...")
 
     @nlp_group.command("tune")
-    @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @FILES
     @text_options
-    @click.option("--taxonomy", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="default: ours")
-    @click.option(
-        "--out", type=click.Path(dir_okay=False, path_type=Path), help="file to write (default: --taxonomy's own)"
-    )
+    @section_options
     def tune_command(
         files: tuple[Path, ...],
         text_column: str,
@@ -203,9 +233,7 @@ def register_nlp(app: Flask) -> None:
         A file without the title column is read by its text alone, so a work-order export and the centre's 改类
         export (`nlp export-labels`) can be tuned on together.
         """
-        if taxonomy is None and out is None:
-            raise click.UsageError("请用 --out 指定写到哪个文件（或用 --taxonomy 指定要调整的文件）")
-        source = taxonomy or DEFAULT_TAXONOMY_PATH
+        source, target = source_and_target(taxonomy, out)
         examples: list[tuple[str, str]] = []
         for file in files:
             examples += read_training(file, text_column, label_column, title_column)
@@ -226,7 +254,6 @@ def register_nlp(app: Flask) -> None:
         used = sum(1 for _, label in examples if to_code(label) is not None)
         names = ", ".join(f.name for f in files)
         section = tune.learned_section(tuned, names, used, options, datetime.now(UTC))
-        target = out or source
         target.write_text(tune.replace_learned(source.read_text(encoding="utf-8"), section), encoding="utf-8")
         Taxonomy.from_file(target)  # what was written must load
         click.echo(f"已用 {used} 行调整 {source.name} 的学习权重，写入 {target}")
@@ -237,14 +264,11 @@ def register_nlp(app: Flask) -> None:
         click.echo(f"检查效果（交叉验证）：flask --app app nlp eval 数据.csv --taxonomy {target} --folds 5 ...")
 
     @nlp_group.command("danger")
-    @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @FILES
     @TEXT_OPTIONS[0]
     @TEXT_OPTIONS[1]
     @click.option("--urgent-column", required=True, help="column saying whether the message is urgent (true/1/是)")
-    @click.option("--taxonomy", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="default: ours")
-    @click.option(
-        "--out", type=click.Path(dir_okay=False, path_type=Path), help="file to write (default: --taxonomy's own)"
-    )
+    @section_options
     @click.option("--keep", default=6000, show_default=True, help="weights kept (the strongest)")
     def danger_command(
         files: tuple[Path, ...],
@@ -257,9 +281,7 @@ def register_nlp(app: Flask) -> None:
     ) -> None:
         """Train the learned second reader of danger on CSVs of urgent and normal messages (the taxonomy file's
         `danger:` section); docs/learning.md."""
-        if taxonomy is None and out is None:
-            raise click.UsageError("请用 --out 指定写到哪个文件（或用 --taxonomy 指定要改的文件）")
-        source = taxonomy or DEFAULT_TAXONOMY_PATH
+        source, target = source_and_target(taxonomy, out)
         reader = Classifier(Taxonomy.from_file(source))
         wanted = {"--text-column": text_column, "--title-column": title_column, "--urgent-column": urgent_column}
         rows = [
@@ -274,12 +296,56 @@ def register_nlp(app: Flask) -> None:
         urgent = sum(u for _, u in rows)
         names = ", ".join(f.name for f in files)
         section = danger.section(model, names, len(rows), urgent, datetime.now(UTC))
-        target = out or source
-        target.write_text(danger.replace_section(source.read_text(encoding="utf-8"), section), encoding="utf-8")
-        Taxonomy.from_file(target)  # what was written must load
+        write_section(source, target, section, "danger")
         click.echo(f"已用 {len(rows)} 行（紧急 {urgent} 行）训练，留下 {len(model.weights)} 个字对，写入 {target}")
         check = f"flask --app app nlp eval 紧急.csv --taxonomy {target} --text-column 内容 --urgent-column 紧急"
         click.echo(f"检查效果：{check}")
+
+    @nlp_group.command("reader")
+    @FILES
+    @text_options
+    @section_options
+    @click.option(
+        "--below",
+        type=click.FloatRange(0, 1, min_open=True),
+        default=0.45,
+        show_default=True,
+        help="the keywords' confidence under which the reader picks the category",
+    )
+    @click.option("--keep", default=6000, show_default=True, help="weights kept (the strongest)")
+    def reader_command(
+        files: tuple[Path, ...],
+        text_column: str,
+        title_column: str | None,
+        label_column: str,
+        taxonomy: Path | None,
+        out: Path | None,
+        below: float,
+        keep: int,
+    ) -> None:
+        """Train the learned reader of categories beside a written taxonomy on labelled CSVs (its `reader:` section):
+        where the keywords are unsure of a message, it picks the category; docs/learning.md."""
+        source, target = source_and_target(taxonomy, out)
+        written = Taxonomy.from_file(source)
+        cutter = Classifier(written)
+        to_code = tune.code_of(written)
+        examples = [
+            (category_reader.features(cutter.prepare(text), cutter.tokenize(text)), code)
+            for file in files
+            for text, label in read_training(file, text_column, label_column, title_column)
+            if (code := to_code(label)) is not None
+        ]
+        try:
+            model = category_reader.train(examples, [c.code for c in written.categories], min_count=2)
+        except ValueError as problem:
+            raise click.ClickException(f"无法训练（{problem}）") from problem
+        model = dataclasses.replace(category_reader.keep_strongest(model, keep), below=below)
+        names = ", ".join(f.name for f in files)
+        section = category_reader.section(model, names, len(examples), datetime.now(UTC))
+        write_section(source, target, section, "reader")
+        kept = sum(len(table) for table in model.weights)
+        click.echo(f"已用 {len(examples)} 行训练，留下 {kept} 个权重，写入 {target}")
+        click.echo(f"检查效果：flask --app app nlp eval 另一份.csv --taxonomy {target} ...")
 
     @nlp_group.command("eval")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -368,6 +434,12 @@ def register_nlp(app: Flask) -> None:
             if any(c.learned for c in written.categories):
                 click.echo("注意：分类表含学习所得权重，在训练过的数据上评估会偏高；请用 --folds 5。", err=True)
             categories = None
+        if written.reader is not None:
+            click.echo(
+                "注意：分类表含学习所得的分类读者（reader:）；它若学过这份数据，分数会偏高（--folds 只重调关键词权重，"
+                "不重训它）。",
+                err=True,
+            )
         result, scored = evaluate(classifier, examples, categories)
         known = {c.code for c in written.categories} | {c.name for c in written.categories}
         unknown = sorted({label for _, _, label in examples if label not in known})

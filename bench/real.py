@@ -375,6 +375,32 @@ LATER_BOARDS = (
         "a bus timetable, car-park lights, 失业金, a shop without a licence, a leaning trunk), so it is no longer "
         "blind",
     ),
+    (
+        ROOT / "bench" / "data" / "blind_chat23.csv",
+        "200 chat messages from a north-western city (old work-unit compounds, coal stoves and district heating, "
+        "sandstorms, loess slopes, Hui neighbourhoods; retirees and workers, many long lines without punctuation), "
+        "written after blind_chat21's and blind_chat22's fixes by a helper who read only ../shared's pages; first "
+        "scored at 958358f (keywords alone), before anyone read it: bundled 0.840 all, 0.940 clear, macro-F1 0.842, "
+        "urgent 14/16, false alarms 4/184 (baseline 0.680, 0.745, 0.659, 5/16, 5/184). Then, still unread, with "
+        "a learned reader beside the keywords trained on every other set (the rule fixed before looking: it decides "
+        "where the keywords' confidence is below 0.45): 0.870 all, 0.953 clear; as shipped (among the categories "
+        "the keywords found, not with a danger now, 6,000 weights): 0.865, 0.960. Its misses were then "
+        "read and put right in general (coal smoke and chimneys, a fireworks shop under flats, a dirt road, the "
+        "elderly's bus card, a ride-hailing detour, strangers at doors; 带着电, a gas smell told after another "
+        "matter) and it joined the reader's training, so it is no longer blind",
+    ),
+    (
+        ROOT / "bench" / "data" / "blind_chat24.csv",
+        "200 chat messages from a south-western border and tourist town (rain and landslides, night markets, "
+        "guesthouses in flats, e-bikes and tuk-tuks, shop owners typing fast, renters), written beside "
+        "blind_chat23 by another helper who read only ../shared's pages; first scored at 958358f (keywords alone), "
+        "before anyone read it: bundled 0.800 all, 0.826 clear, macro-F1 0.796, urgent 16/16, false alarms 1/184 "
+        "(baseline 0.625, 0.646, 0.604, 10/16, 5/184). Then, still unread, with the learned reader trained on "
+        "every other set (rule fixed before looking): 0.870 all, 0.894 clear; as shipped: 0.850, 0.882. Its misses "
+        "were then read and put right in general (tourists talked into buying jade, a car window smashed, stray "
+        "dogs that bite, estate parking fees, fibre cut by road works, a verge's plants dug out, partners parting, "
+        "a bollard knocked over not urgent) and it joined the reader's training, so it is no longer blind",
+    ),
 )
 BLIND_URGENT = ROOT / "bench" / "data" / "blind_urgent.csv"
 URGENT_LONG = ROOT / "tests" / "data" / "urgent_long.csv"
@@ -652,6 +678,11 @@ def blind_report(options: Options) -> Report:
         "alone and by the keywords with it (the keywords have read every set, so that column flatters them):",
         "",
         *left_out,
+        "",
+        "The bundled file's learned reader of categories (`reader:`, nlp/reader.py; it decides only where the "
+        "written keywords are unsure) was trained on the project's examples and on every board and chat set above, "
+        "so the bundled category columns of those sets are in-sample for it; `community_dev.csv` above is not (the "
+        "reader never saw it). Each set's first scoring, given in its history, is the honest figure.",
         "",
         *everyday,
         f"Urgent messages the bundled taxonomy missed ({len(missed)}):",

@@ -27,6 +27,9 @@ TARGET_RATIO = 1.5
 # Issue 15: on long messages the classifier stays within this much of jieba's own tokenisation.
 LONG_CHARS = 300
 TARGET_LONG_RATIO = 1.2
+# Issue 15: the classifier adds at most this much to a worker (megabytes; RSS is read in MiB).
+TARGET_MB = 30
+MIB = 1024 * 1024
 
 INTRO = f"""The issue's targets: classification at ≥ {TARGET_RATE:,} typical messages per second on one core, and no
 more than {TARGET_RATIO}x the time jieba takes to tokenise the same texts (`Tokenizer.lcut`, HMM on, with our user
@@ -111,6 +114,7 @@ def run(options: Options) -> list[Report]:
         before = nlp.Classifier(Taxonomy.from_file(BASELINE), tokenizer)
         *_, long_vs_before = paired(before.classify, classifier.classify, long_texts, 3 * passes)
     ratio = jieba_rate / classify_rate
+    share = memory["loaded"] - memory["app"]
     chars = sum(map(len, texts)) / len(texts)
     rate_ok = classify_rate >= TARGET_RATE
     ratio_ok = ratio <= TARGET_RATIO
@@ -126,6 +130,8 @@ def run(options: Options) -> list[Report]:
         f"{len(long_texts)} messages, best {1e6 / long_classify:.0f} µs each against jieba's best "
         f"{1e6 / long_jieba:.0f} µs); beside the taxonomy before issue 15 (`bench/baseline_taxonomy.yaml`, same "
         f"code): {long_vs_before:.2f}x",
+        f"- the classifier's memory (issue 15): **{'PASS' if share * MIB <= TARGET_MB * 1e6 else 'FAIL'}** "
+        f"({share:.1f} MiB = {share * MIB / 1e6:.1f} MB of a worker's resident set, target ≤ {TARGET_MB} MB)",
         "",
         "| work | msg/s (one core) | µs per message | ÷ jieba |",
         "|---|--:|--:|--:|",

@@ -70,7 +70,12 @@ _NOT_MARKERS = (
 _NOT_EXCEPTIONS = (("油烟机", "__机"),)
 # Grammar rather than vocabulary: between a past or hypothetical marker and the danger word, these bring it back to
 # the present ("去年电梯困过人，现在又困人了").
-_NOW = tuple("现在 正在 还在 又在 刚才 刚刚 今天 今早 今晚 此刻 一直 这回又 这次又 这回 这次 这会儿 眼下".split())
+# "还有个事" turns to another matter: a bill of 上个月 does not date the gas smell told after it.
+_NOW = (
+    *"现在 正在 还在 又在 刚才 刚刚 今天 今早 今晚 此刻 一直 这回又 这次又 这回 这次 这会儿 眼下 这两天".split(),
+    "还有个事",
+    "还有一件事",
+)
 # A gap keyword's own regex, by the keyword's first character: which keyword a match of the one big regex is.
 _GapPatterns = dict[str, tuple[tuple[str, re.Pattern[str]], ...]]
 # Scores are squashed so one weak keyword does not look certain: conf = share * (1 - exp(-top / _SCALE)).
@@ -300,12 +305,8 @@ class Classifier:
             (i for i, s in enumerate(scores) if s > 0),
             key=lambda i: (-scores[i], i),
         )
-        # A message with no keyword at all stays 其他 ("今天天气不错"); one with any is the reader's to place.
-        if ranked and self._reader is not None:
-            read = self._read(text, tokens, boosted, matched, first_seen, urgent_words)
-            if read is not None:
-                return read
         if not ranked:
+            # A message with no keyword at all stays 其他 ("今天天气不错"), whatever the reader would say.
             return Intent(
                 category=FALLBACK_CODE,
                 confidence=0.0,
@@ -316,6 +317,15 @@ class Classifier:
         best = ranked[0]
         top = scores[best]
         confidence = top / sum(scores) * (1.0 - math.exp(-top / _SCALE))
+        # One with any is the reader's to place: every such message (a file `nlp train` wrote), or, beside written
+        # keywords (`below`), one they are unsure of, among the two or more categories they found, with no danger
+        # happening now (whose keywords and boost decide; docs/learning.md, "The reader beside the keywords").
+        if (reader := self._reader) is not None and (
+            reader.below is None or (confidence < reader.below and len(ranked) > 1 and not boosted)
+        ):
+            read = self._read(text, tokens, boosted, matched, first_seen, urgent_words)
+            if read is not None and (reader.below is None or read.category in {self._codes[i] for i in ranked}):
+                return read
         words = matched[best]
         keywords = tuple(sorted(words, key=lambda w: (-words[w], first_seen.get(w, 0))))
         return Intent(

@@ -23,9 +23,13 @@ import math
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from itertools import repeat
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import cached_property
 from operator import add, mul
+from typing import Any
+
+import yaml
 
 # Weights smaller than this are not written: they change almost no decision and make the file longer.
 SMALLEST = 0.01
@@ -46,26 +50,41 @@ class CategoryReader:
     idf: dict[str, float]
     # per category, in `bias` order: feature -> weight
     weights: tuple[dict[str, float], ...] = ()
+    # None: the reader picks the category of every message any keyword matches (a file `nlp train` wrote for a
+    # history of its own); a number: only of those where the written keywords' confidence is below it (the bundled
+    # file: the keywords decide where they are sure, the reader where they hesitate)
+    below: float | None = None
 
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(self.bias)
 
+    @cached_property
+    def _rows(self) -> dict[str, tuple[tuple[int, float], ...]]:
+        """Each feature's weights as (category position, weight) pairs: a message's few dozen features touch a weight
+        or two each, where a lookup in every category's table cost 12 of them."""
+        rows: dict[str, list[tuple[int, float]]] = {}
+        for position, table in enumerate(self.weights):
+            for feature, weight in table.items():
+                rows.setdefault(feature, []).append((position, weight))
+        return {feature: tuple(row) for feature, row in rows.items()}
+
     def scores(self, vector: dict[str, float]) -> list[float]:
         """Each category's score (in `codes` order) for a message's `vector`."""
-        features, values = list(vector), list(vector.values())
-        return [
-            bias + sum(map(mul, map(table.get, features, repeat(0.0)), values))
-            for bias, table in zip(self.bias.values(), self.weights, strict=True)
-        ]
+        totals = list(self.bias.values())
+        rows = self._rows
+        for feature, value in vector.items():
+            for position, weight in rows.get(feature, ()):
+                totals[position] += weight * value
+        return totals
 
     def vector(self, found: Iterable[str]) -> dict[str, float]:
         """The message's TF-IDF values over the known features, scaled to length 1."""
         idf = self.idf
-        counts = Counter(f for f in found if f in idf)
-        values = {f: (1.0 + math.log(n)) * idf[f] for f, n in counts.items()}
-        length = math.sqrt(sum(v * v for v in values.values()))
-        return {f: v / length for f, v in values.items()} if length else {}
+        counts = Counter(filter(idf.__contains__, found))
+        values = [(1.0 + math.log(n)) * idf[f] if n > 1 else idf[f] for f, n in counts.items()]
+        length = math.sqrt(sum(map(mul, values, values)))
+        return dict(zip(counts, map((1.0 / length).__mul__, values), strict=True)) if length else {}
 
     def evidence(self, vector: dict[str, float], code: str, most: int = 3) -> tuple[str, ...]:
         """The features of the message's `vector` that weighed most towards `code`: the explanation."""
@@ -75,6 +94,7 @@ class CategoryReader:
 
     def as_dict(self) -> dict[str, object]:
         return {
+            **({"below": self.below} if self.below is not None else {}),
             "bias": {code: round(b, 4) for code, b in self.bias.items()},
             "weights": {
                 code: dict(sorted(table.items(), key=lambda item: (-item[1], item[0])))
@@ -87,21 +107,40 @@ class CategoryReader:
     def from_dict(cls, raw: object, codes: Sequence[str], source: str) -> CategoryReader:
         if not isinstance(raw, dict):
             raise ValueError(f"{source}: reader must be a mapping with bias, weights and idf")
+        # One object per feature and per number however often the file writes it (a feature in idf and in several
+        # categories' weights; idf takes a few hundred values): a worker holds a bundled reader's 20,000 entries.
+        strings: dict[str, str] = {}
+        numbers: dict[float, float] = {}
+
+        def text(written: Any) -> str:
+            return strings.setdefault(str(written), str(written))
+
+        def number(written: Any) -> float:
+            return numbers.setdefault(float(written), float(written))
+
         try:
             bias = {str(code): float(value) for code, value in (raw.get("bias") or {}).items()}
-            idf = {str(f): float(value) for f, value in (raw.get("idf") or {}).items()}
+            idf = {text(f): number(v) for f, v in (raw.get("idf") or {}).items()}
             tables = {
-                str(code): {str(f): float(w) for f, w in (table or {}).items()}
+                str(code): {text(f): number(w) for f, w in (table or {}).items()}
                 for code, table in (raw.get("weights") or {}).items()
             }
+            below = None if raw.get("below") is None else float(raw["below"])
         except (AttributeError, TypeError, ValueError):
-            raise ValueError(f"{source}: reader: bias, idf and weights must map names to numbers") from None
+            raise ValueError(f"{source}: reader: below, bias, idf and weights must be numbers") from None
+        if below is not None and not 0 < below <= 1:
+            raise ValueError(f"{source}: reader: below must be in (0, 1]: the keywords' confidence it hands over at")
         if unknown := sorted((set(bias) | set(tables)) - set(codes)):
             raise ValueError(f"{source}: reader: unknown categories {', '.join(unknown)}")
         if len(bias) < 2 or set(tables) - set(bias):
             raise ValueError(f"{source}: reader: needs a bias for two categories or more, and for each with weights")
         order = [code for code in codes if code in bias]
-        return cls(bias={code: bias[code] for code in order}, idf=idf, weights=tuple(tables.get(c, {}) for c in order))
+        return cls(
+            bias={code: bias[code] for code in order},
+            idf=idf,
+            weights=tuple(tables.get(c, {}) for c in order),
+            below=below,
+        )
 
 
 def features(text: str, words: Iterable[str]) -> list[str]:
@@ -174,3 +213,38 @@ def shares(scores: Sequence[float]) -> list[float]:
     exps = [math.exp(SHARPNESS * (s - top)) for s in scores]
     total = sum(exps)
     return [e / total for e in exps]
+
+
+def keep_strongest(reader: CategoryReader, most: int) -> CategoryReader:
+    """The reader with only its `most` weights of largest size over all categories, and the idf of the features they
+    weigh: a section a person can scroll (6,000 of 245,000 kept most of its gain on real messages; docs/learning.md)."""
+    strongest = sorted(
+        ((abs(w), position, feature) for position, table in enumerate(reader.weights) for feature, w in table.items()),
+        reverse=True,
+    )[:most]
+    tables: list[dict[str, float]] = [{} for _ in reader.weights]
+    for _, position, feature in sorted(strongest, key=lambda item: (item[1], -item[0], item[2])):
+        tables[position][feature] = reader.weights[position][feature]
+    used = {feature for table in tables for feature in table}
+    idf = {feature: value for feature, value in reader.idf.items() if feature in used}
+    return replace(reader, idf=idf, weights=tuple(tables))
+
+
+def section(reader: CategoryReader, source: str, rows: int, when: datetime) -> str:
+    """The YAML text of a taxonomy file's `reader:` section, with a header saying how it was made and what it does."""
+    handing = (
+        f"Used where a message's written keywords decide with a confidence below {reader.below:g}, and no danger is"
+        if reader.below is not None
+        else "Used wherever a message holds any keyword: it picks the category by"
+    )
+    header = [
+        f"reader: a learned reader of categories, made by `flask --app app nlp reader` from {source}",
+        f"({rows} labelled messages) on {when:%Y-%m-%d %H:%M %Z}".rstrip(),
+        handing,
+        *(["happening now: there it picks, among the categories they found, by"] if reader.below is not None else []),
+        "each category's bias plus its weights of the message's characters, pairs and [words] (TF-IDF, idf below);",
+        "the keywords and the features that weighed most (读出:…) explain it. A message with no keyword stays 其他.",
+        "Delete the section to go by the keywords alone; re-run nlp reader to refit.",
+    ]
+    text = yaml.safe_dump({"reader": reader.as_dict()}, allow_unicode=True, sort_keys=False, width=120)
+    return "".join(f"# {line}\n" for line in header) + text

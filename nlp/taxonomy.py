@@ -260,3 +260,25 @@ def _over_markers(written: Iterable[object], source: str) -> tuple[str, ...]:
             raise ValueError(f"{source}: bad over marker {item!r} (write 扑灭了 or 扑灭了+火|烟)")
         markers.append(normalize(str(item)))
     return tuple(markers)
+
+
+def replace_section(yaml_text: str, new: str, key: str) -> str:
+    """A taxonomy file's text with its `key:` section (`danger:`, `reader:`; and the comment above it) replaced by
+    `new`, or `new` put before a trailing `learned:` section (which must stay last), or at the end."""
+    lines = yaml_text.rstrip("\n").split("\n")
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"{key}:")), None)
+    if start is not None:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i] and not lines[i].startswith((" ", "#"))), len(lines)
+        )
+        while end > start + 1 and lines[end - 1].startswith("#"):
+            end -= 1  # the comment above the next section belongs to it
+        while start > 0 and lines[start - 1].startswith("#"):
+            start -= 1
+    else:
+        start = end = next((i for i, line in enumerate(lines) if line.startswith("learned:")), len(lines))
+        while start > 0 and lines[start - 1].startswith("#"):
+            start = end = start - 1
+    before = "\n".join(lines[:start]).rstrip("\n")
+    after = "\n".join(lines[end:]).strip("\n")
+    return before + "\n\n" + new + ("\n" + after + "\n" if after else "")

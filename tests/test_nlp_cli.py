@@ -285,3 +285,41 @@ def test_tune_never_overwrites_the_bundled_taxonomy_unasked(app, tmp_path: Path)
     assert result.exit_code == 0, result.output
     assert DEFAULT_TAXONOMY_PATH.read_bytes() == before
     assert Classifier.from_file(out).taxonomy.get("noise").learned
+
+
+def test_reader_learns_where_the_written_keywords_hesitate_and_leaves_them_the_rest(app, tmp_path: Path) -> None:
+    written = tmp_path / "taxonomy.yaml"
+    written.write_text(
+        "version: 1\ncategories:\n"
+        "  - {code: noise, name: 噪音扰民, sla_hours: 24, keywords: {楼下: 1, 广场舞: 3}}\n"
+        "  - {code: sanitation, name: 环境卫生, sla_hours: 48, keywords: {楼下: 1, 垃圾: 3}}\n"
+        "  - {code: other, name: 其他, sla_hours: 168}\n",
+        encoding="utf-8",
+    )
+    data = tmp_path / "history.csv"
+    words = {"noise": ["闹哄哄", "吵吵嚷嚷", "叮叮当当"], "sanitation": ["臭烘烘", "脏兮兮", "黏糊糊"]}
+    rows = [f"{place}楼下{word}的,{label}" for label, found in words.items() for word in found for place in PLACES]
+    data.write_text("text,category\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    before = Classifier.from_file(written)
+    # 楼下 alone is a tie the keywords break by order: everything goes to noise
+    assert before.classify("人民路楼下臭烘烘的").category == "noise"
+
+    common = ("--text-column", "text", "--label-column", "category", "--taxonomy", str(written))
+    result = cli(app, "nlp", "reader", str(data), *common)
+    assert result.exit_code == 0, result.output
+    assert "36 行" in result.stdout
+    after = Classifier.from_file(written)
+    smelly = after.classify("人民路楼下臭烘烘的")
+    assert smelly.category == "sanitation" and any(k.startswith("读出:") for k in smelly.keywords), smelly
+    # where the keywords are sure, they decide: the reader never saw 广场舞
+    assert after.classify("楼下广场舞臭烘烘的").category == "noise"
+    # no keyword at all stays 其他, whatever the reader would say
+    assert after.classify("门口臭烘烘的").category == "other"
+
+    # training again replaces the section instead of adding a second one
+    assert cli(app, "nlp", "reader", str(data), *common).exit_code == 0
+    assert written.read_text(encoding="utf-8").count("\nreader:") == 1
+    # eval warns that the reader flatters the rows it learned from
+    assert "reader" in cli(app, "nlp", "eval", str(data), *common).stderr
+    refused = cli(app, "nlp", "reader", str(data), "--text-column", "text", "--label-column", "category")
+    assert refused.exit_code == 2 and "--out" in refused.output  # never the bundled file by default

@@ -2246,6 +2246,10 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "有人冒充燃气公司上门 说我家漏气 推销报警器",
         "储藏间进水了 放的东西都泡了",
         "楼下广场音响震得玻璃响 感觉楼都要被震塌了",
+        # firecrackers' smoke said to be no fire; a welder's sparks; a bollard knocked over by a car
+        "邻居娶媳妇放鞭炮 院子里都是烟 不是着火",
+        "隔壁在楼顶焊铁架子 火星子乱溅",
+        "路口的石墩子被车撞翻了 横在路中间",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
@@ -2299,6 +2303,11 @@ def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:
         "隔壁老两口生炉子取暖 刚才打电话说头晕想吐 别是煤烟中毒了吧",
         "楼下有人在喊救命 听声音是三楼那家",
         "一个大爷骑车连人带车栽进沟里了 卡在里面出不来",
+        # something metal still live (带着电); a danger told after another matter, or going on these last days, though
+        # the message opened with last month's bill (one line with no full stop: the bill's date does not reach it)
+        "晾衣服的铁丝带着电",
+        "上个月水费多收了一百 还有个事 楼道里一股煤气味",
+        "上礼拜物业费涨了 这两天厨房有股煤气味 关了阀门还有",
     ],
 )
 def test_the_same_words_about_people_or_a_home_stay_urgent(text: str) -> None:
@@ -2425,8 +2434,25 @@ def test_a_person_worn_out_or_smoke_blown_all_day_is_not_a_collapse(text: str) -
         ("车棚顶上的积雪没人清 怕压塌", "safety"),
         ("保温板让风刮开了一块 在楼上呼扇", "safety"),
         ("院里那棵老杨树树干往楼这边歪", "safety"),
+        # a north-western city and a south-western tourist town (blind_chat23, blind_chat24): coal smoke and a
+        # chimney; a fireworks shop under flats; a dirt road to be paved; the elderly's free bus; a ride-hailing
+        # detour; tourists talked into buying jade, a car window smashed, stray dogs that bite; estate parking fees;
+        # plants dug out of a verge; the licences for a guesthouse; partners parting over the accounts
+        ("傍晚家家生炉子 煤烟呛得人直咳嗽", "sanitation"),
+        ("澡堂子的烟囱成天冒黑烟", "sanitation"),
+        ("居民楼底下开了家烟花爆竹店", "safety"),
+        ("门口那段土路啥时候能硬化 一下雨全是泥", "facility"),
+        ("七十岁以上免费坐公交怎么办卡", "service"),
+        ("网约车司机故意绕远 多收了三十", "parking"),
+        ("在景区门口被人忽悠去买玉 花了两万", "security"),
+        ("停在路边的车昨晚被人砸窗了", "security"),
+        ("巷子里几条流浪狗追着小孩咬", "security"),
+        ("小区地上停车位一个月收四百 收费标准是谁定的", "property"),
+        ("路边绿化带的花被人挖走了一大片", "sanitation"),
+        ("想开个小民宿 要办哪些证", "service"),
+        ("合伙开的店散伙了 他把账本拿走不给分钱", "dispute"),
     ],
 )
 def test_what_the_chat_sets_read_showed_no_list_knew(text: str, category: str) -> None:
-    """What blind_chat15 to blind_chat22 showed no list knew, each as a rule of docs/taxonomy.md, in other words."""
+    """What blind_chat15 to blind_chat24 showed no list knew, each as a rule of docs/taxonomy.md, in other words."""
     assert nlp.classify(text).category == category, text

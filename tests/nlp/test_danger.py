@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 import nlp
-from nlp.danger import DangerModel, features, keep_strongest, replace_section, section, train
+from nlp.danger import DangerModel, features, keep_strongest, section, train
+from nlp.taxonomy import replace_section
 
 URGENT = [
     "楼下有人拿锄头打上了 头都破了",
@@ -67,9 +68,9 @@ def test_the_section_is_written_loaded_and_replaced_before_a_learned_one(model: 
     written = section(keep_strongest(model, 50), "urgent.csv", 12, 6, datetime(2026, 12, 4, tzinfo=UTC))
     assert len(yaml.safe_load(written)["danger"]["weights"]) == 50
     base = "version: 1\ncategories:\n  - {code: other, name: 其他, sla_hours: 24}\n# tuned\nlearned:\n  other: {x: 1}\n"
-    once = replace_section(base, written)
+    once = replace_section(base, written, "danger")
     assert once.index("danger:") < once.index("learned:")  # learned: stays last, as nlp tune needs
-    again = replace_section(once, written.replace("threshold: 0.6", "threshold: 0.7"))
+    again = replace_section(once, written.replace("threshold: 0.6", "threshold: 0.7"), "danger")
     assert again.count("\ndanger:") == 1 and "threshold: 0.7" in again and again.rstrip().endswith("{x: 1}")
     loaded = nlp.Taxonomy.from_dict(yaml.safe_load(again))
     assert loaded.danger is not None and loaded.danger.threshold == 0.7

@@ -4,6 +4,7 @@ that its pure-Python solver finds the SVM scikit-learn's LinearSVC finds."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -97,6 +98,7 @@ def test_no_reader_is_learned_when_asked_not_to() -> None:
         ({"bias": {"noise": 0.1, "parking": 0.2}, "weights": {"noise": {"吵": "loud"}}, "idf": {}}, "numbers"),
         ({"bias": {"noise": 0.1}, "weights": {"noise": {"吵": 1.0}}, "idf": {"吵": 2.0}}, "two categories"),
         ("noise", "mapping"),
+        ({"below": 1.5, "bias": {"noise": 0.1, "parking": 0.2}, "weights": {}, "idf": {}}, "below"),
     ],
 )
 def test_a_broken_reader_section_is_refused_with_what_is_wrong(reader: object, says: str) -> None:
@@ -140,3 +142,20 @@ def test_the_solver_finds_the_svm_scikit_learn_finds() -> None:
         assert max(abs(a - b) for a, b in zip(mine, reference, strict=True)) < 0.05
         agree += max(range(len(mine)), key=mine.__getitem__) == max(range(len(mine)), key=reference.__getitem__)
     assert agree >= 0.98 * len(test)
+
+
+def test_the_bundled_reader_places_only_what_its_keywords_hesitate_on() -> None:
+    """The bundled file's reader (`below: 0.45`, docs/learning.md): a bottle thrown from a window that nearly hit a
+    stall is an object thrown from height (safety), though 摆摊 is the only word the keywords weigh much."""
+    bundled = Classifier.from_file(DEFAULT_TAXONOMY_PATH)
+    assert bundled.taxonomy.reader is not None and bundled.taxonomy.reader.below == 0.45
+    keywords_alone = Classifier(dataclasses.replace(bundled.taxonomy, reader=None), bundled.tokenizer)
+    thrown = "楼上有人往下扔酒瓶子 差点砸到楼下摆摊的"
+    hesitant = keywords_alone.classify(thrown)
+    assert hesitant.category == "construction" and hesitant.confidence < 0.45, hesitant
+    read = bundled.classify(thrown)
+    assert read.category == "safety" and read.keywords[0] == "往下扔", read
+    assert read.keywords[-1].startswith(LEARNED_PREFIX), "the centre's 查 shows what the reader weighed"
+    # a sure decision stays the keywords' own, explained by them alone
+    sure = bundled.classify("楼下广场舞音响太吵了 天天到十点")
+    assert sure.category == "noise" and not any(k.startswith(LEARNED_PREFIX) for k in sure.keywords), sure
