@@ -312,6 +312,13 @@ def register_nlp(app: Flask) -> None:
         show_default=True,
         help="the keywords' confidence under which the reader picks the category",
     )
+    @click.option(
+        "--among",
+        type=click.FloatRange(0, 1),
+        default=0.6,
+        show_default=True,
+        help="the reader picks among the categories whose keywords score at least this share of the top one's",
+    )
     @click.option("--keep", default=6000, show_default=True, help="weights kept (the strongest)")
     def reader_command(
         files: tuple[Path, ...],
@@ -321,6 +328,7 @@ def register_nlp(app: Flask) -> None:
         taxonomy: Path | None,
         out: Path | None,
         below: float,
+        among: float,
         keep: int,
     ) -> None:
         """Train the learned reader of categories beside a written taxonomy on labelled CSVs (its `reader:` section):
@@ -339,7 +347,7 @@ def register_nlp(app: Flask) -> None:
             model = category_reader.train(examples, [c.code for c in written.categories], min_count=2)
         except ValueError as problem:
             raise click.ClickException(f"无法训练（{problem}）") from problem
-        model = dataclasses.replace(category_reader.keep_strongest(model, keep), below=below)
+        model = dataclasses.replace(category_reader.keep_strongest(model, keep), below=below, among=among)
         names = ", ".join(f.name for f in files)
         section = category_reader.section(model, names, len(examples), datetime.now(UTC))
         write_section(source, target, section, "reader")

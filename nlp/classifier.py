@@ -318,14 +318,19 @@ class Classifier:
         top = scores[best]
         confidence = top / sum(scores) * (1.0 - math.exp(-top / _SCALE))
         # One with any is the reader's to place: every such message (a file `nlp train` wrote), or, beside written
-        # keywords (`below`), one they are unsure of, among the two or more categories they found, with no danger
-        # happening now (whose keywords and boost decide; docs/learning.md, "The reader beside the keywords").
-        if (reader := self._reader) is not None and (
-            reader.below is None or (confidence < reader.below and len(ranked) > 1 and not boosted)
-        ):
-            read = self._read(text, tokens, boosted, matched, first_seen, urgent_words)
-            if read is not None and (reader.below is None or read.category in {self._codes[i] for i in ranked}):
-                return read
+        # keywords (`below`), one they are unsure of with no danger happening now (whose keywords and boost decide),
+        # among the categories whose keywords come close to the top (`among`; docs/learning.md, "The reader beside
+        # the keywords").
+        if (reader := self._reader) is not None:
+            close = (
+                {self._codes[i] for i in ranked if scores[i] >= reader.among * top}
+                if reader.below is not None and confidence < reader.below and not boosted
+                else set()
+            )
+            if reader.below is None or len(close) > 1:
+                read = self._read(text, tokens, boosted, matched, first_seen, urgent_words, close)
+                if read is not None:
+                    return read
         words = matched[best]
         keywords = tuple(sorted(words, key=lambda w: (-words[w], first_seen.get(w, 0))))
         return Intent(
@@ -345,6 +350,7 @@ class Classifier:
         matched: list[dict[str, float]],
         first_seen: dict[str, int],
         urgent_words: tuple[str, ...],
+        among: set[str],
     ) -> Intent | None:
         """The category as the learned reader of categories picks it (a file `nlp train` wrote): the highest score,
         unless a danger happening now points to a category of its own. The explanation is the winner's keywords,
@@ -357,6 +363,9 @@ class Classifier:
         scores = reader.scores(vector)
         codes = reader.codes
         ranked = sorted(range(len(codes)), key=lambda i: (-scores[i], i))
+        # `among`: beside written keywords, their near tie; a reader preferring another category cannot break it
+        if among and codes[ranked[0]] not in among:
+            return None
         danger_codes = [self._codes[position] for position in sorted(boosted)]
         best = next((codes.index(code) for code in danger_codes if code in codes), ranked[0])
         runner_up = next(i for i in ranked if i != best) if len(ranked) > 1 else None

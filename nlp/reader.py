@@ -54,6 +54,9 @@ class CategoryReader:
     # history of its own); a number: only of those where the written keywords' confidence is below it (the bundled
     # file: the keywords decide where they are sure, the reader where they hesitate)
     below: float | None = None
+    # with `below`: the categories the reader may pick, those whose keyword score is at least this share of the top
+    # one's (a near tie the keywords cannot break; farther ones it would pick wrongly more often than right)
+    among: float = 0.6
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -94,7 +97,7 @@ class CategoryReader:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            **({"below": self.below} if self.below is not None else {}),
+            **({"below": self.below, "among": self.among} if self.below is not None else {}),
             "bias": {code: round(b, 4) for code, b in self.bias.items()},
             "weights": {
                 code: dict(sorted(table.items(), key=lambda item: (-item[1], item[0])))
@@ -126,10 +129,13 @@ class CategoryReader:
                 for code, table in (raw.get("weights") or {}).items()
             }
             below = None if raw.get("below") is None else float(raw["below"])
+            among = float(raw.get("among", 0.6))
         except (AttributeError, TypeError, ValueError):
-            raise ValueError(f"{source}: reader: below, bias, idf and weights must be numbers") from None
+            raise ValueError(f"{source}: reader: below, among, bias, idf and weights must be numbers") from None
         if below is not None and not 0 < below <= 1:
             raise ValueError(f"{source}: reader: below must be in (0, 1]: the keywords' confidence it hands over at")
+        if not 0 <= among <= 1:
+            raise ValueError(f"{source}: reader: among must be in [0, 1]: a share of the top keyword score")
         if unknown := sorted((set(bias) | set(tables)) - set(codes)):
             raise ValueError(f"{source}: reader: unknown categories {', '.join(unknown)}")
         if len(bias) < 2 or set(tables) - set(bias):
@@ -140,6 +146,7 @@ class CategoryReader:
             idf=idf,
             weights=tuple(tables.get(c, {}) for c in order),
             below=below,
+            among=among,
         )
 
 
@@ -233,15 +240,18 @@ def keep_strongest(reader: CategoryReader, most: int) -> CategoryReader:
 def section(reader: CategoryReader, source: str, rows: int, when: datetime) -> str:
     """The YAML text of a taxonomy file's `reader:` section, with a header saying how it was made and what it does."""
     handing = (
-        f"Used where a message's written keywords decide with a confidence below {reader.below:g}, and no danger is"
+        [
+            f"Used where a message's written keywords decide with a confidence below {reader.below:g} and no danger is",
+            f"happening now: there it picks among the categories whose keywords score at least {reader.among:g} of the",
+            "top one's, by",
+        ]
         if reader.below is not None
-        else "Used wherever a message holds any keyword: it picks the category by"
+        else ["Used wherever a message holds any keyword: it picks the category by"]
     )
     header = [
         f"reader: a learned reader of categories, made by `flask --app app nlp reader` from {source}",
         f"({rows} labelled messages) on {when:%Y-%m-%d %H:%M %Z}".rstrip(),
-        handing,
-        *(["happening now: there it picks, among the categories they found, by"] if reader.below is not None else []),
+        *handing,
         "each category's bias plus its weights of the message's characters, pairs and [words] (TF-IDF, idf below);",
         "the keywords and the features that weighed most (读出:…) explain it. A message with no keyword stays 其他.",
         "Delete the section to go by the keywords alone; re-run nlp reader to refit.",

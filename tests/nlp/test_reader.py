@@ -159,3 +159,49 @@ def test_the_bundled_reader_places_only_what_its_keywords_hesitate_on() -> None:
     # a sure decision stays the keywords' own, explained by them alone
     sure = bundled.classify("楼下广场舞音响太吵了 天天到十点")
     assert sure.category == "noise" and not any(k.startswith(LEARNED_PREFIX) for k in sure.keywords), sure
+
+
+def test_keeping_the_strongest_weights_keeps_their_features_and_drops_the_rest() -> None:
+    reader = category_reader.CategoryReader(
+        bias={"noise": 0.1, "parking": -0.1},
+        idf={"吵": 2.0, "车": 1.5, "的": 1.0},
+        weights=({"吵": 1.2, "的": 0.05}, {"车": -0.9, "吵": -0.3}),
+    )
+    kept = category_reader.keep_strongest(reader, 2)
+    assert kept.weights == ({"吵": 1.2}, {"车": -0.9})
+    assert kept.idf == {"吵": 2.0, "车": 1.5}  # 的 weighs nothing any more: its idf goes too
+    vector = kept.vector(["吵", "吵", "车", "的"])
+    assert kept.scores(vector)[0] > reader.bias["noise"] and kept.scores(vector)[1] < reader.bias["parking"]
+
+
+def test_beside_written_keywords_the_reader_breaks_only_near_ties() -> None:
+    """`below` and `among`: the keywords tie 楼下 between noise and sanitation and name parking weakly (门口). The
+    reader breaks the tie when it prefers one of the two; when it prefers parking, farther off, the keywords' own
+    answer stands, unless `among` lets the reader reach that far."""
+    data = {
+        "categories": [
+            {"code": "noise", "name": "噪音扰民", "sla_hours": 24, "keywords": {"楼下": 1}},
+            {"code": "sanitation", "name": "环境卫生", "sla_hours": 48, "keywords": {"楼下": 1}},
+            {"code": "parking", "name": "停车交通", "sla_hours": 48, "keywords": {"门口": 0.5}},
+            {"code": "other", "name": "其他", "sla_hours": 168},
+        ],
+        "reader": {
+            "below": 0.45,
+            "bias": {"noise": 0.0, "sanitation": 0.0, "parking": 0.0},
+            "weights": {"parking": {"门": 5.0}, "sanitation": {"楼": 1.0}},
+            "idf": {"门": 1.0, "楼": 1.0},
+        },
+    }
+    classifier = Classifier(Taxonomy.from_dict(data))
+    tie = classifier.classify("楼下有人")
+    assert tie.category == "sanitation" and tie.keywords[-1].startswith(LEARNED_PREFIX), tie
+    far = classifier.classify("楼下门口")
+    assert far.category == "noise" and not far.keywords[-1].startswith(LEARNED_PREFIX), far
+    data["reader"]["among"] = 0.0
+    assert Classifier(Taxonomy.from_dict(data)).classify("楼下门口").category == "parking"
+    # a sure keyword decision is never the reader's
+    data["categories"][1]["keywords"] = {"楼下": 1, "垃圾": 3}
+    assert Classifier(Taxonomy.from_dict(data)).classify("楼下门口垃圾").category == "sanitation"
+    data["reader"]["among"] = 2
+    with pytest.raises(ValueError, match="among"):
+        Taxonomy.from_dict(data)
