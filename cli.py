@@ -152,8 +152,11 @@ def section_options(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def write_section(source: Path, target: Path, section: str, key: str) -> None:
-    """Write source's text with its `key:` section replaced to target, which must then load."""
-    target.write_text(replace_section(source.read_text(encoding="utf-8"), section, key), encoding="utf-8")
+    """Write source's text with its `key:` section replaced (`learned:`, which must stay last, by nlp tune's own
+    rule) to target, which must then load."""
+    text = source.read_text(encoding="utf-8")
+    replaced = tune.replace_learned(text, section) if key == "learned" else replace_section(text, section, key)
+    target.write_text(replaced, encoding="utf-8")
     Taxonomy.from_file(target)
 
 
@@ -254,8 +257,7 @@ def register_nlp(app: Flask) -> None:
         used = sum(1 for _, label in examples if to_code(label) is not None)
         names = ", ".join(f.name for f in files)
         section = tune.learned_section(tuned, names, used, options, datetime.now(UTC))
-        target.write_text(tune.replace_learned(source.read_text(encoding="utf-8"), section), encoding="utf-8")
-        Taxonomy.from_file(target)  # what was written must load
+        write_section(source, target, section, "learned")
         click.echo(f"已用 {used} 行调整 {source.name} 的学习权重，写入 {target}")
         for category in tuned.categories:
             if category.learned:
@@ -445,7 +447,7 @@ def register_nlp(app: Flask) -> None:
         if written.reader is not None:
             click.echo(
                 "注意：分类表含学习所得的分类读者（reader:）；它若学过这份数据，分数会偏高（--folds 只重调关键词权重，"
-                "不重训它）。",
+                "不重训它）。请用它没学过的数据评估，如 --part holdout 留出的五分之一或下个月的导出。",
                 err=True,
             )
         result, scored = evaluate(classifier, examples, categories)

@@ -325,9 +325,9 @@ class Classifier:
             close = (
                 {self._codes[i] for i in ranked if scores[i] >= reader.among * top}
                 if reader.below is not None and confidence < reader.below and not boosted
-                else set()
+                else None
             )
-            if reader.below is None or len(close) > 1:
+            if reader.below is None or (close is not None and len(close) > 1):
                 read = self._read(text, tokens, boosted, matched, first_seen, urgent_words, close)
                 if read is not None:
                     return read
@@ -350,11 +350,12 @@ class Classifier:
         matched: list[dict[str, float]],
         first_seen: dict[str, int],
         urgent_words: tuple[str, ...],
-        among: set[str],
+        among: set[str] | None,
     ) -> Intent | None:
-        """The category as the learned reader of categories picks it (a file `nlp train` wrote): the highest score,
-        unless a danger happening now points to a category of its own. The explanation is the winner's keywords,
-        then the features that weighed most as 读出:[物业]+小区. None when the reader knows none of the text."""
+        """The category as the learned reader of categories picks it: the highest score, unless a danger happening
+        now points to a category of its own. The explanation is the winner's keywords, then the features that
+        weighed most as 读出:[物业]+小区. None when the reader knows none of the text, or when `among` (the keywords'
+        near tie, beside written keywords) does not hold the category it prefers."""
         reader = self._reader
         assert reader is not None
         vector = reader.vector(category_reader.features(text, [word for word, _, _ in tokens]))
@@ -363,8 +364,7 @@ class Classifier:
         scores = reader.scores(vector)
         codes = reader.codes
         ranked = sorted(range(len(codes)), key=lambda i: (-scores[i], i))
-        # `among`: beside written keywords, their near tie; a reader preferring another category cannot break it
-        if among and codes[ranked[0]] not in among:
+        if among is not None and codes[ranked[0]] not in among:
             return None
         danger_codes = [self._codes[position] for position in sorted(boosted)]
         best = next((codes.index(code) for code in danger_codes if code in codes), ranked[0])
