@@ -391,7 +391,10 @@ class Simulator:
             error = f"网格通拒绝了这条消息：HTTP {failure.code}"
         except (urllib.error.URLError, OSError) as failure:
             reason = getattr(failure, "reason", failure)
-            error = f"连不上网格通 {self.app_url}（{reason}）。先在另一个终端运行 make run。"
+            error = (
+                f"连不上网格通 {self.app_url}（{reason}）。"
+                "刚运行 make run 的话它还在启动，过几秒再发；没在运行就先运行 make run。"
+            )
         except ValueError as failure:
             error = f"回复没有通过微信的校验：{failure}"
         ms = int((time.monotonic() - started) * 1000)

@@ -225,7 +225,7 @@ async function pollStatus() {
   };
   state.appUrl = s.app_url;
   $("centre-screen").href = s.app_url + "/centre/";  // the screen is 网格通's own page, not the simulator's
-  mark("status-app", s.app, "网格通在运行：" + s.app_url, "连不上网格通 " + s.app_url + "，先运行 make run");
+  mark("status-app", s.app, "网格通在运行：" + s.app_url, "连不上网格通 " + s.app_url + "：刚启动的话稍等几秒，否则先运行 make run");
   // One gateway per bot: the default bot's and each street's own (make run starts them all).
   const missing = Object.keys(s.bots || {}).filter((bot) => !s.bots[bot]);
   const bots = Object.keys(s.bots || {}).length;
