@@ -12,6 +12,7 @@ import threading
 import unicodedata
 from pathlib import Path
 
+from nlp import heap
 from nlp.thirdparty import zhconv as _zhconv
 
 _DICT_PATH = Path(_zhconv.__file__).with_name("zhcdict.json")
@@ -19,6 +20,8 @@ _LOCALE = "zh-cn"
 # 著 is also a simplified character (著作), so it is not in zhconv's traditional-only set, yet 著火 / 睡不著 need it
 # converted; it is the one such character that matters (239 of the 462 table phrases made only of shared characters).
 _SHARED_BUT_CONVERTED = frozenset("著")
+
+_UNUSED = ("zh2Hant", "zh2TW", "zh2HK", "zh2SG", "zh2Hans", "zh2CN", "SIMPONLY", "TRADONLY")
 
 _lock = threading.Lock()
 _triggers: frozenset[str] | None = None
@@ -34,6 +37,12 @@ def _load() -> frozenset[str]:
                 table = _zhconv.getdict(_LOCALE)
                 variants = {key for key, value in table.items() if len(key) == 1 and key != value}
                 _triggers = frozenset(_zhconv.zhcdicts["TRADONLY"]) | variants | _SHARED_BUT_CONVERTED
+                # convert(text, "zh-cn") reads only the table and prefix set getdict has just built from zh2Hans and
+                # zh2CN; the file's tables for the other way and other regions (and zh2Hans, copied) would cost every
+                # worker about 3 MB (bench speed's memory line).
+                for name in _UNUSED:
+                    _zhconv.zhcdicts[name] = type(_zhconv.zhcdicts[name])()
+                heap.release()  # the JSON parser's scratch memory (nlp/heap.py)
     return _triggers
 
 
