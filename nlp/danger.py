@@ -6,8 +6,8 @@ fresh set of messages written by someone who never saw them still holds dangers 
 both the danger and its tense ("冒烟", "修好", "以为", "谁赔") and generalise across wordings. So:
 
 - Features: every pair of neighbouring characters of the message as the classifier reads it (`Classifier.prepare`),
-  counted once each, the sum scaled by 1/sqrt(how many there are) (a long message is not more urgent for being
-  long).
+  numbers and the 号楼/单元 after them left out (`features`), counted once each, the sum scaled by 1/sqrt(how many
+  there are) (a long message is not more urgent for being long).
 - Model: logistic regression (bias + weights), trained here in pure Python (Adagrad, L2, both classes weighted
   alike), the weights below SMALLEST in size dropped, written into the taxonomy file (`danger:`) as pair -> weight.
 - Use: only where the keywords found no danger word at all. A danger word they judged past, over, denied or
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,9 @@ from itertools import repeat
 from operator import add
 
 import yaml
+
+_DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(r"\d+(?:号楼|号|栋|幢|单元|楼|层|室|户)?")
 
 # Weights smaller than this are not written: they change no decision and make the file longer.
 SMALLEST = 0.05
@@ -75,10 +79,20 @@ class DangerModel:
 
 
 def features(text: str) -> set[str]:
-    """Every pair of neighbouring characters, spaces left out. (Single characters as well found no more on the
-    blind sets and cost a third more time: docs/learning.md.)"""
+    """Every pair of neighbouring characters, spaces left out, and none of or across a number (with the 号楼, 单元 or
+    层 after it). (Single characters as well found no more on the blind sets and cost a third more time:
+    docs/learning.md.)
+
+    Where a thing is and when (5号楼, 2单元, 301室, 11点) says nothing of whether it is dangerous, but the written
+    urgent examples named them more often than the normal ones: trained on such pairs, the reader flagged
+    "5号楼2单元楼道灯全不亮了" (0.63)."""
     joined = "".join(text.split())
-    return set(map(add, joined, joined[1:]))
+    if _DIGIT.search(joined) is None:
+        return set(map(add, joined, joined[1:]))
+    found: set[str] = set()
+    for part in _NUMBER.split(joined):
+        found.update(map(add, part, part[1:]))
+    return found
 
 
 def train(

@@ -2250,6 +2250,10 @@ def test_the_subject_line_outweighs_the_background() -> None:
         "邻居娶媳妇放鞭炮 院子里都是烟 不是着火",
         "隔壁在楼顶焊铁架子 火星子乱溅",
         "路口的石墩子被车撞翻了 横在路中间",
+        # a wall leaning for years is a long-standing hazard; a gas smell the gas company checked and found no leak
+        "后院那面老砖墙这十几年一直往外歪 下面堆满了杂物 想请人来看看要不要拆",
+        "我家厨房有股煤气味 燃气公司上门检查 说没有泄漏 是地漏返上来的味",
+        "单元门口总有股燃气味 物业找人看了 管道好好的没漏 不知道哪来的",
     ],
 )
 def test_what_only_looks_like_a_danger_is_not_urgent(text: str) -> None:

@@ -81,3 +81,14 @@ def test_the_section_is_written_loaded_and_replaced_before_a_learned_one(model: 
 def test_features_are_pairs_of_characters_without_spaces() -> None:
     assert features("着火 了") == {"着火", "火了"}
     assert features("   ") == set()
+
+
+def test_where_and_when_weigh_nothing_even_where_every_danger_example_names_them() -> None:
+    # the written urgent examples name an address more often than the normal ones
+    addressed = [f"{n}号楼{n % 3 + 1}单元{text}" for n, text in enumerate(URGENT, start=3)]
+    model = train(rows(addressed, True) + rows(NORMAL, False), epochs=40)
+    reader = nlp.default_classifier()
+    assert features("12号楼3单元402室 晚上11点") == {"晚上"}
+    assert model.probability(reader.prepare("9号楼2单元楼道灯全不亮了")) < 0.5
+    assert model.probability(reader.prepare("9号楼2单元有人打上了 头都破了")) > 0.5
+    assert not nlp.classify("5号楼2单元楼道灯全不亮了").urgent  # the bundled file's reader
