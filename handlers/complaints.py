@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -281,11 +282,18 @@ def queue_for_dispatch(ticket: Ticket, ctx: Context, suggested: Grid | None = No
 def duplicate_of(text: str, intent: nlp.Intent, routing: Routing, ctx: Context) -> tuple[Ticket, float] | None:
     """The open ticket this complaint repeats, or None.
 
+    - the sender's own open ticket from the last 72 h in similar words;
     - urgent: an urgent ticket of the same grid from the last 2 hours, in similar words, or of the same category at
       the same named place (the second caller of a fire writes it differently);
     - otherwise: the same grid and category within 72 h, in similar words;
     - no grid, but a place named: the same, among the tickets waiting in the centre's queue for want of a grid.
     """
+    # One resident sending the same words again (no reply seen yet, a second tap) is one problem, wherever it is
+    # and wherever its ticket waits: the centre's queue of unsure ones holds no grid to find it by.
+    assert ctx.person.id is not None
+    own = tickets.own_candidates(ctx.session, ctx.person.id, ctx.now - policy.DUPLICATE_WINDOW)
+    if same := _most_alike(text, own, ctx, lambda candidate: False):
+        return same
     grid_id = routing.grid.id if routing.grid is not None else None
     place = routing.place_text
     if (intent.urgent or grid_id is None) and not (place or named_place(text)):
@@ -300,14 +308,25 @@ def duplicate_of(text: str, intent: nlp.Intent, routing: Routing, ctx: Context) 
         )
     else:
         candidates = tickets.unrouted_candidates(ctx.session, intent.category, ctx.now - policy.DUPLICATE_WINDOW)
+    # Waiting for its place, or held for the centre: nobody is acting on it yet.
+    waiting = [c for c in candidates if not (c.status == Status.NEW and c.awaiting)]
+    return _most_alike(
+        text,
+        waiting,
+        ctx,
+        lambda c: intent.urgent and bool(place) and place == c.location_text and c.category == intent.category,
+    )
+
+
+def _most_alike(
+    text: str, candidates: Iterable[tickets.Candidate], ctx: Context, same_place: Callable[[tickets.Candidate], bool]
+) -> tuple[Ticket, float] | None:
+    """The candidate the text repeats most closely in words (or, where `same_place` says so, by its place)."""
     best: tuple[int, float] | None = None
     for candidate in candidates:
-        if candidate.status == Status.NEW and candidate.awaiting:
-            continue  # waiting for its place, or held for the centre: nobody is acting on it yet
         original = candidate.text.split("\n【位置】")[0]
         score = nlp.similarity(text, original)
-        same_place = bool(place) and place == candidate.location_text and candidate.category == intent.category
-        if (score >= nlp.SAME_PROBLEM or (intent.urgent and same_place)) and (best is None or score > best[1]):
+        if (score >= nlp.SAME_PROBLEM or same_place(candidate)) and (best is None or score > best[1]):
             best = (candidate.id, score)
     if best is None:
         return None

@@ -413,6 +413,7 @@ _UNROUTED = _candidates_query(
 _DUPLICATES = _candidates_query(
     col(Ticket.grid_id) == bindparam("grid_id"), col(Ticket.category) == bindparam("category"), _OPEN
 )
+_OWN = _candidates_query(col(Ticket.resident_id) == bindparam("person_id"), _OPEN)
 
 
 def _candidates(session: Session, query: Prebuilt, **params: object) -> list[Candidate]:
@@ -436,6 +437,11 @@ def duplicate_candidates(
 ) -> list[Candidate]:
     """Open tickets of one grid and category opened since then: what a new complaint may repeat."""
     return _candidates(session, _DUPLICATES, grid_id=grid_id, category=category, since=since, limit=limit)
+
+
+def own_candidates(session: Session, person_id: int, since: datetime, limit: int = 20) -> list[Candidate]:
+    """The person's own open tickets opened since then, of any grid or none: what they may be sending again."""
+    return _candidates(session, _OWN, person_id=person_id, since=since, limit=limit)
 
 
 def patrol_repeat(session: Session, worker_id: int, text: str, since: datetime) -> Ticket | None:

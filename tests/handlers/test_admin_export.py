@@ -18,11 +18,12 @@ DASH = "-幸福小区3栋门口那个东西又弄得乱七八糟的没人管"
 
 
 def test_a_correction_that_reads_as_a_formula_is_exported_as_text_and_still_trains(
-    resident, rt, demo, app, session, tmp_path: Path
+    resident, wechat_user, rt, demo, app, session, tmp_path: Path
 ) -> None:
     centre = GroupMember(rt, "zhihui", "sup-chat")
-    for text, label in ((LINK, "环境卫生"), (DASH, "噪音扰民")):
-        resident.say(text)
+    # two residents: one sending both would be sending the same problem again (no second ticket)
+    for sender, text, label in ((resident, LINK, "环境卫生"), (wechat_user("o-demo-resident-2"), DASH, "噪音扰民")):
+        sender.say(text)
         ticket = session.exec(select(Ticket).order_by(Ticket.id.desc())).first()
         assert "已改为" in centre.say(f"改类 {ticket.id} {label}")
     out = tmp_path / "labels.csv"

@@ -223,3 +223,19 @@ def test_two_fires_reported_without_a_place_are_never_joined(wechat_user, demo, 
     first.say("红星小区5栋")  # a place no grid serves: the ticket waits in the centre's queue, no longer asking
     b = number(second.say("着火了快来人啊"))
     assert a != b
+
+
+def test_one_resident_sending_the_same_words_again_without_a_place_gets_one_ticket(wechat_user, demo, session):
+    """A second tap, or a resident who has not seen the reply yet: the same problem, wherever it is. (Found in the
+    newcomer trial: a complaint the centre places, sent twice, made two tickets.)"""
+    resident = wechat_user("o-demo-resident-1")  # 幸福小区3栋; this complaint names no place and waits for the centre
+    complaint = "燃气公司上门查了说管子好好的没漏 那股味是楼下饭馆排的废气 能不能让他们改改"
+    x = number(resident.say(complaint))
+    again = resident.say(complaint)
+    assert f"工单 {x}" in again and "已反映过" in again, again
+    caller = newcomer(wechat_user)
+    fire = number(caller.say("着火了快来人啊"))
+    assert number(caller.say("着火了快来人啊！！")) == fire  # taken as the answer to "where": the same ticket
+    # someone else's same words are still their own ticket (test_two_fires_reported_without_a_place_are_never_joined)
+    assert number(newcomer(wechat_user).say(complaint)) not in (x, fire)
+    assert len(session.exec(select(Ticket)).all()) == 3
