@@ -7,6 +7,7 @@ process here also kills its descendants, found through /proc before the parent g
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -21,11 +22,27 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+_handed_out: set[int] = set()
+# Below Linux's default range for the local ports of outgoing connections (32768-60999): a port taken from that range
+# may be given to a client's connection (to PostgreSQL, to Redis) before the server meant to listen on it has bound.
+_QUIET = range(20000, 32768)
+
+
 def free_port() -> int:
-    """A loopback port nobody listens on right now (the caller binds it soon after)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port nobody listens on right now (the caller binds it soon after), outside the range the kernel
+    gives outgoing connections, and never one this process has handed out before (a server given it may still be
+    starting). Found in CI: a gunicorn given 49983 could not bind it."""
+    while True:
+        port = random.choice(_QUIET)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 def descendants(pid: int) -> list[int]:
