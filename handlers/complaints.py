@@ -292,7 +292,7 @@ def duplicate_of(text: str, intent: nlp.Intent, routing: Routing, ctx: Context) 
     # and wherever its ticket waits: the centre's queue of unsure ones holds no grid to find it by.
     assert ctx.person.id is not None
     own = tickets.own_candidates(ctx.session, ctx.person.id, ctx.now - policy.DUPLICATE_WINDOW)
-    if same := _most_alike(text, own, ctx, lambda candidate: False):
+    if same := _most_alike(text, own, ctx):
         return same
     grid_id = routing.grid.id if routing.grid is not None else None
     place = routing.place_text
@@ -319,14 +319,18 @@ def duplicate_of(text: str, intent: nlp.Intent, routing: Routing, ctx: Context) 
 
 
 def _most_alike(
-    text: str, candidates: Iterable[tickets.Candidate], ctx: Context, same_place: Callable[[tickets.Candidate], bool]
+    text: str,
+    candidates: Iterable[tickets.Candidate],
+    ctx: Context,
+    same_place: Callable[[tickets.Candidate], bool] | None = None,
 ) -> tuple[Ticket, float] | None:
     """The candidate the text repeats most closely in words (or, where `same_place` says so, by its place)."""
     best: tuple[int, float] | None = None
     for candidate in candidates:
         original = candidate.text.split("\n【位置】")[0]
         score = nlp.similarity(text, original)
-        if (score >= nlp.SAME_PROBLEM or same_place(candidate)) and (best is None or score > best[1]):
+        alike = score >= nlp.SAME_PROBLEM or (same_place is not None and same_place(candidate))
+        if alike and (best is None or score > best[1]):
             best = (candidate.id, score)
     if best is None:
         return None
